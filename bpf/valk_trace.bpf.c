@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Uprobes on the valk runtime's slab and connection-state functions.
+ * Each hit becomes one struct vt_event in a ring buffer; the collector
+ * polls it on a timer, so records are submitted without wakeups. */
+/* The kernel has its own struct vt_event (virtual terminals): rename it
+ * out of the way of ours. */
+#define vt_event kernel_vt_event
+#include "vmlinux.h"
+#undef vt_event
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "valk_trace.h"
+
+/* BPF_KPROBE's inner function always receives ctx, used or not. */
+#pragma clang diagnostic ignored "-Wunused-parameter"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+const volatile __u32 target_tgid = 0;
+const volatile struct vt_bpf_offsets off = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);	/* resized by the collector */
+} events SEC(".maps");
+
+/* Reserve failures, per CPU: reported as lost events. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VT_P_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} hits SEC(".maps");
+
+/* Arguments stashed at function entry for the matching return probe:
+ * argument registers are clobbered by the time the function returns. */
+struct stash_key {
+	__u32 tid;
+	__u32 fn;
+};
+
+struct stash_val {
+	__u64 a0, a1;
+	char name[VT_NAME_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct stash_key);
+	__type(value, struct stash_val);
+} stash SEC(".maps");
+
+static __always_inline bool is_target(void)
+{
+	return (bpf_get_current_pid_tgid() >> 32) == target_tgid;
+}
+
+static __always_inline void count_hit(__u32 probe)
+{
+	__u64 *n = bpf_map_lookup_elem(&hits, &probe);
+
+	if (n)
+		(*n)++;
+}
+
+static __always_inline struct vt_event *ev_reserve(__u32 type, __u32 probe)
+{
+	struct vt_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		__u32 zero = 0;
+		__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+
+		if (n)
+			(*n)++;
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = bpf_ktime_get_ns();
+	e->tid = (__u32)bpf_get_current_pid_tgid();
+	e->type = type;
+	e->probe = probe;
+	return e;
+}
+
+static __always_inline void ev_submit(struct vt_event *e)
+{
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+}
+
+static __always_inline __u64 read_u64(__u64 addr)
+{
+	__u64 v = 0;
+
+	bpf_probe_read_user(&v, sizeof(v), (void *)addr);
+	return v;
+}
+
+static __always_inline void stash_put(__u32 fn, __u64 a0, __u64 a1)
+{
+	struct stash_key k = { (__u32)bpf_get_current_pid_tgid(), fn };
+	struct stash_val v = { .a0 = a0, .a1 = a1 };
+
+	bpf_map_update_elem(&stash, &k, &v, BPF_ANY);
+}
+
+/* Copies and deletes the entry's stash; false if the entry was not seen
+ * (the probe was attached while the function was running). */
+static __always_inline bool stash_take(__u32 fn, struct stash_val *out)
+{
+	struct stash_key k = { (__u32)bpf_get_current_pid_tgid(), fn };
+	struct stash_val *v = bpf_map_lookup_elem(&stash, &k);
+
+	if (!v)
+		return false;
+	__builtin_memcpy(out, v, sizeof(*out));
+	bpf_map_delete_elem(&stash, &k);
+	return true;
+}
+
+/* A slot release; `item` is the slot's header. */
+static __always_inline void emit_release(__u64 slab, __u64 item, __u32 probe)
+{
+	struct vt_event *e = ev_reserve(VT_EV_RELEASE, probe);
+
+	if (!e)
+		return;
+	e->slab = slab;
+	e->ptr = item;
+	e->slot = read_u64(item + off.item_handle);
+	/* probed at entry: the release's own version bump is still ahead */
+	e->a = read_u64(slab + off.slab_version) + 1;
+	ev_submit(e);
+}
+
+/* The connection record of a handle, read as the probe fires. */
+static __always_inline void emit_conn(__u64 conn, __u32 probe)
+{
+	struct vt_event *e;
+
+	if (!conn)
+		return;
+	e = ev_reserve(VT_EV_CONN, probe);
+	if (!e)
+		return;
+	e->ptr = conn;
+	e->slot = read_u64(conn - off.item_data + off.item_handle);
+	bpf_probe_read_user(&e->kind, sizeof(e->kind),
+			    (void *)(conn + off.handle_kind));
+	bpf_probe_read_user(&e->diag, sizeof(e->diag),
+			    (void *)(conn + off.diag_state));
+	bpf_probe_read_user(&e->owner, sizeof(e->owner),
+			    (void *)(conn + off.diag_owner));
+	ev_submit(e);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(slab_acquire_entry, __u64 slab)
+{
+	if (!is_target())
+		return 0;
+	count_hit(VT_P_ACQUIRE_ENTRY);
+	stash_put(VT_P_ACQUIRE_ENTRY, slab, 0);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(slab_acquire_ret, __u64 item)
+{
+	struct stash_val s;
+	struct vt_event *e;
+
+	if (!is_target())
+		return 0;
+	count_hit(VT_P_ACQUIRE_RET);
+	if (!stash_take(VT_P_ACQUIRE_ENTRY, &s))
+		return 0;
+	e = ev_reserve(item ? VT_EV_ACQUIRE : VT_EV_ACQUIRE_FAIL,
+		       VT_P_ACQUIRE_RET);
+	if (!e)
+		return 0;
+	e->slab = s.a0;
+	e->ptr = item;
+	if (item) {
+		e->slot = read_u64(item + off.item_handle);
+		e->a = read_u64(s.a0 + off.slab_version);
+		e->b = read_u64(s.a0 + off.slab_peak);
+	}
+	ev_submit(e);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(slab_release, __u64 slab, __u64 item)
+{
+	if (!is_target())
+		return 0;
+	count_hit(VT_P_RELEASE);
+	emit_release(slab, item, VT_P_RELEASE);
+	return 0;
+}
+
+/* Attached only where valk_slab_release is inlined into release_ptr. */
+SEC("uprobe")
+int BPF_KPROBE(slab_release_ptr, __u64 slab, __u64 data)
+{
+	if (!is_target())
+		return 0;
+	count_hit(VT_P_RELEASE_PTR);
+	emit_release(slab, data - off.item_data, VT_P_RELEASE_PTR);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(slab_new_entry, __u64 item_size, __u64 num_items)
+{
+	if (!is_target())
+		return 0;
+	count_hit(VT_P_SLAB_NEW_ENTRY);
+	stash_put(VT_P_SLAB_NEW_ENTRY, item_size, num_items);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(slab_new_ret, __u64 slab)
+{
+	struct stash_val s;
+	struct vt_event *e;
+
+	if (!is_target())
+		return 0;
+	count_hit(VT_P_SLAB_NEW_RET);
+	if (!stash_take(VT_P_SLAB_NEW_ENTRY, &s) || !slab)
+		return 0;
+	e = ev_reserve(VT_EV_SLAB_NEW, VT_P_SLAB_NEW_RET);
+	if (!e)
+		return 0;
+	e->slab = slab;
+	e->a = s.a0;
+	e->b = s.a1;
+	ev_submit(e);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(slab_free, __u64 slab)
+{
+	struct vt_event *e;
+
+	if (!is_target())
+		return 0;
+	count_hit(VT_P_SLAB_FREE);
+	e = ev_reserve(VT_EV_SLAB_FREE, VT_P_SLAB_FREE);
+	if (!e)
+		return 0;
+	e->slab = slab;
+	ev_submit(e);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(aio_start_ret, __u64 sys)
+{
+	struct vt_event *e;
+
+	if (!is_target())
+		return 0;
+	count_hit(VT_P_AIO_START_RET);
+	if (!sys)
+		return 0;
+	e = ev_reserve(VT_EV_AIO_START, VT_P_AIO_START_RET);
+	if (!e)
+		return 0;
+	e->ptr = sys;
+	ev_submit(e);
+	return 0;
+}
+
+/* Entry/return pairs whose return re-reads a connection's diag record:
+ * `conn` is stashed at entry because only then is it in a register. */
+#define CONN_PROBE(name, entry_id, ret_id, conn_arg, changed)                 \
+	SEC("uprobe")                                                         \
+	int BPF_KPROBE(name##_entry, __u64 a1, __u64 a2, __u64 a3, __u64 a4) \
+	{                                                                     \
+		if (!is_target())                                             \
+			return 0;                                             \
+		count_hit(entry_id);                                          \
+		stash_put(entry_id, conn_arg, 0);                             \
+		return 0;                                                     \
+	}                                                                     \
+	SEC("uretprobe")                                                      \
+	int BPF_KRETPROBE(name##_ret, __u64 rc)                               \
+	{                                                                     \
+		struct stash_val s;                                           \
+		if (!is_target())                                             \
+			return 0;                                             \
+		count_hit(ret_id);                                            \
+		if (stash_take(entry_id, &s) && (changed))                    \
+			emit_conn(s.a0, ret_id);                              \
+		return 0;                                                     \
+	}
+
+/* valk_conn_transition returns true only when it changed the state. */
+CONN_PROBE(conn_transition, VT_P_CONN_TRANSITION_ENTRY,
+	   VT_P_CONN_TRANSITION_RET, a1, (rc & 0xff))
+CONN_PROBE(conn_init, VT_P_CONN_INIT_ENTRY, VT_P_CONN_INIT_RET, a1, 1)
+CONN_PROBE(begin_headers, VT_P_BEGIN_HEADERS_ENTRY, VT_P_BEGIN_HEADERS_RET,
+	   a3, 1)
+CONN_PROBE(stream_close, VT_P_STREAM_CLOSE_ENTRY, VT_P_STREAM_CLOSE_RET,
+	   a4, 1)
+
+/* libuv's uv_read_start: the runtime writes a new connection's ACTIVE diag
+ * directly just before it starts reading; stream->data is the handle. */
+SEC("uprobe")
+int BPF_KPROBE(read_start, __u64 stream)
+{
+	if (!is_target())
+		return 0;
+	count_hit(VT_P_READ_START);
+	emit_conn(read_u64(stream + off.uv_data), VT_P_READ_START);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(owner_entry, __u64 sys, __u64 name)
+{
+	struct stash_key k = { (__u32)bpf_get_current_pid_tgid(),
+			       VT_P_OWNER_ENTRY };
+	struct stash_val v = { .a0 = sys };
+
+	if (!is_target())
+		return 0;
+	count_hit(VT_P_OWNER_ENTRY);
+	bpf_probe_read_user_str(v.name, sizeof(v.name), (void *)name);
+	bpf_map_update_elem(&stash, &k, &v, BPF_ANY);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(owner_ret, __u64 idx)
+{
+	struct stash_val s;
+	struct vt_event *e;
+
+	if (!is_target())
+		return 0;
+	count_hit(VT_P_OWNER_RET);
+	if (!stash_take(VT_P_OWNER_ENTRY, &s))
+		return 0;
+	e = ev_reserve(VT_EV_OWNER, VT_P_OWNER_RET);
+	if (!e)
+		return 0;
+	e->ptr = s.a0;
+	e->a = idx & 0xffff;
+	__builtin_memcpy(e->name, s.name, sizeof(e->name));
+	ev_submit(e);
+	return 0;
+}

@@ -1,0 +1,83 @@
+# Shared helpers for the end-to-end tests (sourced, not run).
+# VT_BUILD points at the build directory (tests/run.sh exports it).
+VT_BUILD=${VT_BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
+VT=$VT_BUILD/valk-trace
+SIM_SHARED=$VT_BUILD/fixture/valk-sim
+SIM_STATIC=$VT_BUILD/fixture/valk-sim-static
+TMP=$(mktemp -d /tmp/vt-test.XXXXXX)
+PIDS=()
+FAILS=0
+
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+skip() { echo "skipped: $*"; exit 77; }
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+pass() { echo "ok: $*"; }
+finish() { [ "$FAILS" -eq 0 ] && { echo "all checks passed"; exit 0; }; echo "$FAILS check(s) failed"; exit 1; }
+
+need_root() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for uprobes (run the suite with sudo)"
+}
+
+need_bins() {
+	for b in "$VT" "$SIM_SHARED" "$SIM_STATIC"; do
+		[ -x "$b" ] || { echo "missing $b: run make"; exit 1; }
+	done
+}
+
+# sim_start BINARY ARGS... : starts the stand-in runtime; sets SIM_PID and
+# SIM_PORT; its truth file is $TMP/truth.<pid>.json
+sim_start() {
+	local bin=$1 out=$TMP/sim.$RANDOM.out
+	shift
+	"$bin" "$@" --truth "$TMP/truth.json" >"$out" 2>&1 &
+	local pid=$!
+	PIDS+=("$pid")
+	for _ in $(seq 1 100); do
+		if grep -q 'ready' "$out" 2>/dev/null; then break; fi
+		sleep 0.05
+	done
+	grep -q 'ready' "$out" || { cat "$out"; echo "valk-sim did not start"; return 1; }
+	SIM_PID=$pid
+	SIM_PORT=$(sed -n 's/.*ready port \([0-9]*\).*/\1/p' "$out")
+	SIM_TRUTH=$TMP/truth.json
+}
+
+# sim_pause: quiesce the target and wait for its fresh truth file
+sim_pause() {
+	rm -f "$SIM_TRUTH"
+	kill -USR1 "$SIM_PID"
+	for _ in $(seq 1 200); do [ -s "$SIM_TRUTH" ] && return 0; sleep 0.05; done
+	echo "no truth file from valk-sim"; return 1
+}
+
+sim_resume() { kill -USR2 "$SIM_PID"; }
+
+# The comparable part of a memory-dialect document: every slab's counters
+# and per-slot state (states for handles, bitmap for the rest), arenas,
+# owners. Truth and tracer must agree on it exactly.
+normalize() {
+	jq -S '{
+	  slabs: [.slabs[] | {name, system, total, used, hwm, overflow, acquires, releases,
+	          slots: (if .name == "handles" then .states else .bitmap end),
+	          by_owner: (.by_owner // {})}],
+	  arenas: [.arenas[] | {name, system, capacity, used, hwm, overflow, overflow_bytes}] | sort_by(.system, .name),
+	  owner_map: (.owner_map // [])
+	}' "$1"
+}
+
+# compare TRUTH TRACED LABEL: exact equality, with a readable diff if not
+compare() {
+	local a=$TMP/a.json b=$TMP/b.json
+	normalize "$1" >"$a" && normalize "$2" >"$b" || { fail "$3: unreadable JSON"; return; }
+	if cmp -s "$a" "$b"; then pass "$3: exact"; else
+		fail "$3: differs from ground truth"
+		diff <(jq -c '.slabs[]' "$a") <(jq -c '.slabs[]' "$b") | cut -c1-400 | head -20
+		diff <(jq -c '.arenas[],.owner_map' "$a") <(jq -c '.arenas[],.owner_map' "$b") | head -10
+	fi
+}

@@ -1,0 +1,37 @@
+/* vt_probe: the BPF side's userspace handle — load, attach the uprobes to
+ * one target process, drain the ring buffer, read the loss/hit counters. */
+#ifndef VT_PROBE_H
+#define VT_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "../bpf/valk_trace.h"
+
+struct vt_probe_opts {
+	int pid;
+	const char *obj_path;	/* object defining the valk_* functions */
+	const char *uv_path;	/* object defining uv_read_start, or NULL */
+	struct vt_bpf_offsets off;
+	bool release_inlined;	/* valk_slab_release inlined in release_ptr */
+	size_t ringbuf_bytes;	/* power of two, >= page size */
+};
+
+typedef void (*vt_probe_event_fn)(void *ctx, const struct vt_event *ev);
+
+struct vt_probe;
+
+/* Returns 0, or -1 with a one-line reason in err. */
+int vt_probe_open(const struct vt_probe_opts *o, vt_probe_event_fn fn,
+		  void *ctx, struct vt_probe **out, char *err, size_t errlen);
+/* Hands every queued event to fn; returns how many, or -1. */
+int vt_probe_drain(struct vt_probe *p);
+/* Ring-buffer reserve failures summed over CPUs. */
+uint64_t vt_probe_lost(const struct vt_probe *p);
+void vt_probe_hits(const struct vt_probe *p, uint64_t hits[VT_P_COUNT]);
+/* Detaches every probe; the target is left as it was. */
+void vt_probe_close(struct vt_probe *p);
+
+#endif /* VT_PROBE_H */

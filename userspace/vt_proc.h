@@ -1,0 +1,20 @@
+/* vt_proc: what /proc says about the target process as a whole. */
+#ifndef VT_PROC_H
+#define VT_PROC_H
+
+#include <stdint.h>
+
+struct vt_proc_info {
+	uint64_t rss, vms;	/* bytes */
+	uint64_t system_total;	/* physical memory of the machine, bytes */
+	double uptime_s;	/* since the process started */
+};
+
+/* 0, or -1 when the process is gone. */
+int vt_proc_info(int pid, struct vt_proc_info *out);
+/* CLOCK_MONOTONIC in ns and ms, the clock of bpf_ktime_get_ns(). */
+uint64_t vt_proc_now_ns(void);
+uint64_t vt_proc_now_ms(void);
+uint64_t vt_proc_wall_ms(void);
+
+#endif /* VT_PROC_H */

@@ -1,0 +1,374 @@
+#include "vt_snap.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vt_mem.h"
+
+#define SLAB_ALIGN 64	/* valk_slab_item_stride rounds items to 64 bytes */
+#define VERSION_TRIES 8
+#define HDR_MAX 512
+
+struct vt_snap {
+	int pid;
+	const struct vt_layout *l;
+	uint64_t bias;
+	/* per-slab buffers, grown as needed, reused across calls */
+	size_t cap;
+	uint8_t *bitmap;
+	uint32_t *kinds, *diags;
+	uint16_t *owners;
+	struct vt_mem_span *spans;
+};
+
+#define OFF(s, id) ((s)->l->off[VT_L_##id])
+
+struct vt_snap *vt_snap_new(int pid, const struct vt_layout *l, uint64_t bias)
+{
+	struct vt_snap *s = calloc(1, sizeof(*s));
+
+	if (s) {
+		s->pid = pid;
+		s->l = l;
+		s->bias = bias;
+	}
+	return s;
+}
+
+void vt_snap_free(struct vt_snap *s)
+{
+	if (!s)
+		return;
+	free(s->bitmap);
+	free(s->kinds);
+	free(s->diags);
+	free(s->owners);
+	free(s->spans);
+	free(s);
+}
+
+static int grow(struct vt_snap *s, size_t total)
+{
+	void *b, *k, *d, *o, *sp;
+
+	if (total <= s->cap)
+		return 0;
+	b = realloc(s->bitmap, (total + 7) / 8);
+	if (b)
+		s->bitmap = b;
+	k = realloc(s->kinds, total * sizeof(*s->kinds));
+	if (k)
+		s->kinds = k;
+	d = realloc(s->diags, total * sizeof(*s->diags));
+	if (d)
+		s->diags = d;
+	o = realloc(s->owners, total * sizeof(*s->owners));
+	if (o)
+		s->owners = o;
+	sp = realloc(s->spans, 3 * total * sizeof(*s->spans));
+	if (sp)
+		s->spans = sp;
+	if (!b || !k || !d || !o || !sp) {
+		errno = ENOMEM;
+		return -1;
+	}
+	s->cap = total;
+	return 0;
+}
+
+static uint64_t get(const uint8_t *buf, uint64_t off, size_t width)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, buf + off, width);	/* little endian, as the target */
+	return v;
+}
+
+int vt_snap_systems(struct vt_snap *s, uint64_t *sys, size_t max)
+{
+	const struct vt_layout *l = s->l;
+	uint64_t vsys, stop = l->sym[VT_LS_AIO_STOP] + s->bias;
+	uint32_t count;
+	size_t n = 0;
+
+	if (vt_mem_u64(s->pid, l->sym[VT_LS_VALK_SYS] + s->bias, &vsys))
+		return -1;
+	if (!vsys)	/* runtime not initialised yet */
+		return 0;
+	if (vt_mem_u32(s->pid, vsys + OFF(s, VSYS_SUBSYSTEM_COUNT), &count))
+		return -1;
+	if (count > l->count[VT_LC_N_SUBSYSTEMS])
+		count = l->count[VT_LC_N_SUBSYSTEMS];
+	for (uint32_t i = 0; i < count && n < max; i++) {
+		uint64_t base = vsys + OFF(s, VSYS_SUBSYSTEMS) +
+				i * OFF(s, SUBSYS_SIZEOF);
+		uint64_t fn, ctx;
+
+		if (vt_mem_u64(s->pid, base + OFF(s, SUBSYS_STOP), &fn) ||
+		    vt_mem_u64(s->pid, base + OFF(s, SUBSYS_CTX), &ctx))
+			return -1;
+		/* only AIO systems register valk_aio_stop */
+		if (fn == stop && ctx)
+			sys[n++] = ctx;
+	}
+	return (int)n;
+}
+
+int vt_snap_system_slabs(struct vt_snap *s, uint64_t sys,
+			 uint64_t slabs[VT_SLAB_KINDS])
+{
+	static const enum vt_layout_id field[VT_SLAB_KINDS] = {
+		[VT_SLAB_TCP_BUFFERS] = VT_L_SYS_TCP_BUFFERS,
+		[VT_SLAB_HANDLES] = VT_L_SYS_HANDLES,
+		[VT_SLAB_STREAM_ARENAS] = VT_L_SYS_STREAM_ARENAS,
+		[VT_SLAB_HTTP_SERVERS] = VT_L_SYS_HTTP_SERVERS,
+		[VT_SLAB_HTTP_CLIENTS] = VT_L_SYS_HTTP_CLIENTS,
+	};
+	struct vt_mem_span sp[VT_SLAB_KINDS];
+
+	for (int k = 0; k < VT_SLAB_KINDS; k++)
+		sp[k] = (struct vt_mem_span){ sys + s->l->off[field[k]],
+					      &slabs[k], 8 };
+	return vt_mem_readv(s->pid, sp, VT_SLAB_KINDS, NULL);
+}
+
+static uint64_t stride_of(uint64_t data_off, uint64_t item_size)
+{
+	return (data_off + item_size + SLAB_ALIGN - 1) & ~(uint64_t)(SLAB_ALIGN - 1);
+}
+
+/* Header and bitmap between two equal bitmap_version reads; gives up
+ * bracketing after a few tries on a very busy slab (reconciliation waits
+ * for a mismatch to persist, so a torn read is never "repaired" in). */
+static int read_bitmap(struct vt_snap *s, uint64_t addr, uint8_t *hdr,
+		       size_t hlen, uint64_t *version)
+{
+	uint64_t v2 = 0;
+
+	for (int i = 0; i < VERSION_TRIES; i++) {
+		uint64_t total, bm;
+
+		if (vt_mem_read(s->pid, addr, hdr, hlen))
+			return -1;
+		total = get(hdr, OFF(s, SLAB_NUM_ITEMS), 8);
+		bm = get(hdr, OFF(s, SLAB_BITMAP), 8);
+		if (grow(s, total) ||
+		    vt_mem_read(s->pid, bm, s->bitmap, (total + 7) / 8) ||
+		    vt_mem_u64(s->pid, addr + OFF(s, SLAB_VERSION), &v2))
+			return -1;
+		*version = get(hdr, OFF(s, SLAB_VERSION), 8);
+		if (*version == v2)
+			return 0;
+	}
+	*version = v2;
+	return 0;
+}
+
+static uint64_t popcount(const uint8_t *b, uint64_t total)
+{
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i < (total + 7) / 8; i++)
+		n += __builtin_popcount(b[i]);
+	return n;
+}
+
+static bool bit(const uint8_t *b, uint64_t i)
+{
+	return b[i / 8] >> (i % 8) & 1;
+}
+
+static uint64_t slot_data(const struct vt_slab_image *img, uint64_t slot)
+{
+	return img->addr + img->heap_off +
+	       slot * stride_of(img->data_off, img->item_size) + img->data_off;
+}
+
+/* kind, diag state and owner of every used handle slot, in one batch */
+static int read_handles(struct vt_snap *s, struct vt_slab_image *img)
+{
+	size_t n = 0;
+
+	for (uint64_t i = 0; i < img->total; i++) {
+		uint64_t d = slot_data(img, i);
+
+		s->kinds[i] = VT_HK_EMPTY;
+		s->diags[i] = VT_DIAG_FREE;
+		s->owners[i] = VT_OWNER_NONE;
+		if (!bit(s->bitmap, i))
+			continue;
+		s->spans[n++] = (struct vt_mem_span){
+			d + OFF(s, HANDLE_KIND), &s->kinds[i], 4 };
+		s->spans[n++] = (struct vt_mem_span){
+			d + OFF(s, HANDLE_DIAG_STATE), &s->diags[i], 4 };
+		s->spans[n++] = (struct vt_mem_span){
+			d + OFF(s, HANDLE_DIAG_OWNER), &s->owners[i], 2 };
+	}
+	return vt_mem_readv(s->pid, s->spans, n, NULL);
+}
+
+int vt_snap_slab(struct vt_snap *s, uint64_t addr, int system,
+		 enum vt_slab_kind kind, struct vt_slab_image *img)
+{
+	uint8_t hdr[HDR_MAX];
+	size_t hlen = OFF(s, SLAB_HEAP);
+
+	if (hlen > sizeof(hdr)) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(img, 0, sizeof(*img));
+	if (read_bitmap(s, addr, hdr, hlen, &img->version))
+		return -1;
+	img->addr = addr;
+	img->system = system;
+	img->kind = kind;
+	img->item_size = get(hdr, OFF(s, SLAB_ITEM_SIZE), 8);
+	img->total = get(hdr, OFF(s, SLAB_NUM_ITEMS), 8);
+	img->heap_off = OFF(s, SLAB_HEAP);
+	img->data_off = OFF(s, ITEM_DATA);
+	img->used = popcount(s->bitmap, img->total);
+	img->hwm = get(hdr, OFF(s, SLAB_PEAK), 8);
+	img->overflow = get(hdr, OFF(s, SLAB_OVERFLOW), 8);
+	img->acquires = get(hdr, OFF(s, SLAB_ACQUIRES), 8);
+	img->releases = get(hdr, OFF(s, SLAB_RELEASES), 8);
+	img->bitmap = s->bitmap;
+	if (kind != VT_SLAB_HANDLES)
+		return 0;
+	if (read_handles(s, img))
+		return -1;
+	img->kinds = s->kinds;
+	img->diags = s->diags;
+	img->owners = s->owners;
+	return 0;
+}
+
+int vt_snap_handle(struct vt_snap *s, const struct vt_slab *slab,
+		   uint64_t slot, uint32_t *kind, uint32_t *diag,
+		   uint16_t *owner)
+{
+	uint64_t d = slab->addr + slab->heap_off + slot * slab->stride +
+		     slab->data_off;
+	struct vt_mem_span sp[3] = {
+		{ d + OFF(s, HANDLE_KIND), kind, 4 },
+		{ d + OFF(s, HANDLE_DIAG_STATE), diag, 4 },
+		{ d + OFF(s, HANDLE_DIAG_OWNER), owner, 2 },
+	};
+
+	return vt_mem_readv(s->pid, sp, 3, NULL);
+}
+
+int vt_snap_owners(struct vt_snap *s, uint64_t sys, char names[][32],
+		   size_t max)
+{
+	uint64_t reg = sys + OFF(s, SYS_OWNERS);
+	uint64_t namelen = s->l->count[VT_LC_OWNER_NAME_LEN];
+	uint16_t count;
+
+	if (namelen > 32)
+		namelen = 32;
+	if (vt_mem_u16(s->pid, reg + OFF(s, OWNERS_COUNT), &count))
+		return -1;
+	if (count > max)
+		count = max;
+	for (uint16_t i = 0; i < count; i++) {
+		uint64_t e = reg + OFF(s, OWNERS_ENTRIES) +
+			     i * OFF(s, OWNER_SIZEOF) + OFF(s, OWNER_NAME);
+
+		if (vt_mem_read(s->pid, e, names[i], namelen))
+			return -1;
+		names[i][namelen - 1] = '\0';
+	}
+	return count;
+}
+
+static int read_arena(struct vt_snap *s, uint64_t a, struct vt_arena *out)
+{
+	struct vt_mem_span sp[5] = {
+		{ a + OFF(s, ARENA_CAPACITY), &out->capacity, 8 },
+		{ a + OFF(s, ARENA_OFFSET), &out->used, 8 },
+		{ a + OFF(s, ARENA_HWM), &out->hwm, 8 },
+		{ a + OFF(s, ARENA_OVERFLOWS), &out->overflow, 8 },
+		{ a + OFF(s, ARENA_OVERFLOW_BYTES), &out->overflow_bytes, 8 },
+	};
+
+	return vt_mem_readv(s->pid, sp, 5, NULL);
+}
+
+/* The main thread's scratch arena, as the runtime exposes it to its own
+ * metrics: sys->metrics_state->scratch_arena. */
+static uint64_t scratch_addr(struct vt_snap *s, uint64_t sys)
+{
+	uint64_t ms = 0, a = 0;
+
+	if (vt_mem_u64(s->pid, sys + OFF(s, SYS_METRICS_STATE), &ms) || !ms ||
+	    vt_mem_u64(s->pid, ms + OFF(s, METRICS_SCRATCH), &a))
+		return 0;
+	return a;
+}
+
+int vt_snap_arenas(struct vt_snap *s, int system, uint64_t sys,
+		   const struct vt_slab *arenas, struct vt_arena *out,
+		   size_t max)
+{
+	uint64_t a = scratch_addr(s, sys);
+	size_t n = 0;
+
+	if (a && n < max) {
+		memset(&out[n], 0, sizeof(out[n]));
+		if (read_arena(s, a, &out[n]) == 0) {
+			snprintf(out[n].name, sizeof(out[n].name), "scratch");
+			out[n++].system = system;
+		}
+	}
+	for (uint64_t i = 0; arenas && i < arenas->total && n < max; i++) {
+		if (!bit(arenas->bitmap, i))
+			continue;
+		memset(&out[n], 0, sizeof(out[n]));
+		a = arenas->addr + arenas->heap_off + i * arenas->stride +
+		    arenas->data_off;
+		if (read_arena(s, a, &out[n]))
+			return -1;
+		snprintf(out[n].name, sizeof(out[n].name),
+			 "stream_arena/%llu", (unsigned long long)i);
+		out[n++].system = system;
+	}
+	return (int)n;
+}
+
+int vt_snap_gc(struct vt_snap *s, struct vt_gc *gc)
+{
+	const struct vt_layout *l = s->l;
+	uint64_t vsys, heap, large;
+	uint8_t pl[HDR_MAX];
+	size_t plen = OFF(s, PAGELIST_SIZEOF);
+
+	memset(gc, 0, sizeof(*gc));
+	if (plen > sizeof(pl) ||
+	    vt_mem_u64(s->pid, l->sym[VT_LS_VALK_SYS] + s->bias, &vsys) ||
+	    !vsys || vt_mem_u64(s->pid, vsys + OFF(s, VSYS_HEAP), &heap) ||
+	    !heap)
+		return -1;
+	gc->nclasses = l->count[VT_LC_N_GC_CLASSES];
+	if (gc->nclasses > sizeof(gc->classes) / sizeof(gc->classes[0]))
+		gc->nclasses = sizeof(gc->classes) / sizeof(gc->classes[0]);
+	for (size_t c = 0; c < gc->nclasses; c++) {
+		struct vt_gc_class *k = &gc->classes[c];
+
+		if (vt_mem_read(s->pid, heap + OFF(s, GCHEAP_CLASSES) + c * plen,
+				pl, plen))
+			return -1;
+		k->size = get(pl, OFF(s, PAGELIST_SLOT_SIZE), 2);
+		k->used = get(pl, OFF(s, PAGELIST_USED), 8);
+		k->total = get(pl, OFF(s, PAGELIST_TOTAL), 8);
+		gc->heap_used_bytes += k->used * k->size;
+	}
+	if (vt_mem_u64(s->pid, heap + OFF(s, GCHEAP_LARGE_BYTES), &large) ||
+	    vt_mem_u64(s->pid, heap + OFF(s, GCHEAP_HARD_LIMIT),
+		       &gc->heap_total_bytes))
+		return -1;
+	gc->heap_used_bytes += large;
+	return 0;
+}

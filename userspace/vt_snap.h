@@ -1,0 +1,48 @@
+/* vt_snap: the target's present memory state, read with process_vm_readv
+ * and turned into vt_state images: AIO systems, slab headers and bitmaps,
+ * handle kinds and diags, owners, arenas, GC heap. Used to bootstrap at
+ * attach, to reconcile in hybrid mode and as the whole of sample mode. */
+#ifndef VT_SNAP_H
+#define VT_SNAP_H
+
+#include "vt_layout.h"
+#include "vt_state.h"
+
+#define VT_SNAP_MAX_SYSTEMS 16
+
+struct vt_snap;
+
+struct vt_snap *vt_snap_new(int pid, const struct vt_layout *l, uint64_t bias);
+void vt_snap_free(struct vt_snap *s);
+
+/* AIO systems registered in valk_sys->subsystems. Returns how many (0 while
+ * the runtime has started none), or -1 with errno when memory is gone. */
+int vt_snap_systems(struct vt_snap *s, uint64_t *sys, size_t max);
+/* The five slab pointers of a system, in enum vt_slab_kind order. */
+int vt_snap_system_slabs(struct vt_snap *s, uint64_t sys,
+			 uint64_t slabs[VT_SLAB_KINDS]);
+
+/* One slab: header and bitmap read between two equal bitmap_version reads,
+ * then (handles) kind/diag/owner of every used slot. The image's arrays
+ * stay valid until the next vt_snap_slab call. 0, or -1 with errno. */
+int vt_snap_slab(struct vt_snap *s, uint64_t addr, int system,
+		 enum vt_slab_kind kind, struct vt_slab_image *img);
+
+/* Kind, diag state and owner of one handle slot. */
+int vt_snap_handle(struct vt_snap *s, const struct vt_slab *slab,
+		   uint64_t slot, uint32_t *kind, uint32_t *diag,
+		   uint16_t *owner);
+
+/* Owner registry names of a system; returns the count or -1. */
+int vt_snap_owners(struct vt_snap *s, uint64_t sys, char names[][32],
+		   size_t max);
+
+/* Scratch arena of system `sys` plus one entry per used stream-arena slot
+ * of `arenas` (a model slab). Appends to out; returns the count or -1. */
+int vt_snap_arenas(struct vt_snap *s, int system, uint64_t sys,
+		   const struct vt_slab *arenas, struct vt_arena *out,
+		   size_t max);
+
+int vt_snap_gc(struct vt_snap *s, struct vt_gc *gc);
+
+#endif /* VT_SNAP_H */

@@ -1,0 +1,506 @@
+#include "vt_trace.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vt_layout.h"
+#include "vt_mem.h"
+#include "vt_probe.h"
+#include "vt_proc.h"
+#include "vt_snap.h"
+#include "vt_state.h"
+#include "vt_target.h"
+#include "vt_wire.h"
+
+#define RECONCILE_MS 1000
+#define MAX_ARENAS 4096
+#define PENDING_BATCH 4096
+
+struct vt_trace {
+	const struct vt_trace_opts *o;
+	uv_loop_t *loop;
+	uv_timer_t tick;
+	uv_signal_t sigint, sigterm;
+	struct vt_target target;
+	struct vt_layout layout;
+	struct vt_probe *probe;
+	struct vt_snap *snap;
+	struct vt_state *state;
+	uint64_t systems[VT_SNAP_MAX_SYSTEMS];
+	size_t nsystems;
+	bool rescan;		/* an AIO system started or a slab went away */
+	uint64_t last_reconcile_ms;
+	uint64_t start_ms;
+	uint64_t seq;
+	struct vt_arena *arenas;
+	int exit_code;
+	bool stopping;
+	char err[512];
+};
+
+static const char *const mode_names[] = {
+	[VT_MODE_HYBRID] = "hybrid",
+	[VT_MODE_EVENTS] = "events",
+	[VT_MODE_SAMPLE] = "sample",
+};
+
+int vt_mode_parse(const char *s, enum vt_mode *out)
+{
+	for (size_t i = 0; i < sizeof(mode_names) / sizeof(*mode_names); i++)
+		if (!strcmp(s, mode_names[i])) {
+			*out = i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *vt_mode_name(enum vt_mode m)
+{
+	return mode_names[m];
+}
+
+static void say(const struct vt_trace *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void say(const struct vt_trace *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (t->o->quiet)
+		return;
+	va_start(ap, fmt);
+	fputs("valk-trace: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* ---- attach-time checks ------------------------------------------------ */
+
+/* CapEff from /proc/self/status: CAP_SYS_ADMIN (21), CAP_PERFMON (38),
+ * CAP_BPF (39). Uprobes need BPF+PERFMON or SYS_ADMIN. */
+static bool can_bpf(void)
+{
+	unsigned long long eff = 0;
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	fclose(f);
+	return (eff >> 21 & 1) || ((eff >> 38 & 1) && (eff >> 39 & 1));
+}
+
+static int check_env(struct vt_trace *t)
+{
+	if (t->o->mode == VT_MODE_SAMPLE)
+		return 0;
+	if (!can_bpf()) {
+		snprintf(t->err, sizeof(t->err),
+			 "uprobes need root or CAP_BPF+CAP_PERFMON; run with "
+			 "sudo, or use --mode sample (memory reads only)");
+		return -1;
+	}
+	if (access("/sys/bus/event_source/devices/uprobe/type", R_OK)) {
+		snprintf(t->err, sizeof(t->err),
+			 "this kernel has no uprobe support "
+			 "(CONFIG_UPROBE_EVENTS); use --mode sample");
+		return -1;
+	}
+	return 0;
+}
+
+static int load_layout(struct vt_trace *t)
+{
+	const struct vt_trace_opts *o = t->o;
+
+	if (!o->layout_path)
+		return vt_layout_from_elf(t->target.open_path, &t->layout,
+					  t->err, sizeof(t->err));
+	if (vt_layout_read_json(o->layout_path, &t->layout, t->err,
+				sizeof(t->err)))
+		return -1;
+	return vt_layout_check_build_id(&t->layout, t->target.build_id, t->err,
+					sizeof(t->err));
+}
+
+static struct vt_bpf_offsets bpf_offsets(const struct vt_layout *l)
+{
+	return (struct vt_bpf_offsets){
+		.item_handle = l->off[VT_L_ITEM_HANDLE],
+		.item_data = l->off[VT_L_ITEM_DATA],
+		.slab_peak = l->off[VT_L_SLAB_PEAK],
+		.slab_version = l->off[VT_L_SLAB_VERSION],
+		.handle_kind = l->off[VT_L_HANDLE_KIND],
+		.diag_state = l->off[VT_L_HANDLE_DIAG_STATE],
+		.diag_owner = l->off[VT_L_HANDLE_DIAG_OWNER],
+		.uv_data = 0,	/* uv_handle_t starts with `void *data` */
+	};
+}
+
+/* ---- memory reads ------------------------------------------------------ */
+
+enum load_how { LOAD_BOOT, LOAD_RECONCILE, LOAD_SAMPLE };
+
+static int load_slab(struct vt_trace *t, uint64_t addr, int system,
+		     enum vt_slab_kind kind, enum load_how how)
+{
+	struct vt_slab_image img;
+	uint64_t from = vt_proc_now_ns();
+
+	if (vt_snap_slab(t->snap, addr, system, kind, &img))
+		return -1;
+	switch (how) {
+	case LOAD_BOOT:
+		/* probes were attached before this read: events older than it
+		 * are in the image, those during it may or may not be */
+		vt_state_set_boot_window(t->state, from, vt_proc_now_ns());
+		return vt_state_slab_load(t->state, &img, vt_proc_now_ms());
+	case LOAD_RECONCILE:
+		vt_state_slab_reconcile(t->state, &img, vt_proc_now_ms());
+		return 0;
+	case LOAD_SAMPLE:
+		return vt_state_slab_sample(t->state, &img, vt_proc_now_ms());
+	}
+	return 0;
+}
+
+static int load_system(struct vt_trace *t, int idx, enum load_how how)
+{
+	uint64_t slabs[VT_SLAB_KINDS];
+	char names[16][32];
+	int n;
+
+	if (vt_snap_system_slabs(t->snap, t->systems[idx], slabs))
+		return -1;
+	for (int k = 0; k < VT_SLAB_KINDS; k++)
+		if (slabs[k] && load_slab(t, slabs[k], idx, k, how))
+			return -1;
+	n = vt_snap_owners(t->snap, t->systems[idx], names, 16);
+	for (int i = 0; i < n; i++)
+		vt_state_owner_set(t->state, idx, i, names[i]);
+	return 0;
+}
+
+/* New AIO systems since the last scan are bootstrapped from memory; a
+ * system keeps its index for the whole session. */
+static int scan_systems(struct vt_trace *t)
+{
+	uint64_t found[VT_SNAP_MAX_SYSTEMS];
+	int n = vt_snap_systems(t->snap, found, VT_SNAP_MAX_SYSTEMS);
+
+	for (int i = 0; i < n; i++) {
+		size_t j;
+
+		for (j = 0; j < t->nsystems; j++)
+			if (t->systems[j] == found[i])
+				break;
+		if (j < t->nsystems || t->nsystems == VT_SNAP_MAX_SYSTEMS)
+			continue;
+		t->systems[t->nsystems] = found[i];
+		vt_state_system_set(t->state, t->nsystems, found[i]);
+		if (load_system(t, t->nsystems, LOAD_BOOT))
+			return -1;
+		t->nsystems++;
+	}
+	return n < 0 ? -1 : 0;
+}
+
+static int refresh_all(struct vt_trace *t, enum load_how how)
+{
+	for (size_t i = 0; i < t->nsystems; i++)
+		if (load_system(t, i, how))
+			return -1;
+	return 0;
+}
+
+/* The runtime writes a new handle's kind with inline code no probe sees:
+ * read it once for each slot acquired since the last tick. */
+static void type_pending(struct vt_trace *t)
+{
+	uint64_t slab[PENDING_BATCH], slot[PENDING_BATCH];
+	size_t n = vt_state_pending_kinds(t->state, slab, slot, PENDING_BATCH);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct vt_slab *s = vt_state_slab_find(t->state, slab[i]);
+		uint32_t kind, diag;
+		uint16_t owner;
+
+		if (s && !vt_snap_handle(t->snap, s, slot[i], &kind, &diag,
+					 &owner) && kind != VT_HK_EMPTY)
+			vt_state_slot_typed(t->state, slab[i], slot[i], kind,
+					    diag, owner);
+	}
+}
+
+/* Arena bump pointers and GC counters change on every allocation: far too
+ * hot to probe, so they are read each tick in every mode. */
+static void read_arenas_gc(struct vt_trace *t)
+{
+	size_t n = 0;
+	struct vt_gc gc;
+
+	for (size_t i = 0; i < t->nsystems; i++) {
+		const struct vt_slab *arenas = NULL;
+		int got;
+
+		for (size_t j = 0; j < vt_state_nslabs(t->state); j++) {
+			const struct vt_slab *s = vt_state_slab(t->state, j);
+
+			if (s->system == (int)i &&
+			    s->kind == VT_SLAB_STREAM_ARENAS)
+				arenas = s;
+		}
+		got = vt_snap_arenas(t->snap, i, t->systems[i], arenas,
+				     t->arenas + n, MAX_ARENAS - n);
+		if (got > 0)
+			n += got;
+	}
+	vt_state_arenas_set(t->state, t->arenas, n);
+	if (vt_snap_gc(t->snap, &gc) == 0)
+		vt_state_gc_set(t->state, &gc);
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+static void on_event(void *ctx, const struct vt_event *ev)
+{
+	struct vt_trace *t = ctx;
+
+	switch (ev->type) {
+	case VT_EV_AIO_START:
+		t->rescan = true;
+		break;
+	case VT_EV_SLAB_FREE:
+		vt_state_slab_drop(t->state, ev->slab);
+		break;
+	case VT_EV_SLAB_NEW:	/* picked up with its system */
+		break;
+	default:
+		vt_state_apply(t->state, ev);
+	}
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+static void fill_meta(struct vt_trace *t, struct vt_wire_meta *m)
+{
+	struct vt_proc_info pi = { 0 };
+
+	vt_proc_info(t->o->pid, &pi);
+	*m = (struct vt_wire_meta){
+		.pid = t->o->pid,
+		.binary = t->target.object,
+		.build_id = t->target.build_id,
+		.mode = vt_mode_name(t->o->mode),
+		.now_ms = vt_proc_now_ms(),
+		.wall_ms = vt_proc_wall_ms(),
+		.leak_age_ms = t->o->leak_age_ms,
+		.uptime_s = pi.uptime_s,
+		.rss = pi.rss,
+		.vms = pi.vms,
+		.system_total = pi.system_total,
+	};
+}
+
+static int write_json(struct vt_trace *t, FILE *f)
+{
+	struct vt_wire_meta m;
+	size_t len;
+	char *doc;
+	int rc;
+
+	fill_meta(t, &m);
+	doc = vt_wire_memory(t->state, &m, ++t->seq, &len);
+	if (!doc)
+		return -1;
+	rc = fwrite(doc, 1, len, f) == len && fputc('\n', f) != EOF ? 0 : -1;
+	free(doc);
+	return rc;
+}
+
+static int write_json_file(struct vt_trace *t, const char *path)
+{
+	char tmp[4096];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f || write_json(t, f) || fclose(f) || rename(tmp, path)) {
+		say(t, "cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the session ------------------------------------------------------- */
+
+static void on_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void stop(struct vt_trace *t, int code)
+{
+	if (t->stopping)
+		return;
+	t->stopping = true;
+	t->exit_code = code;
+	if (t->o->json_path && write_json_file(t, t->o->json_path))
+		t->exit_code = VT_EXIT_FAIL;
+	if (t->o->snapshot && write_json(t, stdout))
+		t->exit_code = VT_EXIT_FAIL;
+	uv_close((uv_handle_t *)&t->tick, on_closed);
+	uv_close((uv_handle_t *)&t->sigint, on_closed);
+	uv_close((uv_handle_t *)&t->sigterm, on_closed);
+}
+
+static void update_counters(struct vt_trace *t)
+{
+	struct vt_state_counters *c = vt_state_counters(t->state);
+
+	if (!t->probe)
+		return;
+	c->lost = vt_probe_lost(t->probe);
+	vt_probe_hits(t->probe, c->probe_hits);
+}
+
+/* Target gone or exec'd: end with the last state we have. */
+static bool target_ended(struct vt_trace *t)
+{
+	int rc = vt_target_check(&t->target);
+
+	if (rc == 0)
+		return false;
+	say(t, "target %d %s; final state kept", t->o->pid,
+	    rc == VT_TARGET_EEXEC ? "exec'd another program" : "exited");
+	return true;
+}
+
+static void on_tick(uv_timer_t *h)
+{
+	struct vt_trace *t = h->data;
+	uint64_t now = vt_proc_now_ms();
+
+	if (target_ended(t)) {
+		stop(t, VT_EXIT_TARGET_GONE);
+		return;
+	}
+	if (t->probe)
+		vt_probe_drain(t->probe);
+	if (t->rescan || t->o->mode == VT_MODE_SAMPLE) {
+		t->rescan = false;
+		scan_systems(t);
+	}
+	if (t->o->mode == VT_MODE_SAMPLE)
+		refresh_all(t, LOAD_SAMPLE);
+	else
+		type_pending(t);
+	if (t->o->mode == VT_MODE_HYBRID &&
+	    now - t->last_reconcile_ms >= RECONCILE_MS) {
+		t->last_reconcile_ms = now;
+		refresh_all(t, LOAD_RECONCILE);
+	}
+	read_arenas_gc(t);
+	update_counters(t);
+	if (t->o->snapshot ||
+	    (t->o->duration_s > 0 && now - t->start_ms >= t->o->duration_s * 1000))
+		stop(t, VT_EXIT_OK);
+}
+
+static void on_signal(uv_signal_t *h, int sig)
+{
+	struct vt_trace *t = h->data;
+
+	say(t, "signal %d: detaching", sig);
+	stop(t, VT_EXIT_OK);
+}
+
+static int attach(struct vt_trace *t)
+{
+	const struct vt_trace_opts *o = t->o;
+	int rc = vt_target_open(o->pid, &t->target, t->err, sizeof(t->err));
+
+	if (rc)
+		return -1;
+	if (check_env(t) || load_layout(t))
+		return -1;
+	t->snap = vt_snap_new(o->pid, &t->layout, t->target.bias);
+	t->state = vt_state_new(vt_proc_now_ms());
+	t->arenas = calloc(MAX_ARENAS, sizeof(*t->arenas));
+	if (!t->snap || !t->state || !t->arenas) {
+		snprintf(t->err, sizeof(t->err), "out of memory");
+		return -1;
+	}
+	if (o->mode != VT_MODE_SAMPLE) {
+		struct vt_probe_opts po = {
+			.pid = o->pid,
+			.obj_path = t->target.open_path,
+			.uv_path = t->target.uv_path,
+			.off = bpf_offsets(&t->layout),
+			.release_inlined = !t->layout.release_ptr_calls_release,
+			.ringbuf_bytes = o->ringbuf_bytes,
+		};
+
+		/* probes first, so nothing between the read and the first
+		 * event is lost; the boot window drops what the read saw */
+		if (vt_probe_open(&po, on_event, t, &t->probe, t->err,
+				  sizeof(t->err)))
+			return -1;
+	}
+	if (scan_systems(t)) {
+		snprintf(t->err, sizeof(t->err),
+			 "cannot read the memory of pid %d: %s", o->pid,
+			 strerror(errno));
+		return -1;
+	}
+	read_arenas_gc(t);
+	return 0;
+}
+
+static void cleanup(struct vt_trace *t)
+{
+	vt_probe_close(t->probe);
+	vt_snap_free(t->snap);
+	vt_state_free(t->state);
+	free(t->arenas);
+}
+
+int vt_trace_run(const struct vt_trace_opts *o)
+{
+	struct vt_trace t = { .o = o, .exit_code = VT_EXIT_OK };
+	uv_loop_t loop;
+
+	if (attach(&t)) {
+		fprintf(stderr, "valk-trace: %s\n", t.err);
+		cleanup(&t);
+		return VT_EXIT_USAGE;
+	}
+	say(&t, "attached to pid %d (%s, build-id %s), mode %s, %zu AIO "
+		"system(s)", o->pid, t.target.object,
+	    *t.target.build_id ? t.target.build_id : "none",
+	    vt_mode_name(o->mode), t.nsystems);
+	uv_loop_init(&loop);
+	t.loop = &loop;
+	t.start_ms = t.last_reconcile_ms = vt_proc_now_ms();
+	uv_timer_init(&loop, &t.tick);
+	t.tick.data = &t;
+	uv_timer_start(&t.tick, on_tick, o->interval_ms, o->interval_ms);
+	uv_signal_init(&loop, &t.sigint);
+	uv_signal_init(&loop, &t.sigterm);
+	t.sigint.data = t.sigterm.data = &t;
+	uv_signal_start(&t.sigint, on_signal, SIGINT);
+	uv_signal_start(&t.sigterm, on_signal, SIGTERM);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	cleanup(&t);
+	return t.exit_code;
+}

@@ -1,0 +1,41 @@
+/* vt_trace: one tracing session — attach to a target, bootstrap from its
+ * memory, keep the state model current from probe events and/or memory
+ * reads on a libuv timer, and hand the state to the outputs. */
+#ifndef VT_TRACE_H
+#define VT_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+enum vt_mode { VT_MODE_HYBRID, VT_MODE_EVENTS, VT_MODE_SAMPLE };
+
+/* Exit codes, as documented in the README. */
+enum {
+	VT_EXIT_OK = 0,		/* detached by Ctrl-C, --duration or snapshot */
+	VT_EXIT_FAIL = 1,	/* an error while tracing */
+	VT_EXIT_USAGE = 2,	/* bad arguments or cannot attach */
+	VT_EXIT_TARGET_GONE = 3,/* the target exited or exec'd while traced */
+};
+
+struct vt_trace_opts {
+	int pid;
+	enum vt_mode mode;
+	unsigned interval_ms;	/* tick: event drain, memory reads, pushes */
+	double duration_s;	/* 0: until Ctrl-C or the target ends */
+	const char *json_path;	/* final memory-dialect state, or NULL */
+	const char *layout_path;/* layout JSON for a stripped target */
+	size_t ringbuf_bytes;
+	uint64_t leak_age_ms;
+	const char *listen;	/* serve HTTP here, or NULL */
+	int snapshot;		/* print one document after one tick, exit */
+	int quiet;
+};
+
+int vt_mode_parse(const char *s, enum vt_mode *out);
+const char *vt_mode_name(enum vt_mode m);
+
+/* Runs a whole session on its own loop; returns a VT_EXIT_* code. */
+int vt_trace_run(const struct vt_trace_opts *o);
+
+#endif /* VT_TRACE_H */
