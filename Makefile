@@ -18,7 +18,7 @@ LIBOBJS   := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 WEB       := $(wildcard web/*)
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps test bench clean fixture vmlinux
+.PHONY: all deps test demo bench clean fixture vmlinux
 all: $(BUILD)/valk-trace fixture
 
 deps:
@@ -46,8 +46,17 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBOBJS) $(if $(wildcard userspace/vt_web_ass
 fixture:
 	$(MAKE) -C tests/fixture O=$(abspath $(BUILD))/fixture
 
-test: all $(TESTS)
+# The two set-up commands of the README: each installs what is missing,
+# builds, then runs.
+test:
+	scripts/deps.sh
+	$(MAKE) all $(TESTS)
 	tests/run.sh
+
+demo:
+	scripts/deps.sh
+	$(MAKE) all
+	$(BUILD)/valk-trace demo
 
 bench: all
 	tests/bench/run.sh

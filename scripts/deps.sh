@@ -4,7 +4,7 @@
 set -eu
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libuv1-dev
 libnghttp2-dev libjansson-dev libdw-dev libhttp-parser-dev pkg-config
-curl nghttp2-client prometheus chromium nodejs npm iproute2 procps"
+curl nghttp2-client prometheus chromium nodejs npm iproute2 procps jq"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vt_demo.h"
 #include "vt_layout.h"
 #include "vt_snap.h"
 #include "vt_target.h"
@@ -226,6 +227,8 @@ int main(int argc, char **argv)
 		return cmd_ps(argc - 1, argv + 1);
 	if (!strcmp(cmd, "layout"))
 		return cmd_layout(argc - 1, argv + 1);
+	if (!strcmp(cmd, "demo"))
+		return vt_demo_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "--version")) {
 		puts(argp_program_version);
 		return VT_EXIT_OK;

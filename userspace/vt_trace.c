@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,15 +315,14 @@ static void fill_meta(struct vt_trace *t, struct vt_wire_meta *m)
 static int write_json(struct vt_trace *t, FILE *f)
 {
 	struct vt_wire_meta m;
-	size_t len;
 	char *doc;
 	int rc;
 
 	fill_meta(t, &m);
-	doc = vt_wire_memory(t->state, &m, ++t->seq, &len);
+	doc = vt_wire_memory(t->state, &m, ++t->seq);
 	if (!doc)
 		return -1;
-	rc = fwrite(doc, 1, len, f) == len && fputc('\n', f) != EOF ? 0 : -1;
+	rc = fputs(doc, f) != EOF && fputc('\n', f) != EOF ? 0 : -1;
 	free(doc);
 	return rc;
 }
@@ -365,12 +365,12 @@ static void stop(struct vt_trace *t, int code)
 
 static void update_counters(struct vt_trace *t)
 {
-	struct vt_state_counters *c = vt_state_counters(t->state);
+	uint64_t hits[VT_P_COUNT];
 
 	if (!t->probe)
 		return;
-	c->lost = vt_probe_lost(t->probe);
-	vt_probe_hits(t->probe, c->probe_hits);
+	vt_probe_hits(t->probe, hits);
+	vt_state_tracer_update(t->state, vt_probe_lost(t->probe), hits);
 }
 
 /* Target gone or exec'd: end with the last state we have. */

@@ -1,0 +1,64 @@
+#!/bin/bash
+# Tracer lifecycle: two tracers on one target stay exact and detaching one
+# disturbs neither the other nor the target; detaching leaves no BPF
+# program behind; a ring buffer too small on purpose reports its losses and
+# hybrid mode repairs the state; a target that dies ends the trace with a
+# final state and exit code 3.
+. "$(dirname "$0")/../lib/common.sh"
+need_root
+need_bins
+command -v bpftool >/dev/null || skip "bpftool missing"
+
+our_progs() { bpftool prog show 2>/dev/null | grep -c 'slab_acquire\|conn_transition' ; }
+
+tracer_start() {  # tracer_start NAME ARGS...: sets TR_PID
+	local name=$1; shift
+	"$VT" attach "$SIM_PID" --listen none --json "$TMP/$name.json" "$@" 2>"$TMP/$name.err" &
+	TR_PID=$!
+	PIDS+=("$TR_PID")
+	for _ in $(seq 1 100); do grep -q attached "$TMP/$name.err" && return 0; sleep 0.05; done
+	cat "$TMP/$name.err"; return 1
+}
+
+before=$(our_progs)
+
+# --- two tracers at once ------------------------------------------------
+sim_start "$SIM_SHARED" --workload churn --seed 3 --port 0
+tracer_start a && a=$TR_PID
+tracer_start b && b=$TR_PID
+sleep 1.5
+sim_pause; sleep 2.5
+kill -INT "$a"; wait "$a" || fail "tracer a exit code $?"
+compare "$SIM_TRUTH" "$TMP/a.json" "two tracers: first"
+sim_resume; sleep 1.5
+sim_pause; sleep 2.5
+kill -INT "$b"; wait "$b" || fail "tracer b exit code $?"
+compare "$SIM_TRUTH" "$TMP/b.json" "two tracers: second, after the first detached"
+[ "$(our_progs)" = "$before" ] && pass "no BPF program left after detach" ||
+	fail "BPF programs left behind: $(our_progs) (before: $before)"
+kill -0 "$SIM_PID" && pass "target still running after both detached" || fail "target died"
+sim_resume; kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null
+
+# --- a ring buffer too small on purpose ---------------------------------
+sim_start "$SIM_STATIC" --workload churn --seed 5 --port 0 --rate 200000
+tracer_start small --mode hybrid --ringbuf-size 4096 && t=$TR_PID
+sleep 2
+sim_pause; sleep 3.5
+kill -INT "$t"; wait "$t" || fail "small-ring tracer exit code $?"
+lost=$(jq '.tracer.lost' "$TMP/small.json")
+resyncs=$(jq '.tracer.resyncs' "$TMP/small.json")
+[ "${lost:-0}" -gt 0 ] && pass "lost events reported ($lost)" || fail "no loss reported with a 4 KiB ring"
+[ "${resyncs:-0}" -gt 0 ] && pass "hybrid repaired the drift ($resyncs resyncs)" || fail "no resync after losses"
+compare "$SIM_TRUTH" "$TMP/small.json" "small ring buffer, hybrid, after reconciliation"
+sim_resume; kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null
+
+# --- the target dies while traced ---------------------------------------
+sim_start "$SIM_SHARED" --workload churn --seed 9 --port 0
+tracer_start gone && t=$TR_PID
+sleep 1
+kill -KILL "$SIM_PID"
+wait "$t"; rc=$?
+[ "$rc" -eq 3 ] && pass "target killed: exit code 3" || fail "target killed: exit code $rc, want 3"
+grep -q 'exited' "$TMP/gone.err" && pass "target killed: message" || fail "no message: $(cat "$TMP/gone.err")"
+jq -e '.slabs | length > 0' "$TMP/gone.json" >/dev/null && pass "final state written" || fail "no final state"
+finish

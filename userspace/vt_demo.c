@@ -1,0 +1,167 @@
+#include "vt_demo.h"
+
+#include <argp.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "vt_load.h"
+#include "vt_trace.h"
+
+#define READY_TIMEOUT_MS 10000
+
+struct demo_args {
+	const char *sim;
+	const char *listen;
+	enum vt_mode mode;
+	int clients;
+};
+
+static struct argp_option options[] = {
+	{ "listen", 'l', "ADDR:PORT", 0,
+	  "serve the dashboard here (default 127.0.0.1:7070)", 0 },
+	{ "mode", 'm', "MODE", 0, "trace mode: hybrid (default), events, "
+				  "sample", 0 },
+	{ "clients", 'c', "N", 0, "client connections of the load (default "
+				  "12)", 0 },
+	{ "sim", 's', "PATH", 0, "the stand-in runtime to run (default: "
+				 "fixture/valk-sim beside valk-trace)", 0 },
+	{ 0 }
+};
+
+static error_t parse(int key, char *arg, struct argp_state *st)
+{
+	struct demo_args *a = st->input;
+
+	switch (key) {
+	case 'l':
+		a->listen = arg;
+		break;
+	case 'm':
+		if (vt_mode_parse(arg, &a->mode))
+			argp_error(st, "unknown mode '%s'", arg);
+		break;
+	case 'c':
+		a->clients = atoi(arg);
+		if (a->clients < 1 || a->clients > 200)
+			argp_error(st, "--clients wants 1..200");
+		break;
+	case 's':
+		a->sim = arg;
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(st, "demo takes no arguments");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+/* build/valk-trace runs build/fixture/valk-sim */
+static void default_sim(char *out, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	self[n > 0 ? n : 0] = '\0';
+	snprintf(out, len, "%s/fixture/valk-sim", dirname(self));
+}
+
+/* Starts the runtime in its own process group (Ctrl-C reaches only us;
+ * we stop it) and waits for its "ready port N" line. */
+static pid_t start_sim(const char *sim, int *port)
+{
+	char line[256] = "";
+	size_t got = 0;
+	int fds[2];
+	pid_t pid;
+
+	if (pipe(fds))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		execl(sim, sim, "--workload", "http", "--port", "0",
+		      (char *)NULL);
+		fprintf(stderr, "valk-trace: cannot run %s: %s\n", sim,
+			strerror(errno));
+		_exit(127);
+	}
+	close(fds[1]);
+	while (pid > 0 && got < sizeof(line) - 1) {
+		struct pollfd p = { fds[0], POLLIN, 0 };
+		ssize_t n;
+
+		if (poll(&p, 1, READY_TIMEOUT_MS) <= 0 ||
+		    (n = read(fds[0], line + got, sizeof(line) - 1 - got)) <= 0)
+			break;
+		got += n;
+		line[got] = '\0';
+		if (strchr(line, '\n'))
+			break;
+	}
+	close(fds[0]);
+	if (pid > 0 && sscanf(strstr(line, "port ") ? strstr(line, "port ")
+						     : "", "port %d", port) == 1)
+		return pid;
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	return -1;
+}
+
+int vt_demo_run(int argc, char **argv)
+{
+	struct argp argp = { options, parse, NULL,
+			     "Run the bundled stand-in runtime with an HTTP/2 "
+			     "workload and client load, trace it and serve the "
+			     "dashboard until Ctrl-C.", 0, 0, 0 };
+	struct demo_args a = { .listen = "127.0.0.1:7070",
+			       .mode = VT_MODE_HYBRID, .clients = 12 };
+	char sim[PATH_MAX];
+	struct vt_load *load;
+	int port = 0, rc;
+	pid_t pid;
+
+	if (argp_parse(&argp, argc, argv, ARGP_NO_EXIT, NULL, &a))
+		return VT_EXIT_USAGE;
+	if (!a.sim) {
+		default_sim(sim, sizeof(sim));
+		a.sim = sim;
+	}
+	if (access(a.sim, X_OK)) {
+		fprintf(stderr, "valk-trace: no stand-in runtime at %s; build "
+				"it with `make` or pass --sim PATH\n", a.sim);
+		return VT_EXIT_USAGE;
+	}
+	pid = start_sim(a.sim, &port);
+	if (pid < 0) {
+		fprintf(stderr, "valk-trace: %s did not report ready\n", a.sim);
+		return VT_EXIT_FAIL;
+	}
+	fprintf(stderr, "valk-trace: demo runtime pid %d serving HTTP/2 on "
+			"127.0.0.1:%d\n", pid, port);
+	load = vt_load_start(port, a.clients, (uint32_t)pid);
+	rc = vt_trace_run(&(struct vt_trace_opts){
+		.pid = pid, .mode = a.mode, .interval_ms = 100,
+		.ringbuf_bytes = 1 << 22, .leak_age_ms = 30000,
+		.listen = a.listen,
+	});
+	vt_load_stop(load);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	return rc;
+}

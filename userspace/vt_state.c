@@ -1,0 +1,849 @@
+/* vt_state: the pure memory-state model (see vt_state.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vt_state.h"
+
+#define VT_MAX_SLOTS (1ULL << 24)	/* far above any configured slab */
+#define VT_MAX_ITEM (1ULL << 32)
+
+struct vt_state {
+	uint64_t attach_ms, generation;
+	uint64_t boot_from_ns, boot_to_ns;	/* window for the next loads */
+	struct vt_slab **slabs;			/* ordered by system, kind */
+	size_t nslabs;
+	struct vt_system systems[VT_MAX_SYSTEMS];
+	size_t nsystems;
+	struct vt_arena *arenas;
+	size_t narenas;
+	struct vt_gc gc;
+	struct vt_state_counters counters;
+};
+
+static const char *const slab_kind_names[VT_SLAB_KINDS] = {
+	[VT_SLAB_TCP_BUFFERS] = "tcp_buffers",
+	[VT_SLAB_HANDLES] = "handles",
+	[VT_SLAB_STREAM_ARENAS] = "stream_arenas",
+	[VT_SLAB_HTTP_SERVERS] = "http_servers",
+	[VT_SLAB_HTTP_CLIENTS] = "http_clients",
+};
+
+const char *vt_slab_kind_name(enum vt_slab_kind k)
+{
+	return (unsigned)k < VT_SLAB_KINDS ? slab_kind_names[k] : "unknown";
+}
+
+char vt_state_letter(uint32_t kind, uint32_t diag)
+{
+	switch (kind) {
+	case VT_HK_TCP:
+		return 'T';
+	case VT_HK_TASK:
+		return 'K';
+	case VT_HK_TIMER:
+		return 'M';
+	case VT_HK_HTTP_CONN:
+		switch (diag) {
+		case VT_DIAG_CONNECTING:
+			return 'N';
+		case VT_DIAG_ACTIVE:
+			return 'A';
+		case VT_DIAG_IDLE:
+			return 'I';
+		default:	/* CLOSING, or FREE after CLOSED/ERROR */
+			return 'C';
+		}
+	default:
+		return 'U';
+	}
+}
+
+static bool is_conn_letter(char c)
+{
+	return c == 'N' || c == 'A' || c == 'I' || c == 'C';
+}
+
+static bool bit_get(const uint8_t *bm, uint64_t i)
+{
+	return bm[i / 8] >> (i % 8) & 1;
+}
+
+static void bit_put(uint8_t *bm, uint64_t i, bool on)
+{
+	if (on)
+		bm[i / 8] |= (uint8_t)(1u << (i % 8));
+	else
+		bm[i / 8] &= (uint8_t)~(1u << (i % 8));
+}
+
+static uint64_t max3(uint64_t a, uint64_t b, uint64_t c)
+{
+	uint64_t m = a > b ? a : b;
+	return m > c ? m : c;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+struct vt_state *vt_state_new(uint64_t attach_ms)
+{
+	struct vt_state *s = calloc(1, sizeof(*s));
+
+	if (s)
+		s->attach_ms = attach_ms;
+	return s;
+}
+
+static void slab_free(struct vt_slab *sl)
+{
+	if (!sl)
+		return;
+	free(sl->bitmap);
+	free(sl->states);
+	free(sl->owners);
+	free(sl->since_ms);
+	free(sl->since_attach);
+	free(sl->pending);
+	free(sl);
+}
+
+void vt_state_free(struct vt_state *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nslabs; i++)
+		slab_free(s->slabs[i]);
+	free(s->slabs);
+	free(s->arenas);
+	free(s);
+}
+
+/* ---- slab lookup ---------------------------------------------------------- */
+
+static size_t slab_index(const struct vt_state *s, uint64_t addr)
+{
+	for (size_t i = 0; i < s->nslabs; i++)
+		if (s->slabs[i]->addr == addr)
+			return i;
+	return SIZE_MAX;
+}
+
+static struct vt_slab *slab_get(const struct vt_state *s, uint64_t addr)
+{
+	size_t i = slab_index(s, addr);
+
+	return i == SIZE_MAX ? NULL : s->slabs[i];
+}
+
+static bool slab_before(const struct vt_slab *a, const struct vt_slab *b)
+{
+	if (a->system != b->system)
+		return a->system < b->system;
+	if (a->kind != b->kind)
+		return a->kind < b->kind;
+	return a->addr < b->addr;
+}
+
+static int slab_insert(struct vt_state *s, struct vt_slab *sl)
+{
+	struct vt_slab **v = realloc(s->slabs, (s->nslabs + 1) * sizeof(*v));
+	size_t i = s->nslabs;
+
+	if (!v)
+		return -1;
+	s->slabs = v;
+	while (i > 0 && slab_before(sl, v[i - 1])) {
+		v[i] = v[i - 1];
+		i--;
+	}
+	v[i] = sl;
+	s->nslabs++;
+	return 0;
+}
+
+void vt_state_slab_drop(struct vt_state *s, uint64_t addr)
+{
+	size_t i = slab_index(s, addr);
+
+	if (i == SIZE_MAX)
+		return;
+	slab_free(s->slabs[i]);
+	memmove(&s->slabs[i], &s->slabs[i + 1],
+		(s->nslabs - i - 1) * sizeof(*s->slabs));
+	s->nslabs--;
+	s->generation++;
+}
+
+/* ---- images --------------------------------------------------------------- */
+
+static bool image_valid(const struct vt_slab_image *img)
+{
+	return img->total > 0 && img->total <= VT_MAX_SLOTS && img->bitmap &&
+	       img->item_size > 0 && img->item_size <= VT_MAX_ITEM && img->data_off <= 4096 &&
+	       img->heap_off <= 4096 && (unsigned)img->kind < VT_SLAB_KINDS &&
+	       img->system >= 0 && img->system < VT_MAX_SYSTEMS;
+}
+
+static bool same_geometry(const struct vt_slab *sl,
+			  const struct vt_slab_image *img)
+{
+	return sl->total == img->total && sl->item_size == img->item_size &&
+	       sl->kind == img->kind && sl->system == img->system &&
+	       sl->heap_off == img->heap_off && sl->data_off == img->data_off;
+}
+
+/* Letter of slot i as the image shows it. Handle kinds come from memory
+ * words that freed slots keep, so the bitmap decides 'F' first. */
+static char image_letter(const struct vt_slab_image *img, uint64_t i)
+{
+	if (!bit_get(img->bitmap, i))
+		return 'F';
+	if (!img->kinds || !img->diags)
+		return 'U';
+	return vt_state_letter(img->kinds[i], img->diags[i]);
+}
+
+static uint16_t image_owner(const struct vt_slab_image *img, uint64_t i,
+			    char letter)
+{
+	return is_conn_letter(letter) && img->owners ? img->owners[i]
+						     : VT_OWNER_NONE;
+}
+
+static struct vt_slab *slab_alloc(const struct vt_slab_image *img)
+{
+	struct vt_slab *sl = calloc(1, sizeof(*sl));
+	uint64_t n = img->total;
+
+	if (!sl)
+		return NULL;
+	sl->addr = img->addr;
+	sl->system = img->system;
+	sl->kind = img->kind;
+	sl->item_size = img->item_size;
+	sl->total = n;
+	sl->heap_off = img->heap_off;
+	sl->data_off = img->data_off;
+	sl->stride = (img->data_off + img->item_size + 63) & ~63ULL;
+	sl->bitmap = calloc((n + 7) / 8, 1);
+	sl->since_ms = calloc(n, sizeof(*sl->since_ms));
+	sl->since_attach = calloc(n, 1);
+	if (img->kind == VT_SLAB_HANDLES) {
+		sl->states = malloc(n);
+		sl->owners = malloc(n * sizeof(*sl->owners));
+		sl->pending = calloc(n, 1);
+	}
+	if (!sl->bitmap || !sl->since_ms || !sl->since_attach ||
+	    (img->kind == VT_SLAB_HANDLES &&
+	     (!sl->states || !sl->owners || !sl->pending))) {
+		slab_free(sl);
+		return NULL;
+	}
+	return sl;
+}
+
+/* Take the image's per-slot state and counters. `fresh` stamps every used
+ * slot as in use since tracing began; otherwise slots that stay in use keep
+ * their acquire time and pending typing, newly used slots get now_ms. */
+static void slab_adopt(struct vt_slab *sl, const struct vt_slab_image *img,
+		       uint64_t now_ms, bool fresh)
+{
+	uint64_t used = 0;
+
+	for (uint64_t i = 0; i < sl->total; i++) {
+		bool on = bit_get(img->bitmap, i);
+		bool kept = !fresh && on && bit_get(sl->bitmap, i);
+
+		used += on;
+		if (!kept) {
+			sl->since_ms[i] = on ? now_ms : 0;
+			sl->since_attach[i] = on && fresh;
+		}
+		if (sl->states && !(kept && sl->pending[i])) {
+			char c = image_letter(img, i);
+
+			sl->states[i] = c;
+			sl->owners[i] = image_owner(img, i, c);
+			sl->pending[i] = 0;
+		}
+	}
+	memcpy(sl->bitmap, img->bitmap, (sl->total + 7) / 8);
+	if (sl->total % 8)	/* bits past total are not slots */
+		sl->bitmap[sl->total / 8] &= (uint8_t)((1u << (sl->total % 8)) - 1);
+	sl->used = used;
+	sl->hwm = img->hwm > used ? img->hwm : used;
+	sl->overflow = img->overflow;
+	sl->acquires = img->acquires;
+	sl->releases = img->releases;
+	sl->version = img->version;
+	sl->suspect = false;
+}
+
+int vt_state_slab_load(struct vt_state *s, const struct vt_slab_image *img,
+		       uint64_t now_ms)
+{
+	struct vt_slab *sl;
+
+	if (!image_valid(img))
+		return -1;
+	sl = slab_alloc(img);
+	if (!sl)
+		return -1;
+	slab_adopt(sl, img, now_ms, true);
+	sl->boot_from_ns = s->boot_from_ns;
+	sl->boot_to_ns = s->boot_to_ns;
+	vt_state_slab_drop(s, img->addr);
+	if (slab_insert(s, sl)) {
+		slab_free(sl);
+		return -1;
+	}
+	s->generation++;
+	return 0;
+}
+
+/* Does the image agree with the model? Used counts come from the bitmaps
+ * (numItems-numFree runs ahead of or behind the bitmap mid-operation).
+ * Pending slots are not compared: their kind is not known yet. */
+static bool slab_matches(const struct vt_slab *sl,
+			 const struct vt_slab_image *img)
+{
+	size_t nbytes = sl->total / 8;
+
+	if (sl->hwm != img->hwm || sl->overflow != img->overflow ||
+	    sl->acquires != img->acquires || sl->releases != img->releases)
+		return false;
+	if (memcmp(sl->bitmap, img->bitmap, nbytes))
+		return false;
+	for (uint64_t i = nbytes * 8; i < sl->total; i++)
+		if (bit_get(sl->bitmap, i) != bit_get(img->bitmap, i))
+			return false;
+	if (!sl->states)
+		return true;
+	for (uint64_t i = 0; i < sl->total; i++) {
+		char c;
+
+		if (!bit_get(sl->bitmap, i) || sl->pending[i])
+			continue;
+		c = image_letter(img, i);
+		if (sl->states[i] != c || sl->owners[i] != image_owner(img, i, c))
+			return false;
+	}
+	return true;
+}
+
+int vt_state_slab_reconcile(struct vt_state *s,
+			    const struct vt_slab_image *img, uint64_t now_ms)
+{
+	struct vt_slab *sl = slab_get(s, img->addr);
+
+	if (!sl || !image_valid(img))
+		return 0;
+	if (!same_geometry(sl, img)) {	/* freed and re-created unseen */
+		if (vt_state_slab_load(s, img, now_ms))
+			return 0;
+		s->counters.resyncs++;
+		return 1;
+	}
+	if (slab_matches(sl, img)) {
+		sl->suspect = false;
+		return 0;
+	}
+	/* Events still in flight explain a mismatch while memory moves; one
+	 * that persists over an unchanged bitmap_version is a real drift. */
+	if (sl->suspect && sl->suspect_version == img->version) {
+		slab_adopt(sl, img, now_ms, false);
+		s->counters.resyncs++;
+		s->generation++;
+		return 1;
+	}
+	sl->suspect = true;
+	sl->suspect_version = img->version;
+	return 0;
+}
+
+int vt_state_slab_sample(struct vt_state *s, const struct vt_slab_image *img,
+			 uint64_t now_ms)
+{
+	struct vt_slab *sl = slab_get(s, img->addr);
+
+	if (!image_valid(img))
+		return -1;
+	if (!sl || !same_geometry(sl, img))
+		return vt_state_slab_load(s, img, now_ms);
+	if (slab_matches(sl, img))
+		return 0;
+	slab_adopt(sl, img, now_ms, false);
+	s->generation++;
+	return 0;
+}
+
+/* ---- systems, arenas, gc --------------------------------------------------- */
+
+int vt_state_system_set(struct vt_state *s, int system, uint64_t addr)
+{
+	if (system < 0 || system >= VT_MAX_SYSTEMS)
+		return -1;
+	if (s->systems[system].addr != addr) {
+		s->systems[system].addr = addr;
+		s->generation++;
+	}
+	if ((size_t)system >= s->nsystems)
+		s->nsystems = (size_t)system + 1;
+	return 0;
+}
+
+static void owner_put(struct vt_state *s, struct vt_system *sys, unsigned idx,
+		      const char *name)
+{
+	char buf[sizeof(sys->owners[0])] = { 0 };
+	size_t len;
+
+	if (idx >= VT_MAX_OWNERS || !name)
+		return;
+	/* names come from target memory: keep them printable ASCII so every
+	 * encoder can emit them as they are */
+	len = strnlen(name, sizeof(buf) - 1);
+	for (size_t i = 0; i < len; i++)
+		buf[i] = name[i] >= 0x20 && name[i] < 0x7f ? name[i] : '?';
+	if (idx < sys->nowners && !strcmp(sys->owners[idx], buf))
+		return;
+	memcpy(sys->owners[idx], buf, sizeof(buf));
+	if (idx >= sys->nowners)
+		sys->nowners = idx + 1;
+	s->generation++;
+}
+
+void vt_state_owner_set(struct vt_state *s, int system, unsigned idx,
+			const char *name)
+{
+	if (system >= 0 && system < VT_MAX_SYSTEMS)
+		owner_put(s, &s->systems[system], idx, name);
+}
+
+static bool arena_eq(const struct vt_arena *a, const struct vt_arena *b)
+{
+	return !strcmp(a->name, b->name) && a->system == b->system &&
+	       a->capacity == b->capacity && a->used == b->used &&
+	       a->hwm == b->hwm && a->overflow == b->overflow &&
+	       a->overflow_bytes == b->overflow_bytes;
+}
+
+void vt_state_arenas_set(struct vt_state *s, const struct vt_arena *a,
+			 size_t n)
+{
+	struct vt_arena *v;
+	size_t same = 0;
+
+	while (same < n && same < s->narenas && arena_eq(&a[same], &s->arenas[same]))
+		same++;
+	if (same == n && n == s->narenas)
+		return;
+	v = realloc(s->arenas, (n ? n : 1) * sizeof(*v));
+	if (!v)
+		return;
+	memcpy(v, a, n * sizeof(*v));
+	for (size_t i = 0; i < n; i++)
+		v[i].name[sizeof(v[i].name) - 1] = 0;
+	s->arenas = v;
+	s->narenas = n;
+	s->generation++;
+}
+
+void vt_state_gc_set(struct vt_state *s, const struct vt_gc *gc)
+{
+	size_t n = gc->nclasses < 16 ? gc->nclasses : 16;
+
+	if (s->gc.heap_used_bytes == gc->heap_used_bytes &&
+	    s->gc.heap_total_bytes == gc->heap_total_bytes &&
+	    s->gc.nclasses == n &&
+	    !memcmp(s->gc.classes, gc->classes, n * sizeof(gc->classes[0])))
+		return;
+	s->gc.heap_used_bytes = gc->heap_used_bytes;
+	s->gc.heap_total_bytes = gc->heap_total_bytes;
+	s->gc.nclasses = n;
+	memcpy(s->gc.classes, gc->classes, n * sizeof(gc->classes[0]));
+	s->generation++;
+}
+
+/* ---- events ---------------------------------------------------------------- */
+
+void vt_state_set_boot_window(struct vt_state *s, uint64_t from_ns,
+			      uint64_t to_ns)
+{
+	s->boot_from_ns = from_ns;
+	s->boot_to_ns = to_ns;
+}
+
+enum boot_phase { BOOT_BEFORE, BOOT_INSIDE, BOOT_AFTER };
+
+/* Probes are attached before memory is read, so every event reaches us, but
+ * the read is not atomic with respect to the target: an event older than
+ * the read is already in the image, and one that happened while the read
+ * ran may or may not be. Inside the window only the slot's bit tells, so an
+ * acquire of a set bit or a release of a clear bit is taken as seen. */
+static enum boot_phase boot_phase(const struct vt_slab *sl, uint64_t ts_ns)
+{
+	if (!sl->boot_to_ns || ts_ns > sl->boot_to_ns)
+		return BOOT_AFTER;
+	return ts_ns < sl->boot_from_ns ? BOOT_BEFORE : BOOT_INSIDE;
+}
+
+static int ignore(struct vt_state *s)
+{
+	s->counters.ignored++;
+	return -1;
+}
+
+static struct vt_slab *event_slot(struct vt_state *s,
+				  const struct vt_event *ev)
+{
+	struct vt_slab *sl = slab_get(s, ev->slab);
+
+	return sl && ev->slot < sl->total ? sl : NULL;
+}
+
+static int apply_acquire(struct vt_state *s, const struct vt_event *ev)
+{
+	struct vt_slab *sl = event_slot(s, ev);
+	enum boot_phase ph;
+	bool was;
+
+	if (!sl)
+		return ignore(s);
+	ph = boot_phase(sl, ev->ts_ns);
+	was = bit_get(sl->bitmap, ev->slot);
+	if (ph == BOOT_BEFORE || (ph == BOOT_INSIDE && was))
+		return 0;
+	bit_put(sl->bitmap, ev->slot, true);
+	sl->used += !was;
+	sl->acquires++;
+	sl->hwm = max3(sl->hwm, sl->used, ev->b);
+	if (ev->a > sl->version)
+		sl->version = ev->a;
+	sl->since_ms[ev->slot] = ev->ts_ns / 1000000;
+	sl->since_attach[ev->slot] = 0;
+	if (sl->states) {
+		/* the kind is written by inline code after the acquire */
+		sl->states[ev->slot] = 'U';
+		sl->owners[ev->slot] = VT_OWNER_NONE;
+		sl->pending[ev->slot] = 1;
+	}
+	return 0;
+}
+
+static int apply_release(struct vt_state *s, const struct vt_event *ev)
+{
+	struct vt_slab *sl = event_slot(s, ev);
+	enum boot_phase ph;
+	bool was;
+
+	if (!sl)
+		return ignore(s);
+	ph = boot_phase(sl, ev->ts_ns);
+	was = bit_get(sl->bitmap, ev->slot);
+	if (ph == BOOT_BEFORE || (ph == BOOT_INSIDE && !was))
+		return 0;
+	bit_put(sl->bitmap, ev->slot, false);
+	sl->used -= was;
+	sl->releases++;
+	if (ev->a > sl->version)
+		sl->version = ev->a;
+	sl->since_ms[ev->slot] = 0;
+	sl->since_attach[ev->slot] = 0;
+	if (sl->states) {
+		sl->states[ev->slot] = 'F';
+		sl->owners[ev->slot] = VT_OWNER_NONE;
+		sl->pending[ev->slot] = 0;
+	}
+	return 0;
+}
+
+static int apply_acquire_fail(struct vt_state *s, const struct vt_event *ev)
+{
+	struct vt_slab *sl = slab_get(s, ev->slab);
+
+	if (!sl)
+		return ignore(s);
+	if (boot_phase(sl, ev->ts_ns) != BOOT_BEFORE)
+		sl->overflow++;
+	return 0;
+}
+
+/* The handle slab holding payload address p, and its slot there. */
+static struct vt_slab *handle_slot(const struct vt_state *s, uint64_t p,
+				   uint64_t *slot)
+{
+	for (size_t i = 0; i < s->nslabs; i++) {
+		struct vt_slab *sl = s->slabs[i];
+		uint64_t base = sl->addr + sl->heap_off + sl->data_off;
+
+		if (sl->kind != VT_SLAB_HANDLES || p < base ||
+		    (p - base) % sl->stride || (p - base) / sl->stride >= sl->total)
+			continue;
+		*slot = (p - base) / sl->stride;
+		return sl;
+	}
+	return NULL;
+}
+
+/* A connecting connection gets its owner from static code no probe sees
+ * (the runtime's accept path), so it is read again each tick until it
+ * leaves the connecting state. */
+static bool still_typing(char letter)
+{
+	return letter == 'N';
+}
+
+static int apply_conn(struct vt_state *s, const struct vt_event *ev)
+{
+	uint64_t slot;
+	struct vt_slab *sl = handle_slot(s, ev->ptr, &slot);
+	char c;
+
+	if (!sl)
+		return ignore(s);
+	if (boot_phase(sl, ev->ts_ns) == BOOT_BEFORE ||
+	    !bit_get(sl->bitmap, slot))
+		return 0;
+	c = vt_state_letter(ev->kind, ev->diag);
+	sl->states[slot] = c;
+	sl->owners[slot] = is_conn_letter(c) ? ev->owner : VT_OWNER_NONE;
+	sl->pending[slot] = still_typing(c);
+	return 0;
+}
+
+static int apply_owner(struct vt_state *s, const struct vt_event *ev)
+{
+	char name[VT_NAME_LEN + 1];
+
+	if (ev->a == 0xffff)	/* registry full: the server has no index */
+		return 0;
+	for (size_t i = 0; i < s->nsystems; i++) {
+		if (!s->systems[i].addr || s->systems[i].addr != ev->ptr)
+			continue;
+		memcpy(name, ev->name, VT_NAME_LEN);
+		name[VT_NAME_LEN] = 0;
+		owner_put(s, &s->systems[i], (unsigned)ev->a, name);
+		return 0;
+	}
+	return ignore(s);
+}
+
+int vt_state_apply(struct vt_state *s, const struct vt_event *ev)
+{
+	s->counters.events++;
+	s->generation++;
+	switch (ev->type) {
+	case VT_EV_ACQUIRE:
+		return apply_acquire(s, ev);
+	case VT_EV_ACQUIRE_FAIL:
+		return apply_acquire_fail(s, ev);
+	case VT_EV_RELEASE:
+		return apply_release(s, ev);
+	case VT_EV_CONN:
+		return apply_conn(s, ev);
+	case VT_EV_OWNER:
+		return apply_owner(s, ev);
+	case VT_EV_SLAB_NEW:	/* the collector reads and loads the slab */
+	case VT_EV_SLAB_FREE:	/* the collector drops it */
+	case VT_EV_AIO_START:	/* the collector reads the system */
+		return 0;
+	default:
+		return ignore(s);
+	}
+}
+
+/* ---- pending handle kinds -------------------------------------------------- */
+
+size_t vt_state_pending_kinds(const struct vt_state *s, uint64_t *slab,
+			      uint64_t *slot, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nslabs && n < max; i++) {
+		const struct vt_slab *sl = s->slabs[i];
+		const uint8_t *p = sl->pending, *end = p ? p + sl->total : NULL;
+
+		while (p && n < max && (p = memchr(p, 1, (size_t)(end - p)))) {
+			slab[n] = sl->addr;
+			slot[n++] = (uint64_t)(p - sl->pending);
+			p++;
+		}
+	}
+	return n;
+}
+
+void vt_state_slot_typed(struct vt_state *s, uint64_t slab, uint64_t slot,
+			 uint32_t kind, uint32_t diag, uint16_t owner)
+{
+	struct vt_slab *sl = slab_get(s, slab);
+	char c;
+
+	if (!sl || !sl->pending || slot >= sl->total || !sl->pending[slot] ||
+	    kind == VT_HK_EMPTY)
+		return;
+	c = vt_state_letter(kind, diag);
+	owner = is_conn_letter(c) ? owner : VT_OWNER_NONE;
+	if (sl->states[slot] != c || sl->owners[slot] != owner)
+		s->generation++;
+	sl->states[slot] = c;
+	sl->owners[slot] = owner;
+	sl->pending[slot] = still_typing(c);
+}
+
+/* ---- read access ------------------------------------------------------------ */
+
+size_t vt_state_nslabs(const struct vt_state *s)
+{
+	return s->nslabs;
+}
+
+const struct vt_slab *vt_state_slab(const struct vt_state *s, size_t i)
+{
+	return i < s->nslabs ? s->slabs[i] : NULL;
+}
+
+const struct vt_slab *vt_state_slab_find(const struct vt_state *s,
+					 uint64_t addr)
+{
+	return slab_get(s, addr);
+}
+
+size_t vt_state_nsystems(const struct vt_state *s)
+{
+	return s->nsystems;
+}
+
+const struct vt_system *vt_state_system(const struct vt_state *s, size_t i)
+{
+	return i < s->nsystems ? &s->systems[i] : NULL;
+}
+
+const struct vt_arena *vt_state_arenas(const struct vt_state *s, size_t *n)
+{
+	*n = s->narenas;
+	return s->arenas;
+}
+
+const struct vt_gc *vt_state_gc(const struct vt_state *s)
+{
+	return &s->gc;
+}
+
+const struct vt_state_counters *vt_state_counters(const struct vt_state *s)
+{
+	return &s->counters;
+}
+
+void vt_state_tracer_update(struct vt_state *s, uint64_t lost,
+			    const uint64_t hits[VT_P_COUNT])
+{
+	struct vt_state_counters *c = &s->counters;
+
+	if (c->lost == lost &&
+	    !memcmp(c->probe_hits, hits, sizeof(c->probe_hits)))
+		return;
+	c->lost = lost;
+	memcpy(c->probe_hits, hits, sizeof(c->probe_hits));
+	s->generation++;
+}
+
+uint64_t vt_state_attach_ms(const struct vt_state *s)
+{
+	return s->attach_ms;
+}
+
+uint64_t vt_state_generation(const struct vt_state *s)
+{
+	return s->generation;
+}
+
+/* ---- leaks ------------------------------------------------------------------ */
+
+/* Older first; ties in slab then slot order, so the list is stable. */
+static bool leak_before(const struct vt_leak *a, const struct vt_leak *b)
+{
+	if (a->age_ms != b->age_ms)
+		return a->age_ms > b->age_ms;
+	if (a->slab != b->slab)
+		return slab_before(a->slab, b->slab);
+	return a->slot < b->slot;
+}
+
+/* out[0..n) is a heap whose root is the entry that sorts last, so the
+ * `max` oldest of any number of candidates are kept in O(N log max). */
+static void leak_sift_down(struct vt_leak *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		struct vt_leak t;
+
+		if (l < n && leak_before(&h[m], &h[l]))
+			m = l;
+		if (r < n && leak_before(&h[m], &h[r]))
+			m = r;
+		if (m == i)
+			return;
+		t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+static void leak_sift_up(struct vt_leak *h, size_t i)
+{
+	while (i > 0 && leak_before(&h[(i - 1) / 2], &h[i])) {
+		struct vt_leak t = h[i];
+
+		h[i] = h[(i - 1) / 2];
+		h[(i - 1) / 2] = t;
+		i = (i - 1) / 2;
+	}
+}
+
+static void leak_offer(struct vt_leak *h, size_t *n, size_t max,
+		       const struct vt_leak *c)
+{
+	if (*n < max) {
+		h[*n] = *c;
+		leak_sift_up(h, (*n)++);
+	} else if (leak_before(c, &h[0])) {
+		h[0] = *c;
+		leak_sift_down(h, *n, 0);
+	}
+}
+
+size_t vt_state_leaks(const struct vt_state *s, uint64_t now_ms,
+		      uint64_t min_age_ms, struct vt_leak *out, size_t max)
+{
+	size_t n = 0;
+
+	if (!max)
+		return 0;
+	for (size_t i = 0; i < s->nslabs; i++) {
+		const struct vt_slab *sl = s->slabs[i];
+
+		for (uint64_t j = 0; j < sl->total; j++) {
+			struct vt_leak c = { sl, j, 0, sl->since_attach[j] };
+
+			if (j % 8 == 0 && !sl->bitmap[j / 8]) {
+				j += 7;		/* a byte of free slots */
+				continue;
+			}
+			if (!bit_get(sl->bitmap, j))
+				continue;
+			c.age_ms = now_ms > sl->since_ms[j] ? now_ms - sl->since_ms[j] : 0;
+			if (c.age_ms >= min_age_ms)
+				leak_offer(out, &n, max, &c);
+		}
+	}
+	/* heap sort: repeatedly move the last-sorting root to the end */
+	for (size_t k = n; k > 1; k--) {
+		struct vt_leak t = out[0];
+
+		out[0] = out[k - 1];
+		out[k - 1] = t;
+		leak_sift_down(out, k - 1, 0);
+	}
+	return n;
+}

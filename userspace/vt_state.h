@@ -1,0 +1,181 @@
+/* vt_state: the pure memory-state model of one traced process.
+ *
+ * Bootstrap images and events in, per-slot state out. Knows nothing of BPF,
+ * sockets or /proc: everything it learns arrives through these calls, so a
+ * recorded event stream replays to the same state. Times are CLOCK_MONOTONIC
+ * milliseconds, the clock the runtime's diag timestamps use. */
+#ifndef VT_STATE_H
+#define VT_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "../bpf/valk_trace.h"
+
+enum vt_slab_kind {
+	VT_SLAB_TCP_BUFFERS,
+	VT_SLAB_HANDLES,
+	VT_SLAB_STREAM_ARENAS,
+	VT_SLAB_HTTP_SERVERS,
+	VT_SLAB_HTTP_CLIENTS,
+	VT_SLAB_KINDS,
+};
+
+/* Handle kinds (the runtime's handle_kind_t) and diag states. */
+enum { VT_HK_EMPTY, VT_HK_TCP, VT_HK_TASK, VT_HK_TIMER, VT_HK_HTTP_CONN };
+enum { VT_DIAG_FREE, VT_DIAG_CONNECTING, VT_DIAG_ACTIVE, VT_DIAG_IDLE,
+       VT_DIAG_CLOSING };
+
+#define VT_OWNER_NONE 0xffff
+#define VT_MAX_SYSTEMS 16	/* valk_system_t.subsystems[] */
+#define VT_MAX_OWNERS 16	/* VALK_MAX_OWNERS */
+
+/* The state letter of a used handle slot from its kind and diag words:
+ * T listener, K task, M timer, N/A/I/C connection by diag (a connection
+ * whose diag fell back to FREE is closing: 'C'), U anything else. */
+char vt_state_letter(uint32_t kind, uint32_t diag);
+const char *vt_slab_kind_name(enum vt_slab_kind k);
+
+/* A slab as read from the target's memory (bootstrap or reconciliation). */
+struct vt_slab_image {
+	uint64_t addr;		/* valk_slab_t * in the target */
+	int system;		/* AIO system index */
+	enum vt_slab_kind kind;
+	uint64_t item_size, total;
+	uint64_t heap_off;	/* offsetof(valk_slab_t, heap) */
+	uint64_t data_off;	/* offsetof(valk_slab_item_t, data) */
+	uint64_t used, hwm, overflow, acquires, releases, version;
+	const uint8_t *bitmap;	/* (total+7)/8 bytes, LSB = lowest slot */
+	const uint32_t *kinds;	/* handles: kind word per slot, else NULL */
+	const uint32_t *diags;	/* handles: diag state per slot */
+	const uint16_t *owners;	/* handles: diag owner per slot */
+};
+
+struct vt_arena {
+	char name[48];		/* "scratch", "stream_arena/<slot>" */
+	int system;
+	uint64_t capacity, used, hwm, overflow, overflow_bytes;
+};
+
+struct vt_gc_class {
+	uint64_t size, used, total;	/* slot size, used and total slots */
+};
+
+struct vt_gc {
+	uint64_t heap_used_bytes, heap_total_bytes;
+	size_t nclasses;
+	struct vt_gc_class classes[16];
+};
+
+/* One slab in the model. Arrays have `total` entries. */
+struct vt_slab {
+	uint64_t addr;
+	int system;
+	enum vt_slab_kind kind;
+	uint64_t item_size, total, stride, heap_off, data_off;
+	uint64_t used, hwm, overflow, acquires, releases;
+	uint64_t version;	/* newest bitmap_version seen */
+	uint8_t *bitmap;
+	char *states;		/* handles only: letter per slot, 'F' free */
+	uint16_t *owners;	/* handles only */
+	uint64_t *since_ms;	/* acquire time per used slot */
+	uint8_t *since_attach;	/* 1: in use before attach, age from attach */
+	uint8_t *pending;	/* handles: kind not yet known ('U' to type) */
+	/* reconciliation: a mismatch must be seen twice to be repaired */
+	uint64_t suspect_version;
+	bool suspect;
+	/* bootstrap window this slab was loaded in (see set_boot_window) */
+	uint64_t boot_from_ns, boot_to_ns;
+};
+
+struct vt_system {
+	uint64_t addr;		/* valk_aio_system_t *, 0: index unused */
+	size_t nowners;
+	char owners[VT_MAX_OWNERS][32];
+};
+
+struct vt_state_counters {
+	uint64_t events, lost, resyncs;
+	uint64_t ignored;	/* events naming an unknown slab/slot/system */
+	uint64_t probe_hits[VT_P_COUNT];
+};
+
+struct vt_state;
+
+struct vt_state *vt_state_new(uint64_t attach_ms);
+void vt_state_free(struct vt_state *s);
+
+/* Bootstrap: add or replace a slab and its whole per-slot state. Slots in
+ * use get since_attach and since_ms = now_ms: the time tracing of this slab
+ * began (the attach time at bootstrap). Returns 0, or -1 for an image that
+ * cannot be a slab (no slots, no bitmap, absurd geometry). */
+int vt_state_slab_load(struct vt_state *s, const struct vt_slab_image *img,
+		       uint64_t now_ms);
+/* The slab was freed in the target (VT_EV_SLAB_FREE): forget it. */
+void vt_state_slab_drop(struct vt_state *s, uint64_t addr);
+/* Compare with memory; repair a mismatch seen at two consecutive calls with
+ * the slab's memory unchanged between them (otherwise events may still be in
+ * flight). Returns 1 when it repaired, else 0; repairs count in resyncs. */
+int vt_state_slab_reconcile(struct vt_state *s,
+			    const struct vt_slab_image *img, uint64_t now_ms);
+/* Sample mode: take the image as the truth, no resync counting; loads a
+ * slab it does not know yet. */
+int vt_state_slab_sample(struct vt_state *s, const struct vt_slab_image *img,
+			 uint64_t now_ms);
+
+int vt_state_system_set(struct vt_state *s, int system, uint64_t addr);
+void vt_state_owner_set(struct vt_state *s, int system, unsigned idx,
+			const char *name);
+void vt_state_arenas_set(struct vt_state *s, const struct vt_arena *a,
+			 size_t n);
+void vt_state_gc_set(struct vt_state *s, const struct vt_gc *gc);
+
+/* Apply one event. Returns 0, or -1 for an event that names no known slab,
+ * slot or system (counted in `ignored`, otherwise without effect). */
+int vt_state_apply(struct vt_state *s, const struct vt_event *ev);
+/* The window [from_ns, to_ns] (event clock) in which the next loads read
+ * memory: for a slab loaded then, older events are already in its image
+ * and are ignored, events inside the window are applied only where they
+ * change a slot's bit. Applies to slabs loaded after the call. */
+void vt_state_set_boot_window(struct vt_state *s, uint64_t from_ns,
+			      uint64_t to_ns);
+
+/* Handle slots whose kind is still unknown (acquired, not yet typed):
+ * fills up to max (slab addr, slot) pairs, returns how many. */
+size_t vt_state_pending_kinds(const struct vt_state *s, uint64_t *slab,
+			      uint64_t *slot, size_t max);
+/* Typing read result for a pending handle slot. A kind of EMPTY means the
+ * runtime has not written it yet: the slot stays pending. */
+void vt_state_slot_typed(struct vt_state *s, uint64_t slab, uint64_t slot,
+			 uint32_t kind, uint32_t diag, uint16_t owner);
+
+/* Read access for encoders. Slabs are ordered by system, then kind. */
+size_t vt_state_nslabs(const struct vt_state *s);
+const struct vt_slab *vt_state_slab(const struct vt_state *s, size_t i);
+const struct vt_slab *vt_state_slab_find(const struct vt_state *s,
+					 uint64_t addr);
+/* Systems by AIO system index, 0 .. nsystems-1 (addr 0: index unused). */
+size_t vt_state_nsystems(const struct vt_state *s);
+const struct vt_system *vt_state_system(const struct vt_state *s, size_t i);
+const struct vt_arena *vt_state_arenas(const struct vt_state *s, size_t *n);
+const struct vt_gc *vt_state_gc(const struct vt_state *s);
+const struct vt_state_counters *vt_state_counters(const struct vt_state *s);
+/* Ring-buffer losses and per-probe hit counts as the kernel counts them. */
+void vt_state_tracer_update(struct vt_state *s, uint64_t lost,
+			    const uint64_t hits[VT_P_COUNT]);
+uint64_t vt_state_attach_ms(const struct vt_state *s);
+/* Monotonic change counter: bumped by anything that changes the output. */
+uint64_t vt_state_generation(const struct vt_state *s);
+
+/* A leak suspect: slot in use for at least min_age_ms, oldest first. */
+struct vt_leak {
+	const struct vt_slab *slab;
+	uint64_t slot, age_ms;
+	bool since_attach;
+};
+size_t vt_state_leaks(const struct vt_state *s, uint64_t now_ms,
+		      uint64_t min_age_ms, struct vt_leak *out, size_t max);
+
+#endif /* VT_STATE_H */
