@@ -1,5 +1,6 @@
 /* valk-trace: an external memory tracer for the Valkyria runtime. */
 #include <argp.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -79,6 +80,23 @@ static bool pow2(double v)
 	return n == v && n && !(n & (n - 1));
 }
 
+/* One line naming the problem and where the fix is; the command fails
+ * with exit code 2. */
+static error_t bad(struct argp_state *st, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static error_t bad(struct argp_state *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "valk-trace: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see `%s --help`)\n", st->name);
+	return EINVAL;
+}
+
 static error_t parse_trace(int key, char *arg, struct argp_state *st)
 {
 	struct trace_args *a = st->input;
@@ -87,17 +105,17 @@ static error_t parse_trace(int key, char *arg, struct argp_state *st)
 	switch (key) {
 	case 'm':
 		if (vt_mode_parse(arg, &a->o.mode))
-			argp_error(st, "unknown mode '%s' (hybrid, events, "
+			return bad(st, "unknown mode '%s' (hybrid, events, "
 				       "sample)", arg);
 		break;
 	case 'i':
 		if (parse_num(arg, 10, 60000, &v))
-			argp_error(st, "--interval wants 10..60000 ms");
+			return bad(st, "--interval wants 10..60000 ms");
 		a->o.interval_ms = v;
 		break;
 	case 'd':
 		if (parse_num(arg, 0.001, 1e9, &v))
-			argp_error(st, "--duration wants a positive number");
+			return bad(st, "--duration wants a positive number");
 		a->o.duration_s = v;
 		break;
 	case 'j':
@@ -111,12 +129,12 @@ static error_t parse_trace(int key, char *arg, struct argp_state *st)
 		break;
 	case OPT_LEAK_AGE:
 		if (parse_num(arg, 0, 1e9, &v))
-			argp_error(st, "--leak-age wants seconds >= 0");
+			return bad(st, "--leak-age wants seconds >= 0");
 		a->o.leak_age_ms = v * 1000;
 		break;
 	case OPT_RINGBUF:
 		if (parse_num(arg, 4096, 1 << 30, &v) || !pow2(v))
-			argp_error(st, "--ringbuf-size wants a power of two, "
+			return bad(st, "--ringbuf-size wants a power of two, "
 				       "4096..1073741824");
 		a->o.ringbuf_bytes = v;
 		break;
@@ -125,13 +143,14 @@ static error_t parse_trace(int key, char *arg, struct argp_state *st)
 		break;
 	case ARGP_KEY_ARG:
 		if (a->have_pid || parse_num(arg, 1, INT_MAX, &v))
-			argp_error(st, "expected one pid, got '%s'", arg);
+			return bad(st, "expected one pid, got '%s'", arg);
 		a->o.pid = v;
 		a->have_pid = 1;
 		break;
 	case ARGP_KEY_END:
 		if (!a->have_pid)
-			argp_error(st, "missing pid (see `valk-trace ps`)");
+			return bad(st, "missing pid; `valk-trace ps` lists valk "
+				       "processes");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -155,7 +174,8 @@ static int cmd_trace(int argc, char **argv, bool snapshot)
 		.snapshot = snapshot,
 	} };
 
-	if (argp_parse(&argp, argc, argv, ARGP_NO_EXIT, NULL, &a))
+	argv[0] = snapshot ? "valk-trace snapshot" : "valk-trace attach";
+	if (argp_parse(&argp, argc, argv, 0, NULL, &a))
 		return VT_EXIT_USAGE;
 	if (snapshot)
 		a.o.listen = NULL;
@@ -171,7 +191,9 @@ static void print_ps_row(const struct vt_target *t, void *ctx)
 
 	(void)ctx;
 	if (vt_layout_from_elf(t->open_path, &l, err, sizeof(err)) == 0 &&
-	    (s = vt_snap_new(t->pid, &l, t->bias))) {
+	    (s = vt_snap_new(t->pid, &l, t->bias,
+			     vt_target_addr(t, "valk_sys",
+					    l.sym[VT_LS_VALK_SYS])))) {
 		int n = vt_snap_systems(s, sys, VT_SNAP_MAX_SYSTEMS);
 
 		if (n >= 0)
@@ -217,6 +239,7 @@ static int cmd_layout(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	argp_err_exit_status = VT_EXIT_USAGE;
 	const char *cmd = argc > 1 ? argv[1] : "";
 
 	if (!strcmp(cmd, "attach"))
@@ -237,7 +260,10 @@ int main(int argc, char **argv)
 		fputs(usage, stdout);
 		return VT_EXIT_OK;
 	}
-	fprintf(stderr, "%s%s", *cmd ? "valk-trace: unknown command\n" : "",
-		usage);
+	if (*cmd)
+		fprintf(stderr, "valk-trace: unknown command '%s' (see "
+				"`valk-trace --help`)\n", cmd);
+	else
+		fputs(usage, stderr);
 	return VT_EXIT_USAGE;
 }

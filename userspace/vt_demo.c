@@ -37,6 +37,14 @@ static struct argp_option options[] = {
 	{ 0 }
 };
 
+static error_t demo_bad(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "valk-trace: demo: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (see `valk-trace demo --help`)\n");
+	return EINVAL;
+}
+
 static error_t parse(int key, char *arg, struct argp_state *st)
 {
 	struct demo_args *a = st->input;
@@ -47,18 +55,19 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 		break;
 	case 'm':
 		if (vt_mode_parse(arg, &a->mode))
-			argp_error(st, "unknown mode '%s'", arg);
+			return demo_bad("unknown mode '%s' (hybrid, events, "
+					"sample)", arg);
 		break;
 	case 'c':
 		a->clients = atoi(arg);
 		if (a->clients < 1 || a->clients > 200)
-			argp_error(st, "--clients wants 1..200");
+			return demo_bad("--clients wants 1..200%s", "");
 		break;
 	case 's':
 		a->sim = arg;
 		break;
 	case ARGP_KEY_ARG:
-		argp_error(st, "demo takes no arguments");
+		return demo_bad("demo takes no arguments, got '%s'", arg);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -136,7 +145,8 @@ int vt_demo_run(int argc, char **argv)
 	int port = 0, rc;
 	pid_t pid;
 
-	if (argp_parse(&argp, argc, argv, ARGP_NO_EXIT, NULL, &a))
+	argv[0] = "valk-trace demo";
+	if (argp_parse(&argp, argc, argv, 0, NULL, &a))
 		return VT_EXIT_USAGE;
 	if (!a.sim) {
 		default_sim(sim, sizeof(sim));

@@ -15,6 +15,7 @@ struct vt_snap {
 	int pid;
 	const struct vt_layout *l;
 	uint64_t bias;
+	uint64_t valk_sys;	/* address of the valk_sys pointer */
 	/* per-slab buffers, grown as needed, reused across calls */
 	size_t cap;
 	uint8_t *bitmap;
@@ -25,7 +26,8 @@ struct vt_snap {
 
 #define OFF(s, id) ((s)->l->off[VT_L_##id])
 
-struct vt_snap *vt_snap_new(int pid, const struct vt_layout *l, uint64_t bias)
+struct vt_snap *vt_snap_new(int pid, const struct vt_layout *l, uint64_t bias,
+			    uint64_t valk_sys)
 {
 	struct vt_snap *s = calloc(1, sizeof(*s));
 
@@ -33,6 +35,7 @@ struct vt_snap *vt_snap_new(int pid, const struct vt_layout *l, uint64_t bias)
 		s->pid = pid;
 		s->l = l;
 		s->bias = bias;
+		s->valk_sys = valk_sys;
 	}
 	return s;
 }
@@ -93,7 +96,7 @@ int vt_snap_systems(struct vt_snap *s, uint64_t *sys, size_t max)
 	uint32_t count;
 	size_t n = 0;
 
-	if (vt_mem_u64(s->pid, l->sym[VT_LS_VALK_SYS] + s->bias, &vsys))
+	if (vt_mem_u64(s->pid, s->valk_sys, &vsys))
 		return -1;
 	if (!vsys)	/* runtime not initialised yet */
 		return 0;
@@ -347,7 +350,7 @@ int vt_snap_gc(struct vt_snap *s, struct vt_gc *gc)
 
 	memset(gc, 0, sizeof(*gc));
 	if (plen > sizeof(pl) ||
-	    vt_mem_u64(s->pid, l->sym[VT_LS_VALK_SYS] + s->bias, &vsys) ||
+	    vt_mem_u64(s->pid, s->valk_sys, &vsys) ||
 	    !vsys || vt_mem_u64(s->pid, vsys + OFF(s, VSYS_HEAP), &heap) ||
 	    !heap)
 		return -1;

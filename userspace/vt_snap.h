@@ -12,7 +12,10 @@
 
 struct vt_snap;
 
-struct vt_snap *vt_snap_new(int pid, const struct vt_layout *l, uint64_t bias);
+/* valk_sys: runtime address of the `valk_sys` pointer (vt_target_addr:
+ * a launcher may hold the variable itself through a copy relocation). */
+struct vt_snap *vt_snap_new(int pid, const struct vt_layout *l, uint64_t bias,
+			    uint64_t valk_sys);
 void vt_snap_free(struct vt_snap *s);
 
 /* AIO systems registered in valk_sys->subsystems. Returns how many (0 while

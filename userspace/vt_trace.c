@@ -433,7 +433,9 @@ static int attach(struct vt_trace *t)
 		return -1;
 	if (check_env(t) || load_layout(t))
 		return -1;
-	t->snap = vt_snap_new(o->pid, &t->layout, t->target.bias);
+	t->snap = vt_snap_new(o->pid, &t->layout, t->target.bias,
+			      vt_target_addr(&t->target, "valk_sys",
+					     t->layout.sym[VT_LS_VALK_SYS]));
 	t->state = vt_state_new(vt_proc_now_ms());
 	t->arenas = calloc(MAX_ARENAS, sizeof(*t->arenas));
 	if (!t->snap || !t->state || !t->arenas) {

@@ -73,7 +73,7 @@ normalize() {
 
 # compare TRUTH TRACED LABEL: exact equality, with a readable diff if not
 compare() {
-	local a=$TMP/a.json b=$TMP/b.json
+	local a=$TMP/norm.truth b=$TMP/norm.traced
 	normalize "$1" >"$a" && normalize "$2" >"$b" || { fail "$3: unreadable JSON"; return; }
 	if cmp -s "$a" "$b"; then pass "$3: exact"; else
 		fail "$3: differs from ground truth"

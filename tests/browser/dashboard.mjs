@@ -1,0 +1,154 @@
+// End to end: the stand-in runtime (valk-sim) traced by valk-trace, its
+// dashboard in chromium. Checks the page against the runtime's own exact
+// state (valk-sim writes it on SIGUSR1 while paused), flashes on change,
+// the SSE dot across a tracer restart on the same port, and screenshots.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT, launch, loadPlaywright, skip, check, done, until, sleep, watchErrors, shotsDir, gridLetters, truthLetters } from './lib.mjs';
+
+const BUILD = process.env.VT_BUILD || path.join(ROOT, 'build');
+const TRACER = path.join(BUILD, 'valk-trace');
+const SIM = path.join(BUILD, 'fixture/valk-sim');
+
+if (process.getuid() !== 0) skip('browser_dashboard: attaching uprobes needs root');
+await loadPlaywright();
+for (const bin of [TRACER, SIM])
+  if (!fs.existsSync(bin)) { console.log(`${bin} missing: build it first (make)`); process.exit(1); }
+
+// A child process whose output is kept, with a wait for a line.
+function start(cmd, args) {
+  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  p.out = '';
+  const take = d => { p.out += d; process.stdout.write(`  [${path.basename(cmd)}] ${d}`.replace(/\n(?=.)/g, `\n  [${path.basename(cmd)}] `)); };
+  p.stdout.setEncoding('utf8').on('data', take);
+  p.stderr.setEncoding('utf8').on('data', take);
+  p.exited = new Promise(r => p.on('exit', (code, sig) => r(code ?? sig)));
+  return p;
+}
+async function waitLine(p, re, ms, what) {
+  const m = await until(() => re.exec(p.out) || (p.exitCode !== null && 'exited'), ms);
+  if (!m || m === 'exited') throw new Error(`${what}: ${m === 'exited' ? `exited (${p.exitCode})` : `no "${re.source}" within ${ms} ms`}`);
+  return m;
+}
+async function stop(p) {
+  if (!p || p.exitCode !== null || p.signalCode) return;
+  p.kill('SIGTERM');
+  if (await Promise.race([p.exited, sleep(5000).then(() => 'timeout')]) === 'timeout') {
+    p.kill('SIGKILL');
+    await p.exited;
+  }
+}
+function freePort() {
+  return new Promise(resolve => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vt-browser-'));
+const truthFile = path.join(tmp, 'truth.json');
+let sim, tracer, browser;
+
+// Pauses valk-sim, reads its exact state, waits until the page shows the
+// same slots and counts, then resumes it.
+async function checkTruth(page, label) {
+  fs.rmSync(truthFile, { force: true });
+  process.kill(sim.pid, 'SIGUSR1');
+  const truth = await until(() => {
+    try { return JSON.parse(fs.readFileSync(truthFile, 'utf8')); } catch { return null; }
+  }, 10000);
+  if (!check(truth && Array.isArray(truth.slabs), `${label}: valk-sim wrote its state`)) return;
+  let last = [];
+  const same = await until(async () => {
+    last = [];
+    for (const slab of truth.slabs) {
+      const sys = slab.system ?? 0;
+      const shown = await gridLetters(page, sys, slab.name);
+      const usage = await page.$eval(`.pool-panel[data-system="${sys}"][data-slab="${slab.name}"] .pool-usage`,
+        e => e.textContent).catch(() => '');
+      const used = Number(usage.split(' / ')[0].replace(/,/g, ''));
+      if (shown !== truthLetters(slab) || used !== slab.used) last.push(`${sys}:${slab.name}`);
+    }
+    return last.length === 0;
+  }, 15000, 200);
+  check(same, `${label}: every slot of every slab shows the runtime's state${same ? '' : ` (differs: ${last.join(', ')})`}`);
+  const handles = truth.slabs.find(s => s.name === 'handles');
+  if (handles) {
+    const n = await page.$eval(`.pool-canvas[data-system="${handles.system ?? 0}"][data-slab="handles"] .cells`, g => g.children.length).catch(() => -1);
+    check(n === handles.total, `${label}: handle grid has exactly ${handles.total} cells (${n})`);
+  }
+  process.kill(sim.pid, 'SIGUSR2');
+}
+
+try {
+  const port = await freePort();
+  const listen = `127.0.0.1:${port}`;
+  sim = start(SIM, ['--workload', 'churn', '--truth', truthFile]);
+  const pid = Number((await waitLine(sim, /valk-sim: pid (\d+) ready/, 15000, 'valk-sim'))[1]);
+  const startTracer = async () => {
+    const t = start(TRACER, ['attach', String(pid), '--listen', listen]);
+    await waitLine(t, new RegExp(`valk-trace: serving http://${listen.replace(/\./g, '\\.')}/`), 30000, 'valk-trace');
+    return t;
+  };
+  tracer = await startTracer();
+
+  browser = await launch();
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = watchErrors(page);
+  await page.goto(`http://${listen}/debug/`);
+  const live = () => page.$eval('#sse-dot', d => !d.classList.contains('down'));
+  const updates = () => page.evaluate(() => window.vtDashboard.stats().updates);
+  check(await until(async () => await live() && await updates() > 0, 10000), 'SSE dot green and data arriving');
+  check(await page.$eval('#t-pid', e => e.textContent) === String(pid), 'header shows the target pid');
+
+  await checkTruth(page, 'attached');
+
+  // Every state change of a cell comes with a flash, for all grids.
+  await page.evaluate(() => {
+    window.vtSeen = { changes: 0, flashed: 0, unflashed: [] };
+    const state = c => /\bs-\w+/.exec(c)?.[0];
+    new MutationObserver(records => {
+      for (const r of records) {
+        if (state(r.oldValue) === state(r.target.className)) continue;
+        window.vtSeen.changes++;
+        if (/\bf[ab]\b/.test(r.target.className)) window.vtSeen.flashed++;
+        else window.vtSeen.unflashed.push(r.target.className);
+      }
+    }).observe(document.getElementById('systems'), { subtree: true, attributes: true, attributeFilter: ['class'], attributeOldValue: true });
+  });
+  await until(() => page.evaluate(() => window.vtSeen.changes >= 20), 15000, 250);
+  const seen = await page.evaluate(() => window.vtSeen);
+  check(seen.changes > 0, `slots changed under churn (${seen.changes} cell changes seen)`);
+  check(seen.changes === seen.flashed, `every changed cell flashed (${seen.flashed}/${seen.changes})`);
+
+  const dir = shotsDir();
+  await page.mouse.move(0, 0);
+  await page.screenshot({ path: path.join(dir, 'dashboard-1280.png'), fullPage: true });
+  await page.setViewportSize({ width: 500, height: 900 });
+  await sleep(300);
+  await page.screenshot({ path: path.join(dir, 'dashboard-500.png'), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  // The tracer goes away: red dot. It comes back on the same port: green
+  // again, by itself, with fresh data.
+  await stop(tracer);
+  check(await until(async () => !await live(), 10000), 'SSE dot red once the tracer is gone');
+  await sleep(2500);
+  check(!await live(), 'still red while nothing listens');
+  const before = await updates();
+  tracer = await startTracer();
+  check(await until(live, 40000, 200), 'SSE dot green again after the tracer restarts');
+  check(await until(async () => await updates() > before, 10000), 'fresh data after the restart');
+  await checkTruth(page, 'restarted');
+  check(errors.length === 0, `no page errors${errors.length ? ': ' + errors.join('; ') : ''}`);
+} catch (err) {
+  check(false, err.message);
+} finally {
+  if (browser) await browser.close();
+  await stop(tracer);
+  await stop(sim);
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+done('browser_dashboard');

@@ -1,0 +1,117 @@
+// Shared pieces of the browser tests: launching Debian's chromium through
+// playwright-core, serving web/ for tests that feed the page synthetic
+// documents, and small wait and check functions.
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const SHOTS = path.join(ROOT, 'tests/browser/screenshots');
+const CHROMIUM = '/usr/bin/chromium';
+
+export const SKIP = 77;
+
+// Exits 77 with the reason when the browser cannot run here.
+export async function loadPlaywright() {
+  if (!fs.existsSync(CHROMIUM)) skip(`${CHROMIUM} not found; install Debian's chromium (make deps)`);
+  try {
+    return (await import('playwright-core')).chromium;
+  } catch {
+    return skip('tests/browser/node_modules missing; run make deps (npm install in tests/browser)');
+  }
+}
+
+export function skip(why) {
+  console.log(why);
+  process.exit(SKIP);
+}
+
+export async function launch() {
+  const chromium = await loadPlaywright();
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}
+
+// The page's routes as valk-trace serves them, straight from web/ (the
+// embedded copies are checked byte for byte by tests/web/test_web_assets.c).
+// Everything else, the stream included, is 404.
+export function serveWeb() {
+  const files = {
+    '/': ['index.html', 'text/html'], '/debug/': ['index.html', 'text/html'],
+    '/app.js': ['app.js', 'text/javascript'], '/model.js': ['model.js', 'text/javascript'],
+    '/style.css': ['style.css', 'text/css'],
+  };
+  const server = http.createServer((req, res) => {
+    const f = files[req.url.split('?')[0]];
+    if (!f) { res.writeHead(404).end('not found\n'); return; }
+    res.writeHead(200, { 'content-type': `${f[1]}; charset=utf-8` });
+    res.end(fs.readFileSync(path.join(ROOT, 'web', f[0])));
+  });
+  return new Promise(resolve => server.listen(0, '127.0.0.1', () =>
+    resolve({ url: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() })));
+}
+
+let failures = 0;
+export function check(cond, what) {
+  if (cond) console.log(`ok   ${what}`);
+  else { failures++; console.log(`FAIL ${what}`); }
+  return cond;
+}
+export function done(name) {
+  console.log(`${name}: ${failures ? `${failures} failed` : 'all passed'}`);
+  process.exit(failures ? 1 : 0);
+}
+
+export const sleep = ms => new Promise(r => setTimeout(r, ms));
+
+// Polls fn until it returns a truthy value or timeoutMs passes.
+export async function until(fn, timeoutMs, stepMs = 100) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v || Date.now() > end) return v;
+    await sleep(stepMs);
+  }
+}
+
+// Page collects console errors and uncaught exceptions: a test fails on any.
+export function watchErrors(page) {
+  const errors = [];
+  page.on('pageerror', e => errors.push(`page error: ${e.message}`));
+  page.on('console', m => { if (m.type() === 'error' && !/Failed to load resource|EventSource/.test(m.text())) errors.push(`console: ${m.text()}`); });
+  return errors;
+}
+
+export function shotsDir() {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  return SHOTS;
+}
+
+// Cell states as the page shows them: one letter per slot of a direct grid,
+// read from the cells' classes.
+export async function gridLetters(page, system, slab) {
+  return page.evaluate(([system, slab]) => {
+    const grid = document.querySelector(`.pool-canvas[data-system="${system}"][data-slab="${slab}"] .cells`);
+    if (!grid) return null;
+    const letter = { free: 'F', used: '*', active: 'A', idle: 'I', closing: 'C', connecting: 'N',
+      listener: 'T', task: 'K', timer: 'M', unknown: 'U' };
+    return Array.from(grid.children, c => letter[/\bs-(\w+)/.exec(c.className)?.[1]] ?? '?').join('');
+  }, [system, slab]);
+}
+
+// Ground truth letters of a slab of a memory document, decoded here
+// independently of the page: states as given, bitmap bit i%8 of byte i/8.
+export function truthLetters(slab) {
+  if (typeof slab.states === 'string') return slab.states.padEnd(slab.total, 'F').slice(0, slab.total);
+  let s = '';
+  for (let i = 0; i < slab.total; i++) {
+    const byte = parseInt(slab.bitmap.substr((i >> 3) * 2, 2) || '00', 16);
+    s += (byte >> (i & 7)) & 1 ? '*' : 'F';
+  }
+  return s;
+}

@@ -1,0 +1,322 @@
+// Unit tests of web/model.js (node --test tests/web/). Expected values are
+// computed independently here (bit by bit, slot by slot) or written out.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as M from '../../web/model.js';
+
+const letters = codes => Array.from(codes, c => M.STATES[c].letter).join('');
+
+// Reference bitmap encoder: slot i is bit (i % 8) of byte i / 8.
+function encodeBitmap(used, total) {
+  const bytes = new Uint8Array((total + 7) >> 3);
+  used.forEach(i => { bytes[i >> 3] |= 1 << (i & 7); });
+  return Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('');
+}
+
+// Letters of a slab decoded from scratch (its codes kept in lastCodes).
+let lastCodes;
+function decode(slab) {
+  const sc = new M.SlotCodes(slab.total);
+  sc.apply(slab);
+  lastCodes = sc.codes;
+  return letters(sc.codes);
+}
+const bm = (hex, total) => decode({ total, bitmap: hex });
+const st = (states, total) => decode({ total, states });
+
+test('bitmap: least significant bit is the lowest slot', () => {
+  assert.equal(bm('01', 8), '*FFFFFFF');
+  assert.equal(bm('80', 8), 'FFFFFFF*');
+  assert.equal(bm('a5', 8), '*F*FF*F*');   // 0xa5 = 1010 0101
+  assert.equal(bm('ff00', 16), '********FFFFFFFF');
+  assert.equal(bm('00ff', 16), 'FFFFFFFF********');
+  assert.equal(bm('FF', 8), '********');   // upper case too
+});
+
+test('bitmap: total not a multiple of 8, short and long input', () => {
+  assert.equal(bm('ff03', 10), '**********');
+  assert.equal(bm('ffff', 10), '**********');  // bits past total ignored
+  assert.equal(bm('ff', 10), '********FF');    // missing bytes: free
+  assert.equal(bm('ffffff', 4), '****');
+  assert.equal(bm('', 0), '');
+});
+
+test('bitmap: random slabs against the reference encoder', () => {
+  let seed = 12345;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  for (const total of [1, 7, 8, 9, 63, 576, 2056, 4097]) {
+    const sc = new M.SlotCodes(total);
+    for (let round = 0; round < 3; round++) {
+      const used = [];
+      for (let i = 0; i < total; i++) if (rnd() < 0.3) used.push(i);
+      const before = Array.from(sc.codes), set = new Set(used);
+      const changed = Array.from(sc.apply({ total, bitmap: encodeBitmap(used, total) }));
+      const want = [];
+      for (let i = 0; i < total; i++) {
+        const code = set.has(i) ? M.USED : M.FREE;
+        assert.equal(sc.codes[i], code, `slot ${i} of ${total}`);
+        if (code !== before[i]) want.push(i);
+      }
+      assert.deepEqual(changed, want, `changed slots of ${total}, round ${round}`);
+      assert.equal(sc.counts[M.USED], used.length);
+      assert.equal(sc.counts[M.FREE], total - used.length);
+    }
+  }
+});
+
+test('bitmap: bad input is an error naming the problem, codes untouched', () => {
+  const sc = new M.SlotCodes(16);
+  sc.apply({ total: 16, bitmap: 'ff00' });
+  assert.throws(() => sc.apply({ total: 16, bitmap: 'abc' }), /hex byte pairs.*3 digits/);
+  assert.throws(() => sc.apply({ total: 16, bitmap: 'zz00' }), /non-hex character at offset 0/);
+  assert.throws(() => sc.apply({ total: 16, bitmap: '000g' }), /non-hex character at offset 3/);
+  assert.throws(() => sc.apply({ total: 16, bitmap: '0é' }), /non-hex character at offset 1/);
+  assert.throws(() => sc.apply({ total: 16, bitmap: 42 }), /string of hex/);
+  assert.equal(letters(sc.codes), '********FFFFFFFF');
+});
+
+test('states: every letter, unknown and non-ASCII letters, short and long strings', () => {
+  assert.equal(st('FAICNTKMU', 9), 'FAICNTKMU');
+  assert.equal(st('AxZ*', 4), 'AUUU');
+  assert.equal(st('AéIC', 4), 'AUIC');
+  assert.equal(st('AA', 5), 'AAFFF');
+  assert.equal(st('AAAAé', 2), 'AA');
+  assert.equal(st('AAAA', 2), 'AA');
+});
+
+test('slab decoding checks total and kind', () => {
+  assert.throws(() => new M.SlotCodes(3).apply({ total: 3 }), /neither "states" nor "bitmap"/);
+  assert.throws(() => new M.SlotCodes(3).apply({ total: -1, bitmap: '' }), /"total" must be an integer/);
+  assert.throws(() => new M.SlotCodes(3).apply({ total: 'x', bitmap: '' }), /"total" must be an integer/);
+  assert.throws(() => new M.SlotCodes(3).apply({ total: 4, bitmap: '' }), /total changed from 3 to 4/);
+  assert.equal(M.slabTotal({ total: 2056 }), 2056);
+});
+
+test('states: changed slots and counts follow each document', () => {
+  const sc = new M.SlotCodes(8);
+  assert.deepEqual(Array.from(sc.apply({ total: 8, states: 'FFAAIICC' })), [2, 3, 4, 5, 6, 7]);
+  assert.deepEqual(Array.from(sc.apply({ total: 8, states: 'FAAFICCC' })), [1, 3, 5]);
+  assert.deepEqual(Array.from(sc.apply({ total: 8, states: 'FAAFICCC' })), []);
+  assert.deepEqual(Array.from(sc.apply({ total: 8, states: 'FAA' })), [4, 5, 6, 7]);
+  assert.equal(letters(sc.codes), 'FAAFFFFF');
+  const c = sc.counts;
+  assert.equal(c[M.stateOfLetter('A')], 2);
+  assert.equal(c[M.FREE], 6);
+  assert.equal(c.reduce((a, b) => a + b, 0), 8);
+  // a long random walk: counts always equal a recount
+  const big = new M.SlotCodes(1000), L = 'FAICNTKMU';
+  let seed = 9;
+  for (let r = 0; r < 20; r++) {
+    let s = '';
+    for (let i = 0; i < 1000; i++) s += L[(seed = (seed * 69069 + 1) >>> 0) % L.length];
+    big.apply({ total: 1000, states: s });
+    assert.equal(letters(big.codes), s);
+    const recount = new Uint32Array(M.STATES.length);
+    for (const ch of s) recount[M.stateOfLetter(ch)]++;
+    assert.deepEqual(Array.from(big.counts), Array.from(recount));
+  }
+});
+
+test('aggregate: used fraction and dominant state per cell', () => {
+  st('AAIF' + 'FFFF' + 'IICA' + 'TTTT', 16);
+  const codes = lastCodes;
+  const frac = new Float32Array(4), dom = new Uint8Array(4);
+  M.aggregate(codes, 0, 16, 4, frac, dom);
+  assert.deepEqual(Array.from(frac), [0.75, 0, 1, 1]);
+  assert.equal(letters(dom), 'AFIT');
+  // a zoomed range of the same slab, one slot per cell
+  const f2 = new Float32Array(4), d2 = new Uint8Array(4);
+  M.aggregate(codes, 8, 12, 4, f2, d2);
+  assert.equal(letters(d2), 'IICA');
+  assert.deepEqual(Array.from(f2), [1, 1, 1, 1]);
+});
+
+test('aggregate covers every slot once for uneven splits', () => {
+  for (const [len, cells] of [[10, 3], [262144, 4096], [5000, 4096], [4097, 4096]]) {
+    let covered = 0, prevEnd = 0;
+    for (let c = 0; c < cells; c++) {
+      const [a, b] = M.cellRange(0, len, cells, c);
+      assert.equal(a, prevEnd);
+      covered += b - a; prevEnd = b;
+    }
+    assert.equal(covered, len);
+  }
+});
+
+test('cellOf inverts cellRange', () => {
+  for (const [start, end, cells] of [[0, 10, 3], [0, 10, 10], [100, 1000, 7], [0, 262144, 4096], [5, 4102, 4096]]) {
+    for (let c = 0; c < cells; c++) {
+      const [a, b] = M.cellRange(start, end, cells, c);
+      for (let s = a; s < b; s++) assert.equal(M.cellOf(start, end, cells, s), c, `slot ${s} in [${start},${end}) / ${cells}`);
+    }
+  }
+});
+
+test('heatLayout and zoomRange', () => {
+  assert.deepEqual(M.heatLayout(262144), { cells: 4096, cols: 64, rows: 64 });
+  assert.deepEqual(M.heatLayout(10), { cells: 10, cols: 10, rows: 1 });
+  assert.deepEqual(M.heatLayout(4100), { cells: 4096, cols: 64, rows: 64 });
+  assert.deepEqual(M.heatLayout(262144, 128), { cells: 4096, cols: 128, rows: 32 });
+  // zoom in 8x around a cell, clamped to the slab
+  assert.deepEqual(M.zoomRange(0, 262144, 0, 4096, 262144), [0, 32768]);
+  assert.deepEqual(M.zoomRange(0, 262144, 4095, 4096, 262144), [262144 - 32768, 262144]);
+  const [a, b] = M.zoomRange(0, 262144, 2048, 4096, 262144);
+  assert.equal(b - a, 32768);
+  assert.ok(a <= 131072 && 131072 < b);
+  // never narrower than one slot per cell; at that width it stops
+  assert.deepEqual(M.zoomRange(0, 32768, 100, 4096, 262144), [0, 4096]);
+  assert.deepEqual(M.zoomRange(1000, 5096, 5, 4096, 262144), [1000, 5096]);
+});
+
+test('heatPixels: free, dominant colour by fill, flash', () => {
+  const palette = M.STATES.map((_, i) => [i * 10, 100, 200]);
+  const free = [0, 0, 0], flash = [255, 128, 0];
+  const frac = new Float32Array([0, 1, 0.5]), dom = new Uint8Array([0, 1, 9]);
+  const px = new Uint32Array(4);
+  M.heatPixels(frac, dom, 3, palette, free, flash, null, px);
+  assert.equal(px[0], M.packPixel(0, 0, 0));
+  assert.equal(px[1], M.packPixel(10, 100, 200));
+  const k = 0.35 + 0.65 * 0.5;
+  assert.equal(px[2], M.packPixel(Math.round(90 * k), Math.round(100 * k), Math.round(200 * k)));
+  assert.equal(px[3], M.packPixel(0, 0, 0));
+  M.heatPixels(frac, dom, 3, palette, free, flash, new Uint8Array([0, 0, 1]), px);
+  assert.equal(px[2], M.packPixel(255, 128, 0));
+  // byte order as ImageData expects: r, g, b, a
+  assert.deepEqual(Array.from(new Uint8Array(new Uint32Array([M.packPixel(1, 2, 3)]).buffer)), [1, 2, 3, 255]);
+});
+
+test('parseColor', () => {
+  assert.deepEqual(M.parseColor(' #3fb950'), [0x3f, 0xb9, 0x50]);
+  assert.throws(() => M.parseColor('green'), /#rrggbb/);
+});
+
+test('capacityLevel: 70 % warning, 90 % critical, overflow critical', () => {
+  assert.equal(M.capacityLevel(0, 0), 'ok');
+  assert.equal(M.capacityLevel(69, 100), 'ok');
+  assert.equal(M.capacityLevel(70, 100), 'warning');
+  assert.equal(M.capacityLevel(89, 100), 'warning');
+  assert.equal(M.capacityLevel(90, 100), 'critical');
+  assert.equal(M.capacityLevel(100, 100), 'critical');
+  assert.equal(M.capacityLevel(1, 100, 1), 'critical');
+  assert.equal(M.capacityLevel(403, 576), 'ok');       // 69.97 %
+  assert.equal(M.capacityLevel(404, 576), 'warning');  // 70.1 %
+});
+
+test('ownerBars: sorted, shares of owned connections, text bars', () => {
+  const rows = M.ownerBars({ 0: { A: 30, I: 2 }, 1: { A: 10, C: 2 }, 2: { N: 3 }, 3: { A: 0 }, '?': { I: 0 } },
+    [':8080', ':9090', ':3000']);
+  assert.deepEqual(rows.map(r => [r.name, r.count, r.pct]), [[':8080', 32, 68], [':9090', 12, 26], [':3000', 3, 6]]);
+  assert.equal(rows[0].text, ':8080 ████████████████ 32 (68%)');
+  assert.equal(rows[1].bar.length, 6);
+  assert.equal(rows[2].bar.length, 2);
+  const unknown = M.ownerBars({ 7: { A: 1 }, '?': { A: 1 } }, [':8080']);
+  assert.deepEqual(unknown.map(r => r.name), ['?', 'owner 7']);
+  assert.deepEqual(M.ownerBars(undefined), []);
+});
+
+test('ownerNamesFor: owner_maps by system, else owner_map', () => {
+  assert.deepEqual(M.ownerNamesFor({ owner_maps: [[':1'], [':2']] }, 1), [':2']);
+  assert.deepEqual(M.ownerNamesFor({ owner_maps: { 1: [':2'] } }, 1), [':2']);
+  assert.deepEqual(M.ownerNamesFor({ owner_maps: [[':1']], owner_map: [':0'] }, 3), [':0']);
+  assert.deepEqual(M.ownerNamesFor({}, 0), []);
+});
+
+test('formatBytes', () => {
+  assert.equal(M.formatBytes(0), '0B');
+  assert.equal(M.formatBytes(512), '512B');
+  assert.equal(M.formatBytes(1024), '1.0KB');
+  assert.equal(M.formatBytes(1536), '1.5KB');
+  assert.equal(M.formatBytes(1048576), '1.0MB');
+  assert.equal(M.formatBytes(67108864), '64.0MB');
+  assert.equal(M.formatBytes(4 * 1024 * 1024 - 104), '4.0MB');
+  assert.equal(M.formatBytes(3 * 2 ** 40), '3.0TB');
+  assert.equal(M.formatBytes(undefined), '0B');
+});
+
+test('formatAge', () => {
+  assert.equal(M.formatAge(0), '0ms');
+  assert.equal(M.formatAge(999), '999ms');
+  assert.equal(M.formatAge(1000), '1s');
+  assert.equal(M.formatAge(59999), '59s');
+  assert.equal(M.formatAge(185000), '3m 05s');
+  assert.equal(M.formatAge(2 * 3600e3 + 3 * 60e3), '2h 03m');
+  assert.equal(M.formatAge(26 * 3600e3), '1d 02h');
+  assert.equal(M.formatAge(-5), '0ms');
+});
+
+test('RateMeter: events per second over the window, restarts on a new tracer', () => {
+  const r = new M.RateMeter(2000);
+  assert.equal(r.add(0, 100), null);
+  assert.equal(r.add(500, 600), 1000);
+  assert.equal(r.add(1000, 1100), 1000);
+  assert.equal(r.add(3000, 1100 + 4000), 2000);  // window slid: (5100-1100)/2s
+  assert.equal(r.add(3100, 50), null);           // counter went back: restart
+  assert.equal(r.add(4100, 550), 500);
+});
+
+test('Series keeps the per-second peak over the span', () => {
+  const s = new M.Series(10000, 1000);
+  s.add(100, 3); s.add(900, 7); s.add(1500, 2);
+  assert.deepEqual(s.points, [[0, 7], [1000, 2]]);
+  s.add(12500, 1);
+  assert.deepEqual(s.points, [[12000, 1]]);
+  assert.equal(M.sparkPoints([[0, 0], [5000, 50], [10000, 100]], 10000, 10000, 100, 100, 10),
+    '0.0,10.0 50.0,5.0 100.0,0.0');
+  // older points scroll off the left; a short history fills the width
+  assert.equal(M.sparkPoints([[0, 0], [15000, 50], [20000, 100]], 20000, 10000, 100, 100, 10),
+    '-100.0,10.0 50.0,5.0 100.0,0.0');
+  assert.equal(M.sparkPoints([[4000, 20], [5000, 40]], 6000, 10000, 100, 100, 10),
+    '0.0,8.0 50.0,6.0');
+  assert.equal(M.sparkPoints([], 6000, 10000, 100, 100, 10), '');
+});
+
+test('slot tooltips: owner, age from leaks or as seen by the page', () => {
+  const active = M.stateOfLetter('A');
+  assert.equal(M.slotTooltip({ slab: 'handles', slot: 17, code: active, owner: ':8080', seenMs: 12000 }),
+    'handles slot 17: Active\nowner :8080\nin this state for ≥ 12s (seen by this page)');
+  assert.equal(M.slotTooltip({ slab: 'handles', slot: 3, code: active,
+    leak: { owner: ':9090', age_ms: 185000 }, seenMs: 10 }),
+  'handles slot 3: Active\nowner :9090\nin use for 3m 05s');
+  assert.equal(M.slotTooltip({ slab: 'tcp_buffers', slot: 0, code: M.USED,
+    leak: { age_ms: 61000, since: 'attach' } }),
+  'tcp_buffers slot 0: Used\nin use ≥ 1m 01s (since before attach)');
+  assert.equal(M.slotTooltip({ slab: 'handles', slot: 9, code: M.FREE, owner: ':8080', seenMs: 2500 }),
+    'handles slot 9: Free\nfree for ≥ 2s (seen by this page)');
+  st('AAIF', 4);
+  assert.equal(M.rangeTooltip('handles', 0, 4, lastCodes),
+    'handles slots 0–3: 3/4 used\nActive 2, Idle 1');
+});
+
+test('indexLeaks and systemsOf', () => {
+  const leaks = M.indexLeaks([{ slab: 'handles', slot: 4, age_ms: 1 }, { system: 1, slab: 'handles', slot: 4, age_ms: 2 }]);
+  assert.equal(leaks.get(M.leakKey(0, 'handles', 4)).age_ms, 1);
+  assert.equal(leaks.get(M.leakKey(1, 'handles', 4)).age_ms, 2);
+  assert.equal(M.indexLeaks(null).size, 0);
+  const groups = M.systemsOf({ slabs: [
+    { name: 'tcp_buffers', system: 1 }, { name: 'tcp_buffers', system: 0 }, { name: 'handles', system: 0 },
+  ] });
+  assert.deepEqual(groups.map(([s, l]) => [s, l.map(x => x.name)]),
+    [[0, ['handles', 'tcp_buffers']], [1, ['tcp_buffers']]]);
+  assert.deepEqual(M.systemsOf({}), []);
+});
+
+test('formatCount', () => {
+  assert.equal(M.formatCount(0), '0');
+  assert.equal(M.formatCount(999), '999');
+  assert.equal(M.formatCount(1000), '1,000');
+  assert.equal(M.formatCount(262144), '262,144');
+  assert.equal(M.formatCount(1234567), '1,234,567');
+  assert.equal(M.formatCount(-4500), '-4,500');
+  assert.equal(M.formatCount(undefined), '0');
+});
+
+test('slotOwner reads the per-slot owners string', () => {
+  const names = [':8080', ':9090'];
+  assert.equal(M.slotOwner('01-7', 0, names), ':8080');
+  assert.equal(M.slotOwner('01-7', 1, names), ':9090');
+  assert.equal(M.slotOwner('01-7', 2, names), undefined);
+  assert.equal(M.slotOwner('01-7', 3, names), '?');       // index past the registry
+  assert.equal(M.slotOwner('01-7', 4, names), undefined);  // past the string
+  assert.equal(M.slotOwner(undefined, 0, names), undefined);
+  assert.equal(M.slotOwner('é', 0, names), undefined);
+});
