@@ -13,6 +13,7 @@
 #include "vt_mem.h"
 #include "vt_probe.h"
 #include "vt_proc.h"
+#include "vt_routes.h"
 #include "vt_snap.h"
 #include "vt_state.h"
 #include "vt_target.h"
@@ -32,6 +33,7 @@ struct vt_trace {
 	struct vt_probe *probe;
 	struct vt_snap *snap;
 	struct vt_state *state;
+	struct vt_routes *routes;	/* HTTP, when serving */
 	uint64_t systems[VT_SNAP_MAX_SYSTEMS];
 	size_t nsystems;
 	bool rescan;		/* an AIO system started or a slab went away */
@@ -292,8 +294,9 @@ static void on_event(void *ctx, const struct vt_event *ev)
 
 /* ---- output ------------------------------------------------------------ */
 
-static void fill_meta(struct vt_trace *t, struct vt_wire_meta *m)
+static void fill_meta(void *ctx, struct vt_wire_meta *m)
 {
+	struct vt_trace *t = ctx;
 	struct vt_proc_info pi = { 0 };
 
 	vt_proc_info(t->o->pid, &pi);
@@ -361,6 +364,8 @@ static void stop(struct vt_trace *t, int code)
 	uv_close((uv_handle_t *)&t->tick, on_closed);
 	uv_close((uv_handle_t *)&t->sigint, on_closed);
 	uv_close((uv_handle_t *)&t->sigterm, on_closed);
+	if (t->routes)
+		vt_routes_close(t->routes, NULL, NULL);
 }
 
 static void update_counters(struct vt_trace *t)
@@ -411,6 +416,8 @@ static void on_tick(uv_timer_t *h)
 	}
 	read_arenas_gc(t);
 	update_counters(t);
+	if (t->routes)
+		vt_routes_tick(t->routes, now);
 	if (t->o->snapshot ||
 	    (t->o->duration_s > 0 && now - t->start_ms >= t->o->duration_s * 1000))
 		stop(t, VT_EXIT_OK);
@@ -492,6 +499,18 @@ int vt_trace_run(const struct vt_trace_opts *o)
 	    vt_mode_name(o->mode), t.nsystems);
 	uv_loop_init(&loop);
 	t.loop = &loop;
+	if (o->listen && vt_routes_start(&loop, o->listen, t.state, fill_meta,
+					 &t, &t.routes, t.err,
+					 sizeof(t.err))) {
+		fprintf(stderr, "valk-trace: %s\n", t.err);
+		uv_run(&loop, UV_RUN_NOWAIT);	/* let the server free itself */
+		uv_loop_close(&loop);
+		cleanup(&t);
+		return VT_EXIT_USAGE;
+	}
+	if (t.routes)
+		fprintf(stderr, "valk-trace: serving %s\n",
+			vt_routes_url(t.routes));
 	t.start_ms = t.last_reconcile_ms = vt_proc_now_ms();
 	uv_timer_init(&loop, &t.tick);
 	t.tick.data = &t;

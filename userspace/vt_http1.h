@@ -1,0 +1,9 @@
+/* vt_http1: HTTP/1.1 on one server connection (see vt_server.h). */
+#ifndef VT_HTTP1_H
+#define VT_HTTP1_H
+
+#include "vt_server.h"
+
+extern const struct vt_proto vt_http1_proto;
+
+#endif /* VT_HTTP1_H */

@@ -1,0 +1,231 @@
+#include "vt_routes.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vt_server.h"
+#include "vt_web.h"
+
+#define HEARTBEAT_MS 1000
+
+struct vt_routes {
+	struct vt_server *srv;
+	struct vt_sse_channel *mem, *valk;
+	const struct vt_state *st;
+	vt_routes_meta_fn meta;
+	void *ctx;
+	struct vt_wire_delta *delta;	/* what the valk stream has sent */
+	uint64_t mem_id, generation, last_push_ms;
+	bool pushed;			/* the streams have a state */
+	char unhealthy[256];
+	void (*done)(void *);
+	void *done_arg;
+};
+
+static void meta(struct vt_routes *r, struct vt_wire_meta *m)
+{
+	r->meta(r->ctx, m);
+}
+
+static void reply(struct vt_http_response *out, int status,
+		  const char *type, char *body)
+{
+	if (!body) {
+		vt_http_error(out, 500);
+		return;
+	}
+	out->status = status;
+	out->content_type = type;
+	out->body = body;
+	out->len = strlen(body);
+	out->cache_control = "no-cache";
+}
+
+static void route_asset(const struct vt_web_asset *a,
+			struct vt_http_response *out)
+{
+	char *body = malloc(a->len);
+
+	if (!body) {
+		vt_http_error(out, 500);
+		return;
+	}
+	memcpy(body, a->data, a->len);
+	out->status = 200;
+	out->content_type = a->content_type;
+	out->body = body;
+	out->len = a->len;
+	out->cache_control = "no-cache";
+}
+
+static void route_buckets(struct vt_routes *r, const char *query,
+			  struct vt_http_response *out)
+{
+	struct vt_wire_buckets_req req;
+	char err[256];
+	char *doc = NULL;
+
+	if (vt_wire_buckets_parse(query, &req, err, sizeof(err)) == 0)
+		doc = vt_wire_buckets(r->st, &req, err, sizeof(err));
+	if (doc) {
+		reply(out, 200, "application/json", doc);
+		return;
+	}
+	strcat(err, "\n");
+	reply(out, 400, "text/plain; charset=utf-8", strdup(err));
+}
+
+static void route(void *ctx, const char *path, const char *query,
+		  struct vt_http_response *out)
+{
+	struct vt_routes *r = ctx;
+	const struct vt_web_asset *a = vt_web_find(path);
+	struct vt_wire_meta m;
+
+	if (a) {
+		route_asset(a, out);
+		return;
+	}
+	meta(r, &m);
+	if (!strcmp(path, "/api/diagnostics/memory"))
+		reply(out, 200, "application/json",
+		      vt_wire_memory(r->st, &m, r->mem_id));
+	else if (!strcmp(path, "/debug/metrics/state")) {
+		reply(out, 200, "application/json",
+		      vt_wire_valk_full(r->st, &m, NULL));
+		out->cache_control = "no-cache, no-store, must-revalidate";
+	} else if (!strcmp(path, "/metrics"))
+		reply(out, 200, "text/plain; version=0.0.4; charset=utf-8",
+		      vt_wire_prometheus(r->st, &m));
+	else if (!strcmp(path, "/debug/slab/buckets"))
+		route_buckets(r, query, out);
+	else if (!strcmp(path, "/healthz"))
+		reply(out, *r->unhealthy ? 503 : 200,
+		      "text/plain; charset=utf-8",
+		      strdup(*r->unhealthy ? r->unhealthy : "ok\n"));
+}
+
+/* Full states for new, resuming and lagging subscribers: the state as of
+ * the last tick, which is the state now (it only changes in ticks). */
+static char *full_memory(void *ctx, size_t *len)
+{
+	struct vt_routes *r = ctx;
+	struct vt_wire_meta m;
+	char *doc;
+
+	if (!r->pushed)
+		return NULL;
+	meta(r, &m);
+	doc = vt_wire_memory(r->st, &m, r->mem_id);
+	*len = doc ? strlen(doc) : 0;
+	return doc;
+}
+
+static char *full_valk(void *ctx, size_t *len)
+{
+	struct vt_routes *r = ctx;
+	struct vt_wire_meta m;
+	char *doc;
+
+	if (!r->pushed)
+		return NULL;
+	meta(r, &m);
+	doc = vt_wire_valk_full(r->st, &m, NULL);
+	*len = doc ? strlen(doc) : 0;
+	return doc;
+}
+
+int vt_routes_start(uv_loop_t *loop, const char *listen,
+		    const struct vt_state *st, vt_routes_meta_fn meta_fn,
+		    void *ctx, struct vt_routes **out, char *err,
+		    size_t errlen)
+{
+	struct vt_routes *r = calloc(1, sizeof(*r));
+
+	if (!r || !(r->delta = vt_wire_delta_new())) {
+		free(r);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	r->st = st;
+	r->meta = meta_fn;
+	r->ctx = ctx;
+	if (vt_server_start(loop, listen, NULL, route, r, &r->srv, err,
+			    errlen) < 0) {
+		vt_wire_delta_free(r->delta);
+		free(r);
+		return -1;
+	}
+	r->mem = vt_server_channel(r->srv, "/api/diagnostics/memory/stream",
+				   "memory", full_memory, r);
+	r->valk = vt_server_channel(r->srv, "/debug/diagnostics/memory",
+				    "diagnostics", full_valk, r);
+	*out = r;
+	return 0;
+}
+
+const char *vt_routes_url(const struct vt_routes *r)
+{
+	return vt_server_url(r->srv);
+}
+
+static void publish(struct vt_sse_channel *ch, const char *event, char *doc,
+		    bool full)
+{
+	if (doc)
+		vt_sse_publish(ch, event, doc, strlen(doc), full);
+	free(doc);
+}
+
+void vt_routes_tick(struct vt_routes *r, uint64_t now_ms)
+{
+	uint64_t gen = vt_state_generation(r->st);
+	struct vt_wire_meta m;
+	bool full = false;
+	char *doc;
+
+	if (r->pushed && gen == r->generation) {
+		/* the runtime's dashboard reconnects after 2 s of silence */
+		if (now_ms - r->last_push_ms >= HEARTBEAT_MS) {
+			publish(r->valk, "diagnostics-delta",
+				strdup("{\"heartbeat\":true}"), false);
+			r->last_push_ms = now_ms;
+		}
+		return;
+	}
+	meta(r, &m);
+	publish(r->mem, "memory", vt_wire_memory(r->st, &m, ++r->mem_id), true);
+	doc = r->pushed ? vt_wire_valk_delta(r->st, &m, r->delta, &full)
+			: vt_wire_valk_full(r->st, &m, r->delta);
+	full = full || !r->pushed;
+	publish(r->valk, full ? "diagnostics" : "diagnostics-delta", doc, full);
+	r->generation = gen;
+	r->last_push_ms = now_ms;
+	r->pushed = true;
+}
+
+void vt_routes_set_unhealthy(struct vt_routes *r, const char *reason)
+{
+	if (reason)
+		snprintf(r->unhealthy, sizeof(r->unhealthy), "%s\n", reason);
+	else
+		r->unhealthy[0] = '\0';
+}
+
+static void on_server_closed(void *arg)
+{
+	struct vt_routes *r = arg;
+
+	vt_wire_delta_free(r->delta);
+	if (r->done)
+		r->done(r->done_arg);
+	free(r);
+}
+
+void vt_routes_close(struct vt_routes *r, void (*done)(void *), void *arg)
+{
+	r->done = done;
+	r->done_arg = arg;
+	vt_server_close(r->srv, on_server_closed, r);
+}

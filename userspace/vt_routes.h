@@ -1,0 +1,36 @@
+/* vt_routes: the collector's HTTP face — every route of the wire contract
+ * over vt_server, fed from the state model once per tick. */
+#ifndef VT_ROUTES_H
+#define VT_ROUTES_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "vt_state.h"
+#include "vt_wire.h"
+
+struct vt_routes;
+
+/* Fills the target/clock facts the encoders need. */
+typedef void (*vt_routes_meta_fn)(void *ctx, struct vt_wire_meta *m);
+
+/* Starts serving on `listen` ("127.0.0.1:7070"). 0, or -1 with a one-line
+ * reason in err. */
+int vt_routes_start(uv_loop_t *loop, const char *listen,
+		    const struct vt_state *st, vt_routes_meta_fn meta,
+		    void *ctx, struct vt_routes **out, char *err,
+		    size_t errlen);
+const char *vt_routes_url(const struct vt_routes *r);
+
+/* Once per tick, after the state is current: encodes each stream's event
+ * once when the state changed (a heartbeat when it did not for a second)
+ * and hands it to every subscriber. */
+void vt_routes_tick(struct vt_routes *r, uint64_t now_ms);
+
+/* /healthz answers 503 with this reason from now on (NULL: 200 ok). */
+void vt_routes_set_unhealthy(struct vt_routes *r, const char *reason);
+
+/* Closes the server; done(arg) runs when every handle is closed. */
+void vt_routes_close(struct vt_routes *r, void (*done)(void *), void *arg);
+
+#endif /* VT_ROUTES_H */

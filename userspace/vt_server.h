@@ -1,0 +1,151 @@
+/* vt_server: HTTP/1.1 and cleartext HTTP/2 on the collector's libuv loop.
+ *
+ * One port serves both protocols (HTTP/2 by prior knowledge, recognised by
+ * its client preface). The server knows nothing of memory: plain routes are
+ * answered by one callback, and SSE channels stream events the collector
+ * publishes, already encoded. Everything runs on the loop's thread.
+ *
+ * Streaming contract: every subscriber first gets "retry: 1000", then a
+ * full-state event, then the live stream. A subscriber that falls behind
+ * (its bounded queue overflows) drops what it has queued and skips to a
+ * fresh full state, so it never receives a delta relative to an event it
+ * did not get. A client whose socket accepts nothing for stall_ms is
+ * dropped. */
+#ifndef VT_SERVER_H
+#define VT_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct vt_server;
+struct vt_sse_channel;
+
+struct vt_http_response {
+	int status;
+	const char *content_type;
+	char *body;			/* malloc'd; the server frees it */
+	size_t len;
+	const char *cache_control;	/* NULL: no Cache-Control header */
+};
+
+/* Answers a GET or HEAD (the server rejects other methods itself). `out`
+ * arrives as a 404 text/plain response with no body; a route sets what it
+ * serves. A status >= 400 left without a body gets a one-line text body.
+ * path and query are raw (not percent-decoded); query is "" if absent. */
+typedef void (*vt_server_route_fn)(void *ctx, const char *path,
+				   const char *query,
+				   struct vt_http_response *out);
+
+/* The DATA of a full-state event for a channel, as of the last event
+ * published on it (malloc'd, the server frees it), or NULL if there is no
+ * state yet. Results are cached until the next publish. */
+typedef char *(*vt_sse_full_fn)(void *ctx, size_t *len);
+
+/* Zero fields take the default shown. */
+struct vt_server_opts {
+	unsigned idle_ms;	/* close a connection with nothing to do (10 s) */
+	unsigned stall_ms;	/* drop a client that accepts no bytes (30 s) */
+	unsigned keepalive_ms;	/* ": keep-alive" on a quiet stream (15 s) */
+	unsigned queue_max;	/* events queued per subscriber (64) */
+	size_t queue_bytes;	/* bytes queued per subscriber (8 MiB) */
+	unsigned max_conns;	/* open connections; more are refused (1024) */
+};
+
+struct vt_server_stats {
+	uint64_t conns;		/* open connections */
+	uint64_t streams;	/* open SSE subscriptions */
+	uint64_t event_bytes;	/* bytes of encoded events held in memory */
+	uint64_t event_bytes_hwm;
+	uint64_t queue_hwm;	/* most events ever queued for one subscriber */
+	uint64_t resyncs;	/* subscribers that skipped to a full state */
+	uint64_t stalled;	/* connections dropped for making no progress */
+	uint64_t refused;	/* connections refused over max_conns */
+};
+
+/* Listens on "IP:PORT" ("[::1]:PORT" for IPv6; port 0 picks a free one).
+ * On failure writes a one-line reason to err and returns a negative libuv
+ * error; resources are released by the loop's next iteration. */
+int vt_server_start(uv_loop_t *loop, const char *listen,
+		    const struct vt_server_opts *opts, vt_server_route_fn route,
+		    void *ctx, struct vt_server **out, char *err,
+		    size_t errlen);
+
+/* "http://127.0.0.1:7070/" with the bound port. */
+const char *vt_server_url(const struct vt_server *srv);
+int vt_server_port(const struct vt_server *srv);
+
+/* An SSE route at `path` (query ignored). Full-state events are named
+ * `full_event`. NULL on allocation failure. Channels live as long as the
+ * server. */
+struct vt_sse_channel *vt_server_channel(struct vt_server *srv,
+					 const char *path,
+					 const char *full_event,
+					 vt_sse_full_fn full, void *ctx);
+
+/* Sends "event: EVENT\nid: N\ndata: DATA\n\n" to every subscriber, formatted
+ * once into a buffer they share; line breaks in DATA become further data:
+ * lines. is_full marks a full state (a resyncing subscriber may start at
+ * it). Returns the event's id N, one more than the last. */
+uint64_t vt_sse_publish(struct vt_sse_channel *ch, const char *event,
+			const char *data, size_t len, bool is_full);
+
+void vt_server_stats(const struct vt_server *srv, struct vt_server_stats *out);
+
+/* Closes the listener and every connection; done(arg) runs once all handles
+ * are closed and the server is freed. */
+void vt_server_close(struct vt_server *srv, void (*done)(void *), void *arg);
+
+/*
+ * The connection layer, shared by the protocol modules (vt_http1.c,
+ * vt_http2.c). Users of the server need nothing below this line.
+ */
+struct vt_conn;
+struct vt_sse_sub;
+struct vt_sse_buf;
+
+struct vt_proto {
+	void *(*open)(struct vt_conn *c);
+	/* Bytes consumed; the rest is offered again after vt_conn_resume(). */
+	size_t (*input)(void *st, const char *data, size_t len);
+	void (*written)(void *st);	/* a write finished */
+	void (*free)(void *st);		/* the connection is gone */
+};
+
+enum vt_reply { VT_REPLY_PLAIN, VT_REPLY_SSE };
+
+/* Routes one request. VT_REPLY_PLAIN: *out is the response. VT_REPLY_SSE:
+ * *out holds the stream's status and headers (send X-Accel-Buffering: no,
+ * no length) and, if sub is not NULL (a GET, not a HEAD), *sub is the new
+ * subscription whose queued data wake(arg) announces. */
+enum vt_reply vt_server_dispatch(struct vt_conn *c, const char *target,
+				 size_t target_len, void (*wake)(void *),
+				 void *arg, struct vt_http_response *out,
+				 struct vt_sse_sub **sub);
+
+/* Fills *out with `status` and a one-line text body. */
+void vt_http_error(struct vt_http_response *out, int status);
+const char *vt_http_reason(int status);
+
+/* Queues bufs; `own` is freed and `refs` released once written. Returns -1
+ * (having released them) if the connection is closed or failing. */
+int vt_conn_write(struct vt_conn *c, const uv_buf_t *bufs, unsigned n,
+		  void *own, struct vt_sse_buf **refs, unsigned nrefs);
+bool vt_conn_busy(const struct vt_conn *c);	/* a write in flight */
+size_t vt_conn_unsent(const struct vt_conn *c);	/* bytes the socket refused */
+void vt_conn_touch(struct vt_conn *c);		/* a request completed */
+void vt_conn_resume(struct vt_conn *c);		/* take held-back input */
+void vt_conn_finish(struct vt_conn *c);		/* close once output is sent */
+void vt_conn_close(struct vt_conn *c);
+
+/* The next whole event queued for a subscriber (the caller owns the
+ * reference), or NULL. */
+struct vt_sse_buf *vt_sse_sub_pop(struct vt_sse_sub *s);
+/* Copies up to cap queued bytes, possibly ending mid-event. */
+size_t vt_sse_sub_read(struct vt_sse_sub *s, uint8_t *dst, size_t cap);
+void vt_sse_sub_free(struct vt_sse_sub *s);
+const char *vt_sse_buf_data(const struct vt_sse_buf *b, size_t *len);
+void vt_sse_buf_unref(struct vt_sse_buf *b);
+
+#endif /* VT_SERVER_H */
