@@ -427,7 +427,8 @@ static void on_signal(uv_signal_t *h, int sig)
 {
 	struct vt_trace *t = h->data;
 
-	say(t, "signal %d: detaching", sig);
+	say(t, "%s: detaching; the target is left as it was",
+	    sig == SIGINT ? "interrupted" : "terminated");
 	stop(t, VT_EXIT_OK);
 }
 

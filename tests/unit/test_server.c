@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,13 +62,34 @@ struct harness {
 	uint64_t a_id, b_id;	/* last ids published */
 	unsigned full_calls;	/* calls of /sse/a's full fn */
 	unsigned bad_ids;	/* publishes that returned an unexpected id */
+	char *report;		/* query of the browser page's last /report */
 };
+
+/* Subscribes to /sse/a for 1.5 s, then reports the event ids it saw
+ * ("F" marks the full state) by loading /report?ids=... */
+static const char page[] =
+	"<!doctype html><title>sse</title><script>\n"
+	"const es = new EventSource('/sse/a'), ids = [];\n"
+	"es.addEventListener('full', e => ids.push('F' + e.lastEventId));\n"
+	"es.addEventListener('delta', e => ids.push(e.lastEventId));\n"
+	"setTimeout(() => { es.close(); location = '/report?ids=' + ids; },"
+	" 1500);\n</script>";
 
 static void route(void *ctx, const char *path, const char *query,
 		  struct vt_http_response *out)
 {
-	(void)ctx;
-	if (!strcmp(path, "/hello")) {
+	struct harness *h = ctx;
+
+	if (!strcmp(path, "/page")) {
+		out->status = 200;
+		out->content_type = "text/html; charset=utf-8";
+		out->body = strdup(page);
+		out->len = strlen(page);
+	} else if (!strcmp(path, "/report") && h) {
+		free(h->report);
+		h->report = strdup(query);
+		out->status = 204;
+	} else if (!strcmp(path, "/hello")) {
 		out->status = 200;
 		out->body = strdup("hello world\n");
 		out->len = 12;
@@ -1219,6 +1241,67 @@ static void test_listen_errors(struct harness *h)
 	CHECK_EQ_U64(uv_loop_close(&loop), 0);
 }
 
+static void get_report(struct harness *h, void *arg)
+{
+	*(char **)arg = h->report;
+	h->report = NULL;
+}
+
+/* A real browser's EventSource over HTTP/1.1: the full state, then every
+ * event in order. */
+static void test_browser(struct harness *h)
+{
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	char dir[256], url[64], profile[300], *report = NULL, *p, *out;
+	long long prev;
+	pid_t pid;
+	size_t n = 0;
+
+	if (system("command -v chromium >/dev/null 2>&1")) {
+		printf("chromium is not installed: browser check skipped\n");
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s/vt_chromium_XXXXXX", tmp);
+	CHECK(mkdtemp(dir));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/page", h->port);
+	snprintf(profile, sizeof(profile), "--user-data-dir=%s", dir);
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		dup2(null, 2);
+		execlp("timeout", "timeout", "10", "chromium", "--headless",
+		       "--no-sandbox", "--disable-gpu",
+		       "--disable-background-networking", profile, url, NULL);
+		_exit(127);
+	}
+	for (uint64_t end = mono_ms() + 10000; !report && mono_ms() < end;
+	     usleep(100000))
+		on_loop(h, get_report, &report);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	free(run("rm -rf %s", dir));
+	CHECK(report && !strncmp(report, "ids=F", 5));
+	if (!report || strncmp(report, "ids=F", 5)) {
+		free(report);
+		return;
+	}
+	prev = strtoll(report + 5, &p, 10);
+	for (; *p == ','; n++) {
+		long long id = strtoll(p + 1, &out, 10);
+
+		if (id != prev + 1)
+			break;
+		prev = id;
+		p = out;
+	}
+	printf("browser: full state, then %zu events in order\n", n);
+	CHECK(*p == '\0');
+	CHECK(n >= 50);		/* 10 ms producer, 1.5 s of listening */
+	free(report);
+}
+
 static void spin(uv_loop_t *loop, int ms)
 {
 	for (uint64_t end = mono_ms() + ms; mono_ms() < end; usleep(1000))
@@ -1280,6 +1363,7 @@ int main(void)
 	test_routes(&h, "--http1.1");
 	test_routes(&h, "--http2-prior-knowledge");
 	test_sse_all(&h);
+	test_browser(&h);
 	test_bad_requests(&h);
 	test_idle(&h);
 	test_truncated_preface(&h);
@@ -1300,5 +1384,6 @@ int main(void)
 	pthread_join(h.thread, NULL);
 	CHECK_EQ_U64(uv_loop_close(&h.loop), 0);
 	free(h.pad);
+	free(h.report);
 	return vt_test_done("test_server");
 }
