@@ -3,9 +3,13 @@
 # when they are all present. Run as root.
 set -eu
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libuv1-dev
-libnghttp2-dev libjansson-dev libdw-dev libhttp-parser-dev pkg-config
-curl nghttp2-client prometheus chromium nodejs npm iproute2 procps jq"
+libnghttp2-dev libjansson-dev libdw-dev libhttp-parser-dev pkg-config gdb
+curl nghttp2-client prometheus chromium iproute2 procps jq"
 missing=""
+# Node.js may come from another Debian source that bundles npm: ask for
+# Debian's packages only when the commands are missing.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
 		missing="$missing $p"

@@ -9,7 +9,8 @@ need_root
 need_bins
 command -v bpftool >/dev/null || skip "bpftool missing"
 
-our_progs() { bpftool prog show 2>/dev/null | grep -c 'slab_acquire\|conn_transition' ; }
+# ids of loaded BPF programs with our program names
+prog_ids() { bpftool prog show -j 2>/dev/null | jq -r '.[] | select(.name == "slab_acquire_entry" or .name == "conn_transition_ret") | .id' | sort; }
 
 tracer_start() {  # tracer_start NAME ARGS...: sets TR_PID
 	local name=$1; shift
@@ -20,12 +21,14 @@ tracer_start() {  # tracer_start NAME ARGS...: sets TR_PID
 	cat "$TMP/$name.err"; return 1
 }
 
-before=$(our_progs)
+before=$(prog_ids)
 
 # --- two tracers at once ------------------------------------------------
 sim_start "$SIM_SHARED" --workload churn --seed 3 --port 0
 tracer_start a && a=$TR_PID
 tracer_start b && b=$TR_PID
+ours=$(comm -13 <(echo "$before") <(prog_ids))
+[ "$(echo "$ours" | grep -c .)" -ge 4 ] || fail "expected the two tracers' programs, found: $ours"
 sleep 1.5
 sim_pause; sleep 2.5
 kill -INT "$a"; wait "$a" || fail "tracer a exit code $?"
@@ -34,8 +37,9 @@ sim_resume; sleep 1.5
 sim_pause; sleep 2.5
 kill -INT "$b"; wait "$b" || fail "tracer b exit code $?"
 compare "$SIM_TRUTH" "$TMP/b.json" "two tracers: second, after the first detached"
-[ "$(our_progs)" = "$before" ] && pass "no BPF program left after detach" ||
-	fail "BPF programs left behind: $(our_progs) (before: $before)"
+left=$(comm -12 <(echo "$ours") <(prog_ids))
+[ -z "$left" ] && pass "no BPF program left after detach" ||
+	fail "BPF programs left behind after detach: $left"
 kill -0 "$SIM_PID" && pass "target still running after both detached" || fail "target died"
 sim_resume; kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null
 
