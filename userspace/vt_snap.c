@@ -142,11 +142,23 @@ static uint64_t stride_of(uint64_t data_off, uint64_t item_size)
 	return (data_off + item_size + SLAB_ALIGN - 1) & ~(uint64_t)(SLAB_ALIGN - 1);
 }
 
-/* Header and bitmap between two equal bitmap_version reads; gives up
- * bracketing after a few tries on a very busy slab (reconciliation waits
- * for a mismatch to persist, so a torn read is never "repaired" in). */
+static uint64_t popcount(const uint8_t *b, uint64_t total)
+{
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i < (total + 7) / 8; i++)
+		n += __builtin_popcount(b[i]);
+	return n;
+}
+
+/* Header and bitmap between two equal bitmap_version reads. The runtime
+ * bumps the version once per bitmap change and the bitmap starts empty, so
+ * a consistent pair has version + popcount even; an odd sum is a change
+ * caught between its bit write and its bump: read again. A very busy slab
+ * may never give a clean pair: after a few tries the last one is taken
+ * (reconciliation waits for a mismatch to persist before repairing). */
 static int read_bitmap(struct vt_snap *s, uint64_t addr, uint8_t *hdr,
-		       size_t hlen, uint64_t *version)
+		       size_t hlen, uint64_t *version, uint64_t *used)
 {
 	uint64_t v2 = 0;
 
@@ -162,20 +174,12 @@ static int read_bitmap(struct vt_snap *s, uint64_t addr, uint8_t *hdr,
 		    vt_mem_u64(s->pid, addr + OFF(s, SLAB_VERSION), &v2))
 			return -1;
 		*version = get(hdr, OFF(s, SLAB_VERSION), 8);
-		if (*version == v2)
+		*used = popcount(s->bitmap, total);
+		if (*version == v2 && (v2 + *used) % 2 == 0)
 			return 0;
 	}
 	*version = v2;
 	return 0;
-}
-
-static uint64_t popcount(const uint8_t *b, uint64_t total)
-{
-	uint64_t n = 0;
-
-	for (uint64_t i = 0; i < (total + 7) / 8; i++)
-		n += __builtin_popcount(b[i]);
-	return n;
 }
 
 static bool bit(const uint8_t *b, uint64_t i)
@@ -212,6 +216,24 @@ static int read_handles(struct vt_snap *s, struct vt_slab_image *img)
 	return vt_mem_readv(s->pid, s->spans, n, NULL);
 }
 
+/* Acquires and releases as of the bitmap: every acquire and release bumps
+ * the version once, so they are (version ± used) / 2. The header's own
+ * counters are bumped last in each operation and may lag the bitmap by an
+ * operation in flight; they serve when the version is unusable. */
+static void counters(const uint8_t *hdr, struct vt_snap *s,
+		     struct vt_slab_image *img)
+{
+	uint64_t v = img->version, u = img->used;
+
+	if (v >= u && (v + u) % 2 == 0) {
+		img->acquires = (v + u) / 2;
+		img->releases = (v - u) / 2;
+		return;
+	}
+	img->acquires = get(hdr, OFF(s, SLAB_ACQUIRES), 8);
+	img->releases = get(hdr, OFF(s, SLAB_RELEASES), 8);
+}
+
 int vt_snap_slab(struct vt_snap *s, uint64_t addr, int system,
 		 enum vt_slab_kind kind, struct vt_slab_image *img)
 {
@@ -223,7 +245,7 @@ int vt_snap_slab(struct vt_snap *s, uint64_t addr, int system,
 		return -1;
 	}
 	memset(img, 0, sizeof(*img));
-	if (read_bitmap(s, addr, hdr, hlen, &img->version))
+	if (read_bitmap(s, addr, hdr, hlen, &img->version, &img->used))
 		return -1;
 	img->addr = addr;
 	img->system = system;
@@ -232,11 +254,9 @@ int vt_snap_slab(struct vt_snap *s, uint64_t addr, int system,
 	img->total = get(hdr, OFF(s, SLAB_NUM_ITEMS), 8);
 	img->heap_off = OFF(s, SLAB_HEAP);
 	img->data_off = OFF(s, ITEM_DATA);
-	img->used = popcount(s->bitmap, img->total);
 	img->hwm = get(hdr, OFF(s, SLAB_PEAK), 8);
 	img->overflow = get(hdr, OFF(s, SLAB_OVERFLOW), 8);
-	img->acquires = get(hdr, OFF(s, SLAB_ACQUIRES), 8);
-	img->releases = get(hdr, OFF(s, SLAB_RELEASES), 8);
+	counters(hdr, s, img);
 	img->bitmap = s->bitmap;
 	if (kind != VT_SLAB_HANDLES)
 		return 0;
@@ -312,31 +332,44 @@ static uint64_t scratch_addr(struct vt_snap *s, uint64_t sys)
 	return a;
 }
 
+static bool listed(const struct vt_arena *out, size_t n, uint64_t addr)
+{
+	for (size_t i = 0; i < n; i++)
+		if (out[i].addr == addr)
+			return true;
+	return false;
+}
+
+static int add_arena(struct vt_snap *s, uint64_t a, int system,
+		     struct vt_arena *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->addr = a;
+	out->system = system;
+	return read_arena(s, a, out);
+}
+
 int vt_snap_arenas(struct vt_snap *s, int system, uint64_t sys,
 		   const struct vt_slab *arenas, struct vt_arena *out,
-		   size_t max)
+		   size_t n, size_t max)
 {
 	uint64_t a = scratch_addr(s, sys);
-	size_t n = 0;
 
-	if (a && n < max) {
-		memset(&out[n], 0, sizeof(out[n]));
-		if (read_arena(s, a, &out[n]) == 0) {
-			snprintf(out[n].name, sizeof(out[n].name), "scratch");
-			out[n++].system = system;
-		}
+	if (a && n < max && !listed(out, n, a) &&
+	    add_arena(s, a, system, &out[n]) == 0) {
+		snprintf(out[n].name, sizeof(out[n].name), "scratch");
+		n++;
 	}
 	for (uint64_t i = 0; arenas && i < arenas->total && n < max; i++) {
 		if (!bit(arenas->bitmap, i))
 			continue;
-		memset(&out[n], 0, sizeof(out[n]));
 		a = arenas->addr + arenas->heap_off + i * arenas->stride +
 		    arenas->data_off;
-		if (read_arena(s, a, &out[n]))
+		if (add_arena(s, a, system, &out[n]))
 			return -1;
 		snprintf(out[n].name, sizeof(out[n].name),
 			 "stream_arena/%llu", (unsigned long long)i);
-		out[n++].system = system;
+		n++;
 	}
 	return (int)n;
 }

@@ -40,11 +40,13 @@ int vt_snap_handle(struct vt_snap *s, const struct vt_slab *slab,
 int vt_snap_owners(struct vt_snap *s, uint64_t sys, char names[][32],
 		   size_t max);
 
-/* Scratch arena of system `sys` plus one entry per used stream-arena slot
- * of `arenas` (a model slab). Appends to out; returns the count or -1. */
+/* Scratch arena of system `sys` (unless out[0..n) has it already: systems
+ * started by one thread share it) plus one entry per used stream-arena slot
+ * of `arenas` (a model slab), appended to out[n..max). Returns the new
+ * count, or -1. */
 int vt_snap_arenas(struct vt_snap *s, int system, uint64_t sys,
 		   const struct vt_slab *arenas, struct vt_arena *out,
-		   size_t max);
+		   size_t n, size_t max);
 
 int vt_snap_gc(struct vt_snap *s, struct vt_gc *gc);
 

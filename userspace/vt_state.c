@@ -103,6 +103,7 @@ static void slab_free(struct vt_slab *sl)
 	free(sl->since_ms);
 	free(sl->since_attach);
 	free(sl->pending);
+	free(sl->unsure);
 	free(sl);
 }
 
@@ -227,12 +228,13 @@ static struct vt_slab *slab_alloc(const struct vt_slab_image *img)
 	sl->bitmap = calloc((n + 7) / 8, 1);
 	sl->since_ms = calloc(n, sizeof(*sl->since_ms));
 	sl->since_attach = calloc(n, 1);
+	sl->unsure = calloc(n, 1);
 	if (img->kind == VT_SLAB_HANDLES) {
 		sl->states = malloc(n);
 		sl->owners = malloc(n * sizeof(*sl->owners));
 		sl->pending = calloc(n, 1);
 	}
-	if (!sl->bitmap || !sl->since_ms || !sl->since_attach ||
+	if (!sl->bitmap || !sl->since_ms || !sl->since_attach || !sl->unsure ||
 	    (img->kind == VT_SLAB_HANDLES &&
 	     (!sl->states || !sl->owners || !sl->pending))) {
 		slab_free(sl);
@@ -275,6 +277,9 @@ static void slab_adopt(struct vt_slab *sl, const struct vt_slab_image *img,
 	sl->acquires = img->acquires;
 	sl->releases = img->releases;
 	sl->version = img->version;
+	sl->boot_version = img->version;
+	sl->boot_ms = now_ms;
+	memset(sl->unsure, 0, sl->total);
 	sl->suspect = false;
 }
 
@@ -501,20 +506,50 @@ static struct vt_slab *event_slot(struct vt_state *s,
 	return sl && ev->slot < sl->total ? sl : NULL;
 }
 
+/*
+ * Which events the last adopted image already holds. Probes run before
+ * memory is read, so events around the read may be in the image or not.
+ * The runtime bumps bitmap_version once per bitmap change, and the image
+ * was read at a stable version V:
+ * - an acquire's event reads the version after its own bump, so one that
+ *   read at most V is in the image;
+ * - otherwise an acquire onto a slot already set is one that finished its
+ *   bump before the read but reached its return probe after it;
+ * - a release onto a clear slot is in the image; one onto a set slot is
+ *   applied, but if it read a version at most V it may be in the image
+ *   with the slot acquired again since: it stays `unsure` until the
+ *   slot's next acquire tells (in the image: undo the release).
+ */
+static void undo_release(struct vt_slab *sl, uint64_t slot)
+{
+	bit_put(sl->bitmap, slot, true);
+	sl->used++;
+	sl->releases--;
+	sl->since_ms[slot] = sl->boot_ms;
+	sl->since_attach[slot] = 1;
+	if (sl->states) {	/* its kind is read again */
+		sl->states[slot] = 'U';
+		sl->pending[slot] = 1;
+	}
+}
+
 static int apply_acquire(struct vt_state *s, const struct vt_event *ev)
 {
 	struct vt_slab *sl = event_slot(s, ev);
-	enum boot_phase ph;
-	bool was;
 
 	if (!sl)
 		return ignore(s);
-	ph = boot_phase(sl, ev->ts_ns);
-	was = bit_get(sl->bitmap, ev->slot);
-	if (ph == BOOT_BEFORE || (ph == BOOT_INSIDE && was))
+	if (ev->a <= sl->boot_version) {
+		if (sl->unsure[ev->slot])
+			undo_release(sl, ev->slot);
+		sl->unsure[ev->slot] = 0;
+		return 0;
+	}
+	sl->unsure[ev->slot] = 0;
+	if (bit_get(sl->bitmap, ev->slot))
 		return 0;
 	bit_put(sl->bitmap, ev->slot, true);
-	sl->used += !was;
+	sl->used++;
 	sl->acquires++;
 	sl->hwm = max3(sl->hwm, sl->used, ev->b);
 	if (ev->a > sl->version)
@@ -533,17 +568,14 @@ static int apply_acquire(struct vt_state *s, const struct vt_event *ev)
 static int apply_release(struct vt_state *s, const struct vt_event *ev)
 {
 	struct vt_slab *sl = event_slot(s, ev);
-	enum boot_phase ph;
-	bool was;
 
 	if (!sl)
 		return ignore(s);
-	ph = boot_phase(sl, ev->ts_ns);
-	was = bit_get(sl->bitmap, ev->slot);
-	if (ph == BOOT_BEFORE || (ph == BOOT_INSIDE && !was))
+	if (!bit_get(sl->bitmap, ev->slot))
 		return 0;
+	sl->unsure[ev->slot] = ev->a <= sl->boot_version;
 	bit_put(sl->bitmap, ev->slot, false);
-	sl->used -= was;
+	sl->used--;
 	sl->releases++;
 	if (ev->a > sl->version)
 		sl->version = ev->a;

@@ -56,6 +56,7 @@ struct vt_slab_image {
 struct vt_arena {
 	char name[48];		/* "scratch", "stream_arena/<slot>" */
 	int system;
+	uint64_t addr;		/* valk_mem_arena_t * in the target */
 	uint64_t capacity, used, hwm, overflow, overflow_bytes;
 };
 
@@ -88,6 +89,11 @@ struct vt_slab {
 	bool suspect;
 	/* bootstrap window this slab was loaded in (see set_boot_window) */
 	uint64_t boot_from_ns, boot_to_ns;
+	/* bitmap_version of the last image adopted: an acquire whose event
+	 * read a version at most this one is in that image */
+	uint64_t boot_version;
+	uint64_t boot_ms;	/* when that image was adopted */
+	uint8_t *unsure;	/* released per an event that may predate it */
 };
 
 struct vt_system {

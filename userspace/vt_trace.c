@@ -263,9 +263,9 @@ static void read_arenas_gc(struct vt_trace *t)
 				arenas = s;
 		}
 		got = vt_snap_arenas(t->snap, i, t->systems[i], arenas,
-				     t->arenas + n, MAX_ARENAS - n);
+				     t->arenas, n, MAX_ARENAS);
 		if (got > 0)
-			n += got;
+			n = got;
 	}
 	vt_state_arenas_set(t->state, t->arenas, n);
 	if (vt_snap_gc(t->snap, &gc) == 0)

@@ -412,6 +412,26 @@ static char *dump(json_t *doc)
 
 /* ---- the memory dialect --------------------------------------------------- */
 
+/* Per-slot owner for the dashboard's tooltips: the owner index as one hex
+ * digit (the registry holds at most 16), '-' for no connection or an index
+ * past the system's registry. */
+static json_t *owners_hex(const struct vt_state *s, const struct vt_slab *sl)
+{
+	const struct vt_system *sys = vt_state_system(s, sl->system);
+	size_t n = sys ? sys->nowners : 0;
+	char *own = malloc(sl->total);
+	json_t *j;
+
+	if (!own)
+		return json_null();
+	for (uint64_t i = 0; i < sl->total; i++)
+		own[i] = conn_index(sl->states[i]) >= 0 && sl->owners[i] < n
+			 ? "0123456789abcdef"[sl->owners[i]] : '-';
+	j = json_stringn_nocheck(own, sl->total);
+	free(own);
+	return j;
+}
+
 static json_t *memory_slab(const struct vt_state *s, const struct vt_slab *sl)
 {
 	json_t *o = json_object();
@@ -434,6 +454,7 @@ static json_t *memory_slab(const struct vt_state *s, const struct vt_slab *sl)
 			    json_stringn_nocheck(sl->states, sl->total));
 	json_object_set_new(o, "summary", summary_json(&t));
 	json_object_set_new(o, "by_owner", by_owner_json(&t));
+	json_object_set_new(o, "owners", owners_hex(s, sl));
 	return o;
 }
 

@@ -21,7 +21,9 @@ run_case() {
 	local build=$1 workload=$2 mode=$3 bin label tracer
 	bin=$([ "$build" = shared ] && echo "$SIM_SHARED" || echo "$SIM_STATIC")
 	label="$build/$workload/$mode"
-	sim_start "$bin" --workload "$workload" --seed 7 --port 0 || { fail "$label: start"; return; }
+	# two AIO systems in one process for the synthetic workloads
+	sim_start "$bin" --workload "$workload" --seed 7 --port 0 \
+		$([ "$workload" = http ] || echo --systems 2) || { fail "$label: start"; return; }
 	load_start "$workload"
 	sleep 0.5
 	"$VT" attach "$SIM_PID" --mode "$mode" --listen none --json "$TMP/trace.json" \

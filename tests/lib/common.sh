@@ -67,7 +67,8 @@ normalize() {
 	          slots: (if .name == "handles" then .states else .bitmap end),
 	          by_owner: (.by_owner // {})}],
 	  arenas: [.arenas[] | {name, system, capacity, used, hwm, overflow, overflow_bytes}] | sort_by(.system, .name),
-	  owner_map: (.owner_map // [])
+	  owner_map: (.owner_map // []),
+	  owner_maps: (.owner_maps // [])
 	}' "$1"
 }
 

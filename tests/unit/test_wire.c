@@ -291,6 +291,9 @@ static void check_memory_handles(const struct vt_state *s, json_t *h)
 	CHECK_EQ_U64(ju(json_object_get(own, "0"), "I"), 0);
 	CHECK_EQ_U64(ju(json_object_get(own, "1"), "I"), 1);
 	CHECK_EQ_U64(ju(json_object_get(own, "?"), "C"), 1);
+	/* per-slot owners: connections only, '-' past the registry */
+	CHECK(!strncmp(js(h, "owners"), "-----010--", 10));
+	CHECK_EQ_U64(strlen(js(h, "owners")), 70);
 }
 
 static void check_memory_tcp(const struct vt_state *s, json_t *t)
