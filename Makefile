@@ -41,7 +41,7 @@ $(BUILD)/valk-trace: $(OBJS) $(if $(wildcard userspace/vt_web_assets.S),$(BUILD)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBOBJS) $(if $(wildcard userspace/vt_web_assets.S),$(BUILD)/obj/vt_web_assets.o) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itests/unit $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) -MMD -MP -Itests/unit $(filter %.c %.o,$^) -o $@ $(LDLIBS)
 
 fixture:
 	$(MAKE) -C tests/fixture O=$(abspath $(BUILD))/fixture
@@ -71,4 +71,4 @@ $(BUILD) $(BUILD)/obj $(BUILD)/tests:
 clean:
 	rm -rf $(BUILD)
 
--include $(OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(TESTS:=.d)

@@ -108,32 +108,28 @@ static void route(void *ctx, const char *path, const char *query,
 
 /* Full states for new, resuming and lagging subscribers: the state as of
  * the last tick, which is the state now (it only changes in ticks). */
-static char *full_memory(void *ctx, size_t *len)
+static char *full_doc(struct vt_routes *r, bool valk, size_t *len)
 {
-	struct vt_routes *r = ctx;
 	struct vt_wire_meta m;
 	char *doc;
 
 	if (!r->pushed)
 		return NULL;
 	meta(r, &m);
-	doc = vt_wire_memory(r->st, &m, r->mem_id);
+	doc = valk ? vt_wire_valk_full(r->st, &m, NULL)
+		   : vt_wire_memory(r->st, &m, r->mem_id);
 	*len = doc ? strlen(doc) : 0;
 	return doc;
 }
 
+static char *full_memory(void *ctx, size_t *len)
+{
+	return full_doc(ctx, false, len);
+}
+
 static char *full_valk(void *ctx, size_t *len)
 {
-	struct vt_routes *r = ctx;
-	struct vt_wire_meta m;
-	char *doc;
-
-	if (!r->pushed)
-		return NULL;
-	meta(r, &m);
-	doc = vt_wire_valk_full(r->st, &m, NULL);
-	*len = doc ? strlen(doc) : 0;
-	return doc;
+	return full_doc(ctx, true, len);
 }
 
 int vt_routes_start(uv_loop_t *loop, const char *listen,

@@ -3,60 +3,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vt_img.h"
 #include "vt_state.h"
 #include "vt_test.h"
 
 #define ADDR 0x7f0000000000ULL
-#define HEAP_OFF 96
-#define DATA_OFF 16
-#define ITEM 944		/* stride 960 */
+#define HEAP_OFF IMG_HEAP_OFF
+#define DATA_OFF IMG_DATA_OFF
+#define ITEM IMG_ITEM		/* stride 960 */
 #define MS 1000000ULL		/* ns per ms */
-
-/* A slab image the test owns, arrays sized for `total` slots. */
-struct img {
-	struct vt_slab_image v;
-	uint8_t *bm;
-	uint32_t *kinds, *diags;
-	uint16_t *owners;
-};
 
 static void img_init(struct img *m, uint64_t addr, enum vt_slab_kind kind,
 		     uint64_t total)
 {
-	memset(m, 0, sizeof(*m));
-	m->bm = calloc((total + 7) / 8, 1);
-	m->kinds = calloc(total, sizeof(*m->kinds));
-	m->diags = calloc(total, sizeof(*m->diags));
-	m->owners = calloc(total, sizeof(*m->owners));
-	m->v = (struct vt_slab_image){
-		.addr = addr, .kind = kind, .item_size = ITEM, .total = total,
-		.heap_off = HEAP_OFF, .data_off = DATA_OFF, .bitmap = m->bm,
-	};
-	if (kind == VT_SLAB_HANDLES) {
-		m->v.kinds = m->kinds;
-		m->v.diags = m->diags;
-		m->v.owners = m->owners;
-	}
-}
-
-static void img_fini(struct img *m)
-{
-	free(m->bm);
-	free(m->kinds);
-	free(m->diags);
-	free(m->owners);
-}
-
-/* Mark slot used with a handle kind/diag/owner; used count follows. */
-static void img_use(struct img *m, uint64_t slot, uint32_t kind,
-		    uint32_t diag, uint16_t owner)
-{
-	if (!(m->bm[slot / 8] >> (slot % 8) & 1))
-		m->v.used++;
-	m->bm[slot / 8] |= (uint8_t)(1u << (slot % 8));
-	m->kinds[slot] = kind;
-	m->diags[slot] = diag;
-	m->owners[slot] = owner;
+	img_init_sys(m, addr, kind, total, 0);
 }
 
 static void img_free_slot(struct img *m, uint64_t slot)
@@ -69,9 +29,8 @@ static void img_free_slot(struct img *m, uint64_t slot)
 static struct vt_event ev_slot(uint32_t type, uint64_t slab, uint64_t slot,
 			       uint64_t ts_ms)
 {
-	/* the bitmap_version it read: later than any image of these tests */
 	return (struct vt_event){ .type = type, .slab = slab, .slot = slot,
-				  .ts_ns = ts_ms * MS, .a = 1ull << 40 };
+				  .ts_ns = ts_ms * MS, .a = IMG_AFTER };
 }
 
 static struct vt_event ev_conn(uint64_t slab, uint64_t slot, uint32_t kind,

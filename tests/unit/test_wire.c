@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "vt_img.h"
 #include "vt_state.h"
 #include "vt_wire.h"
 #include "vt_test.h"
@@ -19,50 +20,6 @@
 #define ARENAS 0x7f2000000000ULL
 #define TCP1 0x7f3000000000ULL
 #define MS 1000000ULL
-
-struct img {
-	struct vt_slab_image v;
-	uint8_t *bm;
-	uint32_t *kinds, *diags;
-	uint16_t *owners;
-};
-
-static void img_init(struct img *m, uint64_t addr, enum vt_slab_kind kind,
-		     uint64_t total, int system)
-{
-	memset(m, 0, sizeof(*m));
-	m->bm = calloc((total + 7) / 8, 1);
-	m->kinds = calloc(total, sizeof(*m->kinds));
-	m->diags = calloc(total, sizeof(*m->diags));
-	m->owners = calloc(total, sizeof(*m->owners));
-	m->v = (struct vt_slab_image){
-		.addr = addr, .system = system, .kind = kind, .item_size = 944,
-		.total = total, .heap_off = 96, .data_off = 16, .bitmap = m->bm,
-	};
-	if (kind == VT_SLAB_HANDLES) {
-		m->v.kinds = m->kinds;
-		m->v.diags = m->diags;
-		m->v.owners = m->owners;
-	}
-}
-
-static void img_fini(struct img *m)
-{
-	free(m->bm);
-	free(m->kinds);
-	free(m->diags);
-	free(m->owners);
-}
-
-static void img_use(struct img *m, uint64_t slot, uint32_t kind,
-		    uint32_t diag, uint16_t owner)
-{
-	m->bm[slot / 8] |= (uint8_t)(1u << (slot % 8));
-	m->v.used++;
-	m->kinds[slot] = kind;
-	m->diags[slot] = diag;
-	m->owners[slot] = owner;
-}
 
 static void load(struct vt_state *s, struct img *m)
 {
@@ -88,7 +45,7 @@ static struct vt_state *fixture(void)
 				      [VT_P_RELEASE] = 17 };
 	struct img m;
 	struct vt_event ev = { .type = VT_EV_ACQUIRE, .slab = TCP, .slot = 5,
-			       .ts_ns = 4000 * MS };
+			       .ts_ns = 4000 * MS, .a = IMG_AFTER };
 
 	vt_state_system_set(s, 0, SYS0);
 	vt_state_system_set(s, 1, SYS1);
@@ -96,7 +53,7 @@ static struct vt_state *fixture(void)
 	vt_state_owner_set(s, 0, 1, ":6969");
 	vt_state_owner_set(s, 1, 0, ":9090");
 
-	img_init(&m, HANDLES, VT_SLAB_HANDLES, 70, 0);
+	img_init_sys(&m, HANDLES, VT_SLAB_HANDLES, 70, 0);
 	img_use(&m, 0, VT_HK_TASK, 0, 0);
 	img_use(&m, 2, VT_HK_TCP, 0, 0);
 	img_use(&m, 5, VT_HK_HTTP_CONN, VT_DIAG_ACTIVE, 0);
@@ -112,7 +69,7 @@ static struct vt_state *fixture(void)
 	m.v.overflow = 1;
 	load(s, &m);
 
-	img_init(&m, TCP, VT_SLAB_TCP_BUFFERS, 21, 0);
+	img_init_sys(&m, TCP, VT_SLAB_TCP_BUFFERS, 21, 0);
 	img_use(&m, 0, 0, 0, 0);
 	img_use(&m, 3, 0, 0, 0);
 	img_use(&m, 8, 0, 0, 0);
@@ -121,13 +78,13 @@ static struct vt_state *fixture(void)
 	load(s, &m);
 	vt_state_apply(s, &ev);	/* slot 5 acquired at 4 s */
 
-	img_init(&m, ARENAS, VT_SLAB_STREAM_ARENAS, 64, 0);
+	img_init_sys(&m, ARENAS, VT_SLAB_STREAM_ARENAS, 64, 0);
 	memset(m.bm, 0xff, 3);
 	m.bm[5] = 0x01;
 	m.v.used = 25;
 	load(s, &m);
 
-	img_init(&m, TCP1, VT_SLAB_TCP_BUFFERS, 8, 1);
+	img_init_sys(&m, TCP1, VT_SLAB_TCP_BUFFERS, 8, 1);
 	img_use(&m, 1, 0, 0, 0);
 	load(s, &m);
 
@@ -417,7 +374,7 @@ static void test_memory(void)
 
 	/* at most 100 leaks */
 	m2.leak_age_ms = 0;
-	img_init(&big, 0x7f9000000000ULL, VT_SLAB_TCP_BUFFERS, 300, 2);
+	img_init_sys(&big, 0x7f9000000000ULL, VT_SLAB_TCP_BUFFERS, 300, 2);
 	memset(big.bm, 0xff, (300 + 7) / 8);
 	load(s, &big);
 	doc = parse(vt_wire_memory(s, &m2, 42));
@@ -515,7 +472,7 @@ static void churn(struct vt_state *s, const struct vt_slab *h)
 	for (int k = rand() % 6; k >= 0; k--) {
 		uint64_t slot = (uint64_t)rand() % 70;
 		struct vt_event ev = { .slab = HANDLES, .slot = slot,
-				       .ts_ns = 5000 * MS };
+				       .ts_ns = 5000 * MS, .a = IMG_AFTER };
 
 		ev.type = h->bitmap[slot / 8] >> (slot % 8) & 1 ? VT_EV_RELEASE
 								: VT_EV_ACQUIRE;
@@ -526,7 +483,7 @@ static void churn(struct vt_state *s, const struct vt_slab *h)
 			vt_state_apply(s, &ev);
 		}
 		ev = (struct vt_event){ .slab = TCP, .slot = slot % 21,
-					.ts_ns = 5000 * MS };
+					.ts_ns = 5000 * MS, .a = IMG_AFTER };
 		ev.type = rand() % 2 ? VT_EV_ACQUIRE : VT_EV_RELEASE;
 		vt_state_apply(s, &ev);
 	}
@@ -604,7 +561,7 @@ static void test_valk_delta(void)
 	CHECK(deltas > 100);
 
 	/* a slab added to the shown system: the delta becomes a full state */
-	img_init(&m, 0x7f4000000000ULL, VT_SLAB_HTTP_SERVERS, 8, 0);
+	img_init_sys(&m, 0x7f4000000000ULL, VT_SLAB_HTTP_SERVERS, 8, 0);
 	load(s, &m);
 	doc = parse(vt_wire_valk_delta(s, &meta, d, &full));
 	CHECK(full);
@@ -666,7 +623,8 @@ static void test_prometheus(void)
 {
 	struct vt_state *s = fixture();
 	char *text = vt_wire_prometheus(s, &meta);
-	struct vt_event ev = { .type = VT_EV_ACQUIRE, .slab = HANDLES, .slot = 20 };
+	struct vt_event ev = { .type = VT_EV_ACQUIRE, .slab = HANDLES, .slot = 20,
+			       .a = IMG_AFTER };
 	int rc;
 
 	CHECK(text != NULL);
@@ -808,7 +766,7 @@ static void test_speed(void)
 	char *a, *b, *c;
 	bool full;
 
-	img_init(&m, HANDLES, VT_SLAB_HANDLES, n, 0);
+	img_init_sys(&m, HANDLES, VT_SLAB_HANDLES, n, 0);
 	for (uint64_t i = 0; i < n; i++)
 		if (rand() % 3)
 			img_use(&m, i, (uint32_t)(rand() % 6),
@@ -817,7 +775,8 @@ static void test_speed(void)
 	free(vt_wire_valk_full(s, &meta, d));
 	for (int i = 0; i < 1000; i++) {
 		struct vt_event ev = { .type = VT_EV_RELEASE, .slab = HANDLES,
-				       .slot = (uint64_t)rand() % n };
+				       .slot = (uint64_t)rand() % n,
+				       .a = IMG_AFTER };
 		vt_state_apply(s, &ev);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
