@@ -1,6 +1,7 @@
 #include "vt_load.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <nghttp2/nghttp2.h>
@@ -84,16 +85,28 @@ static void flush(struct client *c)
 
 static void next_step(uv_timer_t *t);
 
+/* Small pages and larger bodies (up to 1 MiB, past a stream arena's size,
+ * so the runtime spills to its GC heap), a few streams at once. */
 static void request(struct client *c)
 {
+	char path[32];
 	nghttp2_nv nv[] = {
 #define NV(n, v) { (uint8_t *)n, (uint8_t *)v, sizeof(n) - 1, sizeof(v) - 1, 0 }
 		NV(":method", "GET"), NV(":scheme", "http"),
 		NV(":authority", "127.0.0.1"), NV(":path", "/"),
 #undef NV
 	};
+	int streams = 1 + rnd(c->load, 3);
 
-	nghttp2_submit_request(c->h2, NULL, nv, 4, NULL, c);
+	for (int i = 0; i < streams; i++) {
+		if (rnd(c->load, 2)) {
+			snprintf(path, sizeof(path), "/bytes/%u",
+				 1024 + rnd(c->load, 1 << 20));
+			nv[3].value = (uint8_t *)path;
+			nv[3].valuelen = strlen(path);
+		}
+		nghttp2_submit_request(c->h2, NULL, nv, 4, NULL, c);
+	}
 	flush(c);
 }
 
