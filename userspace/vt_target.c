@@ -505,6 +505,21 @@ int vt_target_open(int pid, struct vt_target *t, char *err, size_t errlen)
 	return rc;
 }
 
+static bool still_mapped(const struct vt_target *t)
+{
+	struct vt_maps maps = { 0 };
+	bool found = false;
+
+	if (read_maps(t->pid, &maps) == 0)
+		for (size_t i = 0; i < maps.n && !found; i++)
+			found = maps.v[i].start == t->map_start &&
+				maps.v[i].end == t->map_end &&
+				maps.v[i].dev == t->dev &&
+				maps.v[i].ino == t->ino;
+	free(maps.v);
+	return found;
+}
+
 int vt_target_check(const struct vt_target *t)
 {
 	struct vt_map m = { .start = t->map_start, .end = t->map_end };
@@ -515,6 +530,9 @@ int vt_target_check(const struct vt_target *t)
 		return VT_TARGET_ENOPID;
 	map_files_path(t->pid, &m, path, sizeof(path));
 	if (!stat(path, &st) && st.st_dev == t->dev && st.st_ino == t->ino)
+		return 0;
+	/* map_files needs CAP_SYS_ADMIN: without it, look in maps itself */
+	if ((errno == EPERM || errno == EACCES) && still_mapped(t))
 		return 0;
 	/* The mapping went away: an exec, unless the process just exited. */
 	return vt_target_start_time(t->pid) == t->start_time ? VT_TARGET_EEXEC

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "vt_layout.h"
 #include "vt_mem.h"
@@ -330,14 +331,19 @@ static int write_json(struct vt_trace *t, FILE *f)
 	return rc;
 }
 
+/* A regular file is replaced atomically (tmp + rename), so a reader never
+ * sees half a document; a pipe or a terminal (/dev/stdout) is written. */
 static int write_json_file(struct vt_trace *t, const char *path)
 {
 	char tmp[4096];
+	struct stat st;
+	bool direct = !stat(path, &st) && !S_ISREG(st.st_mode);
 	FILE *f;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f || write_json(t, f) || fclose(f) || rename(tmp, path)) {
+	f = fopen(direct ? path : tmp, "w");
+	if (!f || write_json(t, f) || fclose(f) ||
+	    (!direct && rename(tmp, path))) {
 		say(t, "cannot write %s: %s", path, strerror(errno));
 		return -1;
 	}

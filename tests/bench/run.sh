@@ -1,0 +1,587 @@
+#!/bin/bash
+# make bench: what tracing costs, as ratios measured side by side in one
+# run. Every round runs each variant once, in an order that rotates from
+# round to round; the table at the end gives medians over the rounds and,
+# for ratios, the median of each round's variant/untraced pair. The short
+# untraced and sample runs are repeated PLAIN_REPS times per round and the
+# round keeps their median. Target on core 0, valk-trace and h2load on
+# core 1 (taskset), so placement does not swing the figures.
+#
+#   1. target slowdown: valk-sim's churn run flat out for a fixed number of
+#      operations, untraced / sample / events / hybrid, both builds
+#   2. HTTP: h2load against valk-sim --workload http, same variants
+#   3. collector cost: valk-trace's CPU per second of tracing, events/s
+#   4. encoding: tests/bench/bench_wire.c on a 262,144-slot handle slab
+#
+# The probe modes (events, hybrid) need root; without it they are skipped.
+# Knobs (environment): BENCH_ROUNDS (3), BENCH_OPS (one op count for every
+# churn run; by default two are calibrated, see below), BENCH_HTTP_N
+# (20000), BENCH_HTTP_C (10), BENCH_RATE (20000), BENCH_WINDOW (2 s),
+# BENCH_SLOTS (262144), VT_BUILD (build). Takes about 4 minutes.
+# Everything stays on 127.0.0.1. Exit 0 when every measurement ran (skips
+# included), 1 when one failed. The per-round records are kept in
+# $VT_BUILD/bench/results.txt.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+BUILD=${VT_BUILD:-build}
+VT=$BUILD/valk-trace
+ROUNDS=${BENCH_ROUNDS:-3}
+HTTP_N=${BENCH_HTTP_N:-20000}
+HTTP_C=${BENCH_HTTP_C:-10}
+RATE=${BENCH_RATE:-20000}
+WINDOW=${BENCH_WINDOW:-2}
+SLOTS=${BENCH_SLOTS:-262144}
+PLAIN_REPS=3		# untraced and sample runs per round (median kept)
+DRAIN=0.35		# > 3 collector ticks: every event handled, counted
+HTTP_PATH=/bytes/4096
+BUILDS=(shared static)
+MODES=(untraced sample events hybrid)
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/vt-bench.XXXXXX")
+RESULTS=$TMP/results
+PIDS=()
+FAILED=0
+: >"$RESULTS"
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait_exit "$p" 10 || kill -KILL "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { printf '%s\n' "$*" >&2; }
+now_ns() { date +%s%N; }
+
+sim_bin() { [ "$1" = shared ] && echo "$BUILD/fixture/valk-sim" || echo "$BUILD/fixture/valk-sim-static"; }
+
+# True while PID runs (a zombie has finished).
+alive() {
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
+# wait_exit PID SECONDS: true once PID has finished.
+wait_exit() {
+	local i
+	for ((i = 0; i < $2 * 20; i++)); do alive "$1" || return 0; sleep 0.05; done
+	! alive "$1"
+}
+
+# wait_line FILE PATTERN SECONDS PID: true once FILE has the pattern; false
+# at the limit or when PID ended without writing it.
+wait_line() {
+	local i
+	for ((i = 0; i < $3 * 20; i++)); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		alive "$4" || break
+		sleep 0.05
+	done
+	grep -q "$2" "$1" 2>/dev/null
+}
+
+# CPU time of every thread of PID in ns (user+sys), from schedstat; from
+# stat's clock ticks where the kernel has no schedstat.
+cpu_ns() {
+	local s=0 a f
+	for f in /proc/"$1"/task/*/schedstat; do
+		[ -r "$f" ] || continue
+		read -r a _ <"$f" && s=$((s + a))
+	done
+	if [ "$s" -eq 0 ] && [ -r "/proc/$1/stat" ]; then
+		local st
+		read -r -a st < <(sed 's/.*) //' "/proc/$1/stat")
+		s=$(((st[11] + st[12]) * 1000000000 / $(getconf CLK_TCK)))
+	fi
+	echo "$s"
+}
+
+forget() {
+	local p keep=()
+	for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	PIDS=("${keep[@]}")
+}
+
+# sim_start [taskset -c N] BINARY ARGS...: sets SIM_PID, SIM_OUT, SIM_PORT
+# (taskset execs, so the pid is valk-sim's).
+sim_start() {
+	SIM_OUT=$TMP/sim.out
+	"$@" --truth "$TMP/truth.json" >"$SIM_OUT" 2>&1 &
+	SIM_PID=$!
+	PIDS+=("$SIM_PID")
+	if ! wait_line "$SIM_OUT" ' ready port ' 10 "$SIM_PID"; then
+		ERR="valk-sim did not start: $(tail -n 1 "$SIM_OUT")"
+		sim_stop
+		return 1
+	fi
+	SIM_PORT=$(sed -n 's/.* ready port \([0-9]*\).*/\1/p' "$SIM_OUT")
+}
+
+sim_stop() {
+	kill -TERM "$SIM_PID" 2>/dev/null
+	wait_exit "$SIM_PID" 20 || kill -KILL "$SIM_PID" 2>/dev/null
+	wait "$SIM_PID" 2>/dev/null
+	forget "$SIM_PID"
+}
+
+# tracer_start MODE PID: attaches; sets VT_PID, VT_JSON, T_ATTACHED.
+tracer_start() {
+	VT_JSON=$TMP/vt.json
+	rm -f "$VT_JSON"
+	"${PIN_OTHER[@]}" "$VT" attach "$2" --mode "$1" --listen none --json "$VT_JSON" \
+		>"$TMP/vt.log" 2>&1 &
+	VT_PID=$!
+	PIDS+=("$VT_PID")
+	if ! wait_line "$TMP/vt.log" 'attached to pid' 30 "$VT_PID"; then
+		ERR="valk-trace did not attach: $(tail -n 1 "$TMP/vt.log")"
+		tracer_stop
+		return 1
+	fi
+	T_ATTACHED=$(now_ns)
+}
+
+# Stops the tracer (it writes VT_JSON, then detaches its probes) and sets
+# HITS, EVENTS, LOST from the file.
+tracer_stop() {
+	kill -TERM "$VT_PID" 2>/dev/null
+	wait_exit "$VT_PID" 60 || kill -KILL "$VT_PID" 2>/dev/null
+	wait "$VT_PID" 2>/dev/null
+	forget "$VT_PID"
+	HITS=0 EVENTS=0 LOST=0
+	[ -s "$VT_JSON" ] || return 1
+	read -r HITS EVENTS LOST < <(jq -r '.tracer | "\([.probes[].hits] | add // 0) \(.events) \(.lost)"' "$VT_JSON")
+}
+
+# True (with ERR set) when the tracer ended before it was told to.
+tracer_died() {
+	alive "$VT_PID" && return 1
+	ERR="valk-trace exited during the run: $(tail -n 1 "$TMP/vt.log")"
+}
+
+# record SECTION BUILD VARIANT ROUND key=value...
+record() { echo "$*" >>"$RESULTS"; }
+
+fail_run() {
+	say "  FAILED $1 $2 $3: $ERR"
+	record "$1" "$2" "$3" "$4" failed=1
+	FAILED=1
+}
+
+# ---- 1. flat-out churn ------------------------------------------------------
+
+# Parses "valk-sim: done ops N slab_ops M seconds S slab_ops_per_s R
+# user_s U sys_s K" into key=value pairs.
+done_fields() {
+	grep 'done ops' "$SIM_OUT" | awk '{
+		for (i = 3; i < NF; i += 2) printf "%s=%s ", $i, $(i + 1) }'
+}
+
+# churn_once BUILD VARIANT ROUND OPS: one run; sets LINE to its record.
+churn_once() {
+	local build=$1 v=$2 r=$3 ops=$4 c0=0 c1=0 t0 t1 extra=""
+	LINE=
+	sim_start "${PIN_TARGET[@]}" "$(sim_bin "$build")" --workload churn --ops "$ops" --hold ||
+		{ fail_run churn "$build" "$v" "$r"; return; }
+	if [ "$v" != untraced ]; then
+		tracer_start "$v" "$SIM_PID" || { sim_stop; fail_run churn "$build" "$v" "$r"; return; }
+		c0=$(cpu_ns "$VT_PID")
+	fi
+	t0=$(now_ns)
+	kill -USR2 "$SIM_PID"
+	if ! wait_line "$SIM_OUT" 'done ops' 300 "$SIM_PID"; then
+		ERR="valk-sim did not finish its operations"
+		[ "$v" != untraced ] && tracer_stop
+		sim_stop
+		fail_run churn "$build" "$v" "$r"
+		return
+	fi
+	if [ "$v" != untraced ]; then
+		sleep "$DRAIN"
+		if tracer_died; then
+			tracer_stop
+			sim_stop
+			fail_run churn "$build" "$v" "$r"
+			return
+		fi
+		c1=$(cpu_ns "$VT_PID")
+		t1=$(now_ns)
+		tracer_stop || { ERR="no JSON from valk-trace"; sim_stop; fail_run churn "$build" "$v" "$r"; return; }
+		extra="hits=$HITS events=$EVENTS lost=$LOST vt_cpu_ns=$((c1 - c0)) vt_wall_ns=$((t1 - t0))"
+	fi
+	LINE="churn $build $v $r $(done_fields) $extra"
+	sim_stop
+}
+
+# churn_run BUILD VARIANT ROUND OPS: untraced and sample runs are short and
+# cheap, so each round takes the median of PLAIN_REPS of them.
+churn_run() {
+	local n=1 i lines=()
+	case $2 in untraced | sample) n=$PLAIN_REPS ;; esac
+	for ((i = 0; i < n; i++)); do
+		churn_once "$@"
+		[ -n "$LINE" ] || return
+		lines+=("$LINE")
+	done
+	LINE=$(median_of slab_ops_per_s "${lines[@]}")
+	record $LINE
+	say "  churn $1 $2: $(grep -o 'slab_ops_per_s=[0-9]*' <<<"$LINE")"
+}
+
+# ---- 2. HTTP ------------------------------------------------------------------
+
+# http_once BUILD VARIANT ROUND: one run; sets LINE, or ERR on failure.
+http_once() {
+	local build=$1 v=$2 r=$3 out req ok extra=""
+	LINE=
+	sim_start "${PIN_TARGET[@]}" "$(sim_bin "$build")" --workload http || return
+	if [ "$v" != untraced ]; then
+		tracer_start "$v" "$SIM_PID" || { sim_stop; return; }
+	fi
+	out=$(timeout 120 "${PIN_OTHER[@]}" h2load -n "$HTTP_N" -c "$HTTP_C" -t 1 \
+		"http://127.0.0.1:$SIM_PORT$HTTP_PATH" 2>&1)
+	req=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
+	ok=$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' <<<"$out")
+	if [ "$v" != untraced ]; then
+		sleep "$DRAIN"
+		if tracer_died; then
+			tracer_stop
+			sim_stop
+			return
+		fi
+		tracer_stop
+		extra="hits=$HITS events=$EVENTS lost=$LOST"
+	fi
+	sim_stop
+	if [ -z "$req" ] || [ "${ok:-0}" -ne "$HTTP_N" ]; then
+		ERR="h2load: ${ok:-0} of $HTTP_N requests succeeded: $(grep -v -e '^progress' -e '^$' <<<"$out" | head -n 3 | tr '\n' ' ')"
+		return
+	fi
+	LINE="http $build $v $r req_s=$req $extra"
+}
+
+# median_of KEY LINE...: the record whose KEY=value is the median.
+median_of() {
+	local key=$1
+	shift
+	printf '%s\n' "$@" | awk -v k="$key=" '{ for (i = 5; i <= NF; i++)
+		if (index($i, k) == 1) print substr($i, length(k) + 1), $0 }' |
+		sort -g | sed -n "$((($# + 1) / 2))p" | cut -d' ' -f2-
+}
+
+# http_run BUILD VARIANT ROUND: like churn_run, PLAIN_REPS untraced and
+# sample runs per round; a run that fails is tried once more (the first
+# failure is shown).
+http_run() {
+	local n=1 i lines=()
+	case $2 in untraced | sample) n=$PLAIN_REPS ;; esac
+	for ((i = 0; i < n; i++)); do
+		http_once "$@"
+		if [ -z "$LINE" ]; then
+			say "  http $1 $2: $ERR; trying again"
+			http_once "$@"
+			[ -n "$LINE" ] || { fail_run http "$@"; return; }
+		fi
+		lines+=("$LINE")
+	done
+	LINE=$(median_of req_s "${lines[@]}")
+	record $LINE
+	say "  http $1 $2: $(grep -o 'req_s=[0-9.]*' <<<"$LINE")"
+}
+
+# ---- 3. collector at a steady rate ------------------------------------------
+
+paced_run() {
+	local v=$1 r=$2 s0 s1 c0=0 c1=0 t0 t1 extra=""
+	sim_start "${PIN_TARGET[@]}" "$(sim_bin shared)" --workload churn --rate "$RATE" \
+		--max-handles "$SLOTS" || { fail_run paced shared "$v" "$r"; return; }
+	sleep 0.5
+	if [ "$v" != untraced ]; then
+		tracer_start "$v" "$SIM_PID" || { sim_stop; fail_run paced shared "$v" "$r"; return; }
+		c0=$(cpu_ns "$VT_PID")
+	fi
+	s0=$(cpu_ns "$SIM_PID")
+	t0=$(now_ns)
+	sleep "$WINDOW"
+	s1=$(cpu_ns "$SIM_PID")
+	t1=$(now_ns)
+	if [ "$v" != untraced ]; then
+		if tracer_died; then
+			tracer_stop
+			sim_stop
+			fail_run paced shared "$v" "$r"
+			return
+		fi
+		c1=$(cpu_ns "$VT_PID")
+		tracer_stop
+		extra="vt_cpu_ns=$((c1 - c0)) events=$EVENTS lost=$LOST traced_ns=$((t1 - T_ATTACHED))"
+	fi
+	sim_stop
+	record paced shared "$v" "$r" sim_cpu_ns=$((s1 - s0)) wall_ns=$((t1 - t0)) $extra
+	say "  paced $v: target $(((s1 - s0) * 1000 / (t1 - t0))) ms/s"
+}
+
+# ---- checks -------------------------------------------------------------------
+
+for b in "$VT" "$BUILD/fixture/valk-sim" "$BUILD/fixture/valk-sim-static"; do
+	[ -x "$b" ] || { say "bench: missing $b: run make"; exit 1; }
+done
+"$BUILD/fixture/valk-sim" --help | grep -q -- '--ops' ||
+	{ say "bench: valk-sim has no --ops: rebuild it (make fixture)"; exit 1; }
+NOTES=()
+VARIANTS=("${MODES[@]}")
+if [ "$(id -u)" -ne 0 ]; then
+	VARIANTS=(untraced sample)
+	NOTES+=("events and hybrid skipped: uprobes need root (sudo make bench)")
+fi
+command -v jq >/dev/null || { VARIANTS=(untraced);
+	NOTES+=("every traced variant skipped: jq is not installed (make deps)"); }
+HAVE_H2LOAD=1
+# The target on core 0; valk-trace and h2load on core 1. Left to the
+# scheduler, where the threads land changes churn ops/s and HTTP req/s by
+# up to 2x from run to run.
+PIN_TARGET=() PIN_OTHER=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+	PIN_TARGET=(taskset -c 0) PIN_OTHER=(taskset -c 1)
+else
+	NOTES+=("not pinned to cores (needs taskset and 2 CPUs): expect more noise")
+fi
+command -v h2load >/dev/null || { HAVE_H2LOAD=0;
+	NOTES+=("HTTP skipped: h2load is not installed (make deps)"); }
+
+# ---- calibration -------------------------------------------------------------
+
+# Op counts, fixed for the whole run: untraced and sample runs do
+# OPS_PLAIN operations (the slower build's untraced run lasts about
+# PLAIN_S: long enough for several collector ticks), events and hybrid runs
+# OPS_PROBE (the slower build's hybrid run lasts about PROBE_S). The churn
+# is stationary after its first few hundred operations, so rates compare.
+PLAIN_S=0.5
+PROBE_S=1.2
+CAL_PLAIN=500000
+CAL_PROBE=50000
+
+# calibrate VARIANT OPS SECONDS MIN MAX: runs VARIANT on both builds and
+# prints the op count that makes the slower one last SECONDS.
+calibrate() {
+	local b
+	for b in "${BUILDS[@]}"; do churn_run "$b" "$1" 0 "$2"; done
+	awk -v n="$2" -v t="$3" -v lo="$4" -v hi="$5" -v v="$1" '
+		$1 == "churn" && $3 == v && $4 == 0 { for (i = 5; i <= NF; i++)
+			if ($i ~ /^seconds=/) { s = substr($i, 9) + 0; if (s > max) max = s } }
+		END { o = max > 0 ? n * t / max : hi; o = o < lo ? lo : o > hi ? hi : o
+			printf "%d", int(o / 1000) * 1000 }' "$RESULTS"
+}
+
+OPS_PLAIN=${BENCH_OPS:-}
+OPS_PROBE=${BENCH_OPS:-}
+if [ -z "$OPS_PLAIN" ]; then
+	say "calibrating the op counts"
+	OPS_PLAIN=$(calibrate untraced "$CAL_PLAIN" "$PLAIN_S" 200000 20000000)
+	OPS_PROBE=1000000
+	if [[ " ${VARIANTS[*]} " == *" hybrid "* ]]; then
+		OPS_PROBE=$(calibrate hybrid "$CAL_PROBE" "$PROBE_S" 100000 1000000)
+	fi
+	awk '$4 != 0' "$RESULTS" >"$RESULTS.new" && mv "$RESULTS.new" "$RESULTS"
+fi
+ops_of() { case $1 in untraced | sample) echo "$OPS_PLAIN" ;; *) echo "$OPS_PROBE" ;; esac; }
+
+START=$SECONDS
+say "bench: $ROUNDS rounds, churn $OPS_PLAIN ops untraced/sample and $OPS_PROBE events/hybrid, h2load -n $HTTP_N -c $HTTP_C, paced churn $RATE ops/s with $SLOTS handle slots"
+
+# rotate LIST... by N: the variant order changes from round to round
+rotated() {
+	local n=$1 i
+	shift
+	local a=("$@")
+	for ((i = 0; i < ${#a[@]}; i++)); do echo "${a[(i + n) % ${#a[@]}]}"; done
+}
+
+pairs=()
+for b in "${BUILDS[@]}"; do for v in "${VARIANTS[@]}"; do pairs+=("$b:$v"); done; done
+for ((r = 1; r <= ROUNDS; r++)); do
+	say "round $r/$ROUNDS"
+	for p in $(rotated $((r * 3)) "${pairs[@]}"); do churn_run "${p%%:*}" "${p#*:}" "$r" "$(ops_of "${p#*:}")"; done
+	if [ "$HAVE_H2LOAD" -eq 1 ]; then
+		for p in $(rotated $((r * 3)) "${pairs[@]}"); do http_run "${p%%:*}" "${p#*:}" "$r"; done
+	fi
+	for v in $(rotated "$r" "${VARIANTS[@]}"); do paced_run "$v" "$r"; done
+done
+
+# ---- 4. encoding ----------------------------------------------------------------
+
+say "encoding: building and running bench_wire"
+WIRE=$TMP/wire.out
+if make -s -f Makefile -f tests/bench/bench.mk BUILD="$BUILD" "$BUILD/bench/bench_wire" >"$TMP/wire.build" 2>&1; then
+	"$BUILD/bench/bench_wire" "$SLOTS" >"$WIRE" 2>&1 || { say "bench_wire failed: $(tail -n 1 "$WIRE")"; FAILED=1; }
+else
+	say "bench_wire did not build:"; tail -n 20 "$TMP/wire.build" >&2
+	FAILED=1
+	: >"$WIRE"
+fi
+
+# ---- the table ------------------------------------------------------------------
+
+report() {
+	awk -v ops="$OPS_PLAIN" -v ops_probe="$OPS_PROBE" -v rounds="$ROUNDS" -v http_n="$HTTP_N" -v http_c="$HTTP_C" \
+	    -v http_path="$HTTP_PATH" -v rate="$RATE" -v slots="$SLOTS" \
+	    -v window="$WINDOW" -v drain="$DRAIN" -v pinned="${#PIN_TARGET[@]}" -v variants="${VARIANTS[*]}" -v wire="$WIRE" '
+function median(list,    n, a, i, j, t) {
+	n = split(list, a, " ")
+	if (n == 0) return ""
+	for (i = 2; i <= n; i++) {
+		t = a[i] + 0
+		for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]
+		a[j + 1] = t
+	}
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+function add(key, v) { L[key] = (key in L) ? L[key] " " v : v }
+function med(key) { return (key in L) ? median(L[key]) : "" }
+function num(v, fmt) { return v == "" ? "-" : sprintf(fmt, v) }
+function thousands(v,    s, out, neg) {
+	if (v == "") return "-"
+	s = sprintf("%d", v + 0.5); out = ""
+	while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) }
+	return s out
+}
+{
+	sec = $1; b = $2; v = $3; r = $4
+	for (i = 5; i <= NF; i++) { split($i, kv, "="); F[sec, b, v, r, kv[1]] = kv[2] }
+	seen[sec, b, v] = 1; R[sec, b, v, r] = 1
+	if ((sec, b, v, r, "failed") in F) failed[sec, b, v] = 1
+}
+END {
+	nv = split(variants, V, " ")
+	split("shared static", B, " ")
+	# per-round values
+	for (k in R) {
+		split(k, p, SUBSEP); sec = p[1]; b = p[2]; v = p[3]; r = p[4]
+		if ((sec, b, v, r, "failed") in F) continue
+		if (sec == "churn") {
+			so = F[sec, b, v, r, "slab_ops"]; s = F[sec, b, v, r, "seconds"]
+			cpu = F[sec, b, v, r, "user_s"] + F[sec, b, v, r, "sys_s"]
+			add("ops_s" SUBSEP b SUBSEP v, F[sec, b, v, r, "slab_ops_per_s"])
+			add("cpu_op" SUBSEP b SUBSEP v, cpu * 1e9 / so)
+			if (v != "untraced") {
+				h = F[sec, b, v, r, "hits"]; ev = F[sec, b, v, r, "events"]; lo = F[sec, b, v, r, "lost"]
+				add("hits_op" SUBSEP b SUBSEP v, h / so)
+				add("lost_pct" SUBSEP b SUBSEP v, ev + lo > 0 ? 100 * lo / (ev + lo) : 0)
+				w = F[sec, b, v, r, "vt_wall_ns"]
+				add("vt_ms_s" SUBSEP b SUBSEP v, F[sec, b, v, r, "vt_cpu_ns"] / w * 1000)
+				add("ev_s" SUBSEP b SUBSEP v, ev / s)
+				add("lost_s" SUBSEP b SUBSEP v, lo / s)
+			}
+			base = (sec, b, "untraced", r, "slab_ops_per_s") in F && !((sec, b, "untraced", r, "failed") in F)
+			if (base && v != "untraced") {
+				bo = F[sec, b, "untraced", r, "slab_ops_per_s"]
+				bc = (F[sec, b, "untraced", r, "user_s"] + F[sec, b, "untraced", r, "sys_s"]) * 1e9 / F[sec, b, "untraced", r, "slab_ops"]
+				add("ratio" SUBSEP b SUBSEP v, F[sec, b, v, r, "slab_ops_per_s"] / bo)
+				add("wall_add" SUBSEP b SUBSEP v, 1e9 / F[sec, b, v, r, "slab_ops_per_s"] - 1e9 / bo)
+				add("cpu_add" SUBSEP b SUBSEP v, cpu * 1e9 / so - bc)
+				if (h > 0) add("ns_hit" SUBSEP b SUBSEP v, (cpu * 1e9 - bc * so) / h)
+			}
+		} else if (sec == "http") {
+			add("req_s" SUBSEP b SUBSEP v, F[sec, b, v, r, "req_s"])
+			if (v != "untraced") {
+				add("hits_req" SUBSEP b SUBSEP v, F[sec, b, v, r, "hits"] / http_n)
+				ev = F[sec, b, v, r, "events"]; lo = F[sec, b, v, r, "lost"]
+				add("hlost_pct" SUBSEP b SUBSEP v, ev + lo > 0 ? 100 * lo / (ev + lo) : 0)
+			}
+			if ((sec, b, "untraced", r, "req_s") in F && v != "untraced")
+				add("hratio" SUBSEP b SUBSEP v, F[sec, b, v, r, "req_s"] / F[sec, b, "untraced", r, "req_s"])
+		} else if (sec == "paced") {
+			w = F[sec, b, v, r, "wall_ns"]
+			add("sim_ms_s" SUBSEP v, F[sec, b, v, r, "sim_cpu_ns"] / w * 1000)
+			if (v != "untraced") {
+				add("pvt_ms_s" SUBSEP v, F[sec, b, v, r, "vt_cpu_ns"] / w * 1000)
+				tr = F[sec, b, v, r, "traced_ns"] / 1e9
+				add("pev_s" SUBSEP v, F[sec, b, v, r, "events"] / tr)
+				add("plost_s" SUBSEP v, F[sec, b, v, r, "lost"] / tr)
+			}
+		}
+	}
+	printf "\nvalk-trace bench: %d rounds, variants interleaved; medians over rounds;\n", rounds
+	printf "ratios are the median of each round'"'"'s variant/untraced pair.\n"
+	if (pinned) printf "Target on core 0; valk-trace and h2load on core 1.\n"
+
+	printf "\n1. Target slowdown: valk-sim --workload churn --ops N, main and loop thread flat out\n"
+	printf "   (N = %d untraced and sample, %d events and hybrid)\n", ops, ops_probe
+	printf "%-7s %-9s %12s %7s %12s %12s %8s %11s %7s\n", "build", "variant", "slab ops/s", "ratio", "wall ns/op+", "cpu ns/op+", "hits/op", "cpu ns/hit", "lost %"
+	for (i = 1; i <= 2; i++) for (j = 1; j <= nv; j++) {
+		b = B[i]; v = V[j]
+		if (!(("churn", b, v) in seen)) continue
+		if (("churn", b, v) in failed && med("ops_s" SUBSEP b SUBSEP v) == "") { printf "%-7s %-9s failed\n", b, v; continue }
+		u = v == "untraced"
+		printf "%-7s %-9s %12s %7s %12s %12s %8s %11s %7s\n", b, v,
+			thousands(med("ops_s" SUBSEP b SUBSEP v)),
+			u ? "1.000" : num(med("ratio" SUBSEP b SUBSEP v), "%.3f"),
+			u ? "-" : num(med("wall_add" SUBSEP b SUBSEP v), "%+.0f"),
+			u ? sprintf("(%.0f)", med("cpu_op" SUBSEP b SUBSEP v)) : num(med("cpu_add" SUBSEP b SUBSEP v), "%+.0f"),
+			u ? "-" : num(med("hits_op" SUBSEP b SUBSEP v), "%.2f"),
+			u || v == "sample" ? "-" : num(med("ns_hit" SUBSEP b SUBSEP v), "%.0f"),
+			u || v == "sample" ? "-" : num(med("lost_pct" SUBSEP b SUBSEP v), "%.1f")
+	}
+
+	if (("http", "shared", "untraced") in seen) {
+		printf "\n2. HTTP: h2load -n %d -c %d GET %s on 127.0.0.1 (valk-sim --workload http)\n", http_n, http_c, http_path
+		printf "%-7s %-9s %10s %7s %10s %7s\n", "build", "variant", "req/s", "ratio", "hits/req", "lost %"
+		for (i = 1; i <= 2; i++) for (j = 1; j <= nv; j++) {
+			b = B[i]; v = V[j]
+			if (!(("http", b, v) in seen)) continue
+			if (med("req_s" SUBSEP b SUBSEP v) == "") { printf "%-7s %-9s failed\n", b, v; continue }
+			u = v == "untraced"
+			printf "%-7s %-9s %10s %7s %10s %7s\n", b, v, thousands(med("req_s" SUBSEP b SUBSEP v)),
+				u ? "1.000" : num(med("hratio" SUBSEP b SUBSEP v), "%.3f"),
+				u ? "-" : num(med("hits_req" SUBSEP b SUBSEP v), "%.1f"),
+				u || v == "sample" ? "-" : num(med("hlost_pct" SUBSEP b SUBSEP v), "%.1f")
+		}
+	}
+
+	printf "\n3. Collector cost: valk-trace CPU (user+sys) per second of tracing\n"
+	printf "a) the runs of 1.: CPU over the run and %ss after it; events per second of the run\n", drain
+	printf "%-7s %-9s %14s %12s %10s\n", "build", "mode", "tracer ms/s", "events/s", "lost/s"
+	for (i = 1; i <= 2; i++) for (j = 1; j <= nv; j++) {
+		b = B[i]; v = V[j]
+		if (v == "untraced" || !(("churn", b, v) in seen)) continue
+		if (med("vt_ms_s" SUBSEP b SUBSEP v) == "") { printf "%-7s %-9s failed\n", b, v; continue }
+		printf "%-7s %-9s %14s %12s %10s\n", b, v, num(med("vt_ms_s" SUBSEP b SUBSEP v), "%.1f"),
+			v == "sample" ? "-" : thousands(med("ev_s" SUBSEP b SUBSEP v)),
+			v == "sample" ? "-" : thousands(med("lost_s" SUBSEP b SUBSEP v))
+	}
+	printf "b) steady churn --rate %d, %d handle slots, shared build, %s s windows\n", rate, slots, window
+	printf "%-9s %14s %14s %12s %10s\n", "mode", "tracer ms/s", "target ms/s", "events/s", "lost/s"
+	for (j = 1; j <= nv; j++) {
+		v = V[j]
+		if (!(("paced", "shared", v) in seen)) continue
+		if (med("sim_ms_s" SUBSEP v) == "") { printf "%-9s failed\n", v; continue }
+		u = v == "untraced"
+		printf "%-9s %14s %14s %12s %10s\n", v, u ? "-" : num(med("pvt_ms_s" SUBSEP v), "%.1f"),
+			num(med("sim_ms_s" SUBSEP v), "%.1f"),
+			u || v == "sample" ? "-" : thousands(med("pev_s" SUBSEP v)),
+			u || v == "sample" ? "-" : thousands(med("plost_s" SUBSEP v))
+	}
+
+	printf "\n4. Encoding (bench_wire): one AIO system, %d handle slots half in use\n", slots
+	printf "%-20s %14s %12s %12s %6s\n", "document", "us/doc median", "us fastest", "bytes", "runs"
+	while ((getline line < wire) > 0) {
+		n = split(line, wf, " ")
+		if (wf[1] == "state") state = line
+		if (wf[1] != "doc") continue
+		printf "%-20s %14s %12s %12s %6s\n", wf[2], wf[4], wf[6], thousands(wf[8]), wf[10]
+		nd++
+	}
+	if (!nd) printf "(no result: see the messages above)\n"
+	else if (state != "") printf "(%s)\n", state
+}' "$RESULTS"
+	local n
+	for n in "${NOTES[@]}"; do echo "note: $n"; done
+	echo "bench took $((SECONDS - START)) s after calibration"
+}
+
+report
+mkdir -p "$BUILD/bench" && cp "$RESULTS" "$BUILD/bench/results.txt"
+[ "$FAILED" -eq 0 ]

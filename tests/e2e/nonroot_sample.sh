@@ -1,0 +1,32 @@
+#!/bin/bash
+# Without root, a user can still trace their own valk process in sample
+# mode (memory reads only), and gets a one-line pointer to it otherwise.
+. "$(dirname "$0")/../lib/common.sh"
+need_bins
+[ "$(id -u)" -eq 0 ] || skip "needs root to switch to an unprivileged user"
+id nobody >/dev/null 2>&1 || skip "no user 'nobody'"
+as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all "$@"; }
+
+# copies the unprivileged user can run, wherever the build lives
+chmod 755 "$TMP"
+cp "$VT" "$SIM_SHARED" "$(dirname "$SIM_SHARED")/libvalkyria.so" "$TMP/"
+as_nobody "$TMP/valk-sim" --workload churn --port 0 --truth "$TMP/t.json" >"$TMP/sim.out" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 50); do grep -q ready "$TMP/sim.out" && break; sleep 0.1; done
+pid=$(sed -n 's/.*pid \([0-9]*\).*/\1/p' "$TMP/sim.out")
+[ -n "$pid" ] || { fail "valk-sim did not start as nobody: $(cat "$TMP/sim.out")"; finish; }
+
+mkdir -m 777 "$TMP/out"
+as_nobody "$TMP/valk-trace" attach "$pid" --mode sample --listen none --duration 2 \
+	--json "$TMP/out/state.json" 2>"$TMP/err"
+rc=$?
+[ "$rc" -eq 0 ] && pass "sample mode as an unprivileged user: exit 0" ||
+	fail "sample mode as nobody: exit $rc: $(cat "$TMP/err")"
+jq -e '.slabs | length == 5' "$TMP/out/state.json" >/dev/null 2>&1 && pass "sample mode state read" ||
+	fail "no state: $(head -c 200 "$TMP/out/state.json")"
+as_nobody "$TMP/valk-trace" snapshot "$pid" >/dev/null 2>"$TMP/err"
+rc=$?
+[ "$rc" -eq 2 ] && grep -q "mode sample" "$TMP/err" && [ "$(wc -l <"$TMP/err")" -eq 1 ] &&
+	pass "probes without privilege: $(cat "$TMP/err")" ||
+	fail "probes without privilege: exit $rc: $(cat "$TMP/err")"
+finish
