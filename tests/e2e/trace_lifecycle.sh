@@ -2,8 +2,8 @@
 # Tracer lifecycle: two tracers on one target stay exact and detaching one
 # disturbs neither the other nor the target; detaching leaves no BPF
 # program behind; a ring buffer too small on purpose reports its losses and
-# hybrid mode repairs the state; a target that dies ends the trace with a
-# final state and exit code 3.
+# hybrid mode repairs the state; a target that dies or execs another
+# program ends the trace with a final state and exit code 3.
 . "$(dirname "$0")/../lib/common.sh"
 need_root
 need_bins
@@ -65,4 +65,15 @@ wait "$t"; rc=$?
 [ "$rc" -eq 3 ] && pass "target killed: exit code 3" || fail "target killed: exit code $rc, want 3"
 grep -q 'exited' "$TMP/gone.err" && pass "target killed: message" || fail "no message: $(cat "$TMP/gone.err")"
 jq -e '.slabs | length > 0' "$TMP/gone.json" >/dev/null && pass "final state written" || fail "no final state"
+
+# --- the target execs another program while traced ----------------------
+sim_start "$SIM_STATIC" --workload churn --seed 11 --port 0
+tracer_start exec && t=$TR_PID
+sleep 1
+kill -HUP "$SIM_PID"	# valk-sim execs `sleep 30` in place
+wait "$t"; rc=$?
+[ "$rc" -eq 3 ] && pass "target exec'd: exit code 3" || fail "target exec'd: exit code $rc, want 3"
+grep -q "exec'd" "$TMP/exec.err" && pass "target exec'd: message" || fail "no message: $(cat "$TMP/exec.err")"
+jq -e '.slabs | length > 0' "$TMP/exec.json" >/dev/null && pass "final state written after exec" ||
+	fail "no final state after exec"
 finish
