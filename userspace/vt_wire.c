@@ -563,6 +563,11 @@ struct vt_wire_delta {
 	int system;
 	size_t n;
 	struct delta_slab slab[VT_SLAB_KINDS];
+	/* A delta cannot name new owners or give a new arena's capacity (the
+	 * dashboard takes both from full events only): when these change the
+	 * next document is full. */
+	size_t nowners;
+	uint64_t arenas;	/* hash of the arena names */
 };
 
 struct vt_wire_delta *vt_wire_delta_new(void)
@@ -610,12 +615,37 @@ static void *dup_mem(const void *p, size_t n)
 	return q ? memcpy(q, p, n) : NULL;
 }
 
+static size_t owner_count(const struct vt_state *s, int system)
+{
+	const struct vt_system *sys = vt_state_system(s, system);
+
+	return sys ? sys->nowners : 0;
+}
+
+/* FNV-1a over the names of the arenas, in order. */
+static uint64_t arena_names_hash(const struct vt_state *s)
+{
+	size_t n;
+	const struct vt_arena *v = vt_state_arenas(s, &n);
+	uint64_t h = 14695981039346656037ull;
+
+	for (size_t i = 0; i < n; i++)
+		for (const char *p = v[i].name; ; p++) {
+			h = (h ^ (unsigned char)*p) * 1099511628211ull;
+			if (!*p)
+				break;
+		}
+	return h;
+}
+
 /* Remember what the client now has; on failure the next delta is full. */
-static void delta_remember(struct vt_wire_delta *d, int system,
-			   const struct vt_slab **v, size_t n)
+static void delta_remember(struct vt_wire_delta *d, const struct vt_state *s,
+			   int system, const struct vt_slab **v, size_t n)
 {
 	delta_clear(d);
 	d->system = system;
+	d->nowners = owner_count(s, system);
+	d->arenas = arena_names_hash(s);
 	for (size_t i = 0; i < n; i++) {
 		struct delta_slab *ds = &d->slab[d->n++];
 
@@ -631,10 +661,13 @@ static void delta_remember(struct vt_wire_delta *d, int system,
 	d->valid = true;
 }
 
-static bool delta_same_shape(const struct vt_wire_delta *d, int system,
+static bool delta_same_shape(const struct vt_wire_delta *d,
+			     const struct vt_state *s, int system,
 			     const struct vt_slab **v, size_t n)
 {
-	if (!d->valid || d->system != system || d->n != n)
+	if (!d->valid || d->system != system || d->n != n ||
+	    d->nowners != owner_count(s, system) ||
+	    d->arenas != arena_names_hash(s))
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (d->slab[i].kind != v[i]->kind ||
@@ -802,7 +835,7 @@ char *vt_wire_valk_full(const struct vt_state *s,
 	json_object_set_new(doc, "metrics", valk_metrics(s, m, v, n));
 	json_object_set_new(doc, "memory", mem);
 	if (d)
-		delta_remember(d, system, v, n);
+		delta_remember(d, s, system, v, n);
 	return dump(doc);
 }
 
@@ -882,7 +915,7 @@ char *vt_wire_valk_delta(const struct vt_state *s,
 	size_t n = valk_slabs(s, &system, v);
 	json_t *doc, *mem, *slabs;
 
-	*full = !delta_same_shape(d, system, v, n);
+	*full = !delta_same_shape(d, s, system, v, n);
 	if (*full)
 		return vt_wire_valk_full(s, m, d);
 	doc = json_object();

@@ -572,6 +572,28 @@ static void test_valk_delta(void)
 	doc = parse(vt_wire_valk_delta(s, &meta, d, &full));
 	CHECK(!full);
 	json_decref(doc);
+
+	/* a new owner: only a full state carries owner_map */
+	vt_state_owner_set(s, 0, 2, ":7070");
+	doc = parse(vt_wire_valk_delta(s, &meta, d, &full));
+	CHECK(full);
+	CHECK_EQ_U64(json_array_size(json_object_get(
+			     json_object_get(doc, "memory"), "owner_map")), 3);
+	json_decref(doc);
+	/* an arena appears: only a full state carries its capacity */
+	{
+		struct vt_arena a = { .name = "scratch", .capacity = 100 };
+
+		vt_state_arenas_set(s, &a, 1);
+		doc = parse(vt_wire_valk_delta(s, &meta, d, &full));
+		CHECK(full);
+		json_decref(doc);
+		a.used = 50;	/* same arenas, new usage: a delta says it */
+		vt_state_arenas_set(s, &a, 1);
+		doc = parse(vt_wire_valk_delta(s, &meta, d, &full));
+		CHECK(!full);
+		json_decref(doc);
+	}
 	vt_wire_delta_free(d);
 	vt_state_free(s);
 }

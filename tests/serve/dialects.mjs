@@ -1,0 +1,166 @@
+// Both SSE dialects over HTTP/1.1 and HTTP/2 against a traced target:
+// every event's framing and JSON shape while the target runs, the valk
+// dialect's deltas applied onto its last full state, and, once the shell
+// has paused the target (cue file), the states each stream holds compared
+// with the target's ground truth slot by slot. Then, still paused: the
+// memory stream stays quiet but for ": keep-alive", the valk stream sends
+// heartbeats often enough for the runtime's dashboard (2 s liveness).
+//
+// node dialects.mjs --port P --pid PID --sim-start MS --cue FILE
+//                   --truth FILE --out DIR [--quiet-ms MS]
+import fs from 'node:fs';
+import {
+	SSEStream, ValkModel, parseArgs, waitFile, sleep, ok, fail, check, done,
+	checkSSEHead, checkFraming, maxGap, memoryEventProblems, compareMemory,
+	compareValk, readTruth, checkOwnersNamed,
+} from './sse.mjs';
+
+const a = parseArgs(process.argv.slice(2));
+const port = Number(a.port), pid = Number(a.pid);
+const quietMs = Number(a['quiet-ms'] || 16500);
+const ctx = { pid, simStartMs: Number(a['sim-start']) };
+
+const streams = [];
+function open(proto, dialect) {
+	const st = { proto, dialect, problems: [], model: dialect === 'valk' ? new ValkModel(ctx) : null, deltaStates: 0, bitmaps: 0 };
+	const path = dialect === 'valk' ? '/debug/diagnostics/memory' : '/api/diagnostics/memory/stream';
+	st.s = new SSEStream({
+		port, path, proto, name: `${dialect}/${proto}`,
+		onEvent: (ev) => {
+			let p;
+			if (dialect === 'memory') {
+				p = memoryEventProblems(ev, ctx);
+				st.last = ev;
+			} else {
+				if (st.s.events.length === 1 && ev.event !== 'diagnostics')
+					p = [`first event is '${ev.event}', want 'diagnostics'`];
+				else p = st.model.apply(ev);
+				for (const s of ev.doc?.memory?.slabs || []) {
+					if (ev.event === 'diagnostics-delta' && s.delta_states) st.deltaStates++;
+					if (ev.event === 'diagnostics-delta' && s.bitmap !== undefined) st.bitmaps++;
+				}
+			}
+			st.problems.push(...p);
+		},
+	});
+	streams.push(st);
+	return st;
+}
+
+for (const proto of ['h1', 'h2']) for (const dialect of ['memory', 'valk']) open(proto, dialect);
+await Promise.all(streams.map((st) => st.s.opened));
+
+if (!(await waitFile(a.cue, 90000))) {
+	fail('no cue from the shell within 90 s');
+	done();
+}
+const cueT = Date.now();
+const truth = readTruth(a.truth);
+
+for (const st of streams) {
+	const name = `${st.dialect}/${st.proto}`;
+	if (st.dialect === 'memory') {
+		if (!st.last) { fail(`${name}: no event received`); continue; }
+		compareMemory(st.last.doc, truth, `${name} (event id ${st.last.id})`);
+		fs.writeFileSync(`${a.out}/last.${name.replace('/', '.')}.json`, st.last.data);
+	} else {
+		compareValk(st.model, truth, `${name} (after event id ${st.s.events.at(-1)?.id}, ${st.model.deltas} deltas applied)`);
+	}
+}
+
+// The plain routes at the same quiescent point.
+const base = `http://127.0.0.1:${port}`;
+try {
+	const mem = await (await fetch(`${base}/api/diagnostics/memory`)).json();
+	compareMemory(mem, truth, 'GET /api/diagnostics/memory');
+	const problems = memoryEventProblems({ id: mem.seq, event: 'memory', doc: mem, t: Date.now() }, ctx);
+	check(problems.length === 0, 'GET /api/diagnostics/memory: JSON shape', problems.slice(0, 5).join('; '));
+	const state = await (await fetch(`${base}/debug/metrics/state`)).json();
+	const m = new ValkModel(ctx);
+	const p = m.apply({ id: 0, event: 'diagnostics', doc: state });
+	check(p.length === 0, 'GET /debug/metrics/state: JSON shape of the full valk document', p.slice(0, 5).join('; '));
+	compareValk(m, truth, 'GET /debug/metrics/state');
+	await checkBuckets(truth);
+} catch (e) {
+	fail(`plain routes at the quiescent point: ${e.stack}`);
+}
+
+// /debug/slab/buckets honours slab, start, end and buckets: equal slices
+// rounded up, used/free per slice, against the truth's slot usage.
+async function checkBuckets(truth) {
+	const used = (t) => t.name === 'handles'
+		? [...t.states].map((c) => c !== 'F')
+		: Array.from({ length: t.total }, (_, i) => (parseInt(t.bitmap.slice((i >> 3) * 2, (i >> 3) * 2 + 2), 16) >> (i & 7) & 1) === 1);
+	let n = 0;
+	const probs = [];
+	for (const t of truth.slabs.filter((s) => s.system === 0)) {
+		const u = used(t);
+		for (const [start, end, buckets] of [[0, t.total, 1], [0, t.total, 8], [1, Math.min(t.total, 37), 5], [3, 3, 4], [0, t.total + 100, 3]]) {
+			const q = `slab=${t.name}&start=${start}&end=${end}&buckets=${buckets}`;
+			const r = await fetch(`${base}/debug/slab/buckets?${q}`);
+			const doc = await r.json();
+			const e = Math.min(end, t.total), per = Math.ceil((e - start) / buckets) || 1;
+			const want = start < e ? Array.from({ length: buckets }, () => ({ u: 0, f: 0 })) : [];
+			for (let i = start; i < e; i++) want[Math.floor((i - start) / per)][u[i] ? 'u' : 'f']++;
+			n++;
+			if (r.status !== 200 || doc.total !== t.total || JSON.stringify(doc.buckets) !== JSON.stringify(want))
+				probs.push(`${q}: ${r.status} ${JSON.stringify(doc).slice(0, 120)}, want ${JSON.stringify({ buckets: want, total: t.total }).slice(0, 120)}`);
+		}
+	}
+	check(probs.length === 0, `GET /debug/slab/buckets: ${n} queries over every slab equal the truth's slot usage`, probs.slice(0, 4).join('; '));
+}
+
+// Still paused: what the streams send when nothing changes.
+await sleep(Math.max(0, quietMs - (Date.now() - cueT)));
+for (const st of streams) {
+	const name = `${st.dialect}/${st.proto}`;
+	const after = st.s.events.filter((e) => e.t > cueT);
+	if (st.dialect === 'memory') {
+		check(after.length === 0, `${name}: no duplicate memory events while the target is paused`,
+			`${after.length} events after the state settled (ids ${after.slice(0, 5).map((e) => e.id)})`);
+		const ka = st.s.parser.comments.filter((c) => c.t > cueT);
+		check(ka.length >= 1 && ka.every((c) => c.text === ': keep-alive'),
+			`${name}: ': keep-alive' on the quiet stream within ${quietMs / 1000} s`,
+			`comments ${JSON.stringify(ka.map((c) => c.text))}`);
+	} else {
+		const beats = after.filter((e) => e.doc?.heartbeat === true);
+		const gap = Math.max(maxGap(after), after.length ? after[0].t - cueT : Infinity);
+		check(beats.length >= Math.floor(quietMs / 1000) - 2 && gap <= 1500,
+			`${name}: heartbeat deltas while paused (${beats.length}, largest gap ${gap} ms; the dashboard reconnects after 2 s)`,
+			`${beats.length} heartbeats of ${after.length} events, largest gap ${gap} ms`);
+	}
+}
+
+for (const st of streams) {
+	const name = `${st.dialect}/${st.proto}`;
+	const evs = st.s.events;
+	st.s.close();
+	const head = checkSSEHead(st.s);
+	check(head.length === 0, `${name}: status 200 and SSE headers`, head.join(', '));
+	const fr = checkFraming(st.s);
+	check(fr.length === 0, `${name}: 'retry: 1000' first, an id on every event, ids +1 per event (${evs.length} events, ids ${evs[0]?.id}..${evs.at(-1)?.id})`, fr.slice(0, 5).join('; '));
+	const names = new Set(evs.map((e) => e.event));
+	if (st.dialect === 'memory')
+		check(names.size === 1 && names.has('memory'), `${name}: every event is 'memory'`, [...names].join(','));
+	else
+		check(evs[0]?.event === 'diagnostics' && [...names].every((n) => n === 'diagnostics' || n === 'diagnostics-delta'),
+			`${name}: 'diagnostics' first, then 'diagnostics-delta'`, `names ${[...names]}, first ${evs[0]?.event}`);
+	check(st.problems.length === 0, `${name}: JSON shape and invariants of every event`,
+		`${st.problems.length} problems: ${st.problems.slice(0, 6).join('; ')}`);
+	check(evs.length >= 30, `${name}: a live stream (${evs.length} events)`, `only ${evs.length} events`);
+	if (st.dialect === 'valk') checkOwnersNamed(st.model, name);
+	if (st.dialect === 'valk')
+		check(st.deltaStates > 0 && st.bitmaps > 0, `${name}: deltas exercised (${st.deltaStates} delta_states, ${st.bitmaps} bitmaps applied)`,
+			`${st.deltaStates} delta_states, ${st.bitmaps} bitmaps`);
+}
+
+// Same source, same events: HTTP/1.1 and HTTP/2 subscribers of a channel
+// see byte-identical events under the same ids.
+for (const dialect of ['memory', 'valk']) {
+	const [x, y] = streams.filter((st) => st.dialect === dialect).map((st) => new Map(st.s.events.map((e) => [e.id, `${e.event}\n${e.data}`])));
+	let common = 0, differ = 0;
+	for (const [id, v] of x) if (y.has(id)) { common++; if (y.get(id) !== v) differ++; }
+	check(common >= 20 && differ === 0, `${dialect}: h1 and h2 streams carry the same events under the same ids (${common} in common)`,
+		`${common} common ids, ${differ} differ`);
+}
+done();
