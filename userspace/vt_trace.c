@@ -1,7 +1,6 @@
 #include "vt_trace.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,7 +10,6 @@
 #include <sys/stat.h>
 
 #include "vt_layout.h"
-#include "vt_mem.h"
 #include "vt_probe.h"
 #include "vt_proc.h"
 #include "vt_routes.h"
@@ -26,7 +24,6 @@
 
 struct vt_trace {
 	const struct vt_trace_opts *o;
-	uv_loop_t *loop;
 	uv_timer_t tick;
 	uv_signal_t sigint, sigterm;
 	struct vt_target target;
@@ -37,7 +34,7 @@ struct vt_trace {
 	struct vt_routes *routes;	/* HTTP, when serving */
 	uint64_t systems[VT_SNAP_MAX_SYSTEMS];
 	size_t nsystems;
-	bool rescan;		/* an AIO system started or a slab went away */
+	bool rescan;		/* an AIO system started: look for it */
 	uint64_t last_reconcile_ms;
 	uint64_t start_ms;
 	uint64_t seq;
@@ -505,7 +502,6 @@ int vt_trace_run(const struct vt_trace_opts *o)
 	    *t.target.build_id ? t.target.build_id : "none",
 	    vt_mode_name(o->mode), t.nsystems);
 	uv_loop_init(&loop);
-	t.loop = &loop;
 	if (o->listen && vt_routes_start(&loop, o->listen, t.state, fill_meta,
 					 &t, &t.routes, t.err,
 					 sizeof(t.err))) {
