@@ -157,6 +157,9 @@ static int load_slab(struct vt_trace *t, uint64_t addr, int system,
 	struct vt_slab_image img;
 	uint64_t from = vt_proc_now_ns();
 
+	/* a slab the runtime freed keeps its pointer in the system */
+	if (how == LOAD_RECONCILE && !vt_state_slab_find(t->state, addr))
+		return 0;
 	if (vt_snap_slab(t->snap, addr, system, kind, &img))
 		return -1;
 	switch (how) {
@@ -215,12 +218,11 @@ static int scan_systems(struct vt_trace *t)
 	return n < 0 ? -1 : 0;
 }
 
-static int refresh_all(struct vt_trace *t, enum load_how how)
+/* A system that cannot be read (stopped and freed) leaves the others be. */
+static void refresh_all(struct vt_trace *t, enum load_how how)
 {
 	for (size_t i = 0; i < t->nsystems; i++)
-		if (load_system(t, i, how))
-			return -1;
-	return 0;
+		load_system(t, i, how);
 }
 
 /* The runtime writes a new handle's kind with inline code no probe sees:
