@@ -15,23 +15,19 @@
 #include "vt_layout.h"
 #include "vt_target.h"
 
-struct spec {
-	const char *type, *path;
-};
-
-static const struct spec field_specs[VT_L_COUNT] = {
+const struct vt_layout_spec vt_layout_fields[VT_L_COUNT] = {
 #define X(id, type, path) { type, path },
 	VT_LAYOUT_FIELDS(X)
 #undef X
 };
 
-static const struct spec count_specs[VT_LC_COUNT] = {
+const struct vt_layout_spec vt_layout_counts[VT_LC_COUNT] = {
 #define X(id, type, path) { type, path },
 	VT_LAYOUT_COUNTS(X)
 #undef X
 };
 
-static const char *const sym_names[VT_LS_COUNT] = {
+const char *const vt_layout_symbols[VT_LS_COUNT] = {
 #define X(id, name) name,
 	VT_LAYOUT_SYMBOLS(X)
 #undef X
@@ -287,7 +283,7 @@ static int array_count(Dwarf_Die *type, uint64_t *count)
 	return -1; /* flexible array */
 }
 
-static void spec_name(const struct spec *sp, char *buf, size_t len)
+static void spec_name(const struct vt_layout_spec *sp, char *buf, size_t len)
 {
 	if (*sp->path)
 		snprintf(buf, len, "%s.%s", sp->type, sp->path);
@@ -297,12 +293,12 @@ static void spec_name(const struct spec *sp, char *buf, size_t len)
 
 const char *vt_layout_field_name(enum vt_layout_id id, char *buf, size_t len)
 {
-	spec_name(&field_specs[id], buf, len);
+	spec_name(&vt_layout_fields[id], buf, len);
 	return buf;
 }
 
 /* Offset (or size, or array length with want_count) of one spec. */
-static int resolve_spec(struct scan *s, const struct spec *sp, bool want_count,
+static int resolve_spec(struct scan *s, const struct vt_layout_spec *sp, bool want_count,
 			uint64_t *out, const char *path, char *err, size_t errlen)
 {
 	struct type_slot *slot = slot_named(s, sp->type);
@@ -343,9 +339,9 @@ static int resolve_all(Dwarf *dw, struct vt_layout *out, const char *path,
 	size_t i;
 
 	for (i = 0; i < VT_L_COUNT; i++)
-		add_type(&s, field_specs[i].type);
+		add_type(&s, vt_layout_fields[i].type);
 	for (i = 0; i < VT_LC_COUNT; i++)
-		add_type(&s, count_specs[i].type);
+		add_type(&s, vt_layout_counts[i].type);
 	if (walk_units(dw, &s, visit)) {
 		snprintf(err, errlen, "cannot read the DWARF of %s: %s", path,
 			 dwarf_errmsg(-1));
@@ -360,11 +356,11 @@ static int resolve_all(Dwarf *dw, struct vt_layout *out, const char *path,
 		return -1;
 	}
 	for (i = 0; i < VT_L_COUNT; i++)
-		if (resolve_spec(&s, &field_specs[i], false, &out->off[i], path,
+		if (resolve_spec(&s, &vt_layout_fields[i], false, &out->off[i], path,
 				 err, errlen))
 			return -1;
 	for (i = 0; i < VT_LC_COUNT; i++)
-		if (resolve_spec(&s, &count_specs[i], true, &out->count[i],
+		if (resolve_spec(&s, &vt_layout_counts[i], true, &out->count[i],
 				 path, err, errlen))
 			return -1;
 	out->release_ptr_calls_release = !s.release_inlined;
@@ -377,10 +373,10 @@ static int resolve_symbols(Elf *elf, struct vt_layout *out, const char *path,
 	size_t i;
 
 	for (i = 0; i < VT_LS_COUNT; i++) {
-		if (!vt_target_elf_symbol(elf, sym_names[i], &out->sym[i]))
+		if (!vt_target_elf_symbol(elf, vt_layout_symbols[i], &out->sym[i]))
 			continue;
 		snprintf(err, errlen, "symbol %s not found in %s: %s",
-			 sym_names[i], path, UNSUPPORTED);
+			 vt_layout_symbols[i], path, UNSUPPORTED);
 		return -1;
 	}
 	return 0;
@@ -444,7 +440,7 @@ out:
 
 /* ---- JSON ------------------------------------------------------------- */
 
-static json_t *spec_object(const struct spec *specs, const uint64_t *v,
+static json_t *spec_object(const struct vt_layout_spec *specs, const uint64_t *v,
 			   size_t n)
 {
 	json_t *o = json_object();
@@ -465,16 +461,16 @@ int vt_layout_write_json(const struct vt_layout *l, FILE *f)
 	int r;
 
 	for (i = 0; i < VT_LS_COUNT; i++)
-		json_object_set_new(syms, sym_names[i],
+		json_object_set_new(syms, vt_layout_symbols[i],
 				    json_integer((json_int_t)l->sym[i]));
 	json_object_set_new(root, "object", json_string(l->object));
 	json_object_set_new(root, "build_id", json_string(l->build_id));
 	json_object_set_new(root, "release_ptr_calls_release",
 			    json_boolean(l->release_ptr_calls_release));
 	json_object_set_new(root, "fields",
-			    spec_object(field_specs, l->off, VT_L_COUNT));
+			    spec_object(vt_layout_fields, l->off, VT_L_COUNT));
 	json_object_set_new(root, "counts",
-			    spec_object(count_specs, l->count, VT_LC_COUNT));
+			    spec_object(vt_layout_counts, l->count, VT_LC_COUNT));
 	json_object_set_new(root, "symbols", syms);
 	r = json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	if (!r)
@@ -501,7 +497,7 @@ static int read_u64(const json_t *o, const char *section, const char *key,
 }
 
 static int read_specs(const json_t *root, const char *section,
-		      const struct spec *specs, uint64_t *v, size_t n,
+		      const struct vt_layout_spec *specs, uint64_t *v, size_t n,
 		      const char *path, char *err, size_t errlen)
 {
 	const json_t *o = json_object_get(root, section);
@@ -568,13 +564,13 @@ int vt_layout_read_json(const char *path, struct vt_layout *out, char *err,
 	}
 	syms = json_object_get(root, "symbols");
 	if (read_header(root, out, path, err, errlen) ||
-	    read_specs(root, "fields", field_specs, out->off, VT_L_COUNT, path,
+	    read_specs(root, "fields", vt_layout_fields, out->off, VT_L_COUNT, path,
 		       err, errlen) ||
-	    read_specs(root, "counts", count_specs, out->count, VT_LC_COUNT,
+	    read_specs(root, "counts", vt_layout_counts, out->count, VT_LC_COUNT,
 		       path, err, errlen))
 		goto out;
 	for (i = 0; i < VT_LS_COUNT; i++)
-		if (read_u64(syms, "symbols", sym_names[i], &out->sym[i], path,
+		if (read_u64(syms, "symbols", vt_layout_symbols[i], &out->sym[i], path,
 			     err, errlen))
 			goto out;
 	r = 0;

@@ -103,6 +103,14 @@ enum vt_layout_sym_id {
 	VT_LS_COUNT
 };
 
+/* The tables the X-macros above describe, in id order. */
+struct vt_layout_spec {
+	const char *type, *path;
+};
+extern const struct vt_layout_spec vt_layout_fields[VT_L_COUNT];
+extern const struct vt_layout_spec vt_layout_counts[VT_LC_COUNT];
+extern const char *const vt_layout_symbols[VT_LS_COUNT];
+
 struct vt_layout {
 	char object[PATH_MAX];		/* the file it was resolved from */
 	char build_id[65];		/* lower-case hex of NT_GNU_BUILD_ID */

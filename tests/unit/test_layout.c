@@ -11,28 +11,6 @@
 #include "vt_layout.h"
 #include "vt_test.h"
 
-struct spec {
-	const char *type, *path;
-};
-
-static const struct spec fields[VT_L_COUNT] = {
-#define X(id, type, path) { type, path },
-	VT_LAYOUT_FIELDS(X)
-#undef X
-};
-
-static const struct spec counts[VT_LC_COUNT] = {
-#define X(id, type, path) { type, path },
-	VT_LAYOUT_COUNTS(X)
-#undef X
-};
-
-static const char *const syms[VT_LS_COUNT] = {
-#define X(id, name) name,
-	VT_LAYOUT_SYMBOLS(X)
-#undef X
-};
-
 static char tmpdir[] = "/tmp/vt-layout-XXXXXX";
 
 /* What gdb says, keyed like the layout: F<i>, C<i>, S<i>. */
@@ -61,7 +39,7 @@ static int gdb_truth(const char *obj, struct truth *t)
 	memset(t, 0, sizeof(*t));
 	snprintf(cmd, sizeof(cmd), "gdb -batch -nx");
 	for (i = 0; i < VT_L_COUNT; i++) {
-		const struct spec *s = &fields[i];
+		const struct vt_layout_spec *s = &vt_layout_fields[i];
 
 		if (*s->path)
 			snprintf(expr, sizeof(expr),
@@ -72,14 +50,15 @@ static int gdb_truth(const char *obj, struct truth *t)
 		add_expr(cmd, sizeof(cmd), 'F', i, expr);
 	}
 	for (i = 0; i < VT_LC_COUNT; i++) {
+		const struct vt_layout_spec *c = &vt_layout_counts[i];
+
 		snprintf(expr, sizeof(expr),
 			 "sizeof(((%s *)0)->%s) / sizeof(((%s *)0)->%s[0])",
-			 counts[i].type, counts[i].path, counts[i].type,
-			 counts[i].path);
+			 c->type, c->path, c->type, c->path);
 		add_expr(cmd, sizeof(cmd), 'C', i, expr);
 	}
 	for (i = 0; i < VT_LS_COUNT; i++) {
-		snprintf(expr, sizeof(expr), "(unsigned long)&%s", syms[i]);
+		snprintf(expr, sizeof(expr), "(unsigned long)&%s", vt_layout_symbols[i]);
 		add_expr(cmd, sizeof(cmd), 'S', i, expr);
 	}
 	snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd),
