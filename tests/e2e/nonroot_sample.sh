@@ -5,12 +5,14 @@
 need_bins
 [ "$(id -u)" -eq 0 ] || skip "needs root to switch to an unprivileged user"
 id nobody >/dev/null 2>&1 || skip "no user 'nobody'"
-as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all "$@"; }
+NOBODY=(setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all)
+as_nobody() { "${NOBODY[@]}" "$@"; }
 
 # copies the unprivileged user can run, wherever the build lives
 chmod 755 "$TMP"
 cp "$VT" "$SIM_SHARED" "$(dirname "$SIM_SHARED")/libvalkyria.so" "$TMP/"
-as_nobody "$TMP/valk-sim" --workload churn --port 0 --truth "$TMP/t.json" >"$TMP/sim.out" 2>&1 &
+# started directly (not through a function: $! must be the process itself)
+"${NOBODY[@]}" "$TMP/valk-sim" --workload churn --port 0 --truth "$TMP/t.json" >"$TMP/sim.out" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 50); do grep -q ready "$TMP/sim.out" && break; sleep 0.1; done
 pid=$(sed -n 's/.*pid \([0-9]*\).*/\1/p' "$TMP/sim.out")
