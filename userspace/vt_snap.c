@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "vt_mem.h"
+#include "vt_proc.h"
 
 #define SLAB_ALIGN 64	/* valk_slab_item_stride rounds items to 64 bytes */
 #define VERSION_TRIES 8
@@ -194,26 +195,30 @@ static uint64_t slot_data(const struct vt_slab_image *img, uint64_t slot)
 }
 
 /* kind, diag state and owner of every used handle slot, in one batch */
+/* The three spans of a handle's kind, diag state and owner at payload d. */
+static struct vt_mem_span *handle_spans(const struct vt_snap *s, uint64_t d,
+					uint32_t *kind, uint32_t *diag,
+					uint16_t *owner, struct vt_mem_span *sp)
+{
+	*sp++ = (struct vt_mem_span){ d + OFF(s, HANDLE_KIND), kind, 4 };
+	*sp++ = (struct vt_mem_span){ d + OFF(s, HANDLE_DIAG_STATE), diag, 4 };
+	*sp++ = (struct vt_mem_span){ d + OFF(s, HANDLE_DIAG_OWNER), owner, 2 };
+	return sp;
+}
+
 static int read_handles(struct vt_snap *s, struct vt_slab_image *img)
 {
-	size_t n = 0;
+	struct vt_mem_span *sp = s->spans;
 
 	for (uint64_t i = 0; i < img->total; i++) {
-		uint64_t d = slot_data(img, i);
-
 		s->kinds[i] = VT_HK_EMPTY;
 		s->diags[i] = VT_DIAG_FREE;
 		s->owners[i] = VT_OWNER_NONE;
-		if (!bit(s->bitmap, i))
-			continue;
-		s->spans[n++] = (struct vt_mem_span){
-			d + OFF(s, HANDLE_KIND), &s->kinds[i], 4 };
-		s->spans[n++] = (struct vt_mem_span){
-			d + OFF(s, HANDLE_DIAG_STATE), &s->diags[i], 4 };
-		s->spans[n++] = (struct vt_mem_span){
-			d + OFF(s, HANDLE_DIAG_OWNER), &s->owners[i], 2 };
+		if (bit(s->bitmap, i))
+			sp = handle_spans(s, slot_data(img, i), &s->kinds[i],
+					  &s->diags[i], &s->owners[i], sp);
 	}
-	return vt_mem_readv(s->pid, s->spans, n, NULL);
+	return vt_mem_readv(s->pid, s->spans, sp - s->spans, NULL);
 }
 
 /* Acquires and releases as of the bitmap: every acquire and release bumps
@@ -245,6 +250,7 @@ int vt_snap_slab(struct vt_snap *s, uint64_t addr, int system,
 		return -1;
 	}
 	memset(img, 0, sizeof(*img));
+	img->read_ns = vt_proc_now_ns();
 	if (read_bitmap(s, addr, hdr, hlen, &img->version, &img->used))
 		return -1;
 	img->addr = addr;
@@ -268,19 +274,23 @@ int vt_snap_slab(struct vt_snap *s, uint64_t addr, int system,
 	return 0;
 }
 
-int vt_snap_handle(struct vt_snap *s, const struct vt_slab *slab,
-		   uint64_t slot, uint32_t *kind, uint32_t *diag,
-		   uint16_t *owner)
+int vt_snap_handles(struct vt_snap *s, const struct vt_slab *const *slabs,
+		    const uint64_t *slots, size_t n, uint32_t *kinds,
+		    uint32_t *diags, uint16_t *owners)
 {
-	uint64_t d = slab->addr + slab->heap_off + slot * slab->stride +
-		     slab->data_off;
-	struct vt_mem_span sp[3] = {
-		{ d + OFF(s, HANDLE_KIND), kind, 4 },
-		{ d + OFF(s, HANDLE_DIAG_STATE), diag, 4 },
-		{ d + OFF(s, HANDLE_DIAG_OWNER), owner, 2 },
-	};
+	struct vt_mem_span *sp;
 
-	return vt_mem_readv(s->pid, sp, 3, NULL);
+	if (grow(s, n))
+		return -1;
+	sp = s->spans;
+	for (size_t i = 0; i < n; i++) {
+		const struct vt_slab *sl = slabs[i];
+
+		sp = handle_spans(s, sl->addr + sl->heap_off +
+				     slots[i] * sl->stride + sl->data_off,
+				  &kinds[i], &diags[i], &owners[i], sp);
+	}
+	return vt_mem_readv(s->pid, s->spans, sp - s->spans, NULL);
 }
 
 int vt_snap_owners(struct vt_snap *s, uint64_t sys, char names[][32],

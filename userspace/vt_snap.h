@@ -31,10 +31,11 @@ int vt_snap_system_slabs(struct vt_snap *s, uint64_t sys,
 int vt_snap_slab(struct vt_snap *s, uint64_t addr, int system,
 		 enum vt_slab_kind kind, struct vt_slab_image *img);
 
-/* Kind, diag state and owner of one handle slot. */
-int vt_snap_handle(struct vt_snap *s, const struct vt_slab *slab,
-		   uint64_t slot, uint32_t *kind, uint32_t *diag,
-		   uint16_t *owner);
+/* Kind, diag state and owner of n handle slots (slabs[i], slots[i]), in
+ * one batch of reads. 0, or -1 with errno. */
+int vt_snap_handles(struct vt_snap *s, const struct vt_slab *const *slabs,
+		    const uint64_t *slots, size_t n, uint32_t *kinds,
+		    uint32_t *diags, uint16_t *owners);
 
 /* Owner registry names of a system; returns the count or -1. */
 int vt_snap_owners(struct vt_snap *s, uint64_t sys, char names[][32],

@@ -9,7 +9,6 @@
 
 struct vt_state {
 	uint64_t attach_ms, generation;
-	uint64_t boot_from_ns, boot_to_ns;	/* window for the next loads */
 	struct vt_slab **slabs;			/* ordered by system, kind */
 	size_t nslabs;
 	struct vt_system systems[VT_MAX_SYSTEMS];
@@ -277,6 +276,7 @@ static void slab_adopt(struct vt_slab *sl, const struct vt_slab_image *img,
 	sl->acquires = img->acquires;
 	sl->releases = img->releases;
 	sl->version = img->version;
+	sl->boot_ns = img->read_ns;
 	sl->boot_version = img->version;
 	sl->boot_ms = now_ms;
 	memset(sl->unsure, 0, sl->total);
@@ -294,8 +294,6 @@ int vt_state_slab_load(struct vt_state *s, const struct vt_slab_image *img,
 	if (!sl)
 		return -1;
 	slab_adopt(sl, img, now_ms, true);
-	sl->boot_from_ns = s->boot_from_ns;
-	sl->boot_to_ns = s->boot_to_ns;
 	vt_state_slab_drop(s, img->addr);
 	if (slab_insert(s, sl)) {
 		slab_free(sl);
@@ -471,25 +469,12 @@ void vt_state_gc_set(struct vt_state *s, const struct vt_gc *gc)
 
 /* ---- events ---------------------------------------------------------------- */
 
-void vt_state_set_boot_window(struct vt_state *s, uint64_t from_ns,
-			      uint64_t to_ns)
+/* Probes are attached before memory is read: an event older than the read
+ * of a slab's image is already in it. (Acquires and releases are told apart
+ * more finely, by version: see apply_acquire.) */
+static bool in_image(const struct vt_slab *sl, uint64_t ts_ns)
 {
-	s->boot_from_ns = from_ns;
-	s->boot_to_ns = to_ns;
-}
-
-enum boot_phase { BOOT_BEFORE, BOOT_INSIDE, BOOT_AFTER };
-
-/* Probes are attached before memory is read, so every event reaches us, but
- * the read is not atomic with respect to the target: an event older than
- * the read is already in the image, and one that happened while the read
- * ran may or may not be. Inside the window only the slot's bit tells, so an
- * acquire of a set bit or a release of a clear bit is taken as seen. */
-static enum boot_phase boot_phase(const struct vt_slab *sl, uint64_t ts_ns)
-{
-	if (!sl->boot_to_ns || ts_ns > sl->boot_to_ns)
-		return BOOT_AFTER;
-	return ts_ns < sl->boot_from_ns ? BOOT_BEFORE : BOOT_INSIDE;
+	return ts_ns < sl->boot_ns;
 }
 
 static int ignore(struct vt_state *s)
@@ -595,7 +580,7 @@ static int apply_acquire_fail(struct vt_state *s, const struct vt_event *ev)
 
 	if (!sl)
 		return ignore(s);
-	if (boot_phase(sl, ev->ts_ns) != BOOT_BEFORE)
+	if (!in_image(sl, ev->ts_ns))
 		sl->overflow++;
 	return 0;
 }
@@ -633,8 +618,7 @@ static int apply_conn(struct vt_state *s, const struct vt_event *ev)
 
 	if (!sl)
 		return ignore(s);
-	if (boot_phase(sl, ev->ts_ns) == BOOT_BEFORE ||
-	    !bit_get(sl->bitmap, slot))
+	if (in_image(sl, ev->ts_ns) || !bit_get(sl->bitmap, slot))
 		return 0;
 	c = vt_state_letter(ev->kind, ev->diag);
 	sl->states[slot] = c;

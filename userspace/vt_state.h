@@ -47,6 +47,7 @@ struct vt_slab_image {
 	uint64_t heap_off;	/* offsetof(valk_slab_t, heap) */
 	uint64_t data_off;	/* offsetof(valk_slab_item_t, data) */
 	uint64_t used, hwm, overflow, acquires, releases, version;
+	uint64_t read_ns;	/* when the read began (event clock) */
 	const uint8_t *bitmap;	/* (total+7)/8 bytes, LSB = lowest slot */
 	const uint32_t *kinds;	/* handles: kind word per slot, else NULL */
 	const uint32_t *diags;	/* handles: diag state per slot */
@@ -87,10 +88,10 @@ struct vt_slab {
 	/* reconciliation: a mismatch must be seen twice to be repaired */
 	uint64_t suspect_version;
 	bool suspect;
-	/* bootstrap window this slab was loaded in (see set_boot_window) */
-	uint64_t boot_from_ns, boot_to_ns;
-	/* bitmap_version of the last image adopted: an acquire whose event
-	 * read a version at most this one is in that image */
+	/* The last image adopted: when its read began (an event older than
+	 * that is in it) and its bitmap_version (an acquire whose event read
+	 * at most this version is in it). */
+	uint64_t boot_ns;
 	uint64_t boot_version;
 	uint64_t boot_ms;	/* when that image was adopted */
 	uint8_t *unsure;	/* released per an event that may predate it */
@@ -141,12 +142,6 @@ void vt_state_gc_set(struct vt_state *s, const struct vt_gc *gc);
 /* Apply one event. Returns 0, or -1 for an event that names no known slab,
  * slot or system (counted in `ignored`, otherwise without effect). */
 int vt_state_apply(struct vt_state *s, const struct vt_event *ev);
-/* The window [from_ns, to_ns] (event clock) in which the next loads read
- * memory: for a slab loaded then, older events are already in its image
- * and are ignored, events inside the window are applied only where they
- * change a slot's bit. Applies to slabs loaded after the call. */
-void vt_state_set_boot_window(struct vt_state *s, uint64_t from_ns,
-			      uint64_t to_ns);
 
 /* Handle slots whose kind is still unknown (acquired, not yet typed):
  * fills up to max (slab addr, slot) pairs, returns how many. */

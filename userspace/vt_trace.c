@@ -20,7 +20,7 @@
 
 #define RECONCILE_MS 1000
 #define MAX_ARENAS 4096
-#define PENDING_BATCH 4096
+#define PENDING_BATCH 1024	/* slots typed per tick, on the stack */
 
 struct vt_trace {
 	const struct vt_trace_opts *o;
@@ -155,7 +155,6 @@ static int load_slab(struct vt_trace *t, uint64_t addr, int system,
 		     enum vt_slab_kind kind, enum load_how how)
 {
 	struct vt_slab_image img;
-	uint64_t from = vt_proc_now_ns();
 
 	/* a slab the runtime freed keeps its pointer in the system */
 	if (how == LOAD_RECONCILE && !vt_state_slab_find(t->state, addr))
@@ -164,9 +163,6 @@ static int load_slab(struct vt_trace *t, uint64_t addr, int system,
 		return -1;
 	switch (how) {
 	case LOAD_BOOT:
-		/* probes were attached before this read: events older than it
-		 * are in the image, those during it may or may not be */
-		vt_state_set_boot_window(t->state, from, vt_proc_now_ns());
 		return vt_state_slab_load(t->state, &img, vt_proc_now_ms());
 	case LOAD_RECONCILE:
 		vt_state_slab_reconcile(t->state, &img, vt_proc_now_ms());
@@ -225,23 +221,25 @@ static void refresh_all(struct vt_trace *t, enum load_how how)
 		load_system(t, i, how);
 }
 
-/* The runtime writes a new handle's kind with inline code no probe sees:
- * read it once for each slot acquired since the last tick. */
+/* The runtime writes a new handle's kind (and a connecting connection's
+ * owner) with inline code no probe sees: read those slots once per tick
+ * until known, all in one batch. */
 static void type_pending(struct vt_trace *t)
 {
 	uint64_t slab[PENDING_BATCH], slot[PENDING_BATCH];
+	const struct vt_slab *sl[PENDING_BATCH];
+	uint32_t kind[PENDING_BATCH], diag[PENDING_BATCH];
+	uint16_t owner[PENDING_BATCH];
 	size_t n = vt_state_pending_kinds(t->state, slab, slot, PENDING_BATCH);
 
-	for (size_t i = 0; i < n; i++) {
-		const struct vt_slab *s = vt_state_slab_find(t->state, slab[i]);
-		uint32_t kind, diag;
-		uint16_t owner;
-
-		if (s && !vt_snap_handle(t->snap, s, slot[i], &kind, &diag,
-					 &owner) && kind != VT_HK_EMPTY)
-			vt_state_slot_typed(t->state, slab[i], slot[i], kind,
-					    diag, owner);
-	}
+	for (size_t i = 0; i < n; i++)
+		sl[i] = vt_state_slab_find(t->state, slab[i]);
+	if (!n || vt_snap_handles(t->snap, sl, slot, n, kind, diag, owner))
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (kind[i] != VT_HK_EMPTY)
+			vt_state_slot_typed(t->state, slab[i], slot[i], kind[i],
+					    diag[i], owner[i]);
 }
 
 /* Arena bump pointers and GC counters change on every allocation: far too
