@@ -8,13 +8,15 @@ ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 WARN      := -Wall -Wextra -Werror
 CFLAGS    ?= -O2 -g
-CFLAGS    += $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -Iuserspace
+CFLAGS    += $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -iquote userspace -iquote .
 LDLIBS    := -lbpf -lelf -lz -luv -lnghttp2 -ljansson -ldw -lhttp_parser -lm
 BPFCFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Ivmlinux
 
-SRCS      := $(wildcard userspace/*.c)
-OBJS      := $(SRCS:userspace/%.c=$(BUILD)/obj/%.o)
-LIBOBJS   := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
+# The source's layers, bottom to top (docs/architecture.md).
+LAYERS    := model target probe wire serve cli
+SRCS      := $(foreach l,$(LAYERS),$(wildcard userspace/$(l)/*.c))
+OBJS      := $(SRCS:userspace/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/serve/vt_web_assets.o
+LIBOBJS   := $(filter-out $(BUILD)/obj/cli/main.o,$(OBJS))
 WEB       := $(wildcard web/*)
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
@@ -31,16 +33,18 @@ $(BUILD)/valk_trace.skel.h: $(BUILD)/valk_trace.bpf.o
 	$(BPFTOOL) gen skeleton $< name valk_trace > $@.tmp && mv $@.tmp $@
 
 # Dashboard assets are embedded with .incbin; rebuild when they change.
-$(BUILD)/obj/vt_web_assets.o: userspace/vt_web_assets.S $(WEB) | $(BUILD)/obj
+$(BUILD)/obj/serve/vt_web_assets.o: userspace/serve/vt_web_assets.S $(WEB)
+	@mkdir -p $(@D)
 	$(CC) -c -I. $< -o $@
 
-$(BUILD)/obj/%.o: userspace/%.c $(BUILD)/valk_trace.skel.h | $(BUILD)/obj
+$(BUILD)/obj/%.o: userspace/%.c $(BUILD)/valk_trace.skel.h
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/valk-trace: $(OBJS) $(if $(wildcard userspace/vt_web_assets.S),$(BUILD)/obj/vt_web_assets.o)
+$(BUILD)/valk-trace: $(OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIBOBJS) $(if $(wildcard userspace/vt_web_assets.S),$(BUILD)/obj/vt_web_assets.o) | $(BUILD)/tests
+$(BUILD)/tests/%: tests/unit/%.c $(LIBOBJS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -MMD -MP -Itests/unit $(filter %.c %.o,$^) -o $@ $(LDLIBS)
 
 fixture:
@@ -65,7 +69,7 @@ bench: all
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
 
-$(BUILD) $(BUILD)/obj $(BUILD)/tests:
+$(BUILD) $(BUILD)/tests:
 	mkdir -p $@
 
 clean:

@@ -19,8 +19,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "vt_state.h"
-#include "vt_wire.h"
+#include "model/vt_state.h"
+#include "wire/vt_wire.h"
 
 #define SYS0 0x55000000ULL
 #define HANDLES 0x7f0000000000ULL

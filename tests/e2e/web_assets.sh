@@ -7,7 +7,7 @@ out="${VT_BUILD:-build}/web-test"
 mkdir -p "$out"
 CC="${CC:-gcc}"
 flags="-O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE"
-$CC -c -I. userspace/vt_web_assets.S -o "$out/vt_web_assets.o"
-$CC $flags -Iuserspace -Itests/unit tests/web/test_web_assets.c \
-	userspace/vt_web.c "$out/vt_web_assets.o" -o "$out/test_web_assets"
+$CC -c -I. userspace/serve/vt_web_assets.S -o "$out/vt_web_assets.o"
+$CC $flags -iquote userspace -iquote . -Itests/unit tests/web/test_web_assets.c \
+	userspace/serve/vt_web.c "$out/vt_web_assets.o" -o "$out/test_web_assets"
 "$out/test_web_assets"

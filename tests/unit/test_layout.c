@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <jansson.h>
 
-#include "vt_layout.h"
+#include "target/vt_layout.h"
 #include "vt_test.h"
 
 static char tmpdir[] = "/tmp/vt-layout-XXXXXX";

@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "vt_mem.h"
+#include "target/vt_mem.h"
 #include "vt_test.h"
 
 #define NWORDS 4096

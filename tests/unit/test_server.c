@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vt_server.h"
+#include "serve/vt_server.h"
 #include "vt_test.h"
 
 #define IDLE_MS 500

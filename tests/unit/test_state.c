@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "vt_img.h"
-#include "vt_state.h"
+#include "model/vt_state.h"
 #include "vt_test.h"
 
 #define ADDR 0x7f0000000000ULL

@@ -12,9 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vt_layout.h"
-#include "vt_mem.h"
-#include "vt_target.h"
+#include "target/vt_layout.h"
+#include "target/vt_mem.h"
+#include "target/vt_target.h"
 #include "vt_test.h"
 
 static char tmpdir[] = "/tmp/vt-target-XXXXXX";

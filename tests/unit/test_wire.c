@@ -9,8 +9,8 @@
 #include <jansson.h>
 
 #include "vt_img.h"
-#include "vt_state.h"
-#include "vt_wire.h"
+#include "model/vt_state.h"
+#include "wire/vt_wire.h"
 #include "vt_test.h"
 
 #define SYS0 0x55000000ULL

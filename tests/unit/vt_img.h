@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vt_state.h"
+#include "model/vt_state.h"
 
 #define IMG_HEAP_OFF 96
 #define IMG_DATA_OFF 16

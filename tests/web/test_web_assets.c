@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "vt_test.h"
-#include "vt_web.h"
+#include "serve/vt_web.h"
 
 static unsigned char *slurp(const char *file, size_t *len)
 {

@@ -14,9 +14,9 @@
 #include <string.h>
 #include <sys/queue.h>
 
-#include "vt_server.h"
-#include "vt_http1.h"
-#include "vt_http2.h"
+#include "serve/vt_server.h"
+#include "serve/vt_http1.h"
+#include "serve/vt_http2.h"
 
 #define VT_H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define VT_H2_PREFACE_LEN 24

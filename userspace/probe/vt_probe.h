@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <linux/types.h>
 
-#include "../bpf/valk_trace.h"
+#include "bpf/valk_trace.h"
 
 struct vt_probe_opts {
 	int pid;

@@ -1,12 +1,12 @@
-#include "vt_snap.h"
+#include "target/vt_snap.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "vt_mem.h"
-#include "vt_proc.h"
+#include "target/vt_mem.h"
+#include "target/vt_proc.h"
 
 #define SLAB_ALIGN 64	/* valk_slab_item_stride rounds items to 64 bytes */
 #define VERSION_TRIES 8

@@ -1,7 +1,7 @@
 /* vt_web: request path -> embedded dashboard file. */
 #include <string.h>
 
-#include "vt_web.h"
+#include "serve/vt_web.h"
 
 /* Defined in vt_web_assets.S, ended by an entry whose path is NULL. */
 extern const struct vt_web_asset vt_web_assets[];

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vt_http1.h"
+#include "serve/vt_http1.h"
 
 #define VT_H1_HEADER_MAX (16 * 1024)	/* request line and headers */
 #define VT_H1_TARGET_MAX (8 * 1024)

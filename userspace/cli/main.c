@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vt_demo.h"
-#include "vt_layout.h"
-#include "vt_snap.h"
-#include "vt_target.h"
-#include "vt_trace.h"
+#include "cli/vt_demo.h"
+#include "target/vt_layout.h"
+#include "target/vt_snap.h"
+#include "target/vt_target.h"
+#include "cli/vt_trace.h"
 
 #define VERSION "0.1.0"
 #define DEFAULT_LISTEN "127.0.0.1:7070"

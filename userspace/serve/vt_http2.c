@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/queue.h>
 
-#include "vt_http2.h"
+#include "serve/vt_http2.h"
 
 #define VT_H2_HEADER_MAX (16 * 1024)	/* as SETTINGS_MAX_HEADER_LIST_SIZE */
 #define VT_H2_TARGET_MAX (8 * 1024)

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vt_state.h"
+#include "model/vt_state.h"
 
 #define VT_MAX_SLOTS (1ULL << 24)	/* far above any configured slab */
 #define VT_MAX_ITEM (1ULL << 32)

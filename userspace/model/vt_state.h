@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <linux/types.h>
 
-#include "../bpf/valk_trace.h"
+#include "bpf/valk_trace.h"
 
 enum vt_slab_kind {
 	VT_SLAB_TCP_BUFFERS,

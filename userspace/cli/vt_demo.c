@@ -1,4 +1,4 @@
-#include "vt_demo.h"
+#include "cli/vt_demo.h"
 
 #include <argp.h>
 #include <errno.h>
@@ -13,8 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "vt_load.h"
-#include "vt_trace.h"
+#include "cli/vt_load.h"
+#include "cli/vt_trace.h"
 
 #define READY_TIMEOUT_MS 10000
 

@@ -10,7 +10,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "vt_target.h"
+#include "target/vt_target.h"
 
 #define RUNTIME_SYMBOL "valk_slab_aquire"
 #define UV_SYMBOL "uv_read_start"

@@ -5,8 +5,8 @@
 #ifndef VT_SNAP_H
 #define VT_SNAP_H
 
-#include "vt_layout.h"
-#include "vt_state.h"
+#include "target/vt_layout.h"
+#include "model/vt_state.h"
 
 #define VT_SNAP_MAX_SYSTEMS 16
 

@@ -1,4 +1,4 @@
-#include "vt_load.h"
+#include "cli/vt_load.h"
 
 #include <stdbool.h>
 #include <stdio.h>

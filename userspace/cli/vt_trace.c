@@ -1,4 +1,4 @@
-#include "vt_trace.h"
+#include "cli/vt_trace.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -9,14 +9,14 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "vt_layout.h"
-#include "vt_probe.h"
-#include "vt_proc.h"
-#include "vt_routes.h"
-#include "vt_snap.h"
-#include "vt_state.h"
-#include "vt_target.h"
-#include "vt_wire.h"
+#include "target/vt_layout.h"
+#include "probe/vt_probe.h"
+#include "target/vt_proc.h"
+#include "serve/vt_routes.h"
+#include "target/vt_snap.h"
+#include "model/vt_state.h"
+#include "target/vt_target.h"
+#include "wire/vt_wire.h"
 
 #define RECONCILE_MS 1000
 #define MAX_ARENAS 4096

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vt_state.h"
+#include "model/vt_state.h"
 
 #define VT_WIRE_MAX_LEAKS 100
 

@@ -1,11 +1,11 @@
-#include "vt_routes.h"
+#include "serve/vt_routes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "vt_server.h"
-#include "vt_web.h"
+#include "serve/vt_server.h"
+#include "serve/vt_web.h"
 
 #define HEARTBEAT_MS 1000
 

@@ -3,7 +3,7 @@
 #include <limits.h>
 #include <sys/uio.h>
 
-#include "vt_mem.h"
+#include "target/vt_mem.h"
 
 int vt_mem_read(int pid, uint64_t addr, void *buf, size_t len)
 {

@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <uv.h>
 
-#include "vt_state.h"
-#include "vt_wire.h"
+#include "model/vt_state.h"
+#include "wire/vt_wire.h"
 
 struct vt_routes;
 

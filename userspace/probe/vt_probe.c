@@ -1,4 +1,4 @@
-#include "vt_probe.h"
+#include "probe/vt_probe.h"
 
 #include <errno.h>
 #include <stdio.h>

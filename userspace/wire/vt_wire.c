@@ -12,7 +12,7 @@
 
 #include <jansson.h>
 
-#include "vt_wire.h"
+#include "wire/vt_wire.h"
 
 #define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
 

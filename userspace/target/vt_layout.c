@@ -12,8 +12,8 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 
-#include "vt_layout.h"
-#include "vt_target.h"
+#include "target/vt_layout.h"
+#include "target/vt_target.h"
 
 const struct vt_layout_spec vt_layout_fields[VT_L_COUNT] = {
 #define X(id, type, path) { type, path },

@@ -1,4 +1,4 @@
-#include "vt_proc.h"
+#include "target/vt_proc.h"
 
 #include <stdio.h>
 #include <string.h>
