@@ -12,6 +12,8 @@
 #   2. HTTP: h2load against valk-sim --workload http, same variants
 #   3. collector cost: valk-trace's CPU per second of tracing, events/s
 #   4. encoding: tests/bench/bench_wire.c on a 262,144-slot handle slab
+#   5. dashboard: the page's update time in chromium for two 262,144-slot
+#      slabs (tests/browser/perf.mjs) against one 60 Hz frame
 #
 # The probe modes (events, hybrid) need root; without it they are skipped.
 # Knobs (environment): BENCH_ROUNDS (3), BENCH_OPS (one op count for every
@@ -423,12 +425,24 @@ else
 	: >"$WIRE"
 fi
 
+# ---- 5. dashboard ---------------------------------------------------------------
+
+say "dashboard: render time in chromium (tests/browser/perf.mjs)"
+RENDER=$TMP/render.out
+if command -v node >/dev/null 2>&1; then
+	node tests/browser/perf.mjs >"$RENDER" 2>&1
+	case $? in 0) ;; 77) NOTES+=("dashboard skipped: $(tail -n 1 "$RENDER")") ;;
+	*) say "perf.mjs failed: $(tail -n 3 "$RENDER")"; FAILED=1 ;; esac
+else
+	NOTES+=("dashboard skipped: node not found (make deps)"); : >"$RENDER"
+fi
+
 # ---- the table ------------------------------------------------------------------
 
 report() {
 	awk -v ops="$OPS_PLAIN" -v ops_probe="$OPS_PROBE" -v rounds="$ROUNDS" -v http_n="$HTTP_N" -v http_c="$HTTP_C" \
 	    -v http_path="$HTTP_PATH" -v rate="$RATE" -v slots="$SLOTS" \
-	    -v window="$WINDOW" -v drain="$DRAIN" -v pinned="${#PIN_TARGET[@]}" -v variants="${VARIANTS[*]}" -v wire="$WIRE" '
+	    -v window="$WINDOW" -v drain="$DRAIN" -v pinned="${#PIN_TARGET[@]}" -v variants="${VARIANTS[*]}" -v wire="$WIRE" -v render="$RENDER" '
 function median(list,    n, a, i, j, t) {
 	n = split(list, a, " ")
 	if (n == 0) return ""
@@ -576,6 +590,14 @@ END {
 	}
 	if (!nd) printf "(no result: see the messages above)\n"
 	else if (state != "") printf "(%s)\n", state
+
+	printf "\n5. Dashboard: one update of two 262,144-slot slabs in chromium, up to layout\n"
+	while ((getline line < render) > 0) {
+		if (split(line, rf, " ") < 13 || rf[1] != "render") continue
+		printf "mean %s ms, median %s ms, max %s ms over %s updates (target < %s ms, one 60 Hz frame)\n", rf[7], rf[9], rf[11], rf[5], rf[13]
+		nr++
+	}
+	if (!nr) printf "(no result: see the messages above)\n"
 }' "$RESULTS"
 	local n
 	for n in "${NOTES[@]}"; do echo "note: $n"; done

@@ -3,7 +3,6 @@
  * decodes them; Prometheus output run through promtool when installed. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -766,25 +765,17 @@ static void test_buckets(void)
 	vt_state_free(s);
 }
 
-/* ---- speed --------------------------------------------------------------- */
+/* ---- a large slab --------------------------------------------------------- */
 
-static double ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
-	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
-static void test_speed(void)
+/* A 262,144-slot handle slab encodes in every dialect, and a delta after
+ * releases is a delta; how long it takes is measured by `make bench`
+ * (tests/bench/bench_wire.c), never judged here. */
+static void test_large_slab(void)
 {
 	const uint64_t n = 262144;
 	struct vt_state *s = vt_state_new(0);
 	struct vt_wire_delta *d = vt_wire_delta_new();
-	struct timespec t0;
 	struct img m;
-	double t_mem, t_full, t_delta;
 	char *a, *b, *c;
 	bool full;
 
@@ -801,20 +792,12 @@ static void test_speed(void)
 				       .a = IMG_AFTER };
 		vt_state_apply(s, &ev);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	a = vt_wire_memory(s, &meta, 1);
-	t_mem = ms_since(&t0);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	c = vt_wire_valk_delta(s, &meta, d, &full);
-	t_delta = ms_since(&t0);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	b = vt_wire_valk_full(s, &meta, NULL);
-	t_full = ms_since(&t0);
-	printf("test_wire: 262144-slot handle slab: memory %.1f ms (%zu B), "
-	       "valk full %.1f ms (%zu B), delta %.1f ms (%zu B)\n",
-	       t_mem, strlen(a), t_full, strlen(b), t_delta, strlen(c));
 	CHECK(a && b && c && !full);
-	CHECK(t_mem < 250 && t_full < 250 && t_delta < 250);
+	CHECK(a && strlen(a) > n);	/* one letter per slot at least */
+	CHECK(c && b && strlen(c) < strlen(b));
 	free(a);
 	free(b);
 	free(c);
@@ -834,6 +817,6 @@ int main(void)
 	test_valk_delta();
 	test_prometheus();
 	test_buckets();
-	test_speed();
+	test_large_slab();
 	return vt_test_done("test_wire");
 }
