@@ -134,11 +134,10 @@ static __always_inline void emit_release(__u64 slab, __u64 item, __u32 probe)
 
 	if (!e)
 		return;
-	e->slab = slab;
-	e->ptr = item;
-	e->slot = read_u64(item + off.item_handle);
+	e->release.slab = slab;
+	e->release.slot = read_u64(item + off.item_handle);
 	/* probed at entry: the release's own version bump is still ahead */
-	e->a = read_u64(slab + off.slab_version) + 1;
+	e->release.version = read_u64(slab + off.slab_version) + 1;
 	ev_submit(e);
 }
 
@@ -152,13 +151,12 @@ static __always_inline void emit_conn(__u64 conn, __u32 probe)
 	e = ev_reserve(VT_EV_CONN, probe);
 	if (!e)
 		return;
-	e->ptr = conn;
-	e->slot = read_u64(conn - off.item_data + off.item_handle);
-	bpf_probe_read_user(&e->kind, sizeof(e->kind),
+	e->conn.handle = conn;
+	bpf_probe_read_user(&e->conn.kind, sizeof(e->conn.kind),
 			    (void *)(conn + off.handle_kind));
-	bpf_probe_read_user(&e->diag, sizeof(e->diag),
+	bpf_probe_read_user(&e->conn.diag, sizeof(e->conn.diag),
 			    (void *)(conn + off.diag_state));
-	bpf_probe_read_user(&e->owner, sizeof(e->owner),
+	bpf_probe_read_user(&e->conn.owner, sizeof(e->conn.owner),
 			    (void *)(conn + off.diag_owner));
 	ev_submit(e);
 }
@@ -188,12 +186,13 @@ int BPF_KRETPROBE(slab_acquire_ret, __u64 item)
 		       VT_P_ACQUIRE_RET);
 	if (!e)
 		return 0;
-	e->slab = s.a0;
-	e->ptr = item;
 	if (item) {
-		e->slot = read_u64(item + off.item_handle);
-		e->a = read_u64(s.a0 + off.slab_version);
-		e->b = read_u64(s.a0 + off.slab_peak);
+		e->acquire.slab = s.a0;
+		e->acquire.slot = read_u64(item + off.item_handle);
+		e->acquire.version = read_u64(s.a0 + off.slab_version);
+		e->acquire.peak = read_u64(s.a0 + off.slab_peak);
+	} else {
+		e->acquire_fail.slab = s.a0;
 	}
 	ev_submit(e);
 	return 0;
@@ -244,9 +243,9 @@ int BPF_KRETPROBE(slab_new_ret, __u64 slab)
 	e = ev_reserve(VT_EV_SLAB_NEW, VT_P_SLAB_NEW_RET);
 	if (!e)
 		return 0;
-	e->slab = slab;
-	e->a = s.a0;
-	e->b = s.a1;
+	e->slab_new.slab = slab;
+	e->slab_new.item_size = s.a0;
+	e->slab_new.num_items = s.a1;
 	ev_submit(e);
 	return 0;
 }
@@ -262,7 +261,7 @@ int BPF_KPROBE(slab_free, __u64 slab)
 	e = ev_reserve(VT_EV_SLAB_FREE, VT_P_SLAB_FREE);
 	if (!e)
 		return 0;
-	e->slab = slab;
+	e->slab_free.slab = slab;
 	ev_submit(e);
 	return 0;
 }
@@ -280,7 +279,7 @@ int BPF_KRETPROBE(aio_start_ret, __u64 sys)
 	e = ev_reserve(VT_EV_AIO_START, VT_P_AIO_START_RET);
 	if (!e)
 		return 0;
-	e->ptr = sys;
+	e->aio_start.sys = sys;
 	ev_submit(e);
 	return 0;
 }
@@ -359,9 +358,9 @@ int BPF_KRETPROBE(owner_ret, __u64 idx)
 	e = ev_reserve(VT_EV_OWNER, VT_P_OWNER_RET);
 	if (!e)
 		return 0;
-	e->ptr = s.a0;
-	e->a = idx & 0xffff;
-	__builtin_memcpy(e->name, s.name, sizeof(e->name));
+	e->owner.sys = s.a0;
+	e->owner.index = idx & 0xffff;
+	__builtin_memcpy(e->owner.name, s.name, sizeof(e->owner.name));
 	ev_submit(e);
 	return 0;
 }

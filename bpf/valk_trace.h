@@ -6,14 +6,14 @@
 #define VT_NAME_LEN 32
 
 enum vt_event_type {
-	VT_EV_ACQUIRE = 1,	/* slab, slot, ptr=item; a=bitmap_version, b=peakUsed */
-	VT_EV_ACQUIRE_FAIL = 2,	/* slab: acquire returned NULL (overflow) */
-	VT_EV_RELEASE = 3,	/* slab, slot, ptr=item; a=bitmap_version after it */
-	VT_EV_SLAB_NEW = 4,	/* slab; a=itemSize, b=numItems */
-	VT_EV_SLAB_FREE = 5,	/* slab */
-	VT_EV_AIO_START = 6,	/* ptr=valk_aio_system_t * */
-	VT_EV_CONN = 7,		/* ptr=handle payload; slot; kind, diag, owner */
-	VT_EV_OWNER = 8,	/* ptr=sys; a=index (65535: registry full); name */
+	VT_EV_ACQUIRE = 1,	/* .acquire */
+	VT_EV_ACQUIRE_FAIL = 2,	/* .acquire_fail: acquire returned NULL */
+	VT_EV_RELEASE = 3,	/* .release */
+	VT_EV_SLAB_NEW = 4,	/* .slab_new */
+	VT_EV_SLAB_FREE = 5,	/* .slab_free */
+	VT_EV_AIO_START = 6,	/* .aio_start */
+	VT_EV_CONN = 7,		/* .conn */
+	VT_EV_OWNER = 8,	/* .owner */
 };
 
 /* Which probe produced an event; also the index of its hit counter. */
@@ -40,20 +40,69 @@ enum vt_probe_id {
 	VT_P_COUNT,
 };
 
+/* Addresses are the target's. A bitmap_version is the slab's change
+ * counter as the event saw it: the model uses it to tell an event already
+ * in a memory image from one that came after. */
+struct vt_ev_acquire {
+	__u64 slab;		/* valk_slab_t * */
+	__u64 slot;		/* item->handle */
+	__u64 version;		/* bitmap_version after the acquire's bump */
+	__u64 peak;		/* peakUsed */
+};
+
+struct vt_ev_acquire_fail {
+	__u64 slab;
+};
+
+struct vt_ev_release {
+	__u64 slab;
+	__u64 slot;
+	__u64 version;		/* bitmap_version after the release's bump */
+};
+
+struct vt_ev_slab_new {
+	__u64 slab;
+	__u64 item_size;
+	__u64 num_items;
+};
+
+struct vt_ev_slab_free {
+	__u64 slab;
+};
+
+struct vt_ev_aio_start {
+	__u64 sys;		/* valk_aio_system_t * */
+};
+
+/* A handle's connection record, read as the probe fired. */
+struct vt_ev_conn {
+	__u64 handle;		/* valk_aio_handle_t * (the slot's payload) */
+	__u32 kind;		/* handle kind word */
+	__u32 diag;		/* http.diag.state */
+	__u16 owner;		/* http.diag.owner_idx */
+};
+
+struct vt_ev_owner {
+	__u64 sys;		/* valk_aio_system_t * */
+	__u32 index;		/* 65535: the registry was full */
+	char name[VT_NAME_LEN];
+};
+
 struct vt_event {
 	__u64 ts_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
-	__u64 slab;		/* slab header address in the target */
-	__u64 ptr;		/* item, handle payload or system address */
-	__u64 slot;		/* slot index (item->handle) when known */
-	__u64 a;
-	__u64 b;
-	__u32 type;		/* enum vt_event_type */
+	__u32 type;		/* enum vt_event_type: which member is set */
 	__u32 tid;
-	__u32 kind;		/* handle kind word read at probe time */
-	__u32 diag;		/* http.diag.state read at probe time */
-	__u16 owner;		/* http.diag.owner_idx read at probe time */
 	__u16 probe;		/* enum vt_probe_id */
-	char name[VT_NAME_LEN];
+	union {
+		struct vt_ev_acquire acquire;
+		struct vt_ev_acquire_fail acquire_fail;
+		struct vt_ev_release release;
+		struct vt_ev_slab_new slab_new;
+		struct vt_ev_slab_free slab_free;
+		struct vt_ev_aio_start aio_start;
+		struct vt_ev_conn conn;
+		struct vt_ev_owner owner;
+	};
 };
 
 /* Offsets the BPF side needs, resolved from the target's DWARF and written

@@ -139,20 +139,25 @@ static void churn(struct vt_state *s, unsigned n, uint64_t *ts)
 		const struct vt_slab *sl = tcp ? t : h;
 		uint64_t slot = rnd((uint32_t)sl->total);
 		bool used = sl->bitmap[slot / 8] >> (slot % 8) & 1;
-		struct vt_event ev = {
-			.type = used ? VT_EV_RELEASE : VT_EV_ACQUIRE,
-			.slab = sl->addr, .slot = slot, .ts_ns = (*ts)++,
-		};
+		struct vt_event ev = { .type = used ? VT_EV_RELEASE
+						    : VT_EV_ACQUIRE,
+				       .ts_ns = (*ts)++ };
 
+		if (used)
+			ev.release = (struct vt_ev_release){ .slab = sl->addr,
+							     .slot = slot };
+		else
+			ev.acquire = (struct vt_ev_acquire){ .slab = sl->addr,
+							     .slot = slot };
 		vt_state_apply(s, &ev);
 		if (tcp || used || rnd(2))
 			continue;
 		ev = (struct vt_event){
 			.type = VT_EV_CONN, .ts_ns = (*ts)++,
-			.ptr = h->addr + h->heap_off + h->data_off +
-			       slot * h->stride,
-			.kind = VT_HK_HTTP_CONN, .diag = 1 + rnd(4),
-			.owner = (uint16_t)rnd(4),
+			.conn = { .handle = h->addr + h->heap_off +
+					    h->data_off + slot * h->stride,
+				  .kind = VT_HK_HTTP_CONN, .diag = 1 + rnd(4),
+				  .owner = (uint16_t)rnd(4) },
 		};
 		vt_state_apply(s, &ev);
 	}

@@ -29,8 +29,7 @@ static void img_free_slot(struct img *m, uint64_t slot)
 static struct vt_event ev_slot(uint32_t type, uint64_t slab, uint64_t slot,
 			       uint64_t ts_ms)
 {
-	return (struct vt_event){ .type = type, .slab = slab, .slot = slot,
-				  .ts_ns = ts_ms * MS, .a = IMG_AFTER };
+	return img_ev(type, slab, slot, ts_ms * MS);
 }
 
 static struct vt_event ev_conn(uint64_t slab, uint64_t slot, uint32_t kind,
@@ -38,8 +37,8 @@ static struct vt_event ev_conn(uint64_t slab, uint64_t slot, uint32_t kind,
 {
 	return (struct vt_event){
 		.type = VT_EV_CONN, .ts_ns = ts_ms * MS,
-		.ptr = slab + HEAP_OFF + DATA_OFF + slot * 960,
-		.kind = kind, .diag = diag, .owner = owner,
+		.conn = { .handle = slab + HEAP_OFF + DATA_OFF + slot * 960,
+			  .kind = kind, .diag = diag, .owner = owner },
 	};
 }
 
@@ -168,8 +167,8 @@ static void test_events(void)
 
 	/* acquire: bit, counters, hwm from the runtime's peakUsed */
 	ev = ev_slot(VT_EV_ACQUIRE, ADDR, 3, 2000);
-	ev.a = 1;
-	ev.b = 9;
+	ev.acquire.version = 1;
+	ev.acquire.peak = 9;
 	gen = vt_state_generation(s);
 	CHECK(vt_state_apply(s, &ev) == 0);
 	CHECK(vt_state_generation(s) > gen);
@@ -198,8 +197,8 @@ static void test_events(void)
 
 	/* a connection: acquire, then CONN events located by payload pointer */
 	ev = ev_slot(VT_EV_ACQUIRE, ADDR, 7, 2100);
-	ev.a = 2;
-	ev.b = 2;
+	ev.acquire.version = 2;
+	ev.acquire.peak = 2;
 	vt_state_apply(s, &ev);
 	CHECK_EQ_U64(sl->hwm, 9);	/* hwm never goes down */
 	ev = ev_conn(ADDR, 7, VT_HK_HTTP_CONN, VT_DIAG_CONNECTING, 1, 2101);
@@ -212,7 +211,7 @@ static void test_events(void)
 	CHECK(!sl->pending[7]);
 	CHECK(sl->states[7] == 'I');
 	/* misaligned and out-of-range payload pointers are not slots */
-	ev.ptr += 8;
+	ev.conn.handle += 8;
 	CHECK(vt_state_apply(s, &ev) == -1);
 	ev = ev_conn(ADDR, 16, VT_HK_HTTP_CONN, VT_DIAG_IDLE, 1, 2102);
 	CHECK(vt_state_apply(s, &ev) == -1);
@@ -223,7 +222,7 @@ static void test_events(void)
 
 	/* release */
 	ev = ev_slot(VT_EV_RELEASE, ADDR, 7, 2200);
-	ev.a = 3;
+	ev.release.version = 3;
 	CHECK(vt_state_apply(s, &ev) == 0);
 	CHECK(!model_bit(sl, 7));
 	CHECK_EQ_U64(sl->used, 1);
@@ -252,10 +251,22 @@ static void test_events(void)
 	CHECK_EQ_U64(sl->acquires, 2);
 	CHECK_EQ_U64(sl->releases, 1);
 
-	/* lifecycle events are the collector's business */
+	/* a new slab comes with its system's read; a new system is read */
 	ev = ev_slot(VT_EV_SLAB_NEW, ADDR, 0, 2500);
 	CHECK(vt_state_apply(s, &ev) == 0);
 	CHECK_EQ_U64(vt_state_counters(s)->events, 14);
+	ev = (struct vt_event){ .type = VT_EV_AIO_START,
+				.aio_start.sys = 0x9000 };
+	CHECK(vt_state_apply(s, &ev) == VT_STATE_READ_SYSTEMS);
+	/* a freed slab is forgotten; an unknown one changes nothing */
+	ev = ev_slot(VT_EV_SLAB_FREE, ADDR + 64, 0, 2600);
+	CHECK(vt_state_apply(s, &ev) == 0);
+	CHECK(vt_state_slab_find(s, ADDR) == sl);
+	ev = ev_slot(VT_EV_SLAB_FREE, ADDR, 0, 2600);
+	CHECK(vt_state_apply(s, &ev) == 0);
+	CHECK(vt_state_slab_find(s, ADDR) == NULL);
+	CHECK_EQ_U64(vt_state_counters(s)->events, 17);
+	CHECK_EQ_U64(vt_state_counters(s)->ignored, 6);
 
 	img_fini(&m);
 	vt_state_free(s);
@@ -264,7 +275,8 @@ static void test_events(void)
 static void test_owners(void)
 {
 	struct vt_state *s = vt_state_new(0);
-	struct vt_event ev = { .type = VT_EV_OWNER, .ptr = 0xabc000, .a = 1 };
+	struct vt_event ev = { .type = VT_EV_OWNER,
+			       .owner = { .sys = 0xabc000, .index = 1 } };
 	const struct vt_system *sys;
 	uint64_t gen;
 
@@ -273,23 +285,23 @@ static void test_owners(void)
 	CHECK(vt_state_system_set(s, VT_MAX_SYSTEMS, 1) == -1);
 	CHECK_EQ_U64(vt_state_nsystems(s), 3);
 	CHECK_EQ_U64(vt_state_system(s, 1)->addr, 0);
-	strcpy(ev.name, ":8443");
+	strcpy(ev.owner.name, ":8443");
 	CHECK(vt_state_apply(s, &ev) == 0);
 	sys = vt_state_system(s, 2);
 	CHECK_EQ_U64(sys->nowners, 2);
 	CHECK_STR(sys->owners[1], ":8443");
 	CHECK_STR(sys->owners[0], "");
 	/* registry full: no index, nothing recorded */
-	ev.a = 0xffff;
+	ev.owner.index = 0xffff;
 	CHECK(vt_state_apply(s, &ev) == 0);
 	CHECK_EQ_U64(sys->nowners, 2);
 	/* unknown system */
-	ev.a = 0;
-	ev.ptr = 0xdead000;
+	ev.owner.index = 0;
+	ev.owner.sys = 0xdead000;
 	CHECK(vt_state_apply(s, &ev) == -1);
 	/* a 32-byte name without NUL is cut, not overrun */
-	ev.ptr = 0x111000;
-	memset(ev.name, 'x', sizeof(ev.name));
+	ev.owner.sys = 0x111000;
+	memset(ev.owner.name, 'x', sizeof(ev.owner.name));
 	CHECK(vt_state_apply(s, &ev) == 0);
 	CHECK_EQ_U64(strlen(vt_state_system(s, 0)->owners[0]), 31);
 	/* bytes that are not printable ASCII do not reach the encoders */
@@ -337,28 +349,28 @@ static void test_boot_window(void)
 
 	/* acquires that read a version <= 20 are in the image */
 	ev = ev_slot(VT_EV_ACQUIRE, ADDR, 1, 99);
-	ev.a = 15;
+	ev.acquire.version = 15;
 	vt_state_apply(s, &ev);
 	ev = ev_slot(VT_EV_ACQUIRE, ADDR, 9, 99);	/* acquired, released */
-	ev.a = 19;
+	ev.acquire.version = 19;
 	vt_state_apply(s, &ev);
 	CHECK(!model_bit(sl, 9));
 	CHECK_EQ_U64(sl->used, 3);
 	CHECK_EQ_U64(sl->acquires, 13);
 	/* its release, read at 19 (+1): the slot is clear, nothing to do */
 	ev = ev_slot(VT_EV_RELEASE, ADDR, 9, 99);
-	ev.a = 20;
+	ev.release.version = 20;
 	vt_state_apply(s, &ev);
 	CHECK_EQ_U64(sl->releases, 10);
 
 	/* bumped before the read, returned after it: slot 2 is set already */
 	ev = ev_slot(VT_EV_ACQUIRE, ADDR, 2, 105);
-	ev.a = 22;
+	ev.acquire.version = 22;
 	vt_state_apply(s, &ev);
 	CHECK_EQ_U64(sl->acquires, 13);
 	/* a new acquire of slot 3 */
 	ev = ev_slot(VT_EV_ACQUIRE, ADDR, 3, 105);
-	ev.a = 21;
+	ev.acquire.version = 21;
 	vt_state_apply(s, &ev);
 	CHECK(model_bit(sl, 3));
 	CHECK_EQ_U64(sl->acquires, 14);
@@ -366,7 +378,7 @@ static void test_boot_window(void)
 
 	/* a release of set slot 1 that entered after the read */
 	ev = ev_slot(VT_EV_RELEASE, ADDR, 1, 106);
-	ev.a = 23;
+	ev.release.version = 23;
 	vt_state_apply(s, &ev);
 	CHECK(!model_bit(sl, 1));
 	CHECK_EQ_U64(sl->releases, 11);
@@ -374,12 +386,12 @@ static void test_boot_window(void)
 	/* slot 6: released and acquired again before the read; the release
 	 * applies, the acquire (read 18) proves it was in the image */
 	ev = ev_slot(VT_EV_RELEASE, ADDR, 6, 104);
-	ev.a = 17;
+	ev.release.version = 17;
 	vt_state_apply(s, &ev);
 	CHECK(!model_bit(sl, 6));
 	CHECK(sl->unsure[6]);
 	ev = ev_slot(VT_EV_ACQUIRE, ADDR, 6, 104);
-	ev.a = 18;
+	ev.acquire.version = 18;
 	vt_state_apply(s, &ev);
 	CHECK(model_bit(sl, 6));
 	CHECK(!sl->unsure[6]);
@@ -390,10 +402,10 @@ static void test_boot_window(void)
 	/* slot 2: entered release before the read, cleared after it; its next
 	 * acquire is new (read 24), so the release stands */
 	ev = ev_slot(VT_EV_RELEASE, ADDR, 2, 107);
-	ev.a = 20;
+	ev.release.version = 20;
 	vt_state_apply(s, &ev);
 	ev = ev_slot(VT_EV_ACQUIRE, ADDR, 2, 111);
-	ev.a = 24;
+	ev.acquire.version = 24;
 	vt_state_apply(s, &ev);
 	CHECK(model_bit(sl, 2));
 	CHECK_EQ_U64(sl->releases, 12);
@@ -406,7 +418,7 @@ static void test_boot_window(void)
 	m.v.version = 5;
 	vt_state_slab_load(s, &m.v, 200);
 	ev = ev_slot(VT_EV_ACQUIRE, ADDR + 0x100000, 4, 50);
-	ev.a = 6;
+	ev.acquire.version = 6;
 	vt_state_apply(s, &ev);
 	CHECK_EQ_U64(vt_state_slab_find(s, ADDR + 0x100000)->acquires, 14);
 	img_fini(&m);
@@ -429,8 +441,8 @@ static void test_reconcile(void)
 	vt_state_slab_load(s, &m.v, 0);
 	sl = vt_state_slab_find(s, ADDR);
 	ev = ev_slot(VT_EV_ACQUIRE, ADDR, 2, 50);
-	ev.a = 3;
-	ev.b = 3;
+	ev.acquire.version = 3;
+	ev.acquire.peak = 3;
 	vt_state_apply(s, &ev);
 	vt_state_slot_typed(s, ADDR, 2, VT_HK_TCP, 0, 0);
 
@@ -458,8 +470,8 @@ static void test_reconcile(void)
 	/* the events arrive: the model matches and the suspicion clears */
 	for (uint64_t i = 3; i <= 4; i++) {
 		ev = ev_slot(VT_EV_ACQUIRE, ADDR, i, 60);
-		ev.a = i + 1;
-		ev.b = i + 1;
+		ev.acquire.version = i + 1;
+		ev.acquire.peak = i + 1;
 		vt_state_apply(s, &ev);
 		ev = ev_conn(ADDR, i, VT_HK_HTTP_CONN, VT_DIAG_ACTIVE, 0, 61);
 		vt_state_apply(s, &ev);
@@ -513,8 +525,8 @@ static void test_reconcile(void)
 
 	/* pending slots are not compared: their kind is not known yet */
 	ev = ev_slot(VT_EV_ACQUIRE, ADDR, 10, 900);
-	ev.a = 8;
-	ev.b = 6;
+	ev.acquire.version = 8;
+	ev.acquire.peak = 6;
 	vt_state_apply(s, &ev);
 	img_use(&m, 10, VT_HK_TCP, 0, 0);
 	m.v.overflow = 0;
@@ -685,10 +697,9 @@ static struct vt_event sim_acquire(struct sim *x, uint64_t addr, uint64_t ts)
 	if (x->n - x->nfree > x->peak)
 		x->peak = x->n - x->nfree;
 	x->acq++;
-	ev.type = VT_EV_ACQUIRE;
-	ev.slot = slot;
-	ev.a = x->version;
-	ev.b = x->peak;
+	ev = ev_slot(VT_EV_ACQUIRE, addr, slot, ts);
+	ev.acquire.version = x->version;
+	ev.acquire.peak = x->peak;
 	return ev;
 }
 
@@ -703,7 +714,7 @@ static struct vt_event sim_release(struct sim *x, uint64_t addr,
 	x->head = slot;
 	x->nfree++;
 	x->rel++;
-	ev.a = x->version;
+	ev.release.version = x->version;
 	return ev;
 }
 
@@ -816,6 +827,36 @@ static void test_boot_replay(void)
 	CHECK(bad == 0);
 }
 
+/* Random bytes, but often naming the test's slab, one of its slots, a
+ * payload address near its handles or its system. A freed slab stays
+ * random: dropping the test's slab is not garbage. */
+static void fuzz_aim(struct vt_event *ev)
+{
+	uint64_t handle = ADDR + (uint64_t)(rand() % (100 * 960 + 200));
+
+	switch (ev->type) {
+	case VT_EV_ACQUIRE:
+	case VT_EV_RELEASE:	/* slab and slot lead both */
+		if (rand() % 2)
+			ev->acquire.slab = ADDR;
+		if (rand() % 2)
+			ev->acquire.slot %= 128;
+		break;
+	case VT_EV_ACQUIRE_FAIL:
+		if (rand() % 2)
+			ev->acquire_fail.slab = ADDR;
+		break;
+	case VT_EV_CONN:
+		if (rand() % 2)
+			ev->conn.handle = handle;
+		break;
+	case VT_EV_OWNER:
+		if (rand() % 4 == 0)
+			ev->owner.sys = 0x1000;
+		break;
+	}
+}
+
 /* Whatever a target or a broken probe sends, the model stays consistent:
  * used equals the bitmap's popcount and free slots are 'F'. */
 static void test_garbage(void)
@@ -836,14 +877,7 @@ static void test_garbage(void)
 		for (size_t j = 0; j < sizeof(ev); j++)
 			raw[j] = (uint8_t)rand();
 		ev.type = (uint32_t)(rand() % 10);
-		if (rand() % 2)
-			ev.slab = ADDR;
-		if (rand() % 2)
-			ev.slot %= 128;
-		if (rand() % 2)
-			ev.ptr = ADDR + (uint64_t)(rand() % (100 * 960 + 200));
-		if (rand() % 4 == 0)
-			ev.ptr = 0x1000;
+		fuzz_aim(&ev);
 		vt_state_apply(s, &ev);
 	}
 	for (uint64_t i = 0; i < sl->total; i++) {

@@ -43,8 +43,7 @@ static struct vt_state *fixture(void)
 	uint64_t hits[VT_P_COUNT] = { [VT_P_ACQUIRE_RET] = 41,
 				      [VT_P_RELEASE] = 17 };
 	struct img m;
-	struct vt_event ev = { .type = VT_EV_ACQUIRE, .slab = TCP, .slot = 5,
-			       .ts_ns = 4000 * MS, .a = IMG_AFTER };
+	struct vt_event ev = img_ev(VT_EV_ACQUIRE, TCP, 5, 4000 * MS);
 
 	vt_state_system_set(s, 0, SYS0);
 	vt_state_system_set(s, 1, SYS1);
@@ -460,9 +459,10 @@ static void test_valk_full(void)
 static struct vt_event conn_ev(uint64_t slot, uint32_t diag, uint16_t owner)
 {
 	return (struct vt_event){ .type = VT_EV_CONN,
-				  .ptr = HANDLES + 96 + 16 + slot * 960,
-				  .kind = VT_HK_HTTP_CONN, .diag = diag,
-				  .owner = owner };
+				  .conn = { .handle = HANDLES + 96 + 16 +
+						      slot * 960,
+					    .kind = VT_HK_HTTP_CONN,
+					    .diag = diag, .owner = owner } };
 }
 
 /* A few random acquires, releases and connection changes. */
@@ -470,20 +470,18 @@ static void churn(struct vt_state *s, const struct vt_slab *h)
 {
 	for (int k = rand() % 6; k >= 0; k--) {
 		uint64_t slot = (uint64_t)rand() % 70;
-		struct vt_event ev = { .slab = HANDLES, .slot = slot,
-				       .ts_ns = 5000 * MS, .a = IMG_AFTER };
+		struct vt_event ev = img_ev(h->bitmap[slot / 8] >> (slot % 8) & 1
+						    ? VT_EV_RELEASE : VT_EV_ACQUIRE,
+					    HANDLES, slot, 5000 * MS);
 
-		ev.type = h->bitmap[slot / 8] >> (slot % 8) & 1 ? VT_EV_RELEASE
-								: VT_EV_ACQUIRE;
 		vt_state_apply(s, &ev);
 		if (ev.type == VT_EV_ACQUIRE && rand() % 2) {
 			ev = conn_ev(slot, (uint32_t)(rand() % 5),
 				     (uint16_t)(rand() % 3));
 			vt_state_apply(s, &ev);
 		}
-		ev = (struct vt_event){ .slab = TCP, .slot = slot % 21,
-					.ts_ns = 5000 * MS, .a = IMG_AFTER };
-		ev.type = rand() % 2 ? VT_EV_ACQUIRE : VT_EV_RELEASE;
+		ev = img_ev(rand() % 2 ? VT_EV_ACQUIRE : VT_EV_RELEASE, TCP,
+			    slot % 21, 5000 * MS);
 		vt_state_apply(s, &ev);
 	}
 }
@@ -644,8 +642,7 @@ static void test_prometheus(void)
 {
 	struct vt_state *s = fixture();
 	char *text = vt_wire_prometheus(s, &meta);
-	struct vt_event ev = { .type = VT_EV_ACQUIRE, .slab = HANDLES, .slot = 20,
-			       .a = IMG_AFTER };
+	struct vt_event ev = img_ev(VT_EV_ACQUIRE, HANDLES, 20, 0);
 	int rc;
 
 	CHECK(text != NULL);
@@ -787,9 +784,8 @@ static void test_large_slab(void)
 	load(s, &m);
 	free(vt_wire_valk_full(s, &meta, d));
 	for (int i = 0; i < 1000; i++) {
-		struct vt_event ev = { .type = VT_EV_RELEASE, .slab = HANDLES,
-				       .slot = (uint64_t)rand() % n,
-				       .a = IMG_AFTER };
+		struct vt_event ev = img_ev(VT_EV_RELEASE, HANDLES,
+					    (uint64_t)rand() % n, 0);
 		vt_state_apply(s, &ev);
 	}
 	a = vt_wire_memory(s, &meta, 1);

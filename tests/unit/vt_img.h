@@ -64,4 +64,30 @@ static inline void img_use(struct img *m, uint64_t slot, uint32_t kind,
 	m->owners[slot] = owner;
 }
 
+/* An event about a slab (acquire, release, acquire failure, slab
+ * lifecycle) or one of its slots; slot changes read version IMG_AFTER. */
+static inline struct vt_event img_ev(uint32_t type, uint64_t slab,
+				     uint64_t slot, uint64_t ts_ns)
+{
+	struct vt_event ev = { .type = type, .ts_ns = ts_ns };
+
+	switch (type) {
+	case VT_EV_ACQUIRE:
+		ev.acquire = (struct vt_ev_acquire){ slab, slot, IMG_AFTER, 0 };
+		break;
+	case VT_EV_RELEASE:
+		ev.release = (struct vt_ev_release){ slab, slot, IMG_AFTER };
+		break;
+	case VT_EV_SLAB_NEW:
+		ev.slab_new.slab = slab;
+		break;
+	case VT_EV_SLAB_FREE:
+		ev.slab_free.slab = slab;
+		break;
+	default:	/* an acquire failure, or a type no one knows */
+		ev.acquire_fail.slab = slab;
+	}
+	return ev;
+}
+
 #endif /* VT_IMG_H */

@@ -276,18 +276,8 @@ static void on_event(void *ctx, const struct vt_event *ev)
 {
 	struct vt_trace *t = ctx;
 
-	switch (ev->type) {
-	case VT_EV_AIO_START:
+	if (vt_state_apply(t->state, ev) == VT_STATE_READ_SYSTEMS)
 		t->rescan = true;
-		break;
-	case VT_EV_SLAB_FREE:
-		vt_state_slab_drop(t->state, ev->slab);
-		break;
-	case VT_EV_SLAB_NEW:	/* picked up with its system */
-		break;
-	default:
-		vt_state_apply(t->state, ev);
-	}
 }
 
 /* ---- output ------------------------------------------------------------ */
@@ -464,7 +454,7 @@ static int attach(struct vt_trace *t)
 		};
 
 		/* probes first, so nothing between the read and the first
-		 * event is lost; the boot window drops what the read saw */
+		 * event is lost; the model drops events the image holds */
 		if (vt_probe_open(&po, on_event, t, &t->probe, t->err,
 				  sizeof(t->err)))
 			return -1;

@@ -276,9 +276,9 @@ static void slab_adopt(struct vt_slab *sl, const struct vt_slab_image *img,
 	sl->acquires = img->acquires;
 	sl->releases = img->releases;
 	sl->version = img->version;
-	sl->boot_ns = img->read_ns;
-	sl->boot_version = img->version;
-	sl->boot_ms = now_ms;
+	sl->image_ns = img->read_ns;
+	sl->image_version = img->version;
+	sl->image_ms = now_ms;
 	memset(sl->unsure, 0, sl->total);
 	sl->suspect = false;
 }
@@ -474,7 +474,7 @@ void vt_state_gc_set(struct vt_state *s, const struct vt_gc *gc)
  * more finely, by version: see apply_acquire.) */
 static bool in_image(const struct vt_slab *sl, uint64_t ts_ns)
 {
-	return ts_ns < sl->boot_ns;
+	return ts_ns < sl->image_ns;
 }
 
 static int ignore(struct vt_state *s)
@@ -483,12 +483,12 @@ static int ignore(struct vt_state *s)
 	return -1;
 }
 
-static struct vt_slab *event_slot(struct vt_state *s,
-				  const struct vt_event *ev)
+static struct vt_slab *slot_slab(struct vt_state *s, uint64_t slab,
+				 uint64_t slot)
 {
-	struct vt_slab *sl = slab_get(s, ev->slab);
+	struct vt_slab *sl = slab_get(s, slab);
 
-	return sl && ev->slot < sl->total ? sl : NULL;
+	return sl && slot < sl->total ? sl : NULL;
 }
 
 /*
@@ -510,7 +510,7 @@ static void undo_release(struct vt_slab *sl, uint64_t slot)
 	bit_put(sl->bitmap, slot, true);
 	sl->used++;
 	sl->releases--;
-	sl->since_ms[slot] = sl->boot_ms;
+	sl->since_ms[slot] = sl->image_ms;
 	sl->since_attach[slot] = 1;
 	if (sl->states) {	/* its kind is read again */
 		sl->states[slot] = 'U';
@@ -518,69 +518,71 @@ static void undo_release(struct vt_slab *sl, uint64_t slot)
 	}
 }
 
-static int apply_acquire(struct vt_state *s, const struct vt_event *ev)
+static int apply_acquire(struct vt_state *s, uint64_t ts_ns,
+			 const struct vt_ev_acquire *e)
 {
-	struct vt_slab *sl = event_slot(s, ev);
+	struct vt_slab *sl = slot_slab(s, e->slab, e->slot);
 
 	if (!sl)
 		return ignore(s);
-	if (ev->a <= sl->boot_version) {
-		if (sl->unsure[ev->slot])
-			undo_release(sl, ev->slot);
-		sl->unsure[ev->slot] = 0;
+	if (e->version <= sl->image_version) {
+		if (sl->unsure[e->slot])
+			undo_release(sl, e->slot);
+		sl->unsure[e->slot] = 0;
 		return 0;
 	}
-	sl->unsure[ev->slot] = 0;
-	if (bit_get(sl->bitmap, ev->slot))
+	sl->unsure[e->slot] = 0;
+	if (bit_get(sl->bitmap, e->slot))
 		return 0;
-	bit_put(sl->bitmap, ev->slot, true);
+	bit_put(sl->bitmap, e->slot, true);
 	sl->used++;
 	sl->acquires++;
-	sl->hwm = max3(sl->hwm, sl->used, ev->b);
-	if (ev->a > sl->version)
-		sl->version = ev->a;
-	sl->since_ms[ev->slot] = ev->ts_ns / 1000000;
-	sl->since_attach[ev->slot] = 0;
+	sl->hwm = max3(sl->hwm, sl->used, e->peak);
+	if (e->version > sl->version)
+		sl->version = e->version;
+	sl->since_ms[e->slot] = ts_ns / 1000000;
+	sl->since_attach[e->slot] = 0;
 	if (sl->states) {
 		/* the kind is written by inline code after the acquire */
-		sl->states[ev->slot] = 'U';
-		sl->owners[ev->slot] = VT_OWNER_NONE;
-		sl->pending[ev->slot] = 1;
+		sl->states[e->slot] = 'U';
+		sl->owners[e->slot] = VT_OWNER_NONE;
+		sl->pending[e->slot] = 1;
 	}
 	return 0;
 }
 
-static int apply_release(struct vt_state *s, const struct vt_event *ev)
+static int apply_release(struct vt_state *s, const struct vt_ev_release *e)
 {
-	struct vt_slab *sl = event_slot(s, ev);
+	struct vt_slab *sl = slot_slab(s, e->slab, e->slot);
 
 	if (!sl)
 		return ignore(s);
-	if (!bit_get(sl->bitmap, ev->slot))
+	if (!bit_get(sl->bitmap, e->slot))
 		return 0;
-	sl->unsure[ev->slot] = ev->a <= sl->boot_version;
-	bit_put(sl->bitmap, ev->slot, false);
+	sl->unsure[e->slot] = e->version <= sl->image_version;
+	bit_put(sl->bitmap, e->slot, false);
 	sl->used--;
 	sl->releases++;
-	if (ev->a > sl->version)
-		sl->version = ev->a;
-	sl->since_ms[ev->slot] = 0;
-	sl->since_attach[ev->slot] = 0;
+	if (e->version > sl->version)
+		sl->version = e->version;
+	sl->since_ms[e->slot] = 0;
+	sl->since_attach[e->slot] = 0;
 	if (sl->states) {
-		sl->states[ev->slot] = 'F';
-		sl->owners[ev->slot] = VT_OWNER_NONE;
-		sl->pending[ev->slot] = 0;
+		sl->states[e->slot] = 'F';
+		sl->owners[e->slot] = VT_OWNER_NONE;
+		sl->pending[e->slot] = 0;
 	}
 	return 0;
 }
 
-static int apply_acquire_fail(struct vt_state *s, const struct vt_event *ev)
+static int apply_acquire_fail(struct vt_state *s, uint64_t ts_ns,
+			      const struct vt_ev_acquire_fail *e)
 {
-	struct vt_slab *sl = slab_get(s, ev->slab);
+	struct vt_slab *sl = slab_get(s, e->slab);
 
 	if (!sl)
 		return ignore(s);
-	if (!in_image(sl, ev->ts_ns))
+	if (!in_image(sl, ts_ns))
 		sl->overflow++;
 	return 0;
 }
@@ -610,35 +612,36 @@ static bool still_typing(char letter)
 	return letter == 'N';
 }
 
-static int apply_conn(struct vt_state *s, const struct vt_event *ev)
+static int apply_conn(struct vt_state *s, uint64_t ts_ns,
+		      const struct vt_ev_conn *e)
 {
 	uint64_t slot;
-	struct vt_slab *sl = handle_slot(s, ev->ptr, &slot);
+	struct vt_slab *sl = handle_slot(s, e->handle, &slot);
 	char c;
 
 	if (!sl)
 		return ignore(s);
-	if (in_image(sl, ev->ts_ns) || !bit_get(sl->bitmap, slot))
+	if (in_image(sl, ts_ns) || !bit_get(sl->bitmap, slot))
 		return 0;
-	c = vt_state_letter(ev->kind, ev->diag);
+	c = vt_state_letter(e->kind, e->diag);
 	sl->states[slot] = c;
-	sl->owners[slot] = is_conn_letter(c) ? ev->owner : VT_OWNER_NONE;
+	sl->owners[slot] = is_conn_letter(c) ? e->owner : VT_OWNER_NONE;
 	sl->pending[slot] = still_typing(c);
 	return 0;
 }
 
-static int apply_owner(struct vt_state *s, const struct vt_event *ev)
+static int apply_owner(struct vt_state *s, const struct vt_ev_owner *e)
 {
 	char name[VT_NAME_LEN + 1];
 
-	if (ev->a == 0xffff)	/* registry full: the server has no index */
+	if (e->index == 0xffff)	/* registry full: the server has no index */
 		return 0;
 	for (size_t i = 0; i < s->nsystems; i++) {
-		if (!s->systems[i].addr || s->systems[i].addr != ev->ptr)
+		if (!s->systems[i].addr || s->systems[i].addr != e->sys)
 			continue;
-		memcpy(name, ev->name, VT_NAME_LEN);
+		memcpy(name, e->name, VT_NAME_LEN);
 		name[VT_NAME_LEN] = 0;
-		owner_put(s, &s->systems[i], (unsigned)ev->a, name);
+		owner_put(s, &s->systems[i], e->index, name);
 		return 0;
 	}
 	return ignore(s);
@@ -650,19 +653,22 @@ int vt_state_apply(struct vt_state *s, const struct vt_event *ev)
 	s->generation++;
 	switch (ev->type) {
 	case VT_EV_ACQUIRE:
-		return apply_acquire(s, ev);
+		return apply_acquire(s, ev->ts_ns, &ev->acquire);
 	case VT_EV_ACQUIRE_FAIL:
-		return apply_acquire_fail(s, ev);
+		return apply_acquire_fail(s, ev->ts_ns, &ev->acquire_fail);
 	case VT_EV_RELEASE:
-		return apply_release(s, ev);
+		return apply_release(s, &ev->release);
 	case VT_EV_CONN:
-		return apply_conn(s, ev);
+		return apply_conn(s, ev->ts_ns, &ev->conn);
 	case VT_EV_OWNER:
-		return apply_owner(s, ev);
-	case VT_EV_SLAB_NEW:	/* the collector reads and loads the slab */
-	case VT_EV_SLAB_FREE:	/* the collector drops it */
-	case VT_EV_AIO_START:	/* the collector reads the system */
+		return apply_owner(s, &ev->owner);
+	case VT_EV_SLAB_FREE:
+		vt_state_slab_drop(s, ev->slab_free.slab);
 		return 0;
+	case VT_EV_SLAB_NEW:	/* its system's read loads it */
+		return 0;
+	case VT_EV_AIO_START:
+		return VT_STATE_READ_SYSTEMS;
 	default:
 		return ignore(s);
 	}

@@ -91,9 +91,9 @@ struct vt_slab {
 	/* The last image adopted: when its read began (an event older than
 	 * that is in it) and its bitmap_version (an acquire whose event read
 	 * at most this version is in it). */
-	uint64_t boot_ns;
-	uint64_t boot_version;
-	uint64_t boot_ms;	/* when that image was adopted */
+	uint64_t image_ns;
+	uint64_t image_version;
+	uint64_t image_ms;	/* when that image was adopted */
 	uint8_t *unsure;	/* released per an event that may predate it */
 };
 
@@ -120,7 +120,7 @@ void vt_state_free(struct vt_state *s);
  * cannot be a slab (no slots, no bitmap, absurd geometry). */
 int vt_state_slab_load(struct vt_state *s, const struct vt_slab_image *img,
 		       uint64_t now_ms);
-/* The slab was freed in the target (VT_EV_SLAB_FREE): forget it. */
+/* The slab was freed in the target: forget it. */
 void vt_state_slab_drop(struct vt_state *s, uint64_t addr);
 /* Compare with memory; repair a mismatch seen at two consecutive calls with
  * the slab's memory unchanged between them (otherwise events may still be in
@@ -139,8 +139,12 @@ void vt_state_arenas_set(struct vt_state *s, const struct vt_arena *a,
 			 size_t n);
 void vt_state_gc_set(struct vt_state *s, const struct vt_gc *gc);
 
-/* Apply one event. Returns 0, or -1 for an event that names no known slab,
- * slot or system (counted in `ignored`, otherwise without effect). */
+/* Apply one event of any type; a freed slab is forgotten. Returns 0;
+ * VT_STATE_READ_SYSTEMS when an AIO system started (the caller reads
+ * memory to find it: its slabs come with it); or -1 for an event that names
+ * no known slab, slot or system, or of no known type (counted in `ignored`,
+ * otherwise without effect). */
+#define VT_STATE_READ_SYSTEMS 1
 int vt_state_apply(struct vt_state *s, const struct vt_event *ev);
 
 /* Handle slots whose kind is still unknown (acquired, not yet typed):

@@ -10,54 +10,72 @@
 
 #include "valk_trace.skel.h"
 
+/* Which targets need a program: release_ptr only where release is inlined
+ * into it (otherwise each release would count twice), read_start only
+ * where libuv is mapped. */
+enum need { NEED_ALWAYS, NEED_RELEASE_INLINED, NEED_UV };
+
+struct attach_spec {
+	struct bpf_program *prog;
+	const char *func;
+	bool ret;
+	enum need need;
+};
+
 struct vt_probe {
 	struct valk_trace *skel;
 	struct ring_buffer *rb;
-	struct bpf_link **links;
+	struct attach_spec specs[VT_P_COUNT];	/* by the probe's hit counter */
+	struct bpf_link *links[VT_P_COUNT];
 	size_t nlinks;
 	vt_probe_event_fn fn;
 	void *ctx;
 	int ncpu;
 };
 
-enum obj { OBJ_VALK, OBJ_UV };
+static void specs_init(struct attach_spec *s, const struct valk_trace *k)
+{
+	const struct attach_spec t[VT_P_COUNT] = {
+#define S(id, prog, func, ret, need) \
+	[id] = { k->progs.prog, func, ret, need }
+	S(VT_P_ACQUIRE_ENTRY, slab_acquire_entry, "valk_slab_aquire", false,
+	  NEED_ALWAYS),
+	S(VT_P_ACQUIRE_RET, slab_acquire_ret, "valk_slab_aquire", true,
+	  NEED_ALWAYS),
+	S(VT_P_RELEASE, slab_release, "valk_slab_release", false, NEED_ALWAYS),
+	S(VT_P_RELEASE_PTR, slab_release_ptr, "valk_slab_release_ptr", false,
+	  NEED_RELEASE_INLINED),
+	S(VT_P_SLAB_NEW_ENTRY, slab_new_entry, "valk_slab_new", false,
+	  NEED_ALWAYS),
+	S(VT_P_SLAB_NEW_RET, slab_new_ret, "valk_slab_new", true, NEED_ALWAYS),
+	S(VT_P_SLAB_FREE, slab_free, "valk_slab_free", false, NEED_ALWAYS),
+	S(VT_P_AIO_START_RET, aio_start_ret, "valk_aio_start_with_config",
+	  true, NEED_ALWAYS),
+	S(VT_P_CONN_TRANSITION_ENTRY, conn_transition_entry,
+	  "valk_conn_transition", false, NEED_ALWAYS),
+	S(VT_P_CONN_TRANSITION_RET, conn_transition_ret,
+	  "valk_conn_transition", true, NEED_ALWAYS),
+	S(VT_P_CONN_INIT_ENTRY, conn_init_entry, "__valk_conn_set_init_state",
+	  false, NEED_ALWAYS),
+	S(VT_P_CONN_INIT_RET, conn_init_ret, "__valk_conn_set_init_state",
+	  true, NEED_ALWAYS),
+	S(VT_P_OWNER_ENTRY, owner_entry, "valk_owner_register", false,
+	  NEED_ALWAYS),
+	S(VT_P_OWNER_RET, owner_ret, "valk_owner_register", true, NEED_ALWAYS),
+	S(VT_P_BEGIN_HEADERS_ENTRY, begin_headers_entry,
+	  "valk_http2_on_begin_headers_callback", false, NEED_ALWAYS),
+	S(VT_P_BEGIN_HEADERS_RET, begin_headers_ret,
+	  "valk_http2_on_begin_headers_callback", true, NEED_ALWAYS),
+	S(VT_P_STREAM_CLOSE_ENTRY, stream_close_entry,
+	  "valk_http2_server_on_stream_close_callback", false, NEED_ALWAYS),
+	S(VT_P_STREAM_CLOSE_RET, stream_close_ret,
+	  "valk_http2_server_on_stream_close_callback", true, NEED_ALWAYS),
+	S(VT_P_READ_START, read_start, "uv_read_start", false, NEED_UV),
+#undef S
+	};
 
-struct attach_spec {
-	size_t prog_off;	/* offset of the program in skel->progs */
-	const char *func;
-	bool ret;
-	enum obj obj;
-};
-
-#define PROG(name) offsetof(struct valk_trace, progs.name)
-
-static const struct attach_spec specs[] = {
-	{ PROG(slab_acquire_entry), "valk_slab_aquire", false, OBJ_VALK },
-	{ PROG(slab_acquire_ret), "valk_slab_aquire", true, OBJ_VALK },
-	{ PROG(slab_release), "valk_slab_release", false, OBJ_VALK },
-	{ PROG(slab_release_ptr), "valk_slab_release_ptr", false, OBJ_VALK },
-	{ PROG(slab_new_entry), "valk_slab_new", false, OBJ_VALK },
-	{ PROG(slab_new_ret), "valk_slab_new", true, OBJ_VALK },
-	{ PROG(slab_free), "valk_slab_free", false, OBJ_VALK },
-	{ PROG(aio_start_ret), "valk_aio_start_with_config", true, OBJ_VALK },
-	{ PROG(conn_transition_entry), "valk_conn_transition", false, OBJ_VALK },
-	{ PROG(conn_transition_ret), "valk_conn_transition", true, OBJ_VALK },
-	{ PROG(conn_init_entry), "__valk_conn_set_init_state", false, OBJ_VALK },
-	{ PROG(conn_init_ret), "__valk_conn_set_init_state", true, OBJ_VALK },
-	{ PROG(owner_entry), "valk_owner_register", false, OBJ_VALK },
-	{ PROG(owner_ret), "valk_owner_register", true, OBJ_VALK },
-	{ PROG(begin_headers_entry), "valk_http2_on_begin_headers_callback",
-	  false, OBJ_VALK },
-	{ PROG(begin_headers_ret), "valk_http2_on_begin_headers_callback",
-	  true, OBJ_VALK },
-	{ PROG(stream_close_entry),
-	  "valk_http2_server_on_stream_close_callback", false, OBJ_VALK },
-	{ PROG(stream_close_ret),
-	  "valk_http2_server_on_stream_close_callback", true, OBJ_VALK },
-	{ PROG(read_start), "uv_read_start", false, OBJ_UV },
-};
-
-#define NSPECS (sizeof(specs) / sizeof(specs[0]))
+	memcpy(s, t, sizeof(t));
+}
 
 static int on_sample(void *ctx, void *data, size_t len)
 {
@@ -76,17 +94,17 @@ static int libbpf_quiet(enum libbpf_print_level lvl, const char *fmt,
 	return vfprintf(stderr, fmt, ap);
 }
 
-/* Which programs a target needs: release_ptr only where it inlines
- * release (otherwise each release would count twice), read_start only
- * where libuv is mapped. */
 static bool spec_wanted(const struct attach_spec *s,
 			const struct vt_probe_opts *o)
 {
-	if (!strcmp(s->func, "valk_slab_release_ptr"))
+	switch (s->need) {
+	case NEED_RELEASE_INLINED:
 		return o->release_inlined;
-	if (s->obj == OBJ_UV)
+	case NEED_UV:
 		return o->uv_path && *o->uv_path;
-	return true;
+	default:
+		return true;
+	}
 }
 
 static int attach_one(struct vt_probe *p, const struct attach_spec *s,
@@ -94,12 +112,10 @@ static int attach_one(struct vt_probe *p, const struct attach_spec *s,
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = s->func,
 		    .retprobe = s->ret);
-	struct bpf_program *prog =
-		*(struct bpf_program **)((char *)p->skel + s->prog_off);
-	const char *path = s->obj == OBJ_UV ? o->uv_path : o->obj_path;
+	const char *path = s->need == NEED_UV ? o->uv_path : o->obj_path;
 	struct bpf_link *l;
 
-	l = bpf_program__attach_uprobe_opts(prog, o->pid, path, 0, &uo);
+	l = bpf_program__attach_uprobe_opts(s->prog, o->pid, path, 0, &uo);
 	if (!l) {
 		snprintf(err, errlen, "cannot attach %s to %s in %s: %s",
 			 s->ret ? "uretprobe" : "uprobe", s->func, path,
@@ -123,12 +139,10 @@ static int load(struct vt_probe *p, const struct vt_probe_opts *o,
 	}
 	p->skel->rodata->target_tgid = o->pid;
 	p->skel->rodata->off = o->off;
-	for (size_t i = 0; i < NSPECS; i++) {
-		struct bpf_program *prog = *(struct bpf_program **)
-			((char *)p->skel + specs[i].prog_off);
-
-		bpf_program__set_autoload(prog, spec_wanted(&specs[i], o));
-	}
+	specs_init(p->specs, p->skel);
+	for (size_t i = 0; i < VT_P_COUNT; i++)
+		bpf_program__set_autoload(p->specs[i].prog,
+					  spec_wanted(&p->specs[i], o));
 	bpf_map__set_max_entries(p->skel->maps.events, o->ringbuf_bytes);
 	rc = valk_trace__load(p->skel);
 	if (rc) {
@@ -154,12 +168,11 @@ int vt_probe_open(const struct vt_probe_opts *o, vt_probe_event_fn fn,
 	p->fn = fn;
 	p->ctx = ctx;
 	p->ncpu = libbpf_num_possible_cpus();
-	p->links = calloc(NSPECS, sizeof(*p->links));
-	if (!p->links || load(p, o, err, errlen))
+	if (load(p, o, err, errlen))
 		goto fail;
-	for (size_t i = 0; i < NSPECS; i++)
-		if (spec_wanted(&specs[i], o) &&
-		    attach_one(p, &specs[i], o, err, errlen))
+	for (size_t i = 0; i < VT_P_COUNT; i++)
+		if (spec_wanted(&p->specs[i], o) &&
+		    attach_one(p, &p->specs[i], o, err, errlen))
 			goto fail;
 	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), on_sample,
 				 p, NULL);
@@ -211,7 +224,6 @@ void vt_probe_close(struct vt_probe *p)
 	ring_buffer__free(p->rb);
 	for (size_t i = 0; i < p->nlinks; i++)
 		bpf_link__destroy(p->links[i]);
-	free(p->links);
 	valk_trace__destroy(p->skel);
 	free(p);
 }
