@@ -48,6 +48,7 @@ struct vt_ev_acquire {
 	__u64 slot;		/* item->handle */
 	__u64 version;		/* bitmap_version after the acquire's bump */
 	__u64 peak;		/* peakUsed */
+	__u32 stack;		/* the call stack's id, 0: none captured */
 };
 
 struct vt_ev_acquire_fail {

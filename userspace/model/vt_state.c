@@ -101,6 +101,7 @@ static void slab_free(struct vt_slab *sl)
 	free(sl->owners);
 	free(sl->since_ms);
 	free(sl->since_attach);
+	free(sl->stacks);
 	free(sl->pending);
 	free(sl->unsure);
 	free(sl);
@@ -227,13 +228,15 @@ static struct vt_slab *slab_alloc(const struct vt_slab_image *img)
 	sl->bitmap = calloc((n + 7) / 8, 1);
 	sl->since_ms = calloc(n, sizeof(*sl->since_ms));
 	sl->since_attach = calloc(n, 1);
+	sl->stacks = calloc(n, sizeof(*sl->stacks));
 	sl->unsure = calloc(n, 1);
 	if (img->kind == VT_SLAB_HANDLES) {
 		sl->states = malloc(n);
 		sl->owners = malloc(n * sizeof(*sl->owners));
 		sl->pending = calloc(n, 1);
 	}
-	if (!sl->bitmap || !sl->since_ms || !sl->since_attach || !sl->unsure ||
+	if (!sl->bitmap || !sl->since_ms || !sl->since_attach || !sl->stacks ||
+	    !sl->unsure ||
 	    (img->kind == VT_SLAB_HANDLES &&
 	     (!sl->states || !sl->owners || !sl->pending))) {
 		slab_free(sl);
@@ -258,6 +261,7 @@ static void slab_adopt(struct vt_slab *sl, const struct vt_slab_image *img,
 		if (!kept) {
 			sl->since_ms[i] = on ? now_ms : 0;
 			sl->since_attach[i] = on && fresh;
+			sl->stacks[i] = 0;
 		}
 		if (sl->states && !(kept && sl->pending[i])) {
 			char c = image_letter(img, i);
@@ -542,6 +546,7 @@ static int apply_acquire(struct vt_state *s, uint64_t ts_ns,
 		sl->version = e->version;
 	sl->since_ms[e->slot] = ts_ns / 1000000;
 	sl->since_attach[e->slot] = 0;
+	sl->stacks[e->slot] = e->stack;
 	if (sl->states) {
 		/* the kind is written by inline code after the acquire */
 		sl->states[e->slot] = 'U';

@@ -84,6 +84,7 @@ struct vt_slab {
 	uint16_t *owners;	/* handles only */
 	uint64_t *since_ms;	/* acquire time per used slot */
 	uint8_t *since_attach;	/* 1: in use before attach, age from attach */
+	uint32_t *stacks;	/* acquire's stack id per used slot, 0: none */
 	uint8_t *pending;	/* handles: kind not yet known ('U' to type) */
 	/* reconciliation: a mismatch must be seen twice to be repaired */
 	uint64_t suspect_version;

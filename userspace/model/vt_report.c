@@ -1,0 +1,431 @@
+/* vt_report: the end-of-run report built from the state model (see
+ * vt_report.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/vt_report.h"
+
+#define MAX_ARENA_NAMES 4096	/* arenas tracked one by one */
+#define RATE_WINDOW_MS 1000
+
+struct rslab {
+	uint64_t addr;		/* 0 once destroyed */
+	struct vt_rep_slab row;
+	uint64_t win_ms, win_acquires;	/* the acquisition-rate window */
+};
+
+struct rarena {
+	int system;
+	char name[48];
+	uint64_t capacity, hwm, overflow, overflow_bytes;
+};
+
+struct rleak {
+	struct vt_rep_leak leak;
+	uint32_t stack_id;
+};
+
+struct vt_report {
+	struct vt_report_opts o;
+	uint64_t start_ms;
+	struct rslab slabs[VT_REP_MAX_SLABS];
+	size_t nslabs;
+	struct rarena *arenas;
+	size_t narenas;
+	struct rleak *leaks;
+	size_t nlisted;
+	uint64_t nleaks;
+};
+
+static const char *const ignore_words[VT_REP_IGN_COUNT - VT_SLAB_KINDS] = {
+	"listener", "task", "timer", "connection", "object",
+};
+
+int vt_report_ignore_bit(const char *word)
+{
+	for (int k = 0; k < VT_SLAB_KINDS; k++)
+		if (!strcmp(word, vt_slab_kind_name(k)))
+			return k;
+	for (int i = 0; i < VT_REP_IGN_COUNT - VT_SLAB_KINDS; i++)
+		if (!strcmp(word, ignore_words[i]))
+			return VT_SLAB_KINDS + i;
+	return -1;
+}
+
+/* The --ignore bit of a used handle slot's state letter. */
+static int letter_bit(char c)
+{
+	switch (c) {
+	case 'T':
+		return VT_REP_IGN_LISTENER;
+	case 'K':
+		return VT_REP_IGN_TASK;
+	case 'M':
+		return VT_REP_IGN_TIMER;
+	case 'N': case 'A': case 'I': case 'C':
+		return VT_REP_IGN_CONNECTION;
+	default:
+		return VT_REP_IGN_OBJECT;
+	}
+}
+
+static int conn_index(char c)
+{
+	const char *p = c ? strchr("NAIC", c) : NULL;
+
+	return p ? p - "NAIC" : -1;
+}
+
+static bool bit_get(const uint8_t *bm, uint64_t i)
+{
+	return bm[i / 8] >> (i % 8) & 1;
+}
+
+void vt_rep_proc_free(struct vt_rep_proc *p)
+{
+	free(p->leaks);
+	free(p->groups);
+	p->leaks = NULL;
+	p->groups = NULL;
+}
+
+const struct vt_rep_slab *vt_rep_slab_find(const struct vt_rep_proc *p,
+					   int system, const char *name)
+{
+	for (size_t i = 0; i < p->nslabs; i++)
+		if (p->slabs[i].system == system &&
+		    !strcmp(p->slabs[i].name, name))
+			return &p->slabs[i];
+	return NULL;
+}
+
+struct vt_report *vt_report_new(const struct vt_report_opts *o,
+				uint64_t start_ms)
+{
+	struct vt_report *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->o = *o;
+	r->o.ignore |= 1u << VT_REP_IGN_LISTENER;	/* meant to live */
+	r->start_ms = start_ms;
+	r->arenas = calloc(MAX_ARENA_NAMES, sizeof(*r->arenas));
+	r->leaks = calloc(VT_REP_MAX_LEAKS, sizeof(*r->leaks));
+	if (!r->arenas || !r->leaks) {
+		vt_report_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void vt_report_free(struct vt_report *r)
+{
+	if (!r)
+		return;
+	free(r->arenas);
+	free(r->leaks);
+	free(r);
+}
+
+static double since_start_s(const struct vt_report *r, uint64_t ms)
+{
+	return ms > r->start_ms ? (ms - r->start_ms) / 1000.0 : 0;
+}
+
+/* Connections of a handle slab by owner and state, now. */
+static void count_conns(const struct vt_state *s, const struct vt_slab *sl,
+			struct vt_rep_conns *c)
+{
+	const struct vt_system *sys = vt_state_system(s, sl->system);
+
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; sys && i < sys->nowners; i++)
+		snprintf(c->owner[i], sizeof(c->owner[i]), "%s", sys->owners[i]);
+	c->nowners = sys ? sys->nowners : 0;
+	snprintf(c->owner[c->nowners], sizeof(c->owner[0]), "none");
+	for (uint64_t j = 0; j < sl->total; j++) {
+		int st = conn_index(sl->states[j]);
+		size_t o;
+
+		if (st < 0)
+			continue;
+		o = sl->owners[j] < c->nowners ? sl->owners[j] : c->nowners;
+		c->n[o][st]++;
+	}
+	c->nowners++;		/* the "none" row */
+}
+
+static struct rslab *rslab_get(struct vt_report *r, const struct vt_state *s,
+			       const struct vt_slab *sl, uint64_t now_ms)
+{
+	struct rslab *rs;
+
+	for (size_t i = 0; i < r->nslabs; i++)
+		if (r->slabs[i].addr == sl->addr)
+			return &r->slabs[i];
+	if (r->nslabs == VT_REP_MAX_SLABS)
+		return NULL;
+	rs = &r->slabs[r->nslabs++];
+	memset(rs, 0, sizeof(*rs));
+	rs->addr = sl->addr;
+	rs->row.system = sl->system;
+	snprintf(rs->row.name, sizeof(rs->row.name), "%s",
+		 vt_slab_kind_name(sl->kind));
+	rs->row.has_conns = sl->states != NULL;
+	/* a high-water mark above the use seen first was reached before */
+	rs->row.peak = sl->hwm;
+	rs->row.peak_at_s = sl->hwm > sl->used ? -1 : since_start_s(r, now_ms);
+	rs->win_ms = now_ms;
+	rs->win_acquires = sl->acquires;
+	if (sl->states)
+		count_conns(s, sl, &rs->row.conns_peak);
+	return rs;
+}
+
+static void observe_slab(struct vt_report *r, const struct vt_state *s,
+			 const struct vt_slab *sl, uint64_t now_ms)
+{
+	struct rslab *rs = rslab_get(r, s, sl, now_ms);
+	struct vt_rep_slab *row;
+
+	if (!rs)
+		return;
+	row = &rs->row;
+	row->total = sl->total;
+	row->final_used = sl->used;
+	row->acquires = sl->acquires;
+	row->releases = sl->releases;
+	row->overflow = sl->overflow;
+	if (sl->hwm > row->peak) {
+		row->peak = sl->hwm;
+		row->peak_at_s = since_start_s(r, now_ms);
+		if (sl->states)
+			count_conns(s, sl, &row->conns_peak);
+	}
+	if (now_ms - rs->win_ms >= RATE_WINDOW_MS) {
+		uint64_t rate = (sl->acquires - rs->win_acquires) * 1000 /
+				(now_ms - rs->win_ms);
+
+		if (rate > row->max_acquires_per_s)
+			row->max_acquires_per_s = rate;
+		rs->win_ms = now_ms;
+		rs->win_acquires = sl->acquires;
+	}
+}
+
+static struct rarena *rarena_get(struct vt_report *r, const struct vt_arena *a)
+{
+	for (size_t i = 0; i < r->narenas; i++)
+		if (r->arenas[i].system == a->system &&
+		    !strcmp(r->arenas[i].name, a->name))
+			return &r->arenas[i];
+	if (r->narenas == MAX_ARENA_NAMES)
+		return NULL;
+	r->arenas[r->narenas].system = a->system;
+	snprintf(r->arenas[r->narenas].name, sizeof(r->arenas[0].name), "%s",
+		 a->name);
+	return &r->arenas[r->narenas++];
+}
+
+#define RAISE(a, b) ((a) = (b) > (a) ? (b) : (a))
+
+static void observe_arenas(struct vt_report *r, const struct vt_state *s)
+{
+	size_t n;
+	const struct vt_arena *a = vt_state_arenas(s, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		struct rarena *ra = rarena_get(r, &a[i]);
+
+		if (!ra)
+			continue;
+		RAISE(ra->capacity, a[i].capacity);
+		RAISE(ra->hwm, a[i].hwm);
+		RAISE(ra->overflow, a[i].overflow);
+		RAISE(ra->overflow_bytes, a[i].overflow_bytes);
+	}
+}
+
+void vt_report_observe(struct vt_report *r, const struct vt_state *s,
+		       uint64_t now_ms)
+{
+	for (size_t i = 0; i < vt_state_nslabs(s); i++)
+		observe_slab(r, s, vt_state_slab(s, i), now_ms);
+	observe_arenas(r, s);
+}
+
+static bool leak_wanted(const struct vt_report *r, const struct vt_slab *sl,
+			uint64_t j)
+{
+	if (r->o.ignore >> sl->kind & 1)
+		return false;
+	if (sl->states && r->o.ignore >> letter_bit(sl->states[j]) & 1)
+		return false;
+	return sl->since_ms[j] >= r->start_ms + r->o.warmup_ms;
+}
+
+static void add_leak(struct vt_report *r, const struct vt_state *s,
+		     const struct vt_slab *sl, uint64_t j, uint64_t now_ms,
+		     bool at_destroy)
+{
+	struct rleak *l;
+	const struct vt_system *sys;
+
+	r->nleaks++;
+	if (r->nlisted == VT_REP_MAX_LEAKS)
+		return;
+	l = &r->leaks[r->nlisted++];
+	memset(l, 0, sizeof(*l));
+	l->leak.system = sl->system;
+	snprintf(l->leak.slab, sizeof(l->leak.slab), "%s",
+		 vt_slab_kind_name(sl->kind));
+	l->leak.slot = j;
+	l->leak.age_ms = now_ms > sl->since_ms[j] ? now_ms - sl->since_ms[j] : 0;
+	l->leak.acquired_at_s = sl->since_attach[j] ? -1
+			      : since_start_s(r, sl->since_ms[j]);
+	l->leak.at_destroy = at_destroy;
+	l->stack_id = sl->stacks ? sl->stacks[j] : 0;
+	if (!sl->states)
+		return;
+	l->leak.state = sl->states[j];
+	sys = vt_state_system(s, sl->system);
+	if (sys && sl->owners[j] < sys->nowners)
+		snprintf(l->leak.owner, sizeof(l->leak.owner), "%s",
+			 sys->owners[sl->owners[j]]);
+}
+
+static void collect_leaks(struct vt_report *r, const struct vt_state *s,
+			  const struct vt_slab *sl, uint64_t now_ms,
+			  bool at_destroy)
+{
+	for (uint64_t j = 0; j < sl->total; j++) {
+		if (j % 8 == 0 && !sl->bitmap[j / 8]) {
+			j += 7;		/* a byte of free slots */
+			continue;
+		}
+		if (bit_get(sl->bitmap, j) && leak_wanted(r, sl, j))
+			add_leak(r, s, sl, j, now_ms, at_destroy);
+	}
+}
+
+/* The slab's last state goes into its row and its used slots are leaks
+ * (a slab destroyed with slots in use leaks them). */
+static void close_slab(struct vt_report *r, const struct vt_state *s,
+		       const struct vt_slab *sl, uint64_t now_ms,
+		       bool destroyed)
+{
+	struct rslab *rs;
+
+	observe_slab(r, s, sl, now_ms);
+	rs = rslab_get(r, s, sl, now_ms);
+	if (rs) {
+		rs->row.destroyed = destroyed;
+		if (sl->states)
+			count_conns(s, sl, &rs->row.conns_end);
+		if (destroyed)
+			rs->addr = 0;	/* a new slab there is another row */
+	}
+	collect_leaks(r, s, sl, now_ms, destroyed);
+}
+
+void vt_report_slab_freed(struct vt_report *r, const struct vt_state *s,
+			  uint64_t addr, uint64_t now_ms)
+{
+	const struct vt_slab *sl = vt_state_slab_find(s, addr);
+
+	if (sl)
+		close_slab(r, s, sl, now_ms, true);
+}
+
+/* Stream arenas come and go: one row per system and class ("scratch",
+ * "stream_arenas"), peaks the highest, overflows summed. */
+static void arena_rows(const struct vt_report *r, struct vt_rep_proc *out)
+{
+	for (size_t i = 0; i < r->narenas; i++) {
+		const struct rarena *a = &r->arenas[i];
+		const char *cls = strncmp(a->name, "stream_arena", 12)
+					  ? a->name : "stream_arenas";
+		struct vt_rep_arena *row = NULL;
+
+		for (size_t k = 0; k < out->narenas; k++)
+			if (out->arenas[k].system == a->system &&
+			    !strcmp(out->arenas[k].name, cls))
+				row = &out->arenas[k];
+		if (!row) {
+			if (out->narenas == VT_REP_MAX_ARENAS)
+				continue;
+			row = &out->arenas[out->narenas++];
+			memset(row, 0, sizeof(*row));
+			row->system = a->system;
+			snprintf(row->name, sizeof(row->name), "%s", cls);
+		}
+		RAISE(row->capacity, a->capacity);
+		RAISE(row->peak, a->hwm);
+		row->overflow += a->overflow;
+		row->overflow_bytes += a->overflow_bytes;
+	}
+}
+
+static int group_cmp(const void *a, const void *b)
+{
+	const struct vt_rep_group *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
+}
+
+/* Leaks by acquire stack, largest group first; each leak points at its
+ * group. Slots without a captured stack form the group of stack id 0. */
+static int group_leaks(const struct vt_report *r, struct vt_rep_proc *out)
+{
+	out->groups = calloc(r->nlisted ? r->nlisted : 1, sizeof(*out->groups));
+	if (!out->groups)
+		return -1;
+	for (size_t i = 0; i < r->nlisted; i++) {
+		size_t g;
+
+		for (g = 0; g < out->ngroups; g++)
+			if (out->groups[g].stack_id == r->leaks[i].stack_id &&
+			    !strcmp(out->groups[g].slab, r->leaks[i].leak.slab))
+				break;
+		if (g == out->ngroups) {
+			out->groups[g].stack_id = r->leaks[i].stack_id;
+			snprintf(out->groups[g].slab, sizeof(out->groups[g].slab),
+				 "%s", r->leaks[i].leak.slab);
+			out->ngroups++;
+		}
+		out->groups[g].count++;
+	}
+	qsort(out->groups, out->ngroups, sizeof(*out->groups), group_cmp);
+	for (size_t i = 0; i < r->nlisted; i++)
+		for (size_t g = 0; g < out->ngroups; g++)
+			if (out->groups[g].stack_id == r->leaks[i].stack_id &&
+			    !strcmp(out->groups[g].slab, r->leaks[i].leak.slab))
+				out->leaks[i].stack = g;
+	return 0;
+}
+
+int vt_report_finish(struct vt_report *r, const struct vt_state *s,
+		     uint64_t now_ms, struct vt_rep_proc *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < vt_state_nslabs(s); i++)
+		close_slab(r, s, vt_state_slab(s, i), now_ms, false);
+	observe_arenas(r, s);
+	out->duration_s = since_start_s(r, now_ms);
+	out->lost_events = vt_state_counters(s)->lost;
+	out->exit_code = -1;
+	for (size_t i = 0; i < r->nslabs; i++)
+		out->slabs[out->nslabs++] = r->slabs[i].row;
+	arena_rows(r, out);
+	out->nleaks = r->nleaks;
+	out->nlisted = r->nlisted;
+	out->leaks = calloc(r->nlisted ? r->nlisted : 1, sizeof(*out->leaks));
+	if (!out->leaks)
+		return -1;
+	for (size_t i = 0; i < r->nlisted; i++)
+		out->leaks[i] = r->leaks[i].leak;
+	return group_leaks(r, out);
+}
