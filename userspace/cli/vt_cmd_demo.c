@@ -1,20 +1,19 @@
-#include "cli/vt_demo.h"
+/* valk-trace demo: the bundled stand-in runtime with its HTTP/2 workload
+ * and a client load, traced and served on the dashboard. */
+#include "cli/vt_cmd.h"
 
-#include <argp.h>
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/vt_load.h"
-#include "cli/vt_trace.h"
 
 #define READY_TIMEOUT_MS 10000
 
@@ -27,7 +26,7 @@ struct demo_args {
 
 static struct argp_option options[] = {
 	{ "listen", 'l', "ADDR:PORT", 0,
-	  "serve the dashboard here (default 127.0.0.1:7070)", 0 },
+	  "serve the dashboard here (default " VT_CMD_LISTEN ")", 0 },
 	{ "mode", 'm', "MODE", 0, "trace mode: hybrid (default), events, "
 				  "sample", 0 },
 	{ "clients", 'c', "N", 0, "client connections of the load (default "
@@ -37,38 +36,28 @@ static struct argp_option options[] = {
 	{ 0 }
 };
 
-static error_t demo_bad(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "valk-trace: demo: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " (see `valk-trace demo --help`)\n");
-	return EINVAL;
-}
-
 static error_t parse(int key, char *arg, struct argp_state *st)
 {
 	struct demo_args *a = st->input;
+	double v;
 
 	switch (key) {
 	case 'l':
 		a->listen = arg;
 		break;
 	case 'm':
-		if (vt_mode_parse(arg, &a->mode))
-			return demo_bad("unknown mode '%s' (hybrid, events, "
-					"sample)", arg);
-		break;
+		return vt_cmd_mode(st, arg, &a->mode);
 	case 'c':
-		a->clients = atoi(arg);
-		if (a->clients < 1 || a->clients > 200)
-			return demo_bad("--clients wants 1..200%s", "");
+		if (vt_cmd_num(arg, 1, 200, &v) || v != (int)v)
+			return vt_cmd_bad(st, "--clients wants 1..200");
+		a->clients = v;
 		break;
 	case 's':
 		a->sim = arg;
 		break;
 	case ARGP_KEY_ARG:
-		return demo_bad("demo takes no arguments, got '%s'", arg);
-		break;
+		return vt_cmd_bad(st, "demo takes no arguments, got '%s'",
+				  arg);
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
@@ -132,14 +121,15 @@ static pid_t start_sim(const char *sim, int *port)
 	return -1;
 }
 
-int vt_demo_run(int argc, char **argv)
+int vt_cmd_demo(int argc, char **argv)
 {
 	struct argp argp = { options, parse, NULL,
 			     "Run the bundled stand-in runtime with an HTTP/2 "
 			     "workload and client load, trace it and serve the "
 			     "dashboard until Ctrl-C.", 0, 0, 0 };
-	struct demo_args a = { .listen = "127.0.0.1:7070",
+	struct demo_args a = { .listen = VT_CMD_LISTEN,
 			       .mode = VT_MODE_HYBRID, .clients = 12 };
+	struct vt_trace_opts o = vt_cmd_trace_defaults();
 	char sim[PATH_MAX];
 	struct vt_load *load;
 	int port = 0, rc;
@@ -165,11 +155,10 @@ int vt_demo_run(int argc, char **argv)
 	fprintf(stderr, "valk-trace: demo runtime pid %d serving HTTP/2 on "
 			"127.0.0.1:%d\n", pid, port);
 	load = vt_load_start(port, a.clients, (uint32_t)pid);
-	rc = vt_trace_run(&(struct vt_trace_opts){
-		.pid = pid, .mode = a.mode, .interval_ms = 100,
-		.ringbuf_bytes = 1 << 22, .leak_age_ms = 30000,
-		.listen = a.listen,
-	});
+	o.pid = pid;
+	o.mode = a.mode;
+	o.listen = a.listen;
+	rc = vt_trace_run(&o);
 	vt_load_stop(load);
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);

@@ -1,0 +1,39 @@
+/* vt_cmd: the subcommands of valk-trace, one file each (vt_cmd_<name>.c),
+ * and the option parsing they share. Each entry point takes the command's
+ * own argv (argv[0] is the command's name) and returns a VT_EXIT_* code. */
+#ifndef VT_CMD_H
+#define VT_CMD_H
+
+#include <argp.h>
+#include <stdbool.h>
+
+#include "cli/vt_trace.h"
+
+#define VT_CMD_LISTEN "127.0.0.1:7070"	/* the default --listen */
+
+int vt_cmd_attach(int argc, char **argv);
+int vt_cmd_snapshot(int argc, char **argv);
+int vt_cmd_ps(int argc, char **argv);
+int vt_cmd_layout(int argc, char **argv);
+int vt_cmd_demo(int argc, char **argv);
+
+/* Prints "valk-trace: <message> (see `<command> --help`)" and returns the
+ * argp error that makes the command exit with VT_EXIT_USAGE. */
+error_t vt_cmd_bad(const struct argp_state *st, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* A number in [min, max], the whole string; 0, or -1. */
+int vt_cmd_num(const char *s, double min, double max, double *out);
+/* --mode's value, or a vt_cmd_bad error naming the modes. */
+error_t vt_cmd_mode(const struct argp_state *st, const char *arg,
+		    enum vt_mode *out);
+
+/* A session's options as attach and snapshot share them: the defaults,
+ * then <pid> and the options of argv. Returns 0, or VT_EXIT_USAGE after a
+ * one-line error. */
+int vt_cmd_trace_args(int argc, char **argv, const char *doc,
+		      struct vt_trace_opts *o);
+/* The defaults of every session: hybrid, 100 ms ticks, a 4 MiB ring
+ * buffer, 30 s leak age, no listener. */
+struct vt_trace_opts vt_cmd_trace_defaults(void);
+
+#endif /* VT_CMD_H */

@@ -1,0 +1,15 @@
+/* valk-trace attach <pid>: trace until Ctrl-C, --duration or the
+ * target's end, serving the state on --listen. */
+#include "cli/vt_cmd.h"
+
+int vt_cmd_attach(int argc, char **argv)
+{
+	struct vt_trace_opts o = vt_cmd_trace_defaults();
+
+	o.listen = VT_CMD_LISTEN;
+	argv[0] = "valk-trace attach";
+	if (vt_cmd_trace_args(argc, argv, "Trace <pid> until Ctrl-C, "
+				"--duration or the target's end.", &o))
+		return VT_EXIT_USAGE;
+	return vt_trace_run(&o);
+}
