@@ -383,6 +383,78 @@ int vt_state_slab_sample(struct vt_state *s, const struct vt_slab_image *img,
 	return 0;
 }
 
+/* ---- replay ---------------------------------------------------------------- */
+
+static uint64_t popcount_bitmap(const uint8_t *bm, uint64_t total)
+{
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i < (total + 7) / 8; i++)
+		n += (uint64_t)__builtin_popcount(bm[i]);
+	return n;
+}
+
+struct vt_slab *vt_state_slab_new(const struct vt_slab *geo)
+{
+	struct vt_slab_image img = {
+		.addr = geo->addr, .system = geo->system, .kind = geo->kind,
+		.item_size = geo->item_size, .total = geo->total,
+		.heap_off = geo->heap_off, .data_off = geo->data_off,
+		.bitmap = (const uint8_t *)"",
+	};
+	struct vt_slab *sl = image_valid(&img) ? slab_alloc(&img) : NULL;
+
+	if (sl && sl->states) {
+		memset(sl->states, 'F', sl->total);
+		for (uint64_t i = 0; i < sl->total; i++)
+			sl->owners[i] = VT_OWNER_NONE;
+	}
+	return sl;
+}
+
+void vt_state_slab_discard(struct vt_slab *sl)
+{
+	slab_free(sl);
+}
+
+int vt_state_slab_put(struct vt_state *s, struct vt_slab *sl)
+{
+	uint64_t n = sl->total;
+
+	if (n % 8)	/* bits past total are not slots */
+		sl->bitmap[n / 8] &= (uint8_t)((1u << (n % 8)) - 1);
+	sl->used = popcount_bitmap(sl->bitmap, n);
+	vt_state_slab_drop(s, sl->addr);
+	if (slab_insert(s, sl)) {
+		slab_free(sl);
+		return -1;
+	}
+	s->generation++;
+	return 0;
+}
+
+void vt_state_clear(struct vt_state *s)
+{
+	for (size_t i = 0; i < s->nslabs; i++)
+		slab_free(s->slabs[i]);
+	s->nslabs = 0;
+	memset(s->systems, 0, sizeof(s->systems));
+	s->nsystems = 0;
+	s->narenas = 0;
+	memset(&s->gc, 0, sizeof(s->gc));
+	memset(&s->counters, 0, sizeof(s->counters));
+	s->generation++;
+}
+
+void vt_state_counters_set(struct vt_state *s,
+			   const struct vt_state_counters *c)
+{
+	if (memcmp(&s->counters, c, sizeof(*c))) {
+		s->counters = *c;
+		s->generation++;
+	}
+}
+
 /* ---- systems, arenas, gc --------------------------------------------------- */
 
 int vt_state_system_set(struct vt_state *s, int system, uint64_t addr)

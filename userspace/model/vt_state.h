@@ -157,6 +157,22 @@ size_t vt_state_pending_kinds(const struct vt_state *s, uint64_t *slab,
 void vt_state_slot_typed(struct vt_state *s, uint64_t slab, uint64_t slot,
 			 uint32_t kind, uint32_t diag, uint16_t owner);
 
+/* Replay of a recording: a slab with the geometry of `geo` (addr, system,
+ * kind, item_size, total, heap_off, data_off; NULL when no slab can have
+ * it), every slot free, for the caller to fill as struct vt_slab documents
+ * — bitmap, per-slot arrays, counters — then put in place of the slab at
+ * its address (`used` follows from the bitmap). put takes the slab, also
+ * when it fails (-1); one never put is discarded. */
+struct vt_slab *vt_state_slab_new(const struct vt_slab *geo);
+int vt_state_slab_put(struct vt_state *s, struct vt_slab *sl);
+void vt_state_slab_discard(struct vt_slab *sl);
+/* Replay: forget every slab, system, arena, GC class and counter (a
+ * keyframe follows); the attach time stays. */
+void vt_state_clear(struct vt_state *s);
+/* Replay: the counters as recorded. */
+void vt_state_counters_set(struct vt_state *s,
+			   const struct vt_state_counters *c);
+
 /* Read access for encoders. Slabs are ordered by system, then kind. */
 size_t vt_state_nslabs(const struct vt_state *s);
 const struct vt_slab *vt_state_slab(const struct vt_state *s, size_t i);

@@ -1,0 +1,470 @@
+/* The recording format: events and state encode and decode exactly; a
+ * recording replays to the live model's state tick by tick; cut, flipped,
+ * foreign and future-version files give a clear error or their intact
+ * prefix. `test_rec FILE` also writes the sample recording (the fuzzer's
+ * seed). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vt_img.h"
+#include "vt_test.h"
+#include "wire/vt_rec.h"
+#include "wire/vt_rec_codec.h"
+
+#define TCP 0x10000
+#define HND 0x20000
+#define SYS 0x90000
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+/* ---- comparing models ---------------------------------------------------- */
+
+static bool slab_eq(const struct vt_slab *a, const struct vt_slab *b)
+{
+	uint64_t n = a->total;
+
+	if (a->addr != b->addr || a->system != b->system || a->kind != b->kind ||
+	    a->item_size != b->item_size || n != b->total ||
+	    a->stride != b->stride || a->heap_off != b->heap_off ||
+	    a->data_off != b->data_off || a->used != b->used ||
+	    a->hwm != b->hwm || a->overflow != b->overflow ||
+	    a->acquires != b->acquires || a->releases != b->releases ||
+	    a->version != b->version || a->image_ns != b->image_ns ||
+	    a->image_version != b->image_version || a->image_ms != b->image_ms)
+		return false;
+	if (memcmp(a->bitmap, b->bitmap, (n + 7) / 8) ||
+	    memcmp(a->since_ms, b->since_ms, n * 8) ||
+	    memcmp(a->since_attach, b->since_attach, n) ||
+	    memcmp(a->unsure, b->unsure, n))
+		return false;
+	return !a->states || (!memcmp(a->states, b->states, n) &&
+			      !memcmp(a->owners, b->owners, n * 2) &&
+			      !memcmp(a->pending, b->pending, n));
+}
+
+static bool state_eq(const struct vt_state *a, const struct vt_state *b)
+{
+	size_t na, nb;
+	const struct vt_arena *aa = vt_state_arenas(a, &na);
+	const struct vt_arena *ab = vt_state_arenas(b, &nb);
+
+	if (vt_state_nslabs(a) != vt_state_nslabs(b) ||
+	    vt_state_nsystems(a) != vt_state_nsystems(b) || na != nb ||
+	    (na && memcmp(aa, ab, na * sizeof(*aa))) ||
+	    memcmp(vt_state_gc(a), vt_state_gc(b), sizeof(struct vt_gc)) ||
+	    memcmp(vt_state_counters(a), vt_state_counters(b),
+		   sizeof(struct vt_state_counters)))
+		return false;
+	for (size_t i = 0; i < vt_state_nslabs(a); i++)
+		if (!slab_eq(vt_state_slab(a, i), vt_state_slab(b, i)))
+			return false;
+	for (size_t i = 0; i < vt_state_nsystems(a); i++)
+		if (memcmp(vt_state_system(a, i), vt_state_system(b, i),
+			   sizeof(struct vt_system)))
+			return false;
+	return true;
+}
+
+/* ---- events --------------------------------------------------------------- */
+
+static uint64_t wide(void)
+{
+	switch (rnd() % 4) {
+	case 0:
+		return rnd();
+	case 1:
+		return rnd() % 300;
+	case 2:
+		return UINT64_MAX - rnd() % 3;
+	default:
+		return 0;
+	}
+}
+
+static struct vt_event random_event(void)
+{
+	struct vt_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = rnd() % 10 ? 1 + rnd() % 8 : (uint32_t)wide();
+	ev.ts_ns = rnd() % 5 ? 1000000000 + rnd() % 100000 : wide();
+	ev.tid = rnd() % 3 ? 7 : (uint32_t)rnd();
+	ev.probe = rnd() % 3 ? 1 : (uint16_t)rnd();
+	switch (ev.type) {
+	case VT_EV_ACQUIRE:
+		ev.acquire = (struct vt_ev_acquire){ rnd() % 40 * 64, wide(),
+						     wide(), wide() };
+		break;
+	case VT_EV_RELEASE:
+		ev.release = (struct vt_ev_release){ rnd() % 40 * 64, wide(),
+						     wide() };
+		break;
+	case VT_EV_ACQUIRE_FAIL:
+	case VT_EV_SLAB_FREE:
+		ev.acquire_fail.slab = wide();
+		break;
+	case VT_EV_SLAB_NEW:
+		ev.slab_new = (struct vt_ev_slab_new){ wide(), wide(), wide() };
+		break;
+	case VT_EV_AIO_START:
+		ev.aio_start.sys = wide();
+		break;
+	case VT_EV_CONN:
+		ev.conn = (struct vt_ev_conn){ wide(), (uint32_t)wide(),
+					       (uint32_t)wide(), (uint16_t)wide() };
+		break;
+	case VT_EV_OWNER:
+		ev.owner.sys = wide();
+		ev.owner.index = (uint32_t)wide();
+		snprintf(ev.owner.name, sizeof(ev.owner.name), "%s",
+			 rnd() % 2 ? "" : "owner-with-a-name-of-31-chars-x");
+		break;
+	}
+	return ev;
+}
+
+/* Random events, every field at its extremes now and then, over more slabs
+ * than a record's table holds, come back bit for bit. */
+static void test_events_roundtrip(void)
+{
+	enum { N = 20000 };
+	static struct vt_event in[N];
+	struct vt_rec_buf b = { 0 };
+	struct vt_rec_events e;
+	struct vt_rec_reader r;
+	struct vt_rec rec;
+	struct vt_state *s = vt_state_new(0);
+	size_t bad = 0;
+
+	vt_rec_preamble(&b);
+	vt_rec_events_begin(&b, &e);
+	for (size_t i = 0; i < N; i++) {
+		in[i] = random_event();
+		vt_rec_event(&b, &e, &in[i]);
+	}
+	vt_rec_events_end(&b, &e);
+	CHECK(!b.oom);
+	CHECK(vt_rec_open(&r, b.p, b.len) == 0);
+	CHECK(vt_rec_next(&r, &rec) == 1);
+	CHECK(rec.type == VT_REC_EVENTS);
+	CHECK_EQ_U64(vt_rec_events_count(&rec), N);
+	/* decode through the model's entry point: every event is counted */
+	CHECK(vt_rec_apply(s, &rec, NULL, r.err, sizeof(r.err)) == 0);
+	CHECK_EQ_U64(vt_state_counters(s)->events, N);
+	CHECK(vt_rec_next(&r, &rec) == 0);
+	/* and bit for bit, re-encoded from a decoded copy */
+	{
+		struct vt_rec_buf b2 = { 0 };
+		struct vt_rec_events e2;
+
+		vt_rec_preamble(&b2);
+		vt_rec_events_begin(&b2, &e2);
+		for (size_t i = 0; i < N; i++)
+			vt_rec_event(&b2, &e2, &in[i]);
+		vt_rec_events_end(&b2, &e2);
+		bad += b2.len != b.len || memcmp(b2.p, b.p, b.len);
+		vt_rec_buf_free(&b2);
+	}
+	CHECK_EQ_U64(bad, 0);
+	vt_state_free(s);
+	vt_rec_buf_free(&b);
+}
+
+/* ---- a session, recorded and replayed ------------------------------------ */
+
+struct session {
+	struct vt_state *live;
+	struct vt_rec_buf rec;
+	size_t nticks;
+	struct vt_state *at[64];	/* the live state after each tick */
+};
+
+static struct vt_state *copy_of(const struct vt_state *s)
+{
+	struct vt_rec_buf b = { 0 };
+	struct vt_rec_tick t = { .counters = *vt_state_counters(s) };
+	struct vt_rec_reader r;
+	struct vt_rec rec;
+	struct vt_state *c = vt_state_new(vt_state_attach_ms(s));
+
+	vt_rec_preamble(&b);
+	vt_rec_keyframe(&b, s, &t);
+	if (vt_rec_open(&r, b.p, b.len) || vt_rec_next(&r, &rec) != 1 ||
+	    vt_rec_apply(c, &rec, NULL, r.err, sizeof(r.err)) != 1)
+		CHECK(!"keyframe of a state reads back");
+	vt_rec_buf_free(&b);
+	return c;
+}
+
+static void bootstrap(struct session *x)
+{
+	struct img tcp, hnd;
+	struct vt_arena ar[2] = {
+		{ "scratch", 0, 0x5000, 1 << 20, 4096, 8192, 0, 0 },
+		{ "stream_arena/3", 0, 0x6000, 65536, 100, 100, 1, 20 },
+	};
+	struct vt_gc gc = { 1000, 4000, 2, { { 16, 10, 64 }, { 32, 3, 32 } } };
+
+	x->live = vt_state_new(500);
+	img_init_sys(&tcp, TCP, VT_SLAB_TCP_BUFFERS, 37, 0);
+	img_init_sys(&hnd, HND, VT_SLAB_HANDLES, 70, 0);
+	for (int i = 0; i < 37; i += 3)
+		img_use(&tcp, i, 0, 0, 0);
+	img_use(&hnd, 0, VT_HK_TCP, 0, 0);
+	img_use(&hnd, 5, VT_HK_HTTP_CONN, VT_DIAG_ACTIVE, 2);
+	img_use(&hnd, 69, VT_HK_TASK, 0, 0);
+	tcp.v.version = hnd.v.version = 10;
+	tcp.v.read_ns = hnd.v.read_ns = 1000000000;
+	vt_state_system_set(x->live, 0, SYS);
+	vt_state_owner_set(x->live, 0, 0, "http:8080");
+	vt_state_owner_set(x->live, 0, 2, "http:9090");
+	CHECK(vt_state_slab_load(x->live, &tcp.v, 1000) == 0);
+	CHECK(vt_state_slab_load(x->live, &hnd.v, 1000) == 0);
+	vt_state_arenas_set(x->live, ar, 2);
+	vt_state_gc_set(x->live, &gc);
+	img_fini(&tcp);
+	img_fini(&hnd);
+	vt_rec_preamble(&x->rec);
+	vt_rec_header(&x->rec, "{\"pid\":1}");
+}
+
+/* One tick of slab traffic, fed to the live model and recorded. */
+static void tick(struct session *x, uint64_t ms)
+{
+	struct vt_rec_events e;
+	struct vt_rec_typed typed[8];
+	uint64_t slab[8], slot[8];
+	size_t n;
+	struct vt_rec_tick t = { .now_ms = ms, .wall_ms = ms + 7e11,
+				 .uptime_s = ms / 1000.0, .rss = 1 << 20 };
+
+	vt_rec_events_begin(&x->rec, &e);
+	for (int i = 0; i < 50; i++) {
+		uint64_t addr = rnd() % 2 ? TCP : HND;
+		uint64_t total = addr == TCP ? 37 : 70;
+		struct vt_event ev = img_ev(rnd() % 3 ? VT_EV_ACQUIRE
+						      : VT_EV_RELEASE,
+					    addr, rnd() % total,
+					    ms * 1000000 + (uint64_t)i);
+
+		vt_state_apply(x->live, &ev);
+		vt_rec_event(&x->rec, &e, &ev);
+	}
+	vt_rec_events_end(&x->rec, &e);
+	n = vt_state_pending_kinds(x->live, slab, slot, 8);
+	for (size_t i = 0; i < n; i++) {
+		typed[i] = (struct vt_rec_typed){ slab[i], slot[i],
+			1 + (uint32_t)(rnd() % 4), (uint32_t)(rnd() % 5),
+			(uint16_t)(rnd() % 3) };
+		vt_state_slot_typed(x->live, slab[i], slot[i], typed[i].kind,
+				    typed[i].diag, typed[i].owner);
+	}
+	vt_rec_typed(&x->rec, typed, n);
+	if (ms % 3 == 0)	/* a memory read changed a slab */
+		vt_rec_slab(&x->rec, vt_state_slab_find(x->live, TCP));
+	t.counters = *vt_state_counters(x->live);
+	if (ms % 5 == 0)
+		vt_rec_keyframe(&x->rec, x->live, &t);
+	else
+		vt_rec_tick(&x->rec, &t);
+	x->at[x->nticks++] = copy_of(x->live);
+}
+
+static void session_make(struct session *x)
+{
+	struct vt_rec_tick t = { .now_ms = 1000 };
+
+	memset(x, 0, sizeof(*x));
+	bootstrap(x);
+	t.counters = *vt_state_counters(x->live);
+	vt_rec_keyframe(&x->rec, x->live, &t);
+	for (uint64_t ms = 1001; ms < 1041; ms++)
+		tick(x, ms);
+	vt_rec_end_record(&x->rec, 1041);
+	CHECK(!x->rec.oom);
+}
+
+static void session_free(struct session *x)
+{
+	vt_state_free(x->live);
+	for (size_t i = 0; i < x->nticks; i++)
+		vt_state_free(x->at[i]);
+	vt_rec_buf_free(&x->rec);
+}
+
+/* Replays p[0, len): returns the ticks replayed (the bootstrap keyframe
+ * is tick 0), or -1 when a tick's state differs from the live one; -2 when
+ * the file does not open. The first error goes to err ("" for none). */
+static long replay(const struct session *x, const uint8_t *p, size_t len,
+		   char *err, size_t errlen)
+{
+	struct vt_rec_reader r;
+	struct vt_rec rec;
+	struct vt_state *s = vt_state_new(500);
+	long ticks = 0, rc;
+
+	*err = 0;
+	if (vt_rec_open(&r, p, len)) {
+		snprintf(err, errlen, "%s", r.err);
+		vt_state_free(s);
+		return -2;
+	}
+	while ((rc = vt_rec_next(&r, &rec)) == 1) {
+		int a = vt_rec_apply(s, &rec, NULL, err, errlen);
+
+		if (a < 0)
+			break;
+		if (a == 1 && ticks > 0 && !state_eq(s, x->at[ticks - 1])) {
+			ticks = -1;
+			break;
+		}
+		ticks += a;
+	}
+	if (rc < 0)
+		snprintf(err, errlen, "%s", r.err);
+	vt_state_free(s);
+	return ticks;
+}
+
+static void test_replay_equals_live(const struct session *x)
+{
+	char err[256];
+
+	CHECK_EQ_U64(replay(x, x->rec.p, x->rec.len, err, sizeof(err)),
+		     x->nticks + 1);
+	CHECK_STR(err, "");
+	CHECK(state_eq(x->at[x->nticks - 1], x->live));
+}
+
+/* Every prefix replays the ticks it holds whole; one cut inside a record
+ * also says where, in one line. */
+static void test_truncation(const struct session *x)
+{
+	struct vt_rec_reader r;
+	struct vt_rec rec;
+	size_t ends[4096], nends = 0, bad = 0, k = 0;
+	long ticks_at[4096], ticks = 0;
+	char err[256];
+
+	vt_rec_open(&r, x->rec.p, x->rec.len);
+	while (vt_rec_next(&r, &rec) == 1 && nends < 4096) {
+		ticks += rec.type == VT_REC_TICK || rec.type == VT_REC_KEYFRAME;
+		ticks_at[nends] = ticks;
+		ends[nends++] = r.off;
+	}
+	for (size_t len = VT_REC_PREAMBLE; len < x->rec.len; len++) {
+		long t = replay(x, x->rec.p, len, err, sizeof(err));
+		bool boundary;
+
+		while (k < nends && ends[k] <= len)
+			k++;
+		boundary = len == VT_REC_PREAMBLE || ends[k - 1] == len;
+		bad += t != (k ? ticks_at[k - 1] : 0) ||
+		       (boundary ? *err != 0
+				 : !strstr(err, "cut short") || !strstr(err, "intact"));
+	}
+	CHECK_EQ_U64(bad, 0);
+	for (size_t len = 0; len < VT_REC_PREAMBLE; len++)
+		bad += replay(x, x->rec.p, len, err, sizeof(err)) != -2 || !*err;
+	CHECK_EQ_U64(bad, 0);
+}
+
+static void test_bit_flips(const struct session *x)
+{
+	uint8_t *p = malloc(x->rec.len);
+	size_t wrong = 0;
+	char err[256];
+
+	for (int i = 0; i < 3000; i++) {
+		size_t at = rnd() % x->rec.len;
+
+		memcpy(p, x->rec.p, x->rec.len);
+		p[at] ^= (uint8_t)(1u << (rnd() % 8));
+		/* an error, never a wrong state */
+		if (replay(x, p, x->rec.len, err, sizeof(err)) == -1 ||
+		    (!*err && (at < 12 || at >= 16)))	/* 12..15: reserved */
+			wrong++;
+	}
+	CHECK_EQ_U64(wrong, 0);
+	free(p);
+}
+
+static void test_foreign_files(const struct session *x)
+{
+	uint8_t *p = malloc(x->rec.len);
+	char err[256];
+
+	memcpy(p, x->rec.p, x->rec.len);
+	p[0] = 'X';
+	CHECK(replay(x, p, x->rec.len, err, sizeof(err)) == -2);
+	CHECK_STR(err, "not a valk-trace recording (no VALKREC magic)");
+	memcpy(p, x->rec.p, x->rec.len);
+	p[8] = VT_REC_VERSION + 1;
+	CHECK(replay(x, p, x->rec.len, err, sizeof(err)) == -2);
+	CHECK(strstr(err, "format version 2") && strstr(err, "newer"));
+	CHECK(replay(x, (const uint8_t *)"", 0, err, sizeof(err)) == -2);
+	free(p);
+}
+
+/* Records whose checksum is right but whose payload is noise: refused
+ * with the record's name, never a crash (the fuzzer goes further). */
+static void test_noise_payloads(void)
+{
+	size_t refused = 0, total = 0;
+
+	for (int type = 1; type < VT_REC_TYPES; type++)
+		for (int i = 0; i < 300; i++) {
+			struct vt_rec_buf b = { 0 };
+			struct vt_rec_reader r;
+			struct vt_rec rec;
+			struct vt_state *s = vt_state_new(0);
+			size_t start, n = rnd() % 64;
+			char err[256];
+
+			vt_rec_preamble(&b);
+			start = vt_rec_begin(&b, type);
+			for (size_t j = 0; j < n; j++)
+				vt_rec_put_byte(&b, (uint8_t)rnd());
+			vt_rec_end(&b, start);
+			if (vt_rec_open(&r, b.p, b.len) == 0 &&
+			    vt_rec_next(&r, &rec) == 1) {
+				total++;
+				refused += vt_rec_apply(s, &rec, NULL, err,
+							sizeof(err)) < 0;
+			}
+			vt_state_free(s);
+			vt_rec_buf_free(&b);
+		}
+	CHECK_EQ_U64(total, (VT_REC_TYPES - 1) * 300);
+	CHECK(refused > 0);
+}
+
+int main(int argc, char **argv)
+{
+	struct session x;
+
+	test_events_roundtrip();
+	session_make(&x);
+	test_replay_equals_live(&x);
+	test_truncation(&x);
+	test_bit_flips(&x);
+	test_foreign_files(&x);
+	test_noise_payloads();
+	if (argc > 1) {
+		FILE *f = fopen(argv[1], "wb");
+
+		CHECK(f && fwrite(x.rec.p, 1, x.rec.len, f) == x.rec.len &&
+		      !fclose(f));
+	}
+	session_free(&x);
+	return vt_test_done("test_rec");
+}
