@@ -44,6 +44,7 @@ static bool slab_eq(const struct vt_slab *a, const struct vt_slab *b)
 	if (memcmp(a->bitmap, b->bitmap, (n + 7) / 8) ||
 	    memcmp(a->since_ms, b->since_ms, n * 8) ||
 	    memcmp(a->since_attach, b->since_attach, n) ||
+	    memcmp(a->stacks, b->stacks, n * sizeof(*a->stacks)) ||
 	    memcmp(a->unsure, b->unsure, n))
 		return false;
 	return !a->states || (!memcmp(a->states, b->states, n) &&
@@ -102,7 +103,8 @@ static struct vt_event random_event(void)
 	switch (ev.type) {
 	case VT_EV_ACQUIRE:
 		ev.acquire = (struct vt_ev_acquire){ rnd() % 40 * 64, wide(),
-						     wide(), wide() };
+						     wide(), wide(),
+						     (uint32_t)wide() };
 		break;
 	case VT_EV_RELEASE:
 		ev.release = (struct vt_ev_release){ rnd() % 40 * 64, wide(),

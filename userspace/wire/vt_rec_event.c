@@ -110,6 +110,7 @@ static void put_body(struct vt_rec_buf *b, struct vt_rec_events *e,
 	case VT_EV_ACQUIRE:
 		put_slot(b, e, ev->acquire.slab, ev->acquire.slot,
 			 ev->acquire.version, &ev->acquire.peak);
+		vt_rec_put_u(b, ev->acquire.stack);
 		break;
 	case VT_EV_RELEASE:
 		put_slot(b, e, ev->release.slab, ev->release.slot,
@@ -156,6 +157,7 @@ static void get_body(struct vt_rec_cur *c, struct vt_rec_events *e,
 	case VT_EV_ACQUIRE:
 		get_slot(c, e, &ev->acquire.slab, &ev->acquire.slot,
 			 &ev->acquire.version, &ev->acquire.peak);
+		ev->acquire.stack = (uint32_t)vt_rec_get_max(c, UINT32_MAX);
 		break;
 	case VT_EV_RELEASE:
 		get_slot(c, e, &ev->release.slab, &ev->release.slot,

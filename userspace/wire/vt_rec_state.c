@@ -103,6 +103,7 @@ static void slab_put(struct vt_rec_buf *b, const struct vt_slab *sl)
 		last = sl->since_ms[i];
 		vt_rec_put_byte(b, (uint8_t)((sl->since_attach[i] ? SLOT_ATTACH : 0) |
 				(sl->pending && sl->pending[i] ? SLOT_PENDING : 0)));
+		vt_rec_put_u(b, sl->stacks[i]);
 		if (sl->states) {
 			vt_rec_put_byte(b, (uint8_t)sl->states[i]);
 			vt_rec_put_u(b, sl->owners[i]);
@@ -151,6 +152,7 @@ static void slots_get(struct vt_rec_cur *c, struct vt_slab *sl)
 		sl->since_attach[i] = f & SLOT_ATTACH;
 		if (f & ~(SLOT_ATTACH | SLOT_PENDING))
 			c->bad = true;
+		sl->stacks[i] = (uint32_t)vt_rec_get_max(c, UINT32_MAX);
 		if (!sl->states)
 			continue;
 		sl->pending[i] = !!(f & SLOT_PENDING);
