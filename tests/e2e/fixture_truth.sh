@@ -1,5 +1,5 @@
 #!/bin/bash
-# valk-sim against its own ground truth: for both builds and every
+# valk-sim against its own ground truth: for every build and every
 # workload, the truth file must be self-consistent (bitmap, counters,
 # states, owners), show what the workload did, and stay frozen while
 # paused. Also checks how each build shapes valk_slab_release_ptr.
@@ -231,7 +231,27 @@ fi
 readelf -d "$out/valk-sim" | grep -q 'RUNPATH.*\$ORIGIN' && readelf -d "$out/valk-sim" | grep -q 'NEEDED.*libvalkyria.so' &&
 	pass "shared: valk-sim needs libvalkyria.so with RUNPATH \$ORIGIN" || fail "shared: launcher linkage"
 
-for bin in valk-sim valk-sim-static; do
+# entry_bytes LIB FUNCTION: the hex bytes of the function's first 5
+entry_bytes() {
+	objdump -d "$1" --disassemble="$2" | awk -v f="<$2>:" '
+		$2 == f { on = 1; next }
+		on && /^ *[0-9a-f]+:/ { for (i = 2; i <= NF && $i ~ /^[0-9a-f][0-9a-f]$/; i++) b = b $i; if (length(b) >= 10) { print substr(b, 1, 10); exit } }'
+}
+# The optimised shared builds start every probed function the way their
+# compilers do: endbr64 (f30f1efa) for -fcf-protection, a 5-byte nop
+# (0f1f44) for clang's -fpatchable-function-entry=5.
+for fn in valk_slab_aquire valk_slab_release valk_slab_release_ptr valk_slab_new \
+	  valk_conn_transition valk_http2_on_begin_headers_callback; do
+	case $(entry_bytes "$out/cet/libvalkyria.so" "$fn") in
+	f30f1efa*) ;; *) fail "cet: $fn does not start with endbr64" ;;
+	esac
+	case $(entry_bytes "$out/nop5/libvalkyria.so" "$fn") in
+	0f1f44*) ;; *) fail "nop5: $fn does not start with a 5-byte nop" ;;
+	esac
+done
+[ "$failed" = 0 ] && pass "cet: endbr64 entries; nop5: 5-byte nop entries"
+
+for bin in valk-sim valk-sim-static valk-sim-cet valk-sim-nop5; do
 	run_idle "$bin"
 	run_churn "$bin"
 	run_leak "$bin"

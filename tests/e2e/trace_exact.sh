@@ -19,7 +19,7 @@ load_start() {
 
 run_case() {
 	local build=$1 workload=$2 mode=$3 bin label tracer
-	bin=$([ "$build" = shared ] && echo "$SIM_SHARED" || echo "$SIM_STATIC")
+	bin=$(sim_bin "$build")
 	label="$build/$workload/$mode"
 	# two AIO systems in one process for the synthetic workloads
 	sim_start "$bin" --workload "$workload" --seed 7 --port 0 \
@@ -46,9 +46,9 @@ run_case() {
 	kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null
 }
 
-for build in shared static; do
-	for workload in churn leak http; do
-		for mode in hybrid events sample; do
+for build in ${VT_BUILDS:-$SIM_BUILDS}; do
+	for workload in ${VT_WORKLOADS:-churn leak http}; do
+		for mode in ${VT_MODES:-hybrid events sample}; do
 			run_case "$build" "$workload" "$mode"
 		done
 	done

@@ -4,6 +4,11 @@ VT_BUILD=${VT_BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
 VT=$VT_BUILD/valk-trace
 SIM_SHARED=$VT_BUILD/fixture/valk-sim
 SIM_STATIC=$VT_BUILD/fixture/valk-sim-static
+SIM_CET=$VT_BUILD/fixture/valk-sim-cet
+SIM_NOP5=$VT_BUILD/fixture/valk-sim-nop5
+# Every build of the stand-in (tests/fixture/README.md): shared -O0, static
+# -O2, shared -O2 with endbr64 entries, shared clang with 5-byte nop entries.
+SIM_BUILDS="shared static cet nop5"
 TMP=$(mktemp -d /tmp/vt-test.XXXXXX)
 PIDS=()
 FAILS=0
@@ -25,9 +30,17 @@ need_root() {
 }
 
 need_bins() {
-	for b in "$VT" "$SIM_SHARED" "$SIM_STATIC"; do
+	for b in "$VT" "$SIM_SHARED" "$SIM_STATIC" "$SIM_CET" "$SIM_NOP5"; do
 		[ -x "$b" ] || { echo "missing $b: run make"; exit 1; }
 	done
+}
+
+# sim_bin BUILD: the launcher of one of $SIM_BUILDS
+sim_bin() {
+	case $1 in
+	shared) echo "$SIM_SHARED" ;; static) echo "$SIM_STATIC" ;;
+	cet) echo "$SIM_CET" ;; nop5) echo "$SIM_NOP5" ;;
+	esac
 }
 
 # sim_start BINARY ARGS... : starts the stand-in runtime; sets SIM_PID and
