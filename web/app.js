@@ -88,7 +88,9 @@ const CELL_FLASH = [CELL_CLASS.map(c => `${c} fa`), CELL_CLASS.map(c => `${c} fb
 class DirectGrid {
   constructor(host, total, codes) {
     this.root = el('div', 'cells');
-    this.root.style.setProperty('--cell', `${total <= 16 ? 20 : total <= 256 ? 12 : total <= 1024 ? 9 : 7}px`);
+    this.total = total;
+    this.cell = total <= 16 ? 20 : total <= 256 ? 12 : total <= 1024 ? 9 : 7;
+    this.root.style.setProperty('--cell', `${this.cell}px`);
     const frag = document.createDocumentFragment();
     this.cells = new Array(total);
     for (let i = 0; i < total; i++) {
@@ -99,6 +101,10 @@ class DirectGrid {
     }
     this.root.appendChild(frag);
     host.appendChild(this.root);
+    this.cols = 0;
+    this.fitColumns();
+    this.resize = new ResizeObserver(() => this.fitColumns());
+    this.resize.observe(this.root);
     this.phase = new Uint8Array(total);       // 0 none, 1 'fa', 2 'fb'
     this.flashUntil = new Float64Array(total);
     this.batches = [];                        // [until, slots] in time order
@@ -134,11 +140,18 @@ class DirectGrid {
     }
     if (this.batches.length) this.armSweep(now);
   }
+  // As many columns as fit (1 px gaps), chosen so no row is left short.
+  fitColumns() {
+    const fit = Math.max(1, Math.floor((this.root.clientWidth + 1) / (this.cell + 1)));
+    const cols = M.gridColumns(this.total, fit);
+    if (cols !== this.cols) this.root.style.setProperty('--cols', this.cols = cols);
+  }
   slotAt(target) {
     return target.vtSlot;
   }
   destroy() {
     clearTimeout(this.sweepTimer);
+    this.resize.disconnect();
     this.root.remove();
   }
 }
@@ -311,13 +324,13 @@ class SlabView {
     const level = M.capacityLevel(used, total, overflow), pct = M.percent(used, total);
     const cls = `pool-panel${this.wide ? ' wide' : ''} level-${level}`;
     if (this.root.className !== cls) this.root.className = cls;
-    setText(this.badge, overflow > 0 ? 'OVERFLOW' : level === 'critical' ? `CRITICAL ${Math.round(pct)}%` : `WARNING ${Math.round(pct)}%`);
+    setText(this.badge, level === 'critical' ? `CRITICAL ${Math.round(pct)}%` : overflow > 0 ? 'OVERFLOWED' : `WARNING ${Math.round(pct)}%`);
     setText(this.usage, `${M.formatCount(used)} / ${M.formatCount(total)} (${Math.round(pct)}%)`);
     this.fill.style.width = `${pct}%`;
     this.hwm.style.left = `calc(${M.percent(hwm, total)}% - 1px)`;
     setText(this.statHwm, `HWM ${M.formatCount(hwm)}`);
     setText(this.statFlow, `acquires ${M.formatCount(slab.acquires)} · releases ${M.formatCount(slab.releases)}`);
-    setText(this.statOverflow, overflow > 0 ? `⚠ ${M.formatCount(overflow)} overflows` : '');
+    setText(this.statOverflow, overflow > 0 ? M.slabOverflowText(overflow) : '');
     this.series.add(ctx.ts, used);
     this.sparkLine.setAttribute('points', M.sparkPoints(this.series.points, ctx.ts, this.series.spanMs, total, 300, 28));
     if (this.byState) this.renderBreakdown(slab, ctx);
@@ -417,9 +430,9 @@ class SystemView {
 // ---------------------------------------------------------------- arenas, gc, leaks
 
 function gauge(name, used, capacity, hwm) {
-  const g = el('div', 'arena-gauge');
-  const track = el('div', 'arena-track');
   const level = M.capacityLevel(used, capacity);
+  const g = el('div', `arena-gauge level-${level}`);
+  const track = el('div', 'arena-track');
   const bar = el('div', `arena-bar ${level}`);
   bar.style.width = `${M.percent(used, capacity)}%`;
   track.appendChild(bar);
@@ -446,8 +459,7 @@ function arenaNodes(arenas) {
     g.title = `${a.name}: high-water mark ${M.formatBytes(a.hwm)}`;
     if (Number(a.overflow) > 0) {
       g.classList.add('has-overflow');
-      g.appendChild(el('span', 'arena-overflow',
-        `⚠ ${M.formatCount(a.overflow)} overflows to the GC heap (${M.formatBytes(a.overflow_bytes)})`));
+      g.appendChild(el('span', 'arena-overflow', M.arenaOverflowText(a.overflow, a.overflow_bytes)));
     }
     return g;
   });
@@ -563,7 +575,7 @@ class Dashboard {
   renderHeader(doc, ts) {
     const t = doc.target || {}, tr = doc.tracer || {};
     setText($('t-pid'), t.pid ?? doc.pid ?? '--');
-    setText($('t-binary'), t.binary ?? '--');
+    setText($('t-binary'), t.binary !== undefined ? M.elideMiddle(t.binary) : '--');
     $('t-binary').title = t.binary ?? '';
     setText($('t-build'), t.build_id ? String(t.build_id).slice(0, 12) : '--');
     $('t-build').title = t.build_id ?? '';

@@ -221,11 +221,48 @@ export function heatPixels(frac, dominant, cells, palette, freeRgb, flashRgb, fl
   pixels.fill(free, cells);
 }
 
-// 'ok' below 70 %, 'warning' from 70 %, 'critical' from 90 % or on overflow.
+// 'ok' below 70 %, 'warning' from 70 % or once anything overflowed (a
+// counted past event), 'critical' from 90 % (a present danger).
 export function capacityLevel(used, total, overflow = 0) {
-  if (overflow > 0) return 'critical';
   const pct = total > 0 ? used * 100 / total : 0;
-  return pct >= CRIT_PCT ? 'critical' : pct >= WARN_PCT ? 'warning' : 'ok';
+  return pct >= CRIT_PCT ? 'critical' : pct >= WARN_PCT || overflow > 0 ? 'warning' : 'ok';
+}
+
+// '1 allocation', '3 allocations'
+export function plural(n, word) {
+  return `${formatCount(n)} ${word}${Number(n) === 1 ? '' : 's'}`;
+}
+
+// What a slab's and an arena's overflow counters count, in words.
+export function slabOverflowText(n) {
+  return `⚠ ${plural(n, 'acquire')} refused: slab full`;
+}
+
+export function arenaOverflowText(n, bytes) {
+  return `⚠ ${plural(n, 'allocation')} spilled to the GC heap (${formatBytes(bytes)})`;
+}
+
+// Columns for a grid of `total` cells when `fit` fit in a row: all in one
+// row if they fit, else the count in [fit/2, fit] that leaves the fullest
+// last row (a divisor of total leaves none short), the wider on a tie.
+export function gridColumns(total, fit) {
+  if (total <= fit) return Math.max(1, total);
+  let best = fit, bestFill = -1;
+  for (let c = fit; c >= Math.max(1, Math.ceil(fit / 2)); c--) {
+    const rest = total % c, fill = rest === 0 ? 1 : rest / c;
+    if (fill > bestFill) { best = c; bestFill = fill; }
+  }
+  return best;
+}
+
+// A path cut in the middle to at most `max` characters, keeping its file
+// name: '/opt/valk/…/lib/libvalkyria.so'.
+export function elideMiddle(s, max = 40) {
+  s = String(s);
+  if (s.length <= max) return s;
+  const base = s.slice(s.lastIndexOf('/') + 1);
+  const tail = Math.min(s.length, Math.max(Math.ceil((max - 1) * 0.6), Math.min(base.length + 1, max - 2)));
+  return s.slice(0, max - 1 - tail) + '…' + s.slice(s.length - tail);
 }
 
 export function percent(used, total) {
@@ -317,14 +354,19 @@ export class Series {
 }
 
 // SVG polyline points for a series ending at `now`, y scaled to maxY. The
-// x axis spans spanMs, or less while the history is shorter, so a page
-// just opened still draws a full-width line.
+// x axis spans spanMs, or less while the history is shorter, and the last
+// value is held to `now`, so from its first sample the line runs from the
+// left edge to the right one.
 export function sparkPoints(points, now, spanMs, maxY, w, h) {
   if (!points.length) return '';
   const x0 = Math.max(now - spanMs, points[0][0]), dx = Math.max(1, now - x0);
   const ym = maxY > 0 ? maxY : 1;
-  return points.map(([t, v]) =>
-    `${((t - x0) * w / dx).toFixed(1)},${(h - Math.min(v, ym) * h / ym).toFixed(1)}`).join(' ');
+  const y = v => (h - Math.min(v, ym) * h / ym).toFixed(1);
+  const out = points.map(([t, v]) => `${((t - x0) * w / dx).toFixed(1)},${y(v)}`);
+  const last = points[points.length - 1];
+  if (points.length === 1 || last[0] < now) out.push(`${w.toFixed(1)},${y(last[1])}`);
+  if (points.length === 1) out[0] = `0.0,${y(last[1])}`;
+  return out.join(' ');
 }
 
 // Owner name of a handle slot from the slab's per-slot "owners" string:

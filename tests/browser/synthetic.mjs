@@ -53,6 +53,7 @@ function makeDoc(seq, { states, tcp, overflow = 0 }) {
       { name: 'scratch', capacity: 4194200, used: 1048576, hwm: 3145728, overflow: 0, overflow_bytes: 0 },
       { name: 'stream_arena/3', capacity: 4194304, used: 3355443, hwm: 3355443, overflow: 0, overflow_bytes: 0 },
       { name: 'stream_arena/7', capacity: 4194304, used: 4000000, hwm: 4194304, overflow: 2, overflow_bytes: 8192 },
+      { name: 'stream_arena/9', capacity: 65536, used: 118, hwm: 118, overflow: 1, overflow_bytes: 763901 },
     ],
     gc: { heap_used_bytes: 12 << 20, heap_total_bytes: 64 << 20,
       size_classes: [{ size: 16, used: 900, total: 1024 }, { size: 32, used: 10, total: 512 }] },
@@ -142,11 +143,13 @@ try {
   await page.locator('.pool-canvas[data-slab="handles"] .cells > .c').nth(conn).hover();
   const tipc = await page.$eval('#tip', t => t.textContent);
   const owner = [':8080', ':9090', ':3000'][conn % 3];
-  check(tipc.startsWith(`handles slot ${conn}: `) && tipc.includes(`owner ${owner}`) && tipc.includes('seen by this page'),
+  const label = { A: 'Active', I: 'Idle', C: 'Closing', N: 'Connecting' }[states[conn]];
+  check(tipc.startsWith(`handles slot ${conn}: ${label}\n`) && tipc.includes(`owner ${owner}`) && tipc.includes('seen by this page'),
     `tooltip of slot ${conn} (${JSON.stringify(tipc)})`);
   await page.mouse.move(0, 0);
 
-  // Capacity warnings: 70 % warning, 90 % critical, overflow critical.
+  // Capacity warnings: 70 % warning, 90 % critical; an overflow, a counted
+  // past event, a warning.
   const level = () => page.$eval('.pool-panel[data-slab="tcp_buffers"]', p => [p.className.match(/level-\w+/)[0],
     p.querySelector('.pool-badge').textContent, p.querySelector('.overflow').textContent]);
   const full = frac => {
@@ -161,26 +164,59 @@ try {
   }
   await page.evaluate(d => window.vtDashboard.update(d), makeDoc(5, { states, tcp: full(0.1), overflow: 3 }));
   const [lv, badge, ovf] = await level();
-  check(lv === 'level-critical' && badge === 'OVERFLOW' && ovf === '⚠ 3 overflows', `overflow>0 is critical (${lv}, ${badge}, ${ovf})`);
+  check(lv === 'level-warning' && badge === 'OVERFLOWED' && ovf === '⚠ 3 acquires refused: slab full',
+    `overflow>0 at 10 % is a warning (${lv}, ${badge}, ${ovf})`);
+  await sleep(150);   // the border's 100 ms transition
   const borders = await page.$eval('.pool-panel[data-slab="tcp_buffers"]', p => getComputedStyle(p).borderColor);
-  check(borders === 'rgb(248, 81, 73)', `critical panel border is red (${borders})`);
+  check(borders === 'rgb(210, 153, 34)', `overflowed panel border is the warning colour (${borders})`);
+  await page.evaluate(d => window.vtDashboard.update(d), makeDoc(5, { states, tcp: full(0.95), overflow: 1 }));
+  const [lv2, badge2, ovf2] = await level();
+  await sleep(150);
+  const border2 = await page.$eval('.pool-panel[data-slab="tcp_buffers"]', p => getComputedStyle(p).borderColor);
+  check(lv2 === 'level-critical' && badge2 === 'CRITICAL 95%' && ovf2 === '⚠ 1 acquire refused: slab full' && border2 === 'rgb(248, 81, 73)',
+    `95 % full and overflowed is critical, red (${lv2}, ${badge2}, ${ovf2}, ${border2})`);
 
   // Arena gauges: green/yellow/red by fill, overflow highlighted.
   const gauges = await page.$$eval('#arenas .arena-gauge', gs => gs.map(g => [g.querySelector('.arena-name').textContent,
-    g.querySelector('.arena-bar').className, g.classList.contains('has-overflow')]));
-  check(JSON.stringify(gauges) === JSON.stringify([['scratch', 'arena-bar ok', false],
-    ['stream_arena/3', 'arena-bar warning', false], ['stream_arena/7', 'arena-bar critical', true]]), `arena gauges ${JSON.stringify(gauges)}`);
+    g.querySelector('.arena-bar').className, g.querySelector('.arena-overflow')?.textContent ?? '', getComputedStyle(g).borderColor]));
+  const clear = 'rgba(0, 0, 0, 0)';
+  check(JSON.stringify(gauges) === JSON.stringify([['scratch', 'arena-bar ok', '', clear],
+    ['stream_arena/3', 'arena-bar warning', '', clear],
+    ['stream_arena/7', 'arena-bar critical', '⚠ 2 allocations spilled to the GC heap (8.0KB)', 'rgb(248, 81, 73)'],
+    ['stream_arena/9', 'arena-bar ok', '⚠ 1 allocation spilled to the GC heap (746.0KB)', 'rgb(158, 106, 3)']]),
+  `arena gauges: red only when nearly full, a spill is a warning ${JSON.stringify(gauges)}`);
   check((await page.$$('.leaks tbody tr')).length === 2, 'long-lived list has both entries');
+
+  // Sparklines span the panel from the first document.
+  const spark = await page.$$eval('.pool-panel .spark polyline', ps => ps.map(p => p.getAttribute('points').split(' ')));
+  check(spark.length === 5 && spark.every(pts => pts[0].startsWith('0.0,') && pts[pts.length - 1].startsWith('300.0,')),
+    `every sparkline runs edge to edge (${spark.map(p => `${p[0]}…${p[p.length - 1]}`).join(' ')})`);
+
+  // A long binary path is cut in the middle: its file name stays.
+  const longBin = '/srv/deploy/releases/2026-12-01T17-30-00Z/opt/valk/lib/x86_64-linux-gnu/libvalkyria.so';
+  const docBin = makeDoc(9, { states });
+  docBin.target.binary = longBin;
+  await page.evaluate(d => window.vtDashboard.update(d), docBin);
+  const [binText, binTitle] = await page.$eval('#t-binary', e => [e.textContent, e.title]);
+  check(binText.includes('…') && binText.endsWith('/libvalkyria.so') && binText.startsWith('/srv/') && binTitle === longBin,
+    `binary path elided in the middle (${binText})`);
 
   // Screenshots of the normal view.
   const dir = shotsDir();
   await page.screenshot({ path: path.join(dir, 'synthetic-1280.png'), fullPage: true });
 
   // Responsive columns: 3, then 2 below 900 px, 1 below 600 px.
+  // Slot grids: no orphan row where the slab's size has a divisor that fits.
   for (const [w, n] of [[1280, 3], [880, 2], [500, 1]]) {
     await page.setViewportSize({ width: w, height: 900 });
+    await sleep(100);   // the grids refit on their ResizeObserver
     const cols = await page.$eval('.pool-columns', g => getComputedStyle(g).gridTemplateColumns.split(' ').length);
     check(cols === n, `${w} px wide: ${cols} columns`);
+    const grids = await page.$$eval('.pool-canvas .cells', gs => gs.map(g => [g.parentNode.dataset.slab, g.children.length,
+      getComputedStyle(g).gridTemplateColumns.split(' ').length, g.scrollWidth <= g.clientWidth]));
+    const short = grids.filter(([, total, c]) => total % c !== 0 && total % c < c / 2);
+    check(grids.length === 5 && !short.length && grids.every(g => g[3]),
+      `${w} px: grids fit with full rows (${grids.map(([s, t, c]) => `${s} ${t}=${Math.floor(t / c)}x${c}+${t % c}`).join(', ')})`);
   }
   await page.screenshot({ path: path.join(dir, 'synthetic-500.png'), fullPage: true });
   await page.setViewportSize({ width: 1280, height: 900 });

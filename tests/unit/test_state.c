@@ -635,6 +635,7 @@ static void test_arenas_gc(void)
 	got = vt_state_arenas(s, &n);
 	CHECK_EQ_U64(n, 2);
 	CHECK_STR(got[1].name, "stream_arena/3");
+	CHECK_EQ_U64(got[0].hwm, 5);	/* a fresh arena: hwm 0 read, used 5 */
 	gen = vt_state_generation(s);
 	vt_state_arenas_set(s, a, 2);
 	CHECK_EQ_U64(vt_state_generation(s), gen);

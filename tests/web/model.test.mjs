@@ -190,14 +190,14 @@ test('parseColor', () => {
   assert.throws(() => M.parseColor('green'), /#rrggbb/);
 });
 
-test('capacityLevel: 70 % warning, 90 % critical, overflow critical', () => {
+test('capacityLevel: 70 % warning, 90 % critical, overflow a warning', () => {
   assert.equal(M.capacityLevel(0, 0), 'ok');
   assert.equal(M.capacityLevel(69, 100), 'ok');
   assert.equal(M.capacityLevel(70, 100), 'warning');
   assert.equal(M.capacityLevel(89, 100), 'warning');
   assert.equal(M.capacityLevel(90, 100), 'critical');
   assert.equal(M.capacityLevel(100, 100), 'critical');
-  assert.equal(M.capacityLevel(1, 100, 1), 'critical');
+  assert.equal(M.capacityLevel(1, 100, 1), 'warning');
   assert.equal(M.capacityLevel(403, 576), 'ok');       // 69.97 %
   assert.equal(M.capacityLevel(404, 576), 'warning');  // 70.1 %
 });
@@ -265,9 +265,53 @@ test('Series keeps the per-second peak over the span', () => {
   // older points scroll off the left; a short history fills the width
   assert.equal(M.sparkPoints([[0, 0], [15000, 50], [20000, 100]], 20000, 10000, 100, 100, 10),
     '-100.0,10.0 50.0,5.0 100.0,0.0');
+  // the last value is held to now: the line reaches the right edge
   assert.equal(M.sparkPoints([[4000, 20], [5000, 40]], 6000, 10000, 100, 100, 10),
-    '0.0,8.0 50.0,6.0');
+    '0.0,8.0 50.0,6.0 100.0,6.0');
+  // one sample: a flat line across the whole width from the first second
+  assert.equal(M.sparkPoints([[5000, 40]], 5300, 10000, 100, 100, 10), '0.0,6.0 100.0,6.0');
+  assert.equal(M.sparkPoints([[5000, 40]], 5000, 10000, 100, 100, 10), '0.0,6.0 100.0,6.0');
   assert.equal(M.sparkPoints([], 6000, 10000, 100, 100, 10), '');
+});
+
+test('gridColumns: no orphan rows where a divisor fits', () => {
+  assert.equal(M.gridColumns(64, 31), 16);     // not 31+31+2
+  assert.equal(M.gridColumns(256, 31), 16);
+  assert.equal(M.gridColumns(576, 44), 36);
+  assert.equal(M.gridColumns(8, 31), 8);       // one row
+  assert.equal(M.gridColumns(64, 64), 64);
+  assert.equal(M.gridColumns(1, 10), 1);
+  assert.equal(M.gridColumns(5, 1), 1);
+  // a prime: the fullest last row in [fit/2, fit]
+  const c = M.gridColumns(257, 31);
+  assert.ok(c >= 16 && c <= 31 && 257 % c >= c / 2, `257 in ${c} columns`);
+  for (let total = 2; total < 600; total++)
+    for (const fit of [7, 16, 31, 44]) {
+      const k = M.gridColumns(total, fit), rest = total % k;
+      assert.ok(k <= fit && (total <= fit || k >= fit / 2), `${total}/${fit}: ${k}`);
+      assert.ok(total <= fit || rest === 0 || rest >= k / 2 ||
+        ![...Array(fit + 1).keys()].some(d => d >= fit / 2 && total % d === 0), `${total}/${fit}: ${k} leaves ${rest}`);
+    }
+});
+
+test('elideMiddle keeps the file name', () => {
+  const p = '/work/some/very/long/checkout/build/fixture/libvalkyria.so';
+  const e = M.elideMiddle(p, 40);
+  assert.equal(e.length, 40);
+  assert.ok(e.endsWith('/fixture/libvalkyria.so') && e.startsWith('/work/') && e.includes('…'), e);
+  assert.equal(M.elideMiddle('/opt/valk/libvalkyria.so', 40), '/opt/valk/libvalkyria.so');
+  const long = '/x/' + 'n'.repeat(60);   // a file name longer than the budget: its end stays
+  assert.equal(M.elideMiddle(long, 20).length, 20);
+  assert.ok(M.elideMiddle(long, 20).endsWith('nnnn'));
+});
+
+test('overflow wording: counted, singular and plural, a warning', () => {
+  assert.equal(M.slabOverflowText(1), '⚠ 1 acquire refused: slab full');
+  assert.equal(M.slabOverflowText(3), '⚠ 3 acquires refused: slab full');
+  assert.equal(M.arenaOverflowText(1, 763901), '⚠ 1 allocation spilled to the GC heap (746.0KB)');
+  assert.equal(M.arenaOverflowText(2, 8192), '⚠ 2 allocations spilled to the GC heap (8.0KB)');
+  assert.equal(M.capacityLevel(1, 100, 1), 'warning');
+  assert.equal(M.capacityLevel(95, 100, 1), 'critical');
 });
 
 test('slot tooltips: owner, age from leaks or as seen by the page', () => {

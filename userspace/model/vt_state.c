@@ -498,11 +498,20 @@ void vt_state_owner_set(struct vt_state *s, int system, unsigned idx,
 		owner_put(s, &s->systems[system], idx, name);
 }
 
+/* The runtime's arena init sets the bump offset past the heap's alignment
+ * padding and zeroes the stats, so a fresh arena reads used 8, hwm 0: its
+ * high-water mark is raised to its use, as a slab's is. */
+static uint64_t arena_hwm(const struct vt_arena *a)
+{
+	return a->hwm > a->used ? a->hwm : a->used;
+}
+
+/* a is read from the target, b is kept in the state */
 static bool arena_eq(const struct vt_arena *a, const struct vt_arena *b)
 {
 	return !strcmp(a->name, b->name) && a->system == b->system &&
 	       a->capacity == b->capacity && a->used == b->used &&
-	       a->hwm == b->hwm && a->overflow == b->overflow &&
+	       arena_hwm(a) == b->hwm && a->overflow == b->overflow &&
 	       a->overflow_bytes == b->overflow_bytes;
 }
 
@@ -520,8 +529,10 @@ void vt_state_arenas_set(struct vt_state *s, const struct vt_arena *a,
 	if (!v)
 		return;
 	memcpy(v, a, n * sizeof(*v));
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		v[i].name[sizeof(v[i].name) - 1] = 0;
+		v[i].hwm = arena_hwm(&v[i]);
+	}
 	s->arenas = v;
 	s->narenas = n;
 	s->generation++;
