@@ -19,7 +19,7 @@ struct vt_wire_meta {
 	int pid;
 	const char *binary;	/* path of the traced object */
 	const char *build_id;	/* lower-case hex, "" when unknown */
-	const char *mode;	/* "probe" or "sample" */
+	const char *mode;	/* "hybrid", "events" or "sample" */
 	uint64_t now_ms;	/* CLOCK_MONOTONIC, the state's clock */
 	uint64_t wall_ms;	/* CLOCK_REALTIME now: ts_ms, attached_ms */
 	uint64_t leak_age_ms;	/* minimum age of a leak suspect */

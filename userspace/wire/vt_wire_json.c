@@ -1,0 +1,274 @@
+/* vt_wire: JSON and Prometheus encoders (see vt_wire.h): what the
+ * encoders share. Per-slot strings (states, bitmaps, RLE) are written
+ * straight into a growing buffer and handed to jansson as one string: a
+ * json value per slot would make a 262,144-slot slab cost tens of
+ * milliseconds. */
+#include "wire/vt_wire_json.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
+
+bool vt_wire__buf_grow(struct vt_wire__buf *b, size_t more)
+{
+	size_t cap = b->cap ? b->cap : 256;
+	char *p;
+
+	if (b->oom)
+		return false;
+	if (b->len + more + 1 <= b->cap)
+		return true;
+	while (cap < b->len + more + 1)
+		cap *= 2;
+	p = realloc(b->p, cap);
+	if (!p) {
+		b->oom = true;
+		return false;
+	}
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+void vt_wire__buf_put(struct vt_wire__buf *b, const char *s, size_t n)
+{
+	if (!vt_wire__buf_grow(b, n))
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
+
+void vt_wire__buf_printf(struct vt_wire__buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !vt_wire__buf_grow(b, (size_t)n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+char *vt_wire__buf_take(struct vt_wire__buf *b)
+{
+	if (b->oom || !vt_wire__buf_grow(b, 0)) {
+		free(b->p);
+		return NULL;
+	}
+	b->p[b->len] = 0;
+	return b->p;
+}
+
+json_t *vt_wire__buf_json(struct vt_wire__buf *b)
+{
+	char *text = vt_wire__buf_take(b);
+	json_t *j = text ? json_stringn_nocheck(text, b->len) : NULL;
+
+	free(text);
+	return j;
+}
+
+static const char hexdig[] = "0123456789abcdef";
+
+void vt_wire__put_hex(struct vt_wire__buf *b, uint8_t v)
+{
+	char h[2] = { hexdig[v >> 4], hexdig[v & 15] };
+
+	vt_wire__buf_put(b, h, 2);
+}
+
+size_t vt_wire__bitmap_bytes(const struct vt_slab *sl)
+{
+	return (size_t)((sl->total + 7) / 8);
+}
+
+void vt_wire__set_u(json_t *o, const char *k, uint64_t v)
+{
+	json_object_set_new(o, k, json_integer((json_int_t)v));
+}
+
+void vt_wire__set_s(json_t *o, const char *k, const char *v)
+{
+	json_object_set_new(o, k, v ? json_string(v) : json_null());
+}
+
+static const char *const probe_names[VT_P_COUNT] = {
+	[VT_P_ACQUIRE_ENTRY] = "uprobe:valk_slab_aquire",
+	[VT_P_ACQUIRE_RET] = "uretprobe:valk_slab_aquire",
+	[VT_P_RELEASE] = "uprobe:valk_slab_release",
+	[VT_P_SLAB_NEW_ENTRY] = "uprobe:valk_slab_new",
+	[VT_P_SLAB_NEW_RET] = "uretprobe:valk_slab_new",
+	[VT_P_SLAB_FREE] = "uprobe:valk_slab_free",
+	[VT_P_AIO_START_RET] = "uretprobe:valk_aio_start_with_config",
+	[VT_P_CONN_TRANSITION_ENTRY] = "uprobe:valk_conn_transition",
+	[VT_P_CONN_TRANSITION_RET] = "uretprobe:valk_conn_transition",
+	[VT_P_CONN_INIT_ENTRY] = "uprobe:__valk_conn_set_init_state",
+	[VT_P_CONN_INIT_RET] = "uretprobe:__valk_conn_set_init_state",
+	[VT_P_OWNER_ENTRY] = "uprobe:valk_owner_register",
+	[VT_P_OWNER_RET] = "uretprobe:valk_owner_register",
+	[VT_P_BEGIN_HEADERS_ENTRY] = "uprobe:valk_http2_on_begin_headers_callback",
+	[VT_P_BEGIN_HEADERS_RET] = "uretprobe:valk_http2_on_begin_headers_callback",
+	[VT_P_STREAM_CLOSE_ENTRY] = "uprobe:valk_http2_server_on_stream_close_callback",
+	[VT_P_STREAM_CLOSE_RET] = "uretprobe:valk_http2_server_on_stream_close_callback",
+	[VT_P_RELEASE_PTR] = "uprobe:valk_slab_release_ptr",
+	[VT_P_READ_START] = "uprobe:uv_read_start",
+};
+
+const char *vt_wire_probe_name(enum vt_probe_id id)
+{
+	return (unsigned)id < VT_P_COUNT && probe_names[id] ? probe_names[id]
+							    : "unknown";
+}
+
+const char vt_wire__conn_letters[VT_WIRE__CONN_STATES] = { 'N', 'A', 'I',
+								'C' };
+
+int vt_wire__conn_index(char c)
+{
+	const char *p = memchr(vt_wire__conn_letters, c, VT_WIRE__CONN_STATES);
+
+	return p ? (int)(p - vt_wire__conn_letters) : -1;
+}
+
+size_t vt_wire__owner_count(const struct vt_state *s, int system)
+{
+	const struct vt_system *sys = vt_state_system(s, (size_t)system);
+
+	return sys ? sys->nowners : 0;
+}
+
+void vt_wire__tally_slab(const struct vt_state *s, const struct vt_slab *sl,
+		       struct vt_wire__tally *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->nowners = vt_wire__owner_count(s, sl->system);
+	for (uint64_t i = 0; i < sl->total; i++) {
+		unsigned char c = (unsigned char)sl->states[i];
+		int k = vt_wire__conn_index((char)c);
+
+		t->letters[c]++;
+		if (k >= 0) {
+			size_t o = sl->owners[i] < t->nowners ? sl->owners[i]
+							      : VT_MAX_OWNERS;
+			t->owner[o][k]++;
+		}
+	}
+}
+
+bool vt_wire__tally_owner_any(const struct vt_wire__tally *t, size_t o)
+{
+	for (int k = 0; k < VT_WIRE__CONN_STATES; k++)
+		if (t->owner[o][k])
+			return true;
+	return false;
+}
+
+/* {"<idx>":{"A":a,"I":i,"C":c,"N":n}}, owners with connections only. */
+json_t *vt_wire__by_owner(const struct vt_wire__tally *t)
+{
+	static const int order[VT_WIRE__CONN_STATES] = {
+		VT_WIRE__CONN_A, VT_WIRE__CONN_I, VT_WIRE__CONN_C,
+		VT_WIRE__CONN_N
+	};
+	json_t *o = json_object();
+
+	for (size_t i = 0; i <= VT_MAX_OWNERS; i++) {
+		json_t *e;
+		char key[24];
+
+		if (!vt_wire__tally_owner_any(t, i))
+			continue;
+		e = json_object();
+		for (int k = 0; k < VT_WIRE__CONN_STATES; k++) {
+			char name[2] = { vt_wire__conn_letters[order[k]], 0 };
+
+			vt_wire__set_u(e, name, t->owner[i][order[k]]);
+		}
+		if (i < VT_MAX_OWNERS)
+			snprintf(key, sizeof(key), "%zu", i);
+		else
+			strcpy(key, "?");
+		json_object_set_new(o, key, e);
+	}
+	return o;
+}
+
+json_t *vt_wire__owner_names(const struct vt_state *s, size_t system)
+{
+	const struct vt_system *sys = vt_state_system(s, system);
+	json_t *a = json_array();
+
+	for (size_t i = 0; sys && i < sys->nowners; i++)
+		json_array_append_new(a, json_string(sys->owners[i]));
+	return a;
+}
+
+/* The name an owner index is shown under: registry name or "?". */
+const char *vt_wire__owner_label(const struct vt_state *s, int system,
+			       uint16_t idx)
+{
+	const struct vt_system *sys = vt_state_system(s, (size_t)system);
+
+	return sys && idx < sys->nowners ? sys->owners[idx] : "?";
+}
+
+json_t *vt_wire__gc(const struct vt_gc *gc)
+{
+	json_t *o = json_object(), *a = json_array();
+
+	vt_wire__set_u(o, "heap_used_bytes", gc->heap_used_bytes);
+	vt_wire__set_u(o, "heap_total_bytes", gc->heap_total_bytes);
+	for (size_t i = 0; i < gc->nclasses; i++) {
+		json_t *c = json_object();
+
+		vt_wire__set_u(c, "size", gc->classes[i].size);
+		vt_wire__set_u(c, "used", gc->classes[i].used);
+		vt_wire__set_u(c, "total", gc->classes[i].total);
+		json_array_append_new(a, c);
+	}
+	json_object_set_new(o, "size_classes", a);
+	return o;
+}
+
+static json_t *arena_json(const struct vt_arena *a, bool with_system)
+{
+	json_t *o = json_object();
+
+	vt_wire__set_s(o, "name", a->name);
+	if (with_system)
+		vt_wire__set_u(o, "system", (uint64_t)a->system);
+	vt_wire__set_u(o, "capacity", a->capacity);
+	vt_wire__set_u(o, "used", a->used);
+	vt_wire__set_u(o, "hwm", a->hwm);
+	vt_wire__set_u(o, "overflow", a->overflow);
+	vt_wire__set_u(o, "overflow_bytes", a->overflow_bytes);
+	return o;
+}
+
+json_t *vt_wire__arenas(const struct vt_state *s, bool with_system)
+{
+	size_t n;
+	const struct vt_arena *v = vt_state_arenas(s, &n);
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, arena_json(&v[i], with_system));
+	return a;
+}
+
+char *vt_wire__dump(json_t *doc)
+{
+	char *text = doc ? json_dumps(doc, JSON_FLAGS) : NULL;
+
+	json_decref(doc);
+	return text;
+}

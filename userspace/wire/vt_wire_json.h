@@ -1,0 +1,69 @@
+/* vt_wire internals: what the encoders (vt_wire_memory, vt_wire_valk,
+ * vt_wire_prom, vt_wire_buckets) share. Not for use outside wire/: the
+ * public interface is vt_wire.h. */
+#ifndef VT_WIRE_JSON_H
+#define VT_WIRE_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "wire/vt_wire.h"
+
+/* A growable text buffer. After a failed append every later one is a
+ * no-op and take returns NULL. */
+struct vt_wire__buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+bool vt_wire__buf_grow(struct vt_wire__buf *b, size_t more);
+void vt_wire__buf_put(struct vt_wire__buf *b, const char *s, size_t n);
+void vt_wire__buf_printf(struct vt_wire__buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The buffer's text, or NULL (and freed) if any append failed. */
+char *vt_wire__buf_take(struct vt_wire__buf *b);
+/* A jansson string holding the buffer's text; consumes the buffer. */
+json_t *vt_wire__buf_json(struct vt_wire__buf *b);
+/* Two lower-case hex digits. */
+void vt_wire__put_hex(struct vt_wire__buf *b, uint8_t v);
+
+size_t vt_wire__bitmap_bytes(const struct vt_slab *sl);
+void vt_wire__set_u(json_t *o, const char *k, uint64_t v);
+/* NULL is JSON null. */
+void vt_wire__set_s(json_t *o, const char *k, const char *v);
+/* Serialise (compact) and free a document. */
+char *vt_wire__dump(json_t *doc);
+
+/* Connection counts of a handle slab: per letter, and per owner index with
+ * one extra row for owners outside the system's registry ("?"). */
+enum { VT_WIRE__CONN_N, VT_WIRE__CONN_A, VT_WIRE__CONN_I, VT_WIRE__CONN_C,
+       VT_WIRE__CONN_STATES };
+extern const char vt_wire__conn_letters[VT_WIRE__CONN_STATES];
+
+struct vt_wire__tally {
+	uint64_t letters[256];
+	uint64_t owner[VT_MAX_OWNERS + 1][VT_WIRE__CONN_STATES];
+	size_t nowners;		/* the system's registry size */
+};
+
+/* The VT_WIRE__CONN_* index of a connection letter, or -1. */
+int vt_wire__conn_index(char c);
+void vt_wire__tally_slab(const struct vt_state *s, const struct vt_slab *sl,
+			 struct vt_wire__tally *t);
+bool vt_wire__tally_owner_any(const struct vt_wire__tally *t, size_t o);
+json_t *vt_wire__by_owner(const struct vt_wire__tally *t);
+
+/* Owner registry size of a system (0 for an unused index). */
+size_t vt_wire__owner_count(const struct vt_state *s, int system);
+/* ["name", ...] of a system's owner registry. */
+json_t *vt_wire__owner_names(const struct vt_state *s, size_t system);
+const char *vt_wire__owner_label(const struct vt_state *s, int system,
+				 uint16_t idx);
+json_t *vt_wire__gc(const struct vt_gc *gc);
+json_t *vt_wire__arenas(const struct vt_state *s, bool with_system);
+
+#endif /* VT_WIRE_JSON_H */

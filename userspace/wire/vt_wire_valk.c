@@ -1,0 +1,466 @@
+/* vt_wire: the valk dialect, the runtime's own dashboard documents, full
+ * and as deltas against what a stream already sent (see vt_wire.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire/vt_wire_json.h"
+
+/* Decimal without snprintf: RLE of a busy slab prints one per run. */
+static void put_u64(struct vt_wire__buf *b, uint64_t v)
+{
+	char tmp[20], *p = tmp + sizeof(tmp);
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	vt_wire__buf_put(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+/* Runs of equal chars as <char><count>, the count always printed. */
+static void put_rle(struct vt_wire__buf *b, const char *s, uint64_t n)
+{
+	for (uint64_t i = 0; i < n;) {
+		uint64_t j = i + 1;
+
+		while (j < n && s[j] == s[i])
+			j++;
+		vt_wire__buf_put(b, &s[i], 1);
+		put_u64(b, j - i);
+		i = j;
+	}
+}
+
+/* Valk dialect: the dashboard's comma segments, `hh` or `hh*count`. */
+static json_t *bitmap_segments(const uint8_t *bm, size_t n)
+{
+	struct vt_wire__buf b = { 0 };
+
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+
+		while (j < n && bm[j] == bm[i])
+			j++;
+		if (i)
+			vt_wire__buf_put(&b, ",", 1);
+		vt_wire__put_hex(&b, bm[i]);
+		if (j - i > 1) {
+			vt_wire__buf_put(&b, "*", 1);
+			put_u64(&b, j - i);
+		}
+		i = j;
+	}
+	return vt_wire__buf_json(&b);
+}
+
+static json_t *states_rle(const struct vt_slab *sl)
+{
+	struct vt_wire__buf b = { 0 };
+
+	put_rle(&b, sl->states, sl->total);
+	return vt_wire__buf_json(&b);
+}
+
+/* `offset:RLE` for every run of slots whose letter changed since `prev`. */
+static json_t *states_delta(const char *prev, const struct vt_slab *sl)
+{
+	struct vt_wire__buf b = { 0 };
+	const char *cur = sl->states;
+	uint64_t n = sl->total;
+
+	for (uint64_t i = 0; i < n;) {
+		uint64_t j;
+
+		if (prev[i] == cur[i]) {
+			i++;
+			continue;
+		}
+		for (j = i + 1; j < n && prev[j] != cur[j]; j++)
+			;
+		if (b.len)
+			vt_wire__buf_put(&b, ",", 1);
+		put_u64(&b, i);
+		vt_wire__buf_put(&b, ":", 1);
+		put_rle(&b, cur + i, j - i);
+		i = j;
+	}
+	if (b.len)
+		return vt_wire__buf_json(&b);
+	free(b.p);
+	return NULL;
+}
+
+struct delta_slab {
+	enum vt_slab_kind kind;
+	uint64_t total;
+	char *states;		/* handles: the letters last sent */
+	uint8_t *bitmap;	/* others: the bitmap last sent */
+};
+
+struct vt_wire_delta {
+	bool valid;
+	int system;
+	size_t n;
+	struct delta_slab slab[VT_SLAB_KINDS];
+	/* A delta cannot name new owners or give a new arena's capacity (the
+	 * dashboard takes both from full events only): when these change the
+	 * next document is full. */
+	size_t nowners;
+	uint64_t arenas;	/* hash of the arena names */
+};
+
+struct vt_wire_delta *vt_wire_delta_new(void)
+{
+	return calloc(1, sizeof(struct vt_wire_delta));
+}
+
+static void delta_clear(struct vt_wire_delta *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		free(d->slab[i].states);
+		free(d->slab[i].bitmap);
+	}
+	memset(d, 0, sizeof(*d));
+}
+
+void vt_wire_delta_free(struct vt_wire_delta *d)
+{
+	if (d)
+		delta_clear(d);
+	free(d);
+}
+
+/* The slabs the valk dialect shows: those of the lowest system index, one
+ * per kind, in kind order. Returns how many; *system is -1 for none. */
+static size_t valk_slabs(const struct vt_state *s, int *system,
+			 const struct vt_slab **v)
+{
+	size_t n = 0;
+
+	*system = vt_state_nslabs(s) ? vt_state_slab(s, 0)->system : -1;
+	for (size_t i = 0; i < vt_state_nslabs(s); i++) {
+		const struct vt_slab *sl = vt_state_slab(s, i);
+
+		if (sl->system == *system && (!n || v[n - 1]->kind != sl->kind))
+			v[n++] = sl;
+	}
+	return n;
+}
+
+static void *dup_mem(const void *p, size_t n)
+{
+	void *q = malloc(n ? n : 1);
+
+	return q ? memcpy(q, p, n) : NULL;
+}
+
+/* FNV-1a over the names of the arenas, in order. */
+static uint64_t arena_names_hash(const struct vt_state *s)
+{
+	size_t n;
+	const struct vt_arena *v = vt_state_arenas(s, &n);
+	uint64_t h = 14695981039346656037ull;
+
+	for (size_t i = 0; i < n; i++)
+		for (const char *p = v[i].name; ; p++) {
+			h = (h ^ (unsigned char)*p) * 1099511628211ull;
+			if (!*p)
+				break;
+		}
+	return h;
+}
+
+/* Remember what the client now has; on failure the next delta is full. */
+static void delta_remember(struct vt_wire_delta *d, const struct vt_state *s,
+			   int system, const struct vt_slab **v, size_t n)
+{
+	delta_clear(d);
+	d->system = system;
+	d->nowners = vt_wire__owner_count(s, system);
+	d->arenas = arena_names_hash(s);
+	for (size_t i = 0; i < n; i++) {
+		struct delta_slab *ds = &d->slab[d->n++];
+
+		ds->kind = v[i]->kind;
+		ds->total = v[i]->total;
+		if (v[i]->states)
+			ds->states = dup_mem(v[i]->states, v[i]->total);
+		else
+			ds->bitmap = dup_mem(v[i]->bitmap, vt_wire__bitmap_bytes(v[i]));
+		if (!ds->states && !ds->bitmap)
+			return;
+	}
+	d->valid = true;
+}
+
+static bool delta_same_shape(const struct vt_wire_delta *d,
+			     const struct vt_state *s, int system,
+			     const struct vt_slab **v, size_t n)
+{
+	if (!d->valid || d->system != system || d->n != n ||
+	    d->nowners != vt_wire__owner_count(s, system) ||
+	    d->arenas != arena_names_hash(s))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (d->slab[i].kind != v[i]->kind ||
+		    d->slab[i].total != v[i]->total ||
+		    !d->slab[i].states != !v[i]->states)
+			return false;
+	return true;
+}
+
+struct conns {
+	uint64_t n[VT_WIRE__CONN_STATES];
+};
+
+static void count_conns(const struct vt_state *s, const struct vt_slab **v,
+			size_t n, struct conns *c)
+{
+	struct vt_wire__tally t;
+
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i]->states)
+			continue;
+		vt_wire__tally_slab(s, v[i], &t);
+		for (int k = 0; k < VT_WIRE__CONN_STATES; k++)
+			c->n[k] += t.letters[(unsigned char)vt_wire__conn_letters[k]];
+	}
+}
+
+static json_t *connections_json(const struct conns *c)
+{
+	json_t *o = json_object();
+
+	vt_wire__set_u(o, "total", c->n[VT_WIRE__CONN_N] + c->n[VT_WIRE__CONN_A] +
+				   c->n[VT_WIRE__CONN_I] + c->n[VT_WIRE__CONN_C]);
+	vt_wire__set_u(o, "active", c->n[VT_WIRE__CONN_A]);
+	vt_wire__set_u(o, "idle", c->n[VT_WIRE__CONN_I]);
+	vt_wire__set_u(o, "closing", c->n[VT_WIRE__CONN_C]);
+	vt_wire__set_u(o, "connecting", c->n[VT_WIRE__CONN_N]);
+	return o;
+}
+
+/* A metrics registry document: the tracer sees no metric families. */
+static json_t *registry_json(double uptime_s)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "uptime_seconds", json_real(uptime_s));
+	json_object_set_new(o, "counters", json_array());
+	json_object_set_new(o, "gauges", json_array());
+	json_object_set_new(o, "histograms", json_array());
+	return o;
+}
+
+static json_t *vm_json(const struct vt_gc *gc)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "gc", vt_wire__gc(gc));
+	return o;
+}
+
+static json_t *valk_metrics(const struct vt_state *s,
+			    const struct vt_wire_meta *m,
+			    const struct vt_slab **v, size_t n)
+{
+	json_t *o = json_object(), *aio = registry_json(m->uptime_s);
+	struct conns c;
+
+	count_conns(s, v, n, &c);
+	json_object_set_new(aio, "connections", connections_json(&c));
+	json_object_set_new(o, "aio", aio);
+	json_object_set_new(o, "modular", registry_json(m->uptime_s));
+	json_object_set_new(o, "vm", vm_json(vt_state_gc(s)));
+	json_object_set_new(o, "registry", json_object());
+	return o;
+}
+
+static json_t *valk_slab(const struct vt_state *s, const struct vt_slab *sl)
+{
+	json_t *o = json_object(), *summary;
+	struct vt_wire__tally t;
+
+	vt_wire__set_s(o, "name", vt_slab_kind_name(sl->kind));
+	vt_wire__set_u(o, "used", sl->used);
+	vt_wire__set_u(o, "total", sl->total);
+	vt_wire__set_u(o, "hwm", sl->hwm);
+	vt_wire__set_u(o, "overflow", sl->overflow);
+	if (!sl->states) {
+		json_object_set_new(o, "bitmap",
+				    bitmap_segments(sl->bitmap, vt_wire__bitmap_bytes(sl)));
+		return o;
+	}
+	vt_wire__tally_slab(s, sl, &t);
+	summary = json_object();
+	json_object_set_new(summary, "by_owner", vt_wire__by_owner(&t));
+	json_object_set_new(o, "states", states_rle(sl));
+	json_object_set_new(o, "summary", summary);
+	return o;
+}
+
+/* The runtime's breakdown keys; what the tracer cannot see is 0. */
+static json_t *breakdown_json(const struct vt_state *s,
+			      const struct vt_slab **v, size_t n)
+{
+	const struct vt_gc *gc = vt_state_gc(s);
+	uint64_t aio_used = 0, aio_cap = 0, scratch_used = 0, scratch_cap = 0;
+	const struct vt_arena *a;
+	size_t na;
+	json_t *o = json_object();
+
+	for (size_t i = 0; i < n; i++) {
+		if (v[i]->kind == VT_SLAB_HTTP_SERVERS ||
+		    v[i]->kind == VT_SLAB_HTTP_CLIENTS)
+			continue;	/* the runtime sums the three big slabs */
+		aio_used += v[i]->used * v[i]->item_size;
+		aio_cap += v[i]->total * v[i]->item_size;
+	}
+	a = vt_state_arenas(s, &na);
+	for (size_t i = 0; i < na; i++) {
+		if (strcmp(a[i].name, "scratch"))
+			continue;
+		scratch_used += a[i].used;
+		scratch_cap += a[i].capacity;
+	}
+	vt_wire__set_u(o, "gc_used", gc->heap_used_bytes);
+	vt_wire__set_u(o, "gc_cap", gc->heap_total_bytes);
+	vt_wire__set_u(o, "aio_used", aio_used);
+	vt_wire__set_u(o, "aio_cap", aio_cap);
+	vt_wire__set_u(o, "scratch_used", scratch_used);
+	vt_wire__set_u(o, "scratch_cap", scratch_cap);
+	vt_wire__set_u(o, "metrics_used", 0);
+	vt_wire__set_u(o, "metrics_cap", 0);
+	vt_wire__set_u(o, "ssl_used", 0);
+	vt_wire__set_u(o, "nghttp2_used", 0);
+	vt_wire__set_u(o, "libuv_used", 0);
+	return o;
+}
+
+static json_t *process_json(const struct vt_wire_meta *m)
+{
+	json_t *o = json_object();
+
+	vt_wire__set_u(o, "rss", m->rss);
+	vt_wire__set_u(o, "vms", m->vms);
+	vt_wire__set_u(o, "system_total", m->system_total);
+	return o;
+}
+
+char *vt_wire_valk_full(const struct vt_state *s,
+			const struct vt_wire_meta *m, struct vt_wire_delta *d)
+{
+	const struct vt_slab *v[VT_SLAB_KINDS];
+	int system;
+	size_t n = valk_slabs(s, &system, v);
+	json_t *doc = json_object(), *mem = json_object(), *slabs = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(slabs, valk_slab(s, v[i]));
+	json_object_set_new(mem, "slabs", slabs);
+	json_object_set_new(mem, "arenas", vt_wire__arenas(s, false));
+	json_object_set_new(mem, "gc", vt_wire__gc(vt_state_gc(s)));
+	json_object_set_new(mem, "process", process_json(m));
+	json_object_set_new(mem, "breakdown", breakdown_json(s, v, n));
+	json_object_set_new(mem, "owner_map",
+			    vt_wire__owner_names(s, system < 0 ? 0 : (size_t)system));
+	json_object_set_new(doc, "metrics", valk_metrics(s, m, v, n));
+	json_object_set_new(doc, "memory", mem);
+	if (d)
+		delta_remember(d, s, system, v, n);
+	return vt_wire__dump(doc);
+}
+
+/* One slab of a delta: counters always, slot data only where it changed,
+ * and the remembered copy brought up to date. */
+static json_t *delta_slab(const struct vt_state *s, const struct vt_slab *sl,
+			  struct delta_slab *ds)
+{
+	json_t *o = json_object(), *summary, *changed;
+	struct vt_wire__tally t;
+
+	vt_wire__set_s(o, "name", vt_slab_kind_name(sl->kind));
+	vt_wire__set_u(o, "used", sl->used);
+	vt_wire__set_u(o, "hwm", sl->hwm);
+	vt_wire__set_u(o, "overflow", sl->overflow);
+	if (!sl->states) {
+		if (memcmp(ds->bitmap, sl->bitmap, vt_wire__bitmap_bytes(sl))) {
+			json_object_set_new(o, "bitmap",
+					    bitmap_segments(sl->bitmap, vt_wire__bitmap_bytes(sl)));
+			memcpy(ds->bitmap, sl->bitmap, vt_wire__bitmap_bytes(sl));
+		}
+		return o;
+	}
+	changed = states_delta(ds->states, sl);
+	if (changed) {
+		json_object_set_new(o, "delta_states", changed);
+		memcpy(ds->states, sl->states, sl->total);
+	}
+	vt_wire__tally_slab(s, sl, &t);
+	summary = json_object();
+	json_object_set_new(summary, "by_owner", vt_wire__by_owner(&t));
+	json_object_set_new(o, "summary", summary);
+	return o;
+}
+
+static json_t *delta_metrics(const struct vt_state *s,
+			     const struct vt_wire_meta *m,
+			     const struct vt_slab **v, size_t n)
+{
+	json_t *o = json_object(), *aio = json_object(), *vm = json_object();
+	json_t *gc = json_object();
+	struct conns c;
+
+	count_conns(s, v, n, &c);
+	json_object_set_new(aio, "up", json_real(m->uptime_s));
+	json_object_set_new(aio, "connections", connections_json(&c));
+	vt_wire__set_u(gc, "heap_used_bytes", vt_state_gc(s)->heap_used_bytes);
+	vt_wire__set_u(gc, "heap_total_bytes", vt_state_gc(s)->heap_total_bytes);
+	json_object_set_new(vm, "gc", gc);
+	json_object_set_new(o, "aio", aio);
+	json_object_set_new(o, "vm", vm);
+	return o;
+}
+
+static json_t *delta_arenas(const struct vt_state *s)
+{
+	size_t n;
+	const struct vt_arena *v = vt_state_arenas(s, &n);
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = json_object();
+
+		vt_wire__set_s(o, "name", v[i].name);
+		vt_wire__set_u(o, "used", v[i].used);
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+char *vt_wire_valk_delta(const struct vt_state *s,
+			 const struct vt_wire_meta *m, struct vt_wire_delta *d,
+			 bool *full)
+{
+	const struct vt_slab *v[VT_SLAB_KINDS];
+	int system;
+	size_t n = valk_slabs(s, &system, v);
+	json_t *doc, *mem, *slabs;
+
+	*full = !delta_same_shape(d, s, system, v, n);
+	if (*full)
+		return vt_wire_valk_full(s, m, d);
+	doc = json_object();
+	mem = json_object();
+	slabs = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(slabs, delta_slab(s, v[i], &d->slab[i]));
+	json_object_set_new(mem, "slabs", slabs);
+	json_object_set_new(mem, "arenas", delta_arenas(s));
+	vt_wire__set_u(mem, "gc", vt_state_gc(s)->heap_used_bytes);
+	vt_wire__set_u(mem, "rss", m->rss);
+	json_object_set_new(doc, "metrics", delta_metrics(s, m, v, n));
+	json_object_set_new(doc, "memory", mem);
+	return vt_wire__dump(doc);
+}
