@@ -2,7 +2,7 @@
 #ifndef VT_HTTP1_H
 #define VT_HTTP1_H
 
-#include "serve/vt_server.h"
+#include "serve/vt_server_int.h"
 
 extern const struct vt_proto vt_http1_proto;
 

@@ -1,95 +1,24 @@
-/* vt_server: listener, connections, SSE channels and subscriber queues.
+/* vt_server: the listener and its connections.
  *
  * Each accepted connection is sniffed for the HTTP/2 client preface and
  * handed to vt_http1 or vt_http2, which turn requests into
  * vt_server_dispatch() calls and write answers through vt_conn_write().
- * A published event is formatted once into a refcounted buffer; each
- * subscriber's bounded ring queue holds references to it. One repeating
- * timer enforces the idle, stall and keep-alive deadlines. */
+ * SSE routes are vt_sse's channels. One repeating timer enforces the idle,
+ * stall and keep-alive deadlines. */
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 
-#include "serve/vt_server.h"
+#include "serve/vt_server_int.h"
 #include "serve/vt_http1.h"
 #include "serve/vt_http2.h"
 
 #define VT_H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define VT_H2_PREFACE_LEN 24
-#define VT_CONN_IN (16 * 1024)
 #define VT_LINGER_MS 1000	/* wait for the peer's FIN after ours */
-
-struct vt_sse_buf {
-	unsigned refs;
-	struct vt_server *srv;
-	size_t len;
-	char data[];
-};
-
-struct vt_sse_sub {
-	struct vt_sse_channel *ch;	/* NULL once detached */
-	struct vt_conn *conn;
-	void (*wake)(void *arg);
-	void *arg;
-	LIST_ENTRY(vt_sse_sub) ch_link, conn_link;
-	struct vt_sse_buf **q;		/* ring of srv->opts.queue_max */
-	unsigned head, len;
-	size_t bytes;
-	size_t off;			/* bytes of q[head] already read */
-	bool needs_full;		/* skip deltas until a full state */
-	uint64_t queued_ms;		/* last time anything was queued */
-};
-
-struct vt_sse_channel {
-	struct vt_server *srv;
-	LIST_ENTRY(vt_sse_channel) link;
-	LIST_HEAD(, vt_sse_sub) subs;
-	char *path, *full_event;
-	vt_sse_full_fn full;
-	void *ctx;
-	uint64_t id;
-	struct vt_sse_buf *cache;	/* full state at cache_id */
-	uint64_t cache_id;
-};
-
-struct vt_conn {
-	uv_tcp_t tcp;
-	uv_shutdown_t shutdown;
-	struct vt_server *srv;
-	LIST_ENTRY(vt_conn) link;
-	LIST_HEAD(, vt_sse_sub) subs;
-	const struct vt_proto *proto;	/* NULL while sniffing */
-	void *ps;
-	unsigned inflight, queued;
-	uint64_t active_ms, progress_ms, shut_ms;
-	bool reading, eof, finishing, shutting, shut, closed;
-	char peer[64];
-	size_t in_len;
-	char in[VT_CONN_IN];
-};
-
-struct vt_server {
-	uv_loop_t *loop;
-	uv_tcp_t listener;
-	uv_timer_t timer;
-	struct vt_server_opts opts;
-	vt_server_route_fn route;
-	void *ctx;
-	LIST_HEAD(, vt_conn) conns;
-	LIST_HEAD(, vt_sse_channel) channels;
-	struct vt_sse_buf *retry, *keepalive;
-	struct vt_server_stats stats;
-	unsigned handles;		/* open libuv handles */
-	bool closing;
-	void (*done)(void *);
-	void *done_arg;
-	int port;
-	char url[80];
-};
 
 struct vt_wreq {
 	uv_write_t req;
@@ -98,344 +27,15 @@ struct vt_wreq {
 	struct vt_sse_buf *refs[];
 };
 
-static uint64_t now_ms(const struct vt_server *srv)
+uint64_t vt_server__now_ms(const struct vt_server *srv)
 {
 	return uv_now(srv->loop);
 }
 
-/* ---- shared event buffers ---- */
-
-static struct vt_sse_buf *buf_new(struct vt_server *srv, size_t len)
-{
-	struct vt_sse_buf *b = malloc(sizeof(*b) + len + 1);
-
-	if (!b)
-		return NULL;
-	b->refs = 1;
-	b->srv = srv;
-	b->len = len;
-	srv->stats.event_bytes += len;
-	if (srv->stats.event_bytes > srv->stats.event_bytes_hwm)
-		srv->stats.event_bytes_hwm = srv->stats.event_bytes;
-	return b;
-}
-
-static struct vt_sse_buf *buf_ref(struct vt_sse_buf *b)
-{
-	b->refs++;
-	return b;
-}
-
-void vt_sse_buf_unref(struct vt_sse_buf *b)
-{
-	if (!b || --b->refs)
-		return;
-	b->srv->stats.event_bytes -= b->len;
-	free(b);
-}
-
-const char *vt_sse_buf_data(const struct vt_sse_buf *b, size_t *len)
-{
-	*len = b->len;
-	return b->data;
-}
-
-static struct vt_sse_buf *buf_from(struct vt_server *srv, const char *s)
-{
-	struct vt_sse_buf *b = buf_new(srv, strlen(s));
-
-	if (b)
-		memcpy(b->data, s, b->len + 1);
-	return b;
-}
-
-/* Copies SSE data to dst (when not NULL) with each line break (CRLF, CR
- * or LF) starting a new data: line; returns the length written. */
-static size_t put_data(char *dst, const char *d, size_t n)
-{
-	static const char cont[] = "\ndata: ";
-	size_t k = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (d[i] == '\r' && i + 1 < n && d[i + 1] == '\n')
-			continue;
-		if (d[i] == '\r' || d[i] == '\n') {
-			if (dst)
-				memcpy(dst + k, cont, sizeof(cont) - 1);
-			k += sizeof(cont) - 1;
-		} else {
-			if (dst)
-				dst[k] = d[i];
-			k++;
-		}
-	}
-	return k;
-}
-
-static struct vt_sse_buf *format_event(struct vt_server *srv, uint64_t id,
-				       const char *event, const char *data,
-				       size_t len)
-{
-	char head[160];
-	int hn = snprintf(head, sizeof(head), "event: %s\nid: %" PRIu64 "\ndata: ",
-			  event, id);
-	struct vt_sse_buf *b;
-	size_t dn;
-
-	if (hn < 0 || (size_t)hn >= sizeof(head))
-		return NULL;
-	dn = put_data(NULL, data, len);
-	b = buf_new(srv, hn + dn + 2);
-	if (!b)
-		return NULL;
-	memcpy(b->data, head, hn);
-	put_data(b->data + hn, data, len);
-	memcpy(b->data + hn + dn, "\n\n", 3);
-	return b;
-}
-
-/* The channel's full state as of its current id, built at most once per id. */
-static struct vt_sse_buf *channel_full(struct vt_sse_channel *ch)
-{
-	struct vt_sse_buf *b;
-	size_t len = 0;
-	char *data;
-
-	if (ch->cache && ch->cache_id == ch->id)
-		return buf_ref(ch->cache);
-	data = ch->full(ch->ctx, &len);
-	if (!data)
-		return NULL;
-	b = format_event(ch->srv, ch->id, ch->full_event, data, len);
-	free(data);
-	if (!b)
-		return NULL;
-	vt_sse_buf_unref(ch->cache);
-	ch->cache = buf_ref(b);
-	ch->cache_id = ch->id;
-	return b;
-}
-
-/* ---- subscriber queues ---- */
-
-/* Stall time counts from the moment a connection has output pending. */
-static void conn_mark_busy(struct vt_conn *c)
+void vt_conn__mark_busy(struct vt_conn *c)
 {
 	if (!c->inflight && !c->queued)
-		c->progress_ms = now_ms(c->srv);
-}
-
-static void sub_push(struct vt_sse_sub *s, struct vt_sse_buf *b)
-{
-	struct vt_server *srv = s->conn->srv;
-
-	conn_mark_busy(s->conn);
-	s->q[(s->head + s->len) % srv->opts.queue_max] = buf_ref(b);
-	s->len++;
-	s->bytes += b->len;
-	s->conn->queued++;
-	s->queued_ms = now_ms(srv);
-	if (s->len > srv->stats.queue_hwm)
-		srv->stats.queue_hwm = s->len;
-}
-
-static struct vt_sse_buf *sub_shift(struct vt_sse_sub *s)
-{
-	struct vt_sse_buf *b = s->q[s->head];
-
-	s->head = (s->head + 1) % s->conn->srv->opts.queue_max;
-	s->len--;
-	s->bytes -= b->len;
-	s->conn->queued--;
-	s->off = 0;
-	return b;
-}
-
-/* Empties the queue but for an event already partly read: cutting that
- * one short would corrupt the stream. */
-static void sub_drop(struct vt_sse_sub *s)
-{
-	unsigned keep = s->len && s->off ? 1 : 0;
-
-	while (s->len > keep) {
-		unsigned tail = (s->head + s->len - 1) % s->conn->srv->opts.queue_max;
-
-		s->len--;
-		s->bytes -= s->q[tail]->len;
-		s->conn->queued--;
-		vt_sse_buf_unref(s->q[tail]);
-	}
-}
-
-static void sub_fill(struct vt_sse_sub *s)
-{
-	struct vt_sse_buf *b;
-
-	if (s->len || !s->needs_full || !s->ch)
-		return;
-	b = channel_full(s->ch);
-	if (!b)
-		return;
-	s->needs_full = false;
-	sub_push(s, b);
-	vt_sse_buf_unref(b);
-}
-
-static void sub_offer(struct vt_sse_sub *s, struct vt_sse_buf *b, bool is_full)
-{
-	const struct vt_server_opts *o = &s->conn->srv->opts;
-
-	if (!s->ch)	/* its connection closed during this publish */
-		return;
-	if (!is_full && s->needs_full) {
-		if (!s->len)	/* the transport may take a full state now */
-			s->wake(s->arg);
-		return;
-	}
-	if (s->len >= o->queue_max || (s->len && s->bytes + b->len > o->queue_bytes)) {
-		sub_drop(s);
-		s->needs_full = true;
-		s->conn->srv->stats.resyncs++;
-		if (!is_full) {
-			s->wake(s->arg);
-			return;
-		}
-	}
-	s->needs_full = false;
-	sub_push(s, b);
-	s->wake(s->arg);
-}
-
-static void sub_detach(struct vt_sse_sub *s)
-{
-	if (!s->ch)
-		return;
-	while (s->len)
-		vt_sse_buf_unref(sub_shift(s));
-	LIST_REMOVE(s, ch_link);
-	LIST_REMOVE(s, conn_link);
-	s->conn->srv->stats.streams--;
-	s->ch = NULL;
-}
-
-void vt_sse_sub_free(struct vt_sse_sub *s)
-{
-	if (!s)
-		return;
-	sub_detach(s);
-	free(s->q);
-	free(s);
-}
-
-struct vt_sse_buf *vt_sse_sub_pop(struct vt_sse_sub *s)
-{
-	sub_fill(s);
-	return s->len ? sub_shift(s) : NULL;
-}
-
-size_t vt_sse_sub_read(struct vt_sse_sub *s, uint8_t *dst, size_t cap)
-{
-	size_t n = 0;
-
-	for (sub_fill(s); s->len && n < cap; sub_fill(s)) {
-		struct vt_sse_buf *b = s->q[s->head];
-		size_t k = b->len - s->off;
-
-		if (k > cap - n)
-			k = cap - n;
-		memcpy(dst + n, b->data + s->off, k);
-		n += k;
-		s->off += k;
-		if (s->off == b->len)
-			vt_sse_buf_unref(sub_shift(s));
-	}
-	return n;
-}
-
-static struct vt_sse_sub *sub_new(struct vt_sse_channel *ch, struct vt_conn *c,
-				  void (*wake)(void *), void *arg)
-{
-	struct vt_server *srv = ch->srv;
-	struct vt_sse_sub *s = calloc(1, sizeof(*s));
-
-	if (!s || !(s->q = calloc(srv->opts.queue_max, sizeof(*s->q)))) {
-		free(s);
-		return NULL;
-	}
-	s->ch = ch;
-	s->conn = c;
-	s->wake = wake;
-	s->arg = arg;
-	s->needs_full = true;
-	LIST_INSERT_HEAD(&ch->subs, s, ch_link);
-	LIST_INSERT_HEAD(&c->subs, s, conn_link);
-	srv->stats.streams++;
-	sub_push(s, srv->retry);
-	return s;
-}
-
-/* ---- channels ---- */
-
-struct vt_sse_channel *vt_server_channel(struct vt_server *srv,
-					 const char *path,
-					 const char *full_event,
-					 vt_sse_full_fn full, void *ctx)
-{
-	struct vt_sse_channel *ch = calloc(1, sizeof(*ch));
-
-	if (!ch)
-		return NULL;
-	ch->path = strdup(path);
-	ch->full_event = strdup(full_event);
-	if (!ch->path || !ch->full_event) {
-		free(ch->path);
-		free(ch->full_event);
-		free(ch);
-		return NULL;
-	}
-	ch->srv = srv;
-	ch->full = full;
-	ch->ctx = ctx;
-	LIST_INIT(&ch->subs);
-	LIST_INSERT_HEAD(&srv->channels, ch, link);
-	return ch;
-}
-
-uint64_t vt_sse_publish(struct vt_sse_channel *ch, const char *event,
-			const char *data, size_t len, bool is_full)
-{
-	uint64_t id = ++ch->id;
-	struct vt_sse_buf *b = format_event(ch->srv, id, event, data, len);
-	struct vt_sse_sub *s, *next;
-
-	if (!b) {	/* out of memory: everyone resyncs from the full fn */
-		LIST_FOREACH(s, &ch->subs, ch_link)
-			s->needs_full = true;
-		return id;
-	}
-	if (is_full) {
-		vt_sse_buf_unref(ch->cache);
-		ch->cache = buf_ref(b);
-		ch->cache_id = id;
-	}
-	/* A wake may write, fail and close the connection, detaching s. */
-	for (s = LIST_FIRST(&ch->subs); s; s = next) {
-		next = LIST_NEXT(s, ch_link);
-		sub_offer(s, b, is_full);
-	}
-	vt_sse_buf_unref(b);
-	return id;
-}
-
-static void channel_free(struct vt_sse_channel *ch)
-{
-	while (!LIST_EMPTY(&ch->subs))
-		sub_detach(LIST_FIRST(&ch->subs));
-	LIST_REMOVE(ch, link);
-	vt_sse_buf_unref(ch->cache);
-	free(ch->path);
-	free(ch->full_event);
-	free(ch);
+		c->progress_ms = vt_server__now_ms(c->srv);
 }
 
 /* ---- requests ---- */
@@ -501,17 +101,6 @@ static bool split_target(char *t, const char **path, const char **query)
 	return true;
 }
 
-static struct vt_sse_channel *find_channel(struct vt_server *srv,
-					   const char *path)
-{
-	struct vt_sse_channel *ch;
-
-	LIST_FOREACH(ch, &srv->channels, link)
-		if (!strcmp(ch->path, path))
-			return ch;
-	return NULL;
-}
-
 static void route_request(struct vt_server *srv, const char *path, const char *query,
 		  struct vt_http_response *out)
 {
@@ -549,13 +138,13 @@ enum vt_reply vt_server_dispatch(struct vt_conn *c, const char *target,
 		free(t);
 		return VT_REPLY_PLAIN;
 	}
-	ch = find_channel(c->srv, path);
+	ch = vt_sse__find(c->srv, path);
 	if (!ch)
 		route_request(c->srv, path, query, out);
 	free(t);
 	if (!ch)
 		return VT_REPLY_PLAIN;
-	if (sub && !(*sub = sub_new(ch, c, wake, arg))) {
+	if (sub && !(*sub = vt_sse__sub_new(ch, c, wake, arg))) {
 		vt_http_error(out, 500);
 		return VT_REPLY_PLAIN;
 	}
@@ -584,7 +173,7 @@ int vt_conn_write(struct vt_conn *c, const uv_buf_t *bufs, unsigned n,
 		w->nrefs = nrefs;
 		for (unsigned i = 0; i < nrefs; i++)
 			w->refs[i] = refs[i];
-		conn_mark_busy(c);
+		vt_conn__mark_busy(c);
 		if (!uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, n,
 			      write_done)) {
 			c->inflight++;
@@ -611,7 +200,7 @@ size_t vt_conn_unsent(const struct vt_conn *c)
 
 void vt_conn_touch(struct vt_conn *c)
 {
-	c->active_ms = now_ms(c->srv);
+	c->active_ms = vt_server__now_ms(c->srv);
 }
 
 static void shutdown_done(uv_shutdown_t *req, int status)
@@ -625,7 +214,7 @@ static void shutdown_done(uv_shutdown_t *req, int status)
 		return;
 	}
 	c->shut = true;
-	c->shut_ms = now_ms(c->srv);
+	c->shut_ms = vt_server__now_ms(c->srv);
 }
 
 /* A finishing connection closes once its output is out: at once if the
@@ -650,7 +239,7 @@ void vt_conn_finish(struct vt_conn *c)
 	struct vt_sse_sub *s;
 
 	while ((s = LIST_FIRST(&c->subs)))
-		sub_detach(s);
+		vt_sse__sub_detach(s);
 	c->finishing = true;
 	conn_settle(c);
 }
@@ -671,7 +260,7 @@ static void write_done(uv_write_t *req, int status)
 		vt_conn_close(c);
 		return;
 	}
-	c->progress_ms = now_ms(c->srv);
+	c->progress_ms = vt_server__now_ms(c->srv);
 	if (c->finishing)
 		conn_settle(c);
 	else
@@ -686,7 +275,7 @@ void vt_conn_close(struct vt_conn *c)
 		return;
 	c->closed = true;
 	while ((s = LIST_FIRST(&c->subs)))
-		sub_detach(s);
+		vt_sse__sub_detach(s);
 	LIST_REMOVE(c, link);
 	c->srv->stats.conns--;
 	uv_close((uv_handle_t *)&c->tcp, conn_closed);
@@ -788,6 +377,19 @@ static void conn_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	conn_process(c);
 }
 
+/* The numeric IP of an IPv4 or IPv6 address into ip; returns its port. */
+static int addr_name(const struct sockaddr_storage *ss, char *ip, size_t len)
+{
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+
+		uv_ip6_name(a, ip, len);
+		return ntohs(a->sin6_port);
+	}
+	uv_ip4_name((const struct sockaddr_in *)ss, ip, len);
+	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
 static void peer_name(struct vt_conn *c)
 {
 	struct sockaddr_storage ss;
@@ -795,19 +397,8 @@ static void peer_name(struct vt_conn *c)
 	char ip[INET6_ADDRSTRLEN] = "?";
 	int port = 0;
 
-	if (!uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len)) {
-		if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-			uv_ip6_name(a, ip, sizeof(ip));
-			port = ntohs(a->sin6_port);
-		} else {
-			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-
-			uv_ip4_name(a, ip, sizeof(ip));
-			port = ntohs(a->sin_port);
-		}
-	}
+	if (!uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len))
+		port = addr_name(&ss, ip, sizeof(ip));
 	snprintf(c->peer, sizeof(c->peer), "%s:%d", ip, port);
 }
 
@@ -836,7 +427,7 @@ static void on_connection(uv_stream_t *l, int status)
 	}
 	uv_tcp_nodelay(&c->tcp, 1);
 	peer_name(c);
-	c->active_ms = c->progress_ms = now_ms(srv);
+	c->active_ms = c->progress_ms = vt_server__now_ms(srv);
 	vt_conn_resume(c);
 }
 
@@ -862,34 +453,17 @@ static void sweep_conn(struct vt_conn *c, uint64_t now)
 	}
 }
 
-static void sweep_keepalive(struct vt_server *srv, uint64_t now)
-{
-	struct vt_sse_channel *ch;
-	struct vt_sse_sub *s, *next;
-
-	LIST_FOREACH(ch, &srv->channels, link) {
-		for (s = LIST_FIRST(&ch->subs); s; s = next) {
-			next = LIST_NEXT(s, ch_link);
-			if (!s->ch || now - s->queued_ms < srv->opts.keepalive_ms ||
-			    s->len >= srv->opts.queue_max)
-				continue;
-			sub_push(s, srv->keepalive);
-			s->wake(s->arg);
-		}
-	}
-}
-
 static void sweep(uv_timer_t *t)
 {
 	struct vt_server *srv = t->data;
-	uint64_t now = now_ms(srv);
+	uint64_t now = vt_server__now_ms(srv);
 	struct vt_conn *c, *next;
 
 	for (c = LIST_FIRST(&srv->conns); c; c = next) {
 		next = LIST_NEXT(c, link);
 		sweep_conn(c, now);
 	}
-	sweep_keepalive(srv, now);
+	vt_sse__keepalive(srv, now);
 }
 
 /* ---- server ---- */
@@ -959,23 +533,14 @@ static void set_url(struct vt_server *srv)
 	struct sockaddr_storage ss;
 	int len = sizeof(ss);
 	char ip[INET6_ADDRSTRLEN] = "?";
+	bool v6;
 
 	uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&ss, &len);
-	if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-		uv_ip6_name(a, ip, sizeof(ip));
-		srv->port = ntohs(a->sin6_port);
-		snprintf(srv->url, sizeof(srv->url), "http://[%s]:%d/", ip,
-			 srv->port);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-
-		uv_ip4_name(a, ip, sizeof(ip));
-		srv->port = ntohs(a->sin_port);
-		snprintf(srv->url, sizeof(srv->url), "http://%s:%d/", ip,
-			 srv->port);
-	}
+	v6 = ss.ss_family == AF_INET6;
+	srv->port = addr_name(&ss, ip, sizeof(ip));
+	snprintf(srv->url, sizeof(srv->url), v6 ? "http://[%s]:%d/"
+						: "http://%s:%d/", ip,
+		 srv->port);
 }
 
 static int server_listen(struct vt_server *srv, const char *listen, char *err,
@@ -1039,8 +604,8 @@ int vt_server_start(uv_loop_t *loop, const char *listen,
 	uv_timer_init(loop, &srv->timer);
 	srv->listener.data = srv->timer.data = srv;
 	srv->handles = 2;
-	srv->retry = buf_from(srv, "retry: 1000\n\n");
-	srv->keepalive = buf_from(srv, ": keep-alive\n\n");
+	srv->retry = vt_sse__buf_from(srv, "retry: 1000\n\n");
+	srv->keepalive = vt_sse__buf_from(srv, ": keep-alive\n\n");
 	if (!srv->retry || !srv->keepalive) {
 		snprintf(err, errlen, "out of memory starting the HTTP server");
 		rc = UV_ENOMEM;
@@ -1078,7 +643,7 @@ static void server_release(struct vt_server *srv)
 	if (--srv->handles || !srv->closing)
 		return;
 	while (!LIST_EMPTY(&srv->channels))
-		channel_free(LIST_FIRST(&srv->channels));
+		vt_sse__channel_free(LIST_FIRST(&srv->channels));
 	vt_sse_buf_unref(srv->retry);
 	vt_sse_buf_unref(srv->keepalive);
 	if (srv->done)

@@ -38,6 +38,10 @@ typedef void (*vt_server_route_fn)(void *ctx, const char *path,
 				   const char *query,
 				   struct vt_http_response *out);
 
+/* Fills *out with `status` and a one-line text body. */
+void vt_http_error(struct vt_http_response *out, int status);
+const char *vt_http_reason(int status);
+
 /* The DATA of a full-state event for a channel, as of the last event
  * published on it (malloc'd, the server frees it), or NULL if there is no
  * state yet. Results are cached until the next publish. */
@@ -96,56 +100,5 @@ void vt_server_stats(const struct vt_server *srv, struct vt_server_stats *out);
 /* Closes the listener and every connection; done(arg) runs once all handles
  * are closed and the server is freed. */
 void vt_server_close(struct vt_server *srv, void (*done)(void *), void *arg);
-
-/*
- * The connection layer, shared by the protocol modules (vt_http1.c,
- * vt_http2.c). Users of the server need nothing below this line.
- */
-struct vt_conn;
-struct vt_sse_sub;
-struct vt_sse_buf;
-
-struct vt_proto {
-	void *(*open)(struct vt_conn *c);
-	/* Bytes consumed; the rest is offered again after vt_conn_resume(). */
-	size_t (*input)(void *st, const char *data, size_t len);
-	void (*written)(void *st);	/* a write finished */
-	void (*free)(void *st);		/* the connection is gone */
-};
-
-enum vt_reply { VT_REPLY_PLAIN, VT_REPLY_SSE };
-
-/* Routes one request. VT_REPLY_PLAIN: *out is the response. VT_REPLY_SSE:
- * *out holds the stream's status and headers (send X-Accel-Buffering: no,
- * no length) and, if sub is not NULL (a GET, not a HEAD), *sub is the new
- * subscription whose queued data wake(arg) announces. */
-enum vt_reply vt_server_dispatch(struct vt_conn *c, const char *target,
-				 size_t target_len, void (*wake)(void *),
-				 void *arg, struct vt_http_response *out,
-				 struct vt_sse_sub **sub);
-
-/* Fills *out with `status` and a one-line text body. */
-void vt_http_error(struct vt_http_response *out, int status);
-const char *vt_http_reason(int status);
-
-/* Queues bufs; `own` is freed and `refs` released once written. Returns -1
- * (having released them) if the connection is closed or failing. */
-int vt_conn_write(struct vt_conn *c, const uv_buf_t *bufs, unsigned n,
-		  void *own, struct vt_sse_buf **refs, unsigned nrefs);
-bool vt_conn_busy(const struct vt_conn *c);	/* a write in flight */
-size_t vt_conn_unsent(const struct vt_conn *c);	/* bytes the socket refused */
-void vt_conn_touch(struct vt_conn *c);		/* a request completed */
-void vt_conn_resume(struct vt_conn *c);		/* take held-back input */
-void vt_conn_finish(struct vt_conn *c);		/* close once output is sent */
-void vt_conn_close(struct vt_conn *c);
-
-/* The next whole event queued for a subscriber (the caller owns the
- * reference), or NULL. */
-struct vt_sse_buf *vt_sse_sub_pop(struct vt_sse_sub *s);
-/* Copies up to cap queued bytes, possibly ending mid-event. */
-size_t vt_sse_sub_read(struct vt_sse_sub *s, uint8_t *dst, size_t cap);
-void vt_sse_sub_free(struct vt_sse_sub *s);
-const char *vt_sse_buf_data(const struct vt_sse_buf *b, size_t *len);
-void vt_sse_buf_unref(struct vt_sse_buf *b);
 
 #endif /* VT_SERVER_H */

@@ -1,0 +1,137 @@
+/* vt_server internals: the connection layer the protocol modules
+ * (vt_http1, vt_http2) and the SSE queues (vt_sse) share with the listener
+ * (vt_server). Users of the server need only vt_server.h. */
+#ifndef VT_SERVER_INT_H
+#define VT_SERVER_INT_H
+
+#include <sys/queue.h>
+
+#include "serve/vt_server.h"
+
+#define VT_CONN_IN (16 * 1024)
+
+struct vt_sse_buf {
+	unsigned refs;
+	struct vt_server *srv;
+	size_t len;
+	char data[];
+};
+
+struct vt_sse_sub {
+	struct vt_sse_channel *ch;	/* NULL once detached */
+	struct vt_conn *conn;
+	void (*wake)(void *arg);
+	void *arg;
+	LIST_ENTRY(vt_sse_sub) ch_link, conn_link;
+	struct vt_sse_buf **q;		/* ring of srv->opts.queue_max */
+	unsigned head, len;
+	size_t bytes;
+	size_t off;			/* bytes of q[head] already read */
+	bool needs_full;		/* skip deltas until a full state */
+	uint64_t queued_ms;		/* last time anything was queued */
+};
+
+struct vt_sse_channel {
+	struct vt_server *srv;
+	LIST_ENTRY(vt_sse_channel) link;
+	LIST_HEAD(, vt_sse_sub) subs;
+	char *path, *full_event;
+	vt_sse_full_fn full;
+	void *ctx;
+	uint64_t id;
+	struct vt_sse_buf *cache;	/* full state at cache_id */
+	uint64_t cache_id;
+};
+
+struct vt_conn {
+	uv_tcp_t tcp;
+	uv_shutdown_t shutdown;
+	struct vt_server *srv;
+	LIST_ENTRY(vt_conn) link;
+	LIST_HEAD(, vt_sse_sub) subs;
+	const struct vt_proto *proto;	/* NULL while sniffing */
+	void *ps;
+	unsigned inflight, queued;
+	uint64_t active_ms, progress_ms, shut_ms;
+	bool reading, eof, finishing, shutting, shut, closed;
+	char peer[64];
+	size_t in_len;
+	char in[VT_CONN_IN];
+};
+
+struct vt_server {
+	uv_loop_t *loop;
+	uv_tcp_t listener;
+	uv_timer_t timer;
+	struct vt_server_opts opts;
+	vt_server_route_fn route;
+	void *ctx;
+	LIST_HEAD(, vt_conn) conns;
+	LIST_HEAD(, vt_sse_channel) channels;
+	struct vt_sse_buf *retry, *keepalive;
+	struct vt_server_stats stats;
+	unsigned handles;		/* open libuv handles */
+	bool closing;
+	void (*done)(void *);
+	void *done_arg;
+	int port;
+	char url[80];
+};
+
+
+struct vt_proto {
+	void *(*open)(struct vt_conn *c);
+	/* Bytes consumed; the rest is offered again after vt_conn_resume(). */
+	size_t (*input)(void *st, const char *data, size_t len);
+	void (*written)(void *st);	/* a write finished */
+	void (*free)(void *st);		/* the connection is gone */
+};
+
+enum vt_reply { VT_REPLY_PLAIN, VT_REPLY_SSE };
+
+/* Routes one request. VT_REPLY_PLAIN: *out is the response. VT_REPLY_SSE:
+ * *out holds the stream's status and headers (send X-Accel-Buffering: no,
+ * no length) and, if sub is not NULL (a GET, not a HEAD), *sub is the new
+ * subscription whose queued data wake(arg) announces. */
+enum vt_reply vt_server_dispatch(struct vt_conn *c, const char *target,
+				 size_t target_len, void (*wake)(void *),
+				 void *arg, struct vt_http_response *out,
+				 struct vt_sse_sub **sub);
+
+
+/* Queues bufs; `own` is freed and `refs` released once written. Returns -1
+ * (having released them) if the connection is closed or failing. */
+int vt_conn_write(struct vt_conn *c, const uv_buf_t *bufs, unsigned n,
+		  void *own, struct vt_sse_buf **refs, unsigned nrefs);
+bool vt_conn_busy(const struct vt_conn *c);	/* a write in flight */
+size_t vt_conn_unsent(const struct vt_conn *c);	/* bytes the socket refused */
+void vt_conn_touch(struct vt_conn *c);		/* a request completed */
+void vt_conn_resume(struct vt_conn *c);		/* take held-back input */
+void vt_conn_finish(struct vt_conn *c);		/* close once output is sent */
+void vt_conn_close(struct vt_conn *c);
+
+/* The next whole event queued for a subscriber (the caller owns the
+ * reference), or NULL. */
+struct vt_sse_buf *vt_sse_sub_pop(struct vt_sse_sub *s);
+/* Copies up to cap queued bytes, possibly ending mid-event. */
+size_t vt_sse_sub_read(struct vt_sse_sub *s, uint8_t *dst, size_t cap);
+void vt_sse_sub_free(struct vt_sse_sub *s);
+const char *vt_sse_buf_data(const struct vt_sse_buf *b, size_t *len);
+void vt_sse_buf_unref(struct vt_sse_buf *b);
+
+/* Between vt_server.c and vt_sse.c. */
+uint64_t vt_server__now_ms(const struct vt_server *srv);
+/* Stall time counts from the moment a connection has output pending. */
+void vt_conn__mark_busy(struct vt_conn *c);
+struct vt_sse_buf *vt_sse__buf_from(struct vt_server *srv, const char *s);
+struct vt_sse_sub *vt_sse__sub_new(struct vt_sse_channel *ch,
+				   struct vt_conn *c, void (*wake)(void *),
+				   void *arg);
+/* Unlinks a subscription from its channel and connection, emptying it. */
+void vt_sse__sub_detach(struct vt_sse_sub *s);
+struct vt_sse_channel *vt_sse__find(struct vt_server *srv, const char *path);
+/* ": keep-alive" to every subscriber quiet for keepalive_ms. */
+void vt_sse__keepalive(struct vt_server *srv, uint64_t now);
+void vt_sse__channel_free(struct vt_sse_channel *ch);
+
+#endif /* VT_SERVER_INT_H */
