@@ -20,6 +20,45 @@ expect_err "not a valk process" "not a valk" "$VT" snapshot $! --mode sample
 expect_err "unknown mode" "mode" "$VT" attach 1 --mode fast
 expect_err "bad interval" "interval" "$VT" attach 1 --interval 0
 expect_err "unknown command" "unknown command" "$VT" frobnicate
+# argp's errors are one line too
+expect_err "unknown option" "unrecognized option '--frob'" "$VT" attach 1 --frob
+expect_err "missing option value" "requires an argument" "$VT" attach 1 --mode
+# snapshot prints to stdout: attach's own options are refused
+for o in "--listen 127.0.0.1:0" "--json $TMP/x.json" "--duration 1"; do
+	expect_err "snapshot $o" "unrecognized option" "$VT" snapshot 1 $o
+done
+expect_err "ps argument" "no arguments" "$VT" ps 1
+expect_err "layout without binary" "missing <binary>" "$VT" layout
+
+# Each command's --help lists its own options only, and exits 0.
+help_has() {  # help_has CMD 'OPTIONS IT HAS' 'OPTIONS IT LACKS'
+	local out; out=$("$VT" $1 --help) || { fail "$1 --help: exit $?"; return; }
+	for o in $2; do grep -q -- "$o" <<<"$out" || { fail "$1 --help lacks $o"; return; }; done
+	for o in $3; do grep -q -- "$o" <<<"$out" && { fail "$1 --help lists $o"; return; }; done
+	pass "$1 --help: $2; not $3"
+}
+help_has attach "--listen --json --duration --mode --layout" ""
+help_has snapshot "--mode --interval --layout --quiet" "--listen --json --duration"
+help_has ps "--pids" "--mode --listen"
+help_has layout "<binary>" "--mode --listen"
+help_has demo "--clients --sim --listen" "--json --layout"
+"$VT" --help | grep -q "^Exit status:" && pass "--help lists the exit codes" || fail "--help: no exit codes"
+
+# Everything that can be refused without the target is, before it is
+# touched: with a pid that does not exist, the error is about the option.
+expect_err "bad --listen first" "invalid listen address" "$VT" attach 999999 --listen nowhere
+expect_err "bad --listen port first" "invalid listen address" "$VT" attach 999999 --listen 127.0.0.1:99999
+busy=$((20000 + RANDOM % 20000))
+python3 -c "import socket,sys,time; s=socket.socket(); s.bind(('127.0.0.1',$busy)); s.listen(); print('up', flush=True); time.sleep(60)" >"$TMP/busy" &
+PIDS+=($!)
+for _ in $(seq 1 50); do grep -q up "$TMP/busy" && break; sleep 0.1; done
+expect_err "busy port first" "address already in use" "$VT" attach 999999 --listen "127.0.0.1:$busy"
+expect_err "unwritable --json first" "cannot write --json" "$VT" attach 999999 --listen none --json /nonexistent/dir/state.json
+expect_err "--json a directory first" "is a directory" "$VT" attach 999999 --listen none --json "$TMP"
+expect_err "unreadable --layout first" "cannot read layout file" "$VT" snapshot 999999 --layout "$TMP/none.json"
+if grep -q ':-1:' "$TMP/err"; then fail "layout error shows :-1:"; else pass "layout error without :-1:"; fi
+echo '{"fields":' >"$TMP/broken.json"
+expect_err "corrupt --layout first" "broken.json:[0-9]*: not a layout file" "$VT" snapshot 999999 --layout "$TMP/broken.json"
 expect_err "layout of a non-ELF" "" "$VT" layout /etc/passwd
 
 # a stripped target: no DWARF, then the fix with --layout

@@ -32,6 +32,8 @@ curl -s "http://127.0.0.1:$port/" | grep -qi "<html" && pass "dashboard page" ||
 kill -INT "$demo"
 wait "$demo"; rc=$?
 [ "$rc" -eq 0 ] && pass "Ctrl-C: exit 0" || fail "Ctrl-C: exit $rc"
+grep -q "^valk-trace: demo runtime pid $sim stopped$" "$TMP/demo.out" && ! grep -q "left as it was" "$TMP/demo.out" &&
+	pass "says the demo runtime was stopped" || fail "stop message: $(tail -n 2 "$TMP/demo.out")"
 sleep 0.2
 kill -0 "$sim" 2>/dev/null && fail "the runtime $sim is still running" || pass "no process left behind"
 finish

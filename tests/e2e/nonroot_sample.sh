@@ -1,6 +1,7 @@
 #!/bin/bash
 # Without root, a user can still trace their own valk process in sample
-# mode (memory reads only), and gets a one-line pointer to it otherwise.
+# mode (memory reads only), and gets a one-line pointer to it otherwise;
+# ps and a root short of CAP_SYS_PTRACE name the real cause.
 . "$(dirname "$0")/../lib/common.sh"
 need_bins
 [ "$(id -u)" -eq 0 ] || skip "needs root to switch to an unprivileged user"
@@ -31,4 +32,24 @@ rc=$?
 [ "$rc" -eq 2 ] && grep -q "mode sample" "$TMP/err" && [ "$(wc -l <"$TMP/err")" -eq 1 ] &&
 	pass "probes without privilege: $(cat "$TMP/err")" ||
 	fail "probes without privilege: exit $rc: $(cat "$TMP/err")"
+# ps as another unprivileged user: a hint that it needs root, no empty table
+setpriv --reuid=daemon --regid=daemon --clear-groups --inh-caps=-all "$TMP/valk-trace" ps >"$TMP/out.ps" 2>"$TMP/err"
+rc=$?
+[ "$rc" -eq 0 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] && grep -q "no valk process.*run as root, or with CAP_SYS_PTRACE" "$TMP/err" &&
+	! [ -s "$TMP/out.ps" ] && pass "ps as daemon hints at root: $(cat "$TMP/err")" ||
+	fail "ps as daemon: exit $rc: $(cat "$TMP/out.ps" "$TMP/err")"
+# nobody sees the runtime it runs itself, and is told about the others
+as_nobody "$TMP/valk-trace" ps >"$TMP/out.ps" 2>"$TMP/err"
+grep -q "^$pid " "$TMP/out.ps" && grep -q "these are the valk processes among" "$TMP/err" &&
+	pass "ps as nobody lists nobody's runtime and hints at root" ||
+	fail "ps as nobody: $(cat "$TMP/out.ps" "$TMP/err")"
+as_nobody "$TMP/valk-trace" ps --pids 2>/dev/null | grep -qx "$pid" && pass "ps --pids as nobody: $pid" ||
+	fail "ps --pids as nobody: no $pid"
+
+# root without CAP_SYS_PTRACE, on another user's runtime: the cause, not "run as root"
+setpriv --bounding-set=-sys_ptrace --inh-caps=-sys_ptrace "$VT" snapshot "$pid" --mode sample >/dev/null 2>"$TMP/err"
+rc=$?
+[ "$rc" -eq 2 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] && grep -q "no CAP_SYS_PTRACE" "$TMP/err" &&
+	! grep -q "run valk-trace as root" "$TMP/err" && pass "root without CAP_SYS_PTRACE: $(cat "$TMP/err")" ||
+	fail "root without CAP_SYS_PTRACE: exit $rc: $(cat "$TMP/err")"
 finish

@@ -364,11 +364,12 @@ static void test_scan_and_permission(void)
 	struct found f = { .seen = false };
 	struct vt_target t;
 	struct vt_layout l;
+	int denied;
 
 	fixture_path(exe, sizeof(exe), "valk-sim");
 	f.want = spawn(argv);
 	CHECK(open_ready(f.want, &t, &l) == 0);
-	CHECK(vt_target_scan(on_target, &f) >= 1);
+	CHECK(vt_target_scan(on_target, &f, &denied) >= 1);
 	CHECK(f.seen);
 	test_permission(f.want);
 	stop(f.want);

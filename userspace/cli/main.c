@@ -9,29 +9,50 @@
 
 const char *argp_program_version = "valk-trace " VERSION;
 
-static const char usage[] =
-	"usage: valk-trace COMMAND [OPTION...]\n"
-	"\n"
-	"commands:\n"
-	"  attach <pid>     trace a running valk process until Ctrl-C\n"
-	"  snapshot <pid>   print one memory-dialect JSON document and exit\n"
-	"  ps               list processes running a valk runtime\n"
-	"  layout <binary>  print the struct layout resolved from DWARF\n"
-	"  demo             run the bundled stand-in runtime under load, "
-	"traced, with the dashboard\n"
-	"\n"
-	"`valk-trace COMMAND --help` describes each command's options.\n";
-
+/* The commands, in the order `valk-trace --help` lists them; the man page
+ * and the shell completion are made from that list and from each
+ * command's --help. */
 static const struct command {
-	const char *name;
+	const char *name, *args, *summary;
 	int (*run)(int argc, char **argv);
 } commands[] = {
-	{ "attach", vt_cmd_attach },
-	{ "snapshot", vt_cmd_snapshot },
-	{ "ps", vt_cmd_ps },
-	{ "layout", vt_cmd_layout },
-	{ "demo", vt_cmd_demo },
+	{ "attach", "<pid>", "trace a running valk process until Ctrl-C",
+	  vt_cmd_attach },
+	{ "snapshot", "<pid>", "print one memory-dialect JSON document and exit",
+	  vt_cmd_snapshot },
+	{ "ps", "", "list processes running a valk runtime", vt_cmd_ps },
+	{ "layout", "<binary>", "print the struct layout resolved from DWARF",
+	  vt_cmd_layout },
+	{ "demo", "", "run the bundled stand-in runtime, traced, with the "
+		      "dashboard", vt_cmd_demo },
 };
+
+static const char exit_codes[] =
+	"Exit status:\n"
+	"  0  success: detached by Ctrl-C/SIGTERM or --duration, or the output\n"
+	"     printed\n"
+	"  1  an error while tracing (e.g. the final --json could not be written)\n"
+	"  2  bad arguments, or cannot attach: no such pid, not a valk process,\n"
+	"     no permission, no uprobes, no DWARF and no --layout, a layout of\n"
+	"     another build, the listen port in use\n"
+	"  3  the target exited, was killed or exec'd while traced (the final\n"
+	"     state is still written)\n";
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: valk-trace COMMAND [OPTION...]\n"
+		   "An external memory tracer for the Valkyria runtime.\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++) {
+		char head[64];
+
+		snprintf(head, sizeof(head), "%s %s", commands[i].name,
+			 commands[i].args);
+		fprintf(f, "  %-16s %s\n", head, commands[i].summary);
+	}
+	fprintf(f, "\n%s\n`valk-trace COMMAND --help` lists a command's options.\n",
+		exit_codes);
+}
 
 int main(int argc, char **argv)
 {
@@ -41,18 +62,18 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++)
 		if (!strcmp(cmd, commands[i].name))
 			return commands[i].run(argc - 1, argv + 1);
-	if (!strcmp(cmd, "--version")) {
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
 		puts(argp_program_version);
 		return VT_EXIT_OK;
 	}
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
-		fputs(usage, stdout);
+		usage(stdout);
 		return VT_EXIT_OK;
 	}
 	if (*cmd)
 		fprintf(stderr, "valk-trace: unknown command '%s' (see "
 				"`valk-trace --help`)\n", cmd);
 	else
-		fputs(usage, stderr);
+		usage(stderr);
 	return VT_EXIT_USAGE;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 enum {
 	OPT_LAYOUT = 0x100,
@@ -15,17 +16,13 @@ enum {
 	OPT_LISTEN,
 };
 
-static struct argp_option trace_options[] = {
+/* Options of every session: attach, snapshot. */
+static struct argp_option session_options[] = {
 	{ "mode", 'm', "MODE", 0,
 	  "hybrid (default): events + memory reconciliation every second; "
 	  "events: events only after bootstrap; sample: memory reads only, "
 	  "no probes", 0 },
 	{ "interval", 'i', "MS", 0, "tick and push interval (default 100)", 0 },
-	{ "duration", 'd', "S", 0, "stop after S seconds (attach)", 0 },
-	{ "json", 'j', "FILE", 0, "write the final state here on exit", 0 },
-	{ "listen", OPT_LISTEN, "ADDR:PORT", 0,
-	  "serve SSE, dashboard and /metrics here (attach; default "
-	  VT_CMD_LISTEN ", 'none' to disable)", 0 },
 	{ "layout", OPT_LAYOUT, "FILE", 0,
 	  "layout JSON from `valk-trace layout` for a stripped target", 0 },
 	{ "leak-age", OPT_LEAK_AGE, "S", 0,
@@ -33,6 +30,16 @@ static struct argp_option trace_options[] = {
 	{ "ringbuf-size", OPT_RINGBUF, "BYTES", 0,
 	  "BPF ring buffer size, a power of two (default 4194304)", 0 },
 	{ "quiet", 'q', NULL, 0, "no progress messages on stderr", 0 },
+	{ 0 }
+};
+
+/* Options of attach alone: how long, and where the state goes. */
+static struct argp_option attach_options[] = {
+	{ "duration", 'd', "S", 0, "stop after S seconds", 0 },
+	{ "json", 'j', "FILE", 0, "write the final state here on exit", 0 },
+	{ "listen", OPT_LISTEN, "ADDR:PORT", 0,
+	  "serve SSE, dashboard and /metrics here (default " VT_CMD_LISTEN
+	  ", 'none' to disable)", 0 },
 	{ 0 }
 };
 
@@ -71,6 +78,72 @@ error_t vt_cmd_mode(const struct argp_state *st, const char *arg,
 	return 0;
 }
 
+/* ---- one-line argp errors -------------------------------------------------- */
+
+/* argp's err_stream: getopt has already printed its one line naming the
+ * option (to stderr); argp's "Try `... --help' or ..." that follows, which
+ * it wraps over two lines, is dropped, anything before it passed on.
+ * Written in pieces, judged by line. */
+struct err_filter {
+	char line[512];
+	size_t len;
+	bool tried;
+};
+
+static ssize_t err_write(void *cookie, const char *buf, size_t n)
+{
+	struct err_filter *f = cookie;
+
+	for (size_t i = 0; i < n; i++) {
+		if (f->len < sizeof(f->line) - 1)
+			f->line[f->len++] = buf[i];
+		if (buf[i] != '\n')
+			continue;
+		f->line[f->len] = '\0';
+		f->tried = f->tried || !strncmp(f->line, "Try `", 5);
+		if (!f->tried)
+			fputs(f->line, stderr);
+		f->len = 0;
+	}
+	return n;
+}
+
+struct top_args {
+	FILE *err;
+	void *input;
+};
+
+static error_t parse_top(int key, char *arg, struct argp_state *st)
+{
+	struct top_args *t = st->input;
+
+	(void)arg;
+	if (key != ARGP_KEY_INIT)
+		return ARGP_ERR_UNKNOWN;
+	if (t->err)
+		st->err_stream = t->err;
+	st->child_inputs[0] = t->input;
+	return 0;
+}
+
+int vt_cmd_parse(const struct argp *argp, int argc, char **argv, void *input)
+{
+	struct err_filter f = { .len = 0 };
+	struct argp_child child[] = { { argp, 0, NULL, 0 }, { 0 } };
+	struct argp top = { NULL, parse_top, NULL, NULL, child, NULL, NULL };
+	struct top_args t = {
+		fopencookie(&f, "w", (cookie_io_functions_t){ .write = err_write }),
+		input,
+	};
+	int rc = argp_parse(&top, argc, argv, 0, NULL, &t);
+
+	if (t.err)
+		fclose(t.err);
+	return rc ? VT_EXIT_USAGE : 0;
+}
+
+/* ---- attach and snapshot ------------------------------------------------------ */
+
 static bool pow2(double v)
 {
 	unsigned long long n = v;
@@ -78,7 +151,7 @@ static bool pow2(double v)
 	return n == v && n && !(n & (n - 1));
 }
 
-static error_t parse_trace(int key, char *arg, struct argp_state *st)
+static error_t parse_session(int key, char *arg, struct argp_state *st)
 {
 	struct trace_args *a = st->input;
 	struct vt_trace_opts *o = a->o;
@@ -91,18 +164,6 @@ static error_t parse_trace(int key, char *arg, struct argp_state *st)
 		if (vt_cmd_num(arg, 10, 60000, &v))
 			return vt_cmd_bad(st, "--interval wants 10..60000 ms");
 		o->interval_ms = v;
-		break;
-	case 'd':
-		if (vt_cmd_num(arg, 0.001, 1e9, &v))
-			return vt_cmd_bad(st, "--duration wants a positive "
-					      "number");
-		o->duration_s = v;
-		break;
-	case 'j':
-		o->json_path = arg;
-		break;
-	case OPT_LISTEN:
-		o->listen = strcmp(arg, "none") ? arg : NULL;
 		break;
 	case OPT_LAYOUT:
 		o->layout_path = arg;
@@ -139,14 +200,50 @@ static error_t parse_trace(int key, char *arg, struct argp_state *st)
 	return 0;
 }
 
-int vt_cmd_trace_args(int argc, char **argv, const char *doc,
+static error_t parse_attach(int key, char *arg, struct argp_state *st)
+{
+	struct trace_args *a = st->input;
+	struct vt_trace_opts *o = a->o;
+	double v;
+
+	switch (key) {
+	case ARGP_KEY_INIT:
+		st->child_inputs[0] = a;
+		break;
+	case 'd':
+		if (vt_cmd_num(arg, 0.001, 1e9, &v))
+			return vt_cmd_bad(st, "--duration wants a positive "
+					      "number");
+		o->duration_s = v;
+		break;
+	case 'j':
+		o->json_path = arg;
+		break;
+	case OPT_LISTEN:
+		o->listen = strcmp(arg, "none") ? arg : NULL;
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp session_argp = { session_options, parse_session,
+					  "<pid>", NULL, NULL, NULL, NULL };
+static const struct argp_child session_child[] = {
+	{ &session_argp, 0, NULL, 0 }, { 0 }
+};
+static const struct argp attach_argp = { attach_options, parse_attach, NULL,
+					 NULL, session_child, NULL, NULL };
+
+int vt_cmd_trace_args(int argc, char **argv, const char *doc, bool attach,
 		      struct vt_trace_opts *o)
 {
-	struct argp argp = { trace_options, parse_trace, "<pid>", doc,
-			     0, 0, 0 };
+	struct argp argp = attach ? attach_argp : session_argp;
 	struct trace_args a = { .o = o };
 
-	return argp_parse(&argp, argc, argv, 0, NULL, &a) ? VT_EXIT_USAGE : 0;
+	argp.doc = doc;
+	return vt_cmd_parse(&argp, argc, argv, &a);
 }
 
 struct vt_trace_opts vt_cmd_trace_defaults(void)

@@ -27,10 +27,14 @@ int vt_cmd_num(const char *s, double min, double max, double *out);
 error_t vt_cmd_mode(const struct argp_state *st, const char *arg,
 		    enum vt_mode *out);
 
-/* A session's options as attach and snapshot share them: the defaults,
- * then <pid> and the options of argv. Returns 0, or VT_EXIT_USAGE after a
- * one-line error. */
-int vt_cmd_trace_args(int argc, char **argv, const char *doc,
+/* argp_parse with one-line errors (argp's "Try `--help'" line is
+ * dropped): 0, or VT_EXIT_USAGE after the line. */
+int vt_cmd_parse(const struct argp *argp, int argc, char **argv, void *input);
+
+/* A session's options: the defaults, then <pid> and the options of argv,
+ * those of every session and, for attach, its own (--duration, --json,
+ * --listen). Returns 0, or VT_EXIT_USAGE after a one-line error. */
+int vt_cmd_trace_args(int argc, char **argv, const char *doc, bool attach,
 		      struct vt_trace_opts *o);
 /* The defaults of every session: hybrid, 100 ms ticks, a 4 MiB ring
  * buffer, 30 s leak age, no listener. */

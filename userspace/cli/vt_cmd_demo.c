@@ -22,6 +22,8 @@ struct demo_args {
 	const char *listen;
 	enum vt_mode mode;
 	int clients;
+	pid_t pid;		/* the runtime, once launched; -1: it failed */
+	struct vt_load *load;
 };
 
 static struct argp_option options[] = {
@@ -121,6 +123,24 @@ static pid_t start_sim(const char *sim, int *port)
 	return -1;
 }
 
+/* vt_trace's launch: once the listen address is known to be free, the
+ * runtime and its load start. */
+static int launch(void *ctx)
+{
+	struct demo_args *a = ctx;
+	int port = 0;
+
+	a->pid = start_sim(a->sim, &port);
+	if (a->pid < 0) {
+		fprintf(stderr, "valk-trace: %s did not report ready\n", a->sim);
+		return 0;
+	}
+	fprintf(stderr, "valk-trace: demo runtime pid %d serving HTTP/2 on "
+			"127.0.0.1:%d\n", a->pid, port);
+	a->load = vt_load_start(port, a->clients, (uint32_t)a->pid);
+	return a->pid;
+}
+
 int vt_cmd_demo(int argc, char **argv)
 {
 	struct argp argp = { options, parse, NULL,
@@ -131,12 +151,10 @@ int vt_cmd_demo(int argc, char **argv)
 			       .mode = VT_MODE_HYBRID, .clients = 12 };
 	struct vt_trace_opts o = vt_cmd_trace_defaults();
 	char sim[PATH_MAX];
-	struct vt_load *load;
-	int port = 0, rc;
-	pid_t pid;
+	int rc;
 
 	argv[0] = "valk-trace demo";
-	if (argp_parse(&argp, argc, argv, 0, NULL, &a))
+	if (vt_cmd_parse(&argp, argc, argv, &a))
 		return VT_EXIT_USAGE;
 	if (!a.sim) {
 		default_sim(sim, sizeof(sim));
@@ -147,20 +165,19 @@ int vt_cmd_demo(int argc, char **argv)
 				"it with `make` or pass --sim PATH\n", a.sim);
 		return VT_EXIT_USAGE;
 	}
-	pid = start_sim(a.sim, &port);
-	if (pid < 0) {
-		fprintf(stderr, "valk-trace: %s did not report ready\n", a.sim);
-		return VT_EXIT_FAIL;
-	}
-	fprintf(stderr, "valk-trace: demo runtime pid %d serving HTTP/2 on "
-			"127.0.0.1:%d\n", pid, port);
-	load = vt_load_start(port, a.clients, (uint32_t)pid);
-	o.pid = pid;
 	o.mode = a.mode;
 	o.listen = a.listen;
+	o.launch = launch;
+	o.launch_ctx = &a;
 	rc = vt_trace_run(&o);
-	vt_load_stop(load);
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
+	if (a.pid < 0)
+		return VT_EXIT_FAIL;
+	if (a.pid) {
+		vt_load_stop(a.load);
+		kill(a.pid, SIGTERM);
+		waitpid(a.pid, NULL, 0);
+		fprintf(stderr, "valk-trace: demo runtime pid %d stopped\n",
+			a.pid);
+	}
 	return rc;
 }

@@ -3,19 +3,54 @@
 #include "cli/vt_cmd.h"
 
 #include <stdio.h>
+#include <linux/capability.h>
 
 #include "target/vt_layout.h"
+#include "target/vt_proc.h"
 #include "target/vt_snap.h"
 #include "target/vt_target.h"
 
+struct ps_args {
+	bool pids;	/* only the pids, one a line */
+	int rows;
+};
+
+static struct argp_option options[] = {
+	{ "pids", 'p', NULL, 0, "print only the pids, one a line", 0 },
+	{ 0 }
+};
+
+static error_t parse(int key, char *arg, struct argp_state *st)
+{
+	struct ps_args *a = st->input;
+
+	switch (key) {
+	case 'p':
+		a->pids = true;
+		break;
+	case ARGP_KEY_ARG:
+		return vt_cmd_bad(st, "ps takes no arguments, got '%s'", arg);
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
 static void print_row(const struct vt_target *t, void *ctx)
 {
+	struct ps_args *a = ctx;
 	struct vt_layout l;
 	struct vt_snap *s;
 	char err[256], aio[16] = "?";
 	uint64_t sys[VT_SNAP_MAX_SYSTEMS];
 
-	(void)ctx;
+	if (a->pids) {
+		printf("%d\n", t->pid);
+		return;
+	}
+	if (!a->rows++)
+		printf("%-8s %-4s %-20s %s\n", "PID", "AIO", "BUILD-ID",
+		       "OBJECT");
 	if (vt_layout_from_elf(t->open_path, &l, err, sizeof(err)) == 0 &&
 	    (s = vt_snap_new(t->pid, &l, t->bias,
 			     vt_target_addr(t, "valk_sys",
@@ -33,13 +68,24 @@ static void print_row(const struct vt_target *t, void *ctx)
 
 int vt_cmd_ps(int argc, char **argv)
 {
-	(void)argv;
-	if (argc > 1) {
-		fprintf(stderr, "valk-trace: ps takes no arguments\n");
+	struct argp argp = { options, parse, NULL,
+			     "List the processes running a valk runtime: pid, "
+			     "AIO systems, build-id, runtime object.", NULL,
+			     NULL, NULL };
+	struct ps_args a = { .pids = false };
+	int denied, found;
+
+	argv[0] = "valk-trace ps";
+	if (vt_cmd_parse(&argp, argc, argv, &a))
 		return VT_EXIT_USAGE;
-	}
-	printf("%-8s %-4s %-20s %s\n", "PID", "AIO", "BUILD-ID", "OBJECT");
-	if (vt_target_scan(print_row, NULL) == 0)
+	found = vt_target_scan(print_row, &a, &denied);
+	if (denied && !vt_proc_has_cap(CAP_SYS_PTRACE))
+		fprintf(stderr, "valk-trace: %s among the processes this user "
+				"may read (%d may not be); run as root, or with "
+				"CAP_SYS_PTRACE, to see them all\n",
+			found ? "these are the valk processes"
+			      : "no valk process", denied);
+	else if (!found && !a.pids)
 		fprintf(stderr, "valk-trace: no valk process found\n");
 	return VT_EXIT_OK;
 }

@@ -1,6 +1,7 @@
 #include "cli/vt_trace.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <linux/capability.h>
 
 #include "target/vt_layout.h"
 #include "probe/vt_probe.h"
@@ -83,21 +85,11 @@ static void say(const struct vt_trace *t, const char *fmt, ...)
 
 /* ---- attach-time checks ------------------------------------------------ */
 
-/* CapEff from /proc/self/status: CAP_SYS_ADMIN (21), CAP_PERFMON (38),
- * CAP_BPF (39). Uprobes need BPF+PERFMON or SYS_ADMIN. */
+/* Uprobes need CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN. */
 static bool can_bpf(void)
 {
-	unsigned long long eff = 0;
-	char line[256];
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "CapEff: %llx", &eff) == 1)
-			break;
-	fclose(f);
-	return (eff >> 21 & 1) || ((eff >> 38 & 1) && (eff >> 39 & 1));
+	return vt_proc_has_cap(CAP_SYS_ADMIN) ||
+	       (vt_proc_has_cap(CAP_BPF) && vt_proc_has_cap(CAP_PERFMON));
 }
 
 static int check_env(struct vt_trace *t)
@@ -105,9 +97,12 @@ static int check_env(struct vt_trace *t)
 	if (t->o->mode == VT_MODE_SAMPLE)
 		return 0;
 	if (!can_bpf()) {
-		snprintf(t->err, sizeof(t->err),
-			 "uprobes need root or CAP_BPF+CAP_PERFMON; run with "
-			 "sudo, or use --mode sample (memory reads only)");
+		snprintf(t->err, sizeof(t->err), geteuid()
+			 ? "uprobes need root or CAP_BPF+CAP_PERFMON; run as "
+			   "root, or use --mode sample (memory reads only)"
+			 : "uprobes need CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN, "
+			   "which this root lacks (a container or the bounding "
+			   "set dropped them); grant them, or use --mode sample");
 		return -1;
 	}
 	if (access("/sys/bus/event_source/devices/uprobe/type", R_OK)) {
@@ -119,16 +114,13 @@ static int check_env(struct vt_trace *t)
 	return 0;
 }
 
+/* The layout from the target's DWARF, or the --layout file read by
+ * prepare() if it is for the target's build. */
 static int load_layout(struct vt_trace *t)
 {
-	const struct vt_trace_opts *o = t->o;
-
-	if (!o->layout_path)
+	if (!t->o->layout_path)
 		return vt_layout_from_elf(t->target.open_path, &t->layout,
 					  t->err, sizeof(t->err));
-	if (vt_layout_read_json(o->layout_path, &t->layout, t->err,
-				sizeof(t->err)))
-		return -1;
 	return vt_layout_check_build_id(&t->layout, t->target.build_id, t->err,
 					sizeof(t->err));
 }
@@ -420,9 +412,58 @@ static void on_signal(uv_signal_t *h, int sig)
 {
 	struct vt_trace *t = h->data;
 
-	say(t, "%s: detaching; the target is left as it was",
-	    sig == SIGINT ? "interrupted" : "terminated");
+	say(t, "%s: detaching%s", sig == SIGINT ? "interrupted" : "terminated",
+	    t->o->launch ? "" : "; the target is left as it was");
 	stop(t, VT_EXIT_OK);
+}
+
+int vt_trace_check_output(const char *what, const char *path, char *err,
+			  size_t errlen)
+{
+	struct stat st;
+	char dir[4096];
+	bool exists = !stat(path, &st);
+
+	if (exists && S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s %s is a directory; name a file", what,
+			 path);
+		return -1;
+	}
+	if (exists && !S_ISREG(st.st_mode)) {	/* a pipe, a terminal */
+		if (!access(path, W_OK))
+			return 0;
+	} else if (exists || errno == ENOENT) {	/* tmp + rename in its dir */
+		snprintf(dir, sizeof(dir), "%s", path);
+		if (!access(dirname(dir), W_OK | X_OK))
+			return 0;
+	}
+	snprintf(err, errlen, "cannot write %s %s: %s; choose a writable path",
+		 what, path, strerror(errno));
+	return -1;
+}
+
+/* What can be refused without the target — the --json path, the --layout
+ * file, the --listen address and its port — is checked before the target
+ * is touched: a typo costs no attach, and no trace is lost at the end. */
+static int prepare(struct vt_trace *t, uv_loop_t *loop)
+{
+	const struct vt_trace_opts *o = t->o;
+
+	if (o->json_path && vt_trace_check_output("--json", o->json_path,
+						  t->err, sizeof(t->err)))
+		return -1;
+	if (o->layout_path && vt_layout_read_json(o->layout_path, &t->layout,
+						  t->err, sizeof(t->err)))
+		return -1;
+	t->state = vt_state_new(vt_proc_now_ms());
+	if (!t->state) {
+		snprintf(t->err, sizeof(t->err), "out of memory");
+		return -1;
+	}
+	return o->listen ? vt_routes_start(loop, o->listen, t->state,
+					   fill_meta, t, &t->routes, t->err,
+					   sizeof(t->err))
+			 : 0;
 }
 
 static int attach(struct vt_trace *t)
@@ -437,9 +478,8 @@ static int attach(struct vt_trace *t)
 	t->snap = vt_snap_new(o->pid, &t->layout, t->target.bias,
 			      vt_target_addr(&t->target, "valk_sys",
 					     t->layout.sym[VT_LS_VALK_SYS]));
-	t->state = vt_state_new(vt_proc_now_ms());
 	t->arenas = calloc(MAX_ARENAS, sizeof(*t->arenas));
-	if (!t->snap || !t->state || !t->arenas) {
+	if (!t->snap || !t->arenas) {
 		snprintf(t->err, sizeof(t->err), "out of memory");
 		return -1;
 	}
@@ -460,9 +500,14 @@ static int attach(struct vt_trace *t)
 			return -1;
 	}
 	if (scan_systems(t)) {
+		char why[256];
+
+		if (errno == EPERM || errno == EACCES)
+			vt_proc_eperm_reason(o->pid, why, sizeof(why));
+		else
+			snprintf(why, sizeof(why), "%s", strerror(errno));
 		snprintf(t->err, sizeof(t->err),
-			 "cannot read the memory of pid %d: %s", o->pid,
-			 strerror(errno));
+			 "cannot read the memory of pid %d: %s", o->pid, why);
 		return -1;
 	}
 	read_arenas_gc(t);
@@ -477,13 +522,25 @@ static void cleanup(struct vt_trace *t)
 	free(t->arenas);
 }
 
-int vt_trace_run(const struct vt_trace_opts *o)
+int vt_trace_run(struct vt_trace_opts *o)
 {
 	struct vt_trace t = { .o = o, .exit_code = VT_EXIT_OK };
 	uv_loop_t loop;
+	int rc;
 
-	if (attach(&t)) {
-		fprintf(stderr, "valk-trace: %s\n", t.err);
+	uv_loop_init(&loop);
+	rc = prepare(&t, &loop);
+	if (!rc && o->launch && (o->pid = o->launch(o->launch_ctx)) <= 0)
+		rc = 1;		/* launch said why */
+	else if (!rc)
+		rc = attach(&t);
+	if (rc) {
+		if (rc < 0)
+			fprintf(stderr, "valk-trace: %s\n", t.err);
+		if (t.routes)
+			vt_routes_close(t.routes, NULL, NULL);
+		uv_run(&loop, UV_RUN_DEFAULT);	/* let the server free itself */
+		uv_loop_close(&loop);
 		cleanup(&t);
 		return VT_EXIT_USAGE;
 	}
@@ -491,16 +548,6 @@ int vt_trace_run(const struct vt_trace_opts *o)
 		"system(s)", o->pid, t.target.object,
 	    *t.target.build_id ? t.target.build_id : "none",
 	    vt_mode_name(o->mode), t.nsystems);
-	uv_loop_init(&loop);
-	if (o->listen && vt_routes_start(&loop, o->listen, t.state, fill_meta,
-					 &t, &t.routes, t.err,
-					 sizeof(t.err))) {
-		fprintf(stderr, "valk-trace: %s\n", t.err);
-		uv_run(&loop, UV_RUN_NOWAIT);	/* let the server free itself */
-		uv_loop_close(&loop);
-		cleanup(&t);
-		return VT_EXIT_USAGE;
-	}
 	if (t.routes)
 		fprintf(stderr, "valk-trace: serving %s\n",
 			vt_routes_url(t.routes));

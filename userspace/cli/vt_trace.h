@@ -30,12 +30,22 @@ struct vt_trace_opts {
 	const char *listen;	/* serve HTTP here, or NULL */
 	int snapshot;		/* print one document after one tick, exit */
 	int quiet;
+	/* When set, starts the target once the outputs are checked and the
+	 * listener bound, and returns its pid (or 0 after saying why). */
+	int (*launch)(void *ctx);
+	void *launch_ctx;
 };
 
 int vt_mode_parse(const char *s, enum vt_mode *out);
 const char *vt_mode_name(enum vt_mode m);
 
 /* Runs a whole session on its own loop; returns a VT_EXIT_* code. */
-int vt_trace_run(const struct vt_trace_opts *o);
+int vt_trace_run(struct vt_trace_opts *o);
+
+/* 0 when the output file `path` (named by option `what` in the error) can
+ * be written: a pipe or terminal we may write, or a regular file replaced
+ * through a temporary file in a directory we may write. */
+int vt_trace_check_output(const char *what, const char *path, char *err,
+			  size_t errlen);
 
 #endif /* VT_TRACE_H */

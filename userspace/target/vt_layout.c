@@ -545,15 +545,29 @@ int vt_layout_read_json(const char *path, struct vt_layout *out, char *err,
 			size_t errlen)
 {
 	json_error_t jerr;
-	json_t *root = json_load_file(path, 0, &jerr);
+	FILE *f = fopen(path, "r");
+	json_t *root;
 	const json_t *syms;
 	size_t i;
 	int r = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (!root) {
+	if (!f) {
+		snprintf(err, errlen, "cannot read layout file %s: %s; make one "
+			 "with `valk-trace layout BINARY`", path,
+			 strerror(errno));
+		return -1;
+	}
+	root = json_loadf(f, 0, &jerr);
+	fclose(f);
+	if (!root && jerr.line > 0) {
 		snprintf(err, errlen, "%s:%d: not a layout file: %s", path,
 			 jerr.line, jerr.text);
+		return -1;
+	}
+	if (!root) {
+		snprintf(err, errlen, "%s: not a layout file: %s", path,
+			 jerr.text);
 		return -1;
 	}
 	if (!json_is_object(root)) {

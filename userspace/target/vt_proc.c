@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/capability.h>
 
 static int read_statm(int pid, uint64_t *vms, uint64_t *rss)
 {
@@ -85,4 +86,56 @@ uint64_t vt_proc_wall_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool vt_proc_has_cap(int cap)
+{
+	unsigned long long eff = 0;
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	fclose(f);
+	return cap >= 0 && cap < 64 && (eff >> cap & 1);
+}
+
+static bool same_link(const char *a, const char *b)
+{
+	char x[64] = "", y[64] = "";
+
+	return readlink(a, x, sizeof(x) - 1) > 0 &&
+	       readlink(b, y, sizeof(y) - 1) > 0 && !strcmp(x, y);
+}
+
+void vt_proc_eperm_reason(int pid, char *out, size_t len)
+{
+	char ns[64];
+	int scope = -1;
+	FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "r");
+
+	if (f) {
+		if (fscanf(f, "%d", &scope) != 1)
+			scope = -1;
+		fclose(f);
+	}
+	snprintf(ns, sizeof(ns), "/proc/%d/ns/user", pid);
+	if (geteuid() != 0)
+		snprintf(out, len, "permission denied; run valk-trace as root "
+			 "(it needs CAP_SYS_PTRACE over the target)");
+	else if (!vt_proc_has_cap(CAP_SYS_PTRACE))
+		snprintf(out, len, "permission denied: this root has no "
+			 "CAP_SYS_PTRACE (a container or the capability "
+			 "bounding set dropped it); grant it to valk-trace");
+	else if (!same_link("/proc/self/ns/user", ns))
+		snprintf(out, len, "permission denied: pid %d is in a user "
+			 "namespace where this root has no privilege; run "
+			 "valk-trace in that namespace or its parent", pid);
+	else
+		snprintf(out, len, "permission denied as root with "
+			 "CAP_SYS_PTRACE: a security policy forbids it "
+			 "(Yama ptrace_scope %d, AppArmor or SELinux)", scope);
 }

@@ -2,6 +2,8 @@
 #ifndef VT_PROC_H
 #define VT_PROC_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct vt_proc_info {
@@ -16,5 +18,12 @@ int vt_proc_info(int pid, struct vt_proc_info *out);
 uint64_t vt_proc_now_ns(void);
 uint64_t vt_proc_now_ms(void);
 uint64_t vt_proc_wall_ms(void);
+/* Whether this process has capability cap (CAP_*, <linux/capability.h>)
+ * in its effective set. */
+bool vt_proc_has_cap(int cap);
+/* Why reading pid's /proc entries was refused, with the fix, in one line:
+ * not root; root without CAP_SYS_PTRACE; the target in another user
+ * namespace; else a security policy (Yama ptrace_scope). */
+void vt_proc_eperm_reason(int pid, char *out, size_t len);
 
 #endif /* VT_PROC_H */

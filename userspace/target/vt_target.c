@@ -10,6 +10,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "target/vt_proc.h"
 #include "target/vt_target.h"
 
 #define RUNTIME_SYMBOL "valk_slab_aquire"
@@ -483,10 +484,11 @@ int vt_target_open(int pid, struct vt_target *t, char *err, size_t errlen)
 	}
 	r = read_maps(pid, &maps);
 	if (r == EACCES || r == EPERM) {
-		snprintf(err, errlen,
-			 "cannot read /proc/%d/maps: permission denied; run "
-			 "valk-trace as root (it needs CAP_SYS_PTRACE over "
-			 "the target)", pid);
+		char why[256];
+
+		vt_proc_eperm_reason(pid, why, sizeof(why));
+		snprintf(err, errlen, "cannot read /proc/%d/maps: %s", pid,
+			 why);
 		rc = VT_TARGET_EPERM;
 	} else if (r) {
 		snprintf(err, errlen, "cannot read /proc/%d/maps: %s", pid,
@@ -539,7 +541,8 @@ int vt_target_check(const struct vt_target *t)
 							      : VT_TARGET_ENOPID;
 }
 
-int vt_target_scan(void (*cb)(const struct vt_target *, void *), void *ctx)
+int vt_target_scan(void (*cb)(const struct vt_target *, void *), void *ctx,
+		   int *denied)
 {
 	DIR *d = opendir("/proc");
 	struct vt_target *t;
@@ -547,15 +550,20 @@ int vt_target_scan(void (*cb)(const struct vt_target *, void *), void *ctx)
 	char err[256];
 	int found = 0;
 
+	*denied = 0;
 	if (!d)
 		return 0;
 	t = malloc(sizeof(*t));
 	while (t && (de = readdir(d))) {
 		char *end;
 		long pid = strtol(de->d_name, &end, 10);
+		int rc;
 
-		if (*end || pid <= 0 || pid == getpid() ||
-		    vt_target_open((int)pid, t, err, sizeof(err)))
+		if (*end || pid <= 0 || pid == getpid())
+			continue;
+		rc = vt_target_open((int)pid, t, err, sizeof(err));
+		*denied += rc == VT_TARGET_EPERM;
+		if (rc)
 			continue;
 		cb(t, ctx);
 		found++;

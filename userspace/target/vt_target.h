@@ -68,8 +68,10 @@ int vt_target_elf_symbol(Elf *elf, const char *name, uint64_t *st_value);
 int vt_target_build_id(const char *path, char out[65]);
 int vt_target_elf_build_id(Elf *elf, char out[65]);
 
-/* Calls cb for every valk process it can read; others are skipped.
+/* Calls cb for every valk process it can read; others are skipped, and
+ * those whose /proc entries it may not read are counted in *denied.
  * Returns the number of processes found. */
-int vt_target_scan(void (*cb)(const struct vt_target *, void *), void *ctx);
+int vt_target_scan(void (*cb)(const struct vt_target *, void *), void *ctx,
+		   int *denied);
 
 #endif /* VT_TARGET_H */
