@@ -14,6 +14,7 @@
 
 #include "target/vt_layout.h"
 #include "target/vt_mem.h"
+#include "target/vt_proc.h"
 #include "target/vt_target.h"
 #include "vt_test.h"
 
@@ -133,7 +134,7 @@ static void test_running(const char *exe, const char *object, bool is_exe)
 	CHECK_STR(t.open_path, real);
 	CHECK(t.is_exe == is_exe);
 	CHECK(!t.deleted && !t.replaced);
-	CHECK_EQ_U64(t.start_time, vt_target_start_time(pid));
+	CHECK_EQ_U64(t.start_time, vt_proc_start_ticks(pid));
 	/* libuv: the shared library the loader chose, or linked in. */
 	CHECK(*t.uv_path &&
 	      vt_target_symbol(t.uv_path, "uv_read_start", &st) == 0);

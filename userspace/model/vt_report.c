@@ -77,11 +77,6 @@ static int conn_index(char c)
 	return p ? p - "NAIC" : -1;
 }
 
-static bool bit_get(const uint8_t *bm, uint64_t i)
-{
-	return bm[i / 8] >> (i % 8) & 1;
-}
-
 void vt_rep_proc_free(struct vt_rep_proc *p)
 {
 	free(p->leaks);
@@ -304,7 +299,7 @@ static void collect_leaks(struct vt_report *r, const struct vt_state *s,
 			j += 7;		/* a byte of free slots */
 			continue;
 		}
-		if (bit_get(sl->bitmap, j) && leak_wanted(r, sl, j))
+		if (vt_slab_bit(sl->bitmap, j) && leak_wanted(r, sl, j))
 			add_leak(r, s, sl, j, now_ms, at_destroy);
 	}
 }

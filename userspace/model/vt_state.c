@@ -62,11 +62,6 @@ static bool is_conn_letter(char c)
 	return c == 'N' || c == 'A' || c == 'I' || c == 'C';
 }
 
-static bool bit_get(const uint8_t *bm, uint64_t i)
-{
-	return bm[i / 8] >> (i % 8) & 1;
-}
-
 static void bit_put(uint8_t *bm, uint64_t i, bool on)
 {
 	if (on)
@@ -196,7 +191,7 @@ static bool same_geometry(const struct vt_slab *sl,
  * words that freed slots keep, so the bitmap decides 'F' first. */
 static char image_letter(const struct vt_slab_image *img, uint64_t i)
 {
-	if (!bit_get(img->bitmap, i))
+	if (!vt_slab_bit(img->bitmap, i))
 		return 'F';
 	if (!img->kinds || !img->diags)
 		return 'U';
@@ -224,7 +219,7 @@ static struct vt_slab *slab_alloc(const struct vt_slab_image *img)
 	sl->total = n;
 	sl->heap_off = img->heap_off;
 	sl->data_off = img->data_off;
-	sl->stride = (img->data_off + img->item_size + 63) & ~63ULL;
+	sl->stride = vt_slab_stride(img->data_off, img->item_size);
 	sl->bitmap = calloc((n + 7) / 8, 1);
 	sl->since_ms = calloc(n, sizeof(*sl->since_ms));
 	sl->since_attach = calloc(n, 1);
@@ -254,8 +249,8 @@ static void slab_adopt(struct vt_slab *sl, const struct vt_slab_image *img,
 	uint64_t used = 0;
 
 	for (uint64_t i = 0; i < sl->total; i++) {
-		bool on = bit_get(img->bitmap, i);
-		bool kept = !fresh && on && bit_get(sl->bitmap, i);
+		bool on = vt_slab_bit(img->bitmap, i);
+		bool kept = !fresh && on && vt_slab_bit(sl->bitmap, i);
 
 		used += on;
 		if (!kept) {
@@ -321,14 +316,14 @@ static bool slab_matches(const struct vt_slab *sl,
 	if (memcmp(sl->bitmap, img->bitmap, nbytes))
 		return false;
 	for (uint64_t i = nbytes * 8; i < sl->total; i++)
-		if (bit_get(sl->bitmap, i) != bit_get(img->bitmap, i))
+		if (vt_slab_bit(sl->bitmap, i) != vt_slab_bit(img->bitmap, i))
 			return false;
 	if (!sl->states)
 		return true;
 	for (uint64_t i = 0; i < sl->total; i++) {
 		char c;
 
-		if (!bit_get(sl->bitmap, i) || sl->pending[i])
+		if (!vt_slab_bit(sl->bitmap, i) || sl->pending[i])
 			continue;
 		c = image_letter(img, i);
 		if (sl->states[i] != c || sl->owners[i] != image_owner(img, i, c))
@@ -619,7 +614,7 @@ static int apply_acquire(struct vt_state *s, uint64_t ts_ns,
 		return 0;
 	}
 	sl->unsure[e->slot] = 0;
-	if (bit_get(sl->bitmap, e->slot))
+	if (vt_slab_bit(sl->bitmap, e->slot))
 		return 0;
 	bit_put(sl->bitmap, e->slot, true);
 	sl->used++;
@@ -645,7 +640,7 @@ static int apply_release(struct vt_state *s, const struct vt_ev_release *e)
 
 	if (!sl)
 		return ignore(s);
-	if (!bit_get(sl->bitmap, e->slot))
+	if (!vt_slab_bit(sl->bitmap, e->slot))
 		return 0;
 	sl->unsure[e->slot] = e->version <= sl->image_version;
 	bit_put(sl->bitmap, e->slot, false);
@@ -709,7 +704,7 @@ static int apply_conn(struct vt_state *s, uint64_t ts_ns,
 
 	if (!sl)
 		return ignore(s);
-	if (in_image(sl, ts_ns) || !bit_get(sl->bitmap, slot))
+	if (in_image(sl, ts_ns) || !vt_slab_bit(sl->bitmap, slot))
 		return 0;
 	c = vt_state_letter(e->kind, e->diag);
 	sl->states[slot] = c;
@@ -940,7 +935,7 @@ size_t vt_state_leaks(const struct vt_state *s, uint64_t now_ms,
 				j += 7;		/* a byte of free slots */
 				continue;
 			}
-			if (!bit_get(sl->bitmap, j))
+			if (!vt_slab_bit(sl->bitmap, j))
 				continue;
 			c.age_ms = now_ms > sl->since_ms[j] ? now_ms - sl->since_ms[j] : 0;
 			if (c.age_ms >= min_age_ms)

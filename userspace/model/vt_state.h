@@ -28,6 +28,19 @@ enum { VT_HK_EMPTY, VT_HK_TCP, VT_HK_TASK, VT_HK_TIMER, VT_HK_HTTP_CONN };
 enum { VT_DIAG_FREE, VT_DIAG_CONNECTING, VT_DIAG_ACTIVE, VT_DIAG_IDLE,
        VT_DIAG_CLOSING };
 
+/* The runtime's slot geometry and bitmap, one rule each: items are
+ * rounded up to 64 bytes (valk_slab_item_stride); bit i of the bitmap, LSB
+ * first, is slot i, set when in use. */
+static inline uint64_t vt_slab_stride(uint64_t data_off, uint64_t item_size)
+{
+	return (data_off + item_size + 63) & ~63ULL;
+}
+
+static inline bool vt_slab_bit(const uint8_t *bm, uint64_t i)
+{
+	return bm[i / 8] >> (i % 8) & 1;
+}
+
 #define VT_OWNER_NONE 0xffff
 #define VT_MAX_SYSTEMS 16	/* valk_system_t.subsystems[] */
 #define VT_MAX_OWNERS 16	/* VALK_MAX_OWNERS */

@@ -29,35 +29,35 @@ static int read_statm(int pid, uint64_t *vms, uint64_t *rss)
 /* Field 22 of /proc/<pid>/stat: start time in clock ticks since boot.
  * The command name (field 2) may hold spaces and parentheses, so parse
  * from the last ')'. */
-static int read_start_ticks(int pid, unsigned long long *ticks)
+uint64_t vt_proc_start_ticks(int pid)
 {
 	char path[64], buf[1024], *p;
+	unsigned long long ticks;
 	size_t n;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
+	f = fopen(path, "re");
 	if (!f)
-		return -1;
+		return 0;
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
 	p = strrchr(buf, ')');
 	if (!p)
-		return -1;
+		return 0;
 	/* after ") " come fields 3..: skip 19 of them to reach field 22 */
 	return sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
 			     "%*u %*u %*d %*d %*d %*d %*d %*d %llu",
-		      ticks) == 1 ? 0 : -1;
+		      &ticks) == 1 ? ticks : 0;
 }
 
 int vt_proc_info(int pid, struct vt_proc_info *out)
 {
-	unsigned long long ticks;
+	uint64_t ticks = vt_proc_start_ticks(pid);
 	struct timespec up;
 
-	if (read_statm(pid, &out->vms, &out->rss) ||
-	    read_start_ticks(pid, &ticks))
+	if (read_statm(pid, &out->vms, &out->rss) || !ticks)
 		return -1;
 	out->system_total = (uint64_t)sysconf(_SC_PHYS_PAGES) *
 			    (uint64_t)sysconf(_SC_PAGESIZE);

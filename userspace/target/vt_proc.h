@@ -14,6 +14,10 @@ struct vt_proc_info {
 
 /* 0, or -1 when the process is gone. */
 int vt_proc_info(int pid, struct vt_proc_info *out);
+/* When the process started, in clock ticks since boot (field 22 of
+ * /proc/PID/stat): with the pid, it names one process for good. 0 when
+ * the process is gone. */
+uint64_t vt_proc_start_ticks(int pid);
 /* CLOCK_MONOTONIC in ns and ms, the clock of bpf_ktime_get_ns(). */
 uint64_t vt_proc_now_ns(void);
 uint64_t vt_proc_now_ms(void);

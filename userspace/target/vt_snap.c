@@ -8,7 +8,6 @@
 #include "target/vt_mem.h"
 #include "target/vt_proc.h"
 
-#define SLAB_ALIGN 64	/* valk_slab_item_stride rounds items to 64 bytes */
 #define VERSION_TRIES 8
 #define HDR_MAX 512
 
@@ -138,11 +137,6 @@ int vt_snap_system_slabs(struct vt_snap *s, uint64_t sys,
 	return vt_mem_readv(s->pid, sp, VT_SLAB_KINDS, NULL);
 }
 
-static uint64_t stride_of(uint64_t data_off, uint64_t item_size)
-{
-	return (data_off + item_size + SLAB_ALIGN - 1) & ~(uint64_t)(SLAB_ALIGN - 1);
-}
-
 static uint64_t popcount(const uint8_t *b, uint64_t total)
 {
 	uint64_t n = 0;
@@ -183,15 +177,10 @@ static int read_bitmap(struct vt_snap *s, uint64_t addr, uint8_t *hdr,
 	return 0;
 }
 
-static bool bit(const uint8_t *b, uint64_t i)
-{
-	return b[i / 8] >> (i % 8) & 1;
-}
-
 static uint64_t slot_data(const struct vt_slab_image *img, uint64_t slot)
 {
 	return img->addr + img->heap_off +
-	       slot * stride_of(img->data_off, img->item_size) + img->data_off;
+	       slot * vt_slab_stride(img->data_off, img->item_size) + img->data_off;
 }
 
 /* kind, diag state and owner of every used handle slot, in one batch */
@@ -214,7 +203,7 @@ static int read_handles(struct vt_snap *s, struct vt_slab_image *img)
 		s->kinds[i] = VT_HK_EMPTY;
 		s->diags[i] = VT_DIAG_FREE;
 		s->owners[i] = VT_OWNER_NONE;
-		if (bit(s->bitmap, i))
+		if (vt_slab_bit(s->bitmap, i))
 			sp = handle_spans(s, slot_data(img, i), &s->kinds[i],
 					  &s->diags[i], &s->owners[i], sp);
 	}
@@ -371,7 +360,7 @@ int vt_snap_arenas(struct vt_snap *s, int system, uint64_t sys,
 		n++;
 	}
 	for (uint64_t i = 0; arenas && i < arenas->total && n < max; i++) {
-		if (!bit(arenas->bitmap, i))
+		if (!vt_slab_bit(arenas->bitmap, i))
 			continue;
 		a = arenas->addr + arenas->heap_off + i * arenas->stride +
 		    arenas->data_off;

@@ -187,31 +187,6 @@ static int load_bias(Elf *e, const struct vt_maps *m, dev_t dev, ino_t ino,
 
 /* ---- /proc ------------------------------------------------------------ */
 
-uint64_t vt_target_start_time(int pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long t = 0;
-	ssize_t n;
-	int fd, i;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* comm may hold spaces and ')': fields resume after the last ')'. */
-	p = strrchr(buf, ')');
-	for (i = 0; p && i < 20; i++)
-		p = strchr(p + 1, ' ');
-	if (!p || sscanf(p, " %llu", &t) != 1)
-		return 0;
-	return t;
-}
-
 static int parse_map_line(char *line, struct vt_map *m)
 {
 	unsigned long long start, end, off, ino;
@@ -475,7 +450,7 @@ int vt_target_open(int pid, struct vt_target *t, char *err, size_t errlen)
 
 	memset(t, 0, sizeof(*t));
 	t->pid = pid;
-	t->start_time = vt_target_start_time(pid);
+	t->start_time = vt_proc_start_ticks(pid);
 	if (pid <= 0 || !t->start_time) {
 		snprintf(err, errlen,
 			 "no such process (pid %d): check the pid; "
@@ -500,7 +475,7 @@ int vt_target_open(int pid, struct vt_target *t, char *err, size_t errlen)
 	free(maps.v);
 	/* An exiting process shows empty or unreadable maps. */
 	if (rc && rc != VT_TARGET_EPERM &&
-	    vt_target_start_time(pid) != t->start_time) {
+	    vt_proc_start_ticks(pid) != t->start_time) {
 		snprintf(err, errlen, "no such process (pid %d exited)", pid);
 		rc = VT_TARGET_ENOPID;
 	}
@@ -528,7 +503,7 @@ int vt_target_check(const struct vt_target *t)
 	char path[PATH_MAX];
 	struct stat st;
 
-	if (vt_target_start_time(t->pid) != t->start_time)
+	if (vt_proc_start_ticks(t->pid) != t->start_time)
 		return VT_TARGET_ENOPID;
 	map_files_path(t->pid, &m, path, sizeof(path));
 	if (!stat(path, &st) && st.st_dev == t->dev && st.st_ino == t->ino)
@@ -537,7 +512,7 @@ int vt_target_check(const struct vt_target *t)
 	if ((errno == EPERM || errno == EACCES) && still_mapped(t))
 		return 0;
 	/* The mapping went away: an exec, unless the process just exited. */
-	return vt_target_start_time(t->pid) == t->start_time ? VT_TARGET_EEXEC
+	return vt_proc_start_ticks(t->pid) == t->start_time ? VT_TARGET_EEXEC
 							      : VT_TARGET_ENOPID;
 }
 

@@ -49,9 +49,6 @@ int vt_target_open(int pid, struct vt_target *t, char *err, size_t errlen);
  * process is gone (or its pid was reused), VT_TARGET_EEXEC after an exec. */
 int vt_target_check(const struct vt_target *t);
 
-/* Start time of pid (clock ticks since boot), 0 if it does not exist. */
-uint64_t vt_target_start_time(int pid);
-
 /* Runtime address of a symbol of the runtime object with that st_value.
  * A global the executable refers to directly was copied into it at load
  * (copy relocation) and lives there instead. */

@@ -25,11 +25,6 @@ static bool letter_ok(uint8_t c)
 	return c && strchr("FNAICTKMU", c);
 }
 
-static bool bit(const uint8_t *bm, uint64_t i)
-{
-	return bm[i / 8] >> (i % 8) & 1;
-}
-
 /* ---- compressed payloads ----------------------------------------------- */
 
 /* Appends raw as: varint length, deflated bytes. */
@@ -97,7 +92,7 @@ static void slab_put(struct vt_rec_buf *b, const struct vt_slab *sl)
 	vt_rec_put(b, sl->bitmap, (sl->total + 7) / 8);
 	for (uint64_t i = 0; i < sl->total; i++) {
 		nunsure += sl->unsure[i];
-		if (!bit(sl->bitmap, i))
+		if (!vt_slab_bit(sl->bitmap, i))
 			continue;
 		vt_rec_put_s(b, (int64_t)(sl->since_ms[i] - last));
 		last = sl->since_ms[i];
@@ -145,7 +140,7 @@ static void slots_get(struct vt_rec_cur *c, struct vt_slab *sl)
 	for (uint64_t i = 0; i < sl->total && !c->bad; i++) {
 		uint8_t f;
 
-		if (!bit(sl->bitmap, i))
+		if (!vt_slab_bit(sl->bitmap, i))
 			continue;
 		last = sl->since_ms[i] = last + (uint64_t)vt_rec_get_s(c);
 		f = vt_rec_get_byte(c);

@@ -148,7 +148,7 @@ char *vt_wire_buckets(const struct vt_state *s,
 	}
 	per = n ? (end - req->start + n - 1) / n : 1;
 	for (uint64_t i = req->start; i < end; i++)
-		bk[(i - req->start) / per][!(sl->bitmap[i / 8] >> (i % 8) & 1)]++;
+		bk[(i - req->start) / per][!vt_slab_bit(sl->bitmap, i)]++;
 	vt_wire__buf_put(&b, "{\"buckets\":[", 12);
 	for (size_t i = 0; i < n; i++)
 		vt_wire__buf_printf(&b, "%s{\"u\":%llu,\"f\":%llu}", i ? "," : "",
