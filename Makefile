@@ -1,5 +1,7 @@
 # valk-trace — `make` builds build/valk-trace and the stand-in runtime,
-# `make test` runs every test, `make deps` installs the Debian packages.
+# `make test` runs every test, `make deps` installs the Debian packages,
+# `make install` (PREFIX, DESTDIR) installs the tracer, its man page and
+# its bash completion, `make deb` builds the Debian package.
 BUILD     ?= build
 CC        ?= gcc
 CLANG     ?= clang
@@ -20,11 +22,18 @@ LIBOBJS   := $(filter-out $(BUILD)/obj/cli/main.o,$(OBJS))
 WEB       := $(wildcard web/*)
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps test demo bench clean fixture vmlinux
+.PHONY: all deps test demo bench clean fixture vmlinux install uninstall deb
 all: $(BUILD)/valk-trace fixture
 
+PREFIX    ?= /usr/local
+SBINDIR   := $(PREFIX)/sbin
+MAN8DIR   := $(PREFIX)/share/man/man8
+COMPDIR   := $(PREFIX)/share/bash-completion/completions
+# Steps that need root run through sudo when not root and sudo exists.
+AS_ROOT   := $(shell [ "$$(id -u)" -eq 0 ] || ! command -v sudo >/dev/null || echo sudo)
+
 deps:
-	scripts/deps.sh
+	$(AS_ROOT) scripts/deps.sh
 
 $(BUILD)/valk_trace.bpf.o: bpf/valk_trace.bpf.c bpf/valk_trace.h vmlinux/vmlinux.h | $(BUILD)
 	$(CLANG) $(BPFCFLAGS) -c $< -o $@
@@ -51,19 +60,37 @@ fixture:
 	$(MAKE) -C tests/fixture O=$(abspath $(BUILD))/fixture
 
 # The two set-up commands of the README: each installs what is missing,
-# builds, then runs.
+# builds, then runs; as root, or as a user through sudo for the steps that
+# need root (the build stays the user's).
 test:
-	scripts/deps.sh
+	$(AS_ROOT) scripts/deps.sh
 	$(MAKE) all $(TESTS)
-	tests/run.sh
+	$(AS_ROOT) tests/run.sh
 
 demo:
-	scripts/deps.sh
+	$(AS_ROOT) scripts/deps.sh
 	$(MAKE) all
-	$(BUILD)/valk-trace demo
+	$(AS_ROOT) $(BUILD)/valk-trace demo
+
+# The man page is made from the binary's --help (scripts/man.sh).
+$(BUILD)/valk-trace.8: $(BUILD)/valk-trace scripts/man.sh
+	scripts/man.sh $(BUILD)/valk-trace > $@.tmp && mv $@.tmp $@
+
+install: $(BUILD)/valk-trace $(BUILD)/valk-trace.8
+	install -D -m 0755 $(BUILD)/valk-trace $(DESTDIR)$(SBINDIR)/valk-trace
+	install -D -m 0644 $(BUILD)/valk-trace.8 $(DESTDIR)$(MAN8DIR)/valk-trace.8
+	install -D -m 0644 scripts/valk-trace.bash $(DESTDIR)$(COMPDIR)/valk-trace
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/valk-trace $(DESTDIR)$(MAN8DIR)/valk-trace.8 \
+	      $(DESTDIR)$(COMPDIR)/valk-trace
+
+# build/valk-trace_VERSION_ARCH.deb (scripts/deb.sh)
+deb: $(BUILD)/valk-trace $(BUILD)/valk-trace.8
+	+scripts/deb.sh $(BUILD)
 
 bench: all
-	tests/bench/run.sh
+	$(AS_ROOT) tests/bench/run.sh
 
 # Regenerate the committed vmlinux.h from the running kernel's BTF.
 vmlinux:

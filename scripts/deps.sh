@@ -4,7 +4,7 @@
 set -eu
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libuv1-dev
 libnghttp2-dev libjansson-dev libdw-dev libhttp-parser-dev pkg-config gdb
-curl nghttp2-client prometheus chromium iproute2 procps jq"
+curl nghttp2-client prometheus chromium iproute2 procps jq dpkg-dev lintian man-db"
 missing=""
 # Node.js may come from another Debian source that bundles npm: ask for
 # Debian's packages only when the commands are missing.
@@ -16,7 +16,7 @@ for p in $PKGS; do
 done
 if [ -n "$missing" ]; then
 	if [ "$(id -u)" -ne 0 ]; then
-		echo "deps: missing packages:$missing; run as root (sudo make deps)" >&2
+		echo "deps: missing packages:$missing; run as root (make deps, or sudo make deps)" >&2
 		exit 2
 	fi
 	echo "deps: installing$missing"

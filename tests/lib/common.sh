@@ -26,7 +26,7 @@ pass() { echo "ok: $*"; }
 finish() { [ "$FAILS" -eq 0 ] && { echo "all checks passed"; exit 0; }; echo "$FAILS check(s) failed"; exit 1; }
 
 need_root() {
-	[ "$(id -u)" -eq 0 ] || skip "needs root for uprobes (run the suite with sudo)"
+	[ "$(id -u)" -eq 0 ] || skip "needs root for uprobes (run the suite as root; make test goes through sudo when it is there)"
 }
 
 need_bins() {
