@@ -380,6 +380,38 @@ static void test_truncation(const struct session *x)
 	CHECK_EQ_U64(bad, 0);
 }
 
+/* Seeking to any tick, from nothing or from wherever the model is, gives
+ * that tick's live state. */
+static void test_seek(const struct session *x)
+{
+	struct vt_rec_index ix;
+	struct vt_state *s = vt_state_new(500);
+	size_t at = SIZE_MAX, bad = 0;
+	struct vt_rec_tick t;
+	char err[256];
+
+	CHECK(vt_rec_index_build(x->rec.p, x->rec.len, &ix, err,
+				 sizeof(err)) == 0);
+	CHECK_EQ_U64(ix.nticks, x->nticks + 1);
+	CHECK(ix.ended && !*ix.err);
+	CHECK_EQ_U64(ix.keyframes, 1 + x->nticks / 5);
+	CHECK_EQ_U64(vt_rec_index_find(&ix, 1017), 17);
+	CHECK_EQ_U64(vt_rec_index_find(&ix, 0), 0);
+	CHECK_EQ_U64(vt_rec_index_find(&ix, 99999), x->nticks);
+	for (int k = 0; k < 200; k++) {
+		size_t i = 1 + rnd() % x->nticks;
+
+		if (rnd() % 4 == 0)
+			at = SIZE_MAX;
+		if (vt_rec_seek(x->rec.p, &ix, s, &at, i, &t, err, sizeof(err)) ||
+		    at != i || !state_eq(s, x->at[i - 1]))
+			bad++;
+	}
+	CHECK_EQ_U64(bad, 0);
+	vt_rec_index_free(&ix);
+	vt_state_free(s);
+}
+
 static void test_bit_flips(const struct session *x)
 {
 	uint8_t *p = malloc(x->rec.len);
@@ -458,6 +490,7 @@ int main(int argc, char **argv)
 	session_make(&x);
 	test_replay_equals_live(&x);
 	test_truncation(&x);
+	test_seek(&x);
 	test_bit_flips(&x);
 	test_foreign_files(&x);
 	test_noise_payloads();

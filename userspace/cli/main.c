@@ -5,9 +5,7 @@
 
 #include "cli/vt_cmd.h"
 
-#define VERSION "0.1.0"
-
-const char *argp_program_version = "valk-trace " VERSION;
+const char *argp_program_version = "valk-trace " VT_TRACE_VERSION;
 
 /* The commands, in the order `valk-trace --help` lists them; the man page
  * and the shell completion are made from that list and from each
@@ -20,6 +18,11 @@ static const struct command {
 	  vt_cmd_attach },
 	{ "snapshot", "<pid>", "print one memory-dialect JSON document and exit",
 	  vt_cmd_snapshot },
+	{ "record", "<pid> -o FILE", "trace into a recording until Ctrl-C",
+	  vt_cmd_record },
+	{ "replay", "FILE", "serve a recording as the live trace served it",
+	  vt_cmd_replay },
+	{ "info", "FILE", "what a recording holds", vt_cmd_info },
 	{ "ps", "", "list processes running a valk runtime", vt_cmd_ps },
 	{ "layout", "<binary>", "print the struct layout resolved from DWARF",
 	  vt_cmd_layout },
@@ -32,7 +35,9 @@ static const char exit_codes[] =
 	"  0  success: detached by Ctrl-C/SIGTERM or --duration, or the output\n"
 	"     printed\n"
 	"  1  an error while tracing (e.g. the final --json could not be written)\n"
-	"  2  bad arguments, or cannot attach: no such pid, not a valk process,\n"
+	"  2  bad arguments; a file that is no recording (replay, info) or a\n"
+	"     recording that cannot be created; or cannot attach: no such pid,\n"
+	"     not a valk process,\n"
 	"     no permission, no uprobes, no DWARF and no --layout, a layout of\n"
 	"     another build, the listen port in use\n"
 	"  3  the target exited, was killed or exec'd while traced (the final\n"
@@ -48,7 +53,7 @@ static void usage(FILE *f)
 
 		snprintf(head, sizeof(head), "%s %s", commands[i].name,
 			 commands[i].args);
-		fprintf(f, "  %-16s %s\n", head, commands[i].summary);
+		fprintf(f, "  %-20s %s\n", head, commands[i].summary);
 	}
 	fprintf(f, "\n%s\n`valk-trace COMMAND --help` lists a command's options.\n",
 		exit_codes);

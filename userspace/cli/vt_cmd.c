@@ -14,6 +14,7 @@ enum {
 	OPT_LEAK_AGE,
 	OPT_RINGBUF,
 	OPT_LISTEN,
+	OPT_RECORD,
 };
 
 /* Options of every session: attach, snapshot. */
@@ -40,6 +41,10 @@ static struct argp_option attach_options[] = {
 	{ "listen", OPT_LISTEN, "ADDR:PORT", 0,
 	  "serve SSE, dashboard and /metrics here (default " VT_CMD_LISTEN
 	  ", 'none' to disable)", 0 },
+	{ "record", OPT_RECORD, "FILE", 0,
+	  "also write a recording of the trace here (see `valk-trace "
+	  "replay`)", 0 },
+	{ "output", 'o', "FILE", 0, "the same as --record", 0 },
 	{ 0 }
 };
 
@@ -221,6 +226,10 @@ static error_t parse_attach(int key, char *arg, struct argp_state *st)
 		break;
 	case OPT_LISTEN:
 		o->listen = strcmp(arg, "none") ? arg : NULL;
+		break;
+	case OPT_RECORD:
+	case 'o':
+		o->record_path = arg;
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

@@ -13,6 +13,9 @@
 
 int vt_cmd_attach(int argc, char **argv);
 int vt_cmd_snapshot(int argc, char **argv);
+int vt_cmd_record(int argc, char **argv);
+int vt_cmd_replay(int argc, char **argv);
+int vt_cmd_info(int argc, char **argv);
 int vt_cmd_ps(int argc, char **argv);
 int vt_cmd_layout(int argc, char **argv);
 int vt_cmd_demo(int argc, char **argv);

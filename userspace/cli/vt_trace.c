@@ -11,6 +11,9 @@
 #include <sys/stat.h>
 #include <linux/capability.h>
 
+#include <jansson.h>
+
+#include "cli/vt_record.h"
 #include "target/vt_layout.h"
 #include "probe/vt_probe.h"
 #include "target/vt_proc.h"
@@ -23,6 +26,8 @@
 #define RECONCILE_MS 1000
 #define MAX_ARENAS 4096
 #define PENDING_BATCH 1024	/* slots typed per tick, on the stack */
+#define KEYFRAME_MS 5000
+#define RECORD_QUEUE (64u << 20)	/* bytes the disk may lag behind */
 
 struct vt_trace {
 	const struct vt_trace_opts *o;
@@ -34,6 +39,8 @@ struct vt_trace {
 	struct vt_snap *snap;
 	struct vt_state *state;
 	struct vt_routes *routes;	/* HTTP, when serving */
+	struct vt_record *rec;		/* recording, or NULL */
+	struct vt_wire_meta meta;	/* as of the last tick */
 	uint64_t systems[VT_SNAP_MAX_SYSTEMS];
 	size_t nsystems;
 	bool rescan;		/* an AIO system started: look for it */
@@ -67,14 +74,11 @@ const char *vt_mode_name(enum vt_mode m)
 	return mode_names[m];
 }
 
-static void say(const struct vt_trace *t, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void say(const struct vt_trace *t, const char *fmt, ...)
+void vt_trace_say(int quiet, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (t->o->quiet)
+	if (quiet)
 		return;
 	va_start(ap, fmt);
 	fputs("valk-trace: ", stderr);
@@ -82,6 +86,8 @@ static void say(const struct vt_trace *t, const char *fmt, ...)
 	fputc('\n', stderr);
 	va_end(ap);
 }
+
+#define say(t, ...) vt_trace_say((t)->o->quiet, __VA_ARGS__)
 
 /* ---- attach-time checks ------------------------------------------------ */
 
@@ -141,6 +147,13 @@ static struct vt_bpf_offsets bpf_offsets(const struct vt_layout *l)
 
 /* ---- memory reads ------------------------------------------------------ */
 
+/* Whether what the model was just fed changed it, for a recording: replay
+ * needs what changed the state, not every read that did not. */
+static bool changed(const struct vt_trace *t, uint64_t gen)
+{
+	return t->rec && vt_state_generation(t->state) != gen;
+}
+
 enum load_how { LOAD_BOOT, LOAD_RECONCILE, LOAD_SAMPLE };
 
 static int load_slab(struct vt_trace *t, uint64_t addr, int system,
@@ -151,18 +164,25 @@ static int load_slab(struct vt_trace *t, uint64_t addr, int system,
 	/* a slab the runtime freed keeps its pointer in the system */
 	if (how == LOAD_RECONCILE && !vt_state_slab_find(t->state, addr))
 		return 0;
+	uint64_t gen = vt_state_generation(t->state);
+	int rc = 0;
+
 	if (vt_snap_slab(t->snap, addr, system, kind, &img))
 		return -1;
 	switch (how) {
 	case LOAD_BOOT:
-		return vt_state_slab_load(t->state, &img, vt_proc_now_ms());
+		rc = vt_state_slab_load(t->state, &img, vt_proc_now_ms());
+		break;
 	case LOAD_RECONCILE:
 		vt_state_slab_reconcile(t->state, &img, vt_proc_now_ms());
-		return 0;
+		break;
 	case LOAD_SAMPLE:
-		return vt_state_slab_sample(t->state, &img, vt_proc_now_ms());
+		rc = vt_state_slab_sample(t->state, &img, vt_proc_now_ms());
+		break;
 	}
-	return 0;
+	if (changed(t, gen))	/* a read changed it: the result is recorded */
+		vt_record_slab(t->rec, vt_state_slab_find(t->state, addr));
+	return rc;
 }
 
 static int load_system(struct vt_trace *t, int idx, enum load_how how)
@@ -177,8 +197,13 @@ static int load_system(struct vt_trace *t, int idx, enum load_how how)
 		if (slabs[k] && load_slab(t, slabs[k], idx, k, how))
 			return -1;
 	n = vt_snap_owners(t->snap, t->systems[idx], names, 16);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
+		uint64_t gen = vt_state_generation(t->state);
+
 		vt_state_owner_set(t->state, idx, i, names[i]);
+		if (changed(t, gen))
+			vt_record_owner(t->rec, idx, i, names[i]);
+	}
 	return 0;
 }
 
@@ -199,6 +224,8 @@ static int scan_systems(struct vt_trace *t)
 			continue;
 		t->systems[t->nsystems] = found[i];
 		vt_state_system_set(t->state, t->nsystems, found[i]);
+		if (t->rec)
+			vt_record_system(t->rec, t->nsystems, found[i]);
 		if (load_system(t, t->nsystems, LOAD_BOOT))
 			return -1;
 		t->nsystems++;
@@ -222,16 +249,23 @@ static void type_pending(struct vt_trace *t)
 	const struct vt_slab *sl[PENDING_BATCH];
 	uint32_t kind[PENDING_BATCH], diag[PENDING_BATCH];
 	uint16_t owner[PENDING_BATCH];
-	size_t n = vt_state_pending_kinds(t->state, slab, slot, PENDING_BATCH);
+	struct vt_rec_typed typed[PENDING_BATCH];
+	size_t m = 0, n = vt_state_pending_kinds(t->state, slab, slot,
+						  PENDING_BATCH);
 
 	for (size_t i = 0; i < n; i++)
 		sl[i] = vt_state_slab_find(t->state, slab[i]);
 	if (!n || vt_snap_handles(t->snap, sl, slot, n, kind, diag, owner))
 		return;
 	for (size_t i = 0; i < n; i++)
-		if (kind[i] != VT_HK_EMPTY)
+		if (kind[i] != VT_HK_EMPTY) {
 			vt_state_slot_typed(t->state, slab[i], slot[i], kind[i],
 					    diag[i], owner[i]);
+			typed[m++] = (struct vt_rec_typed){
+				slab[i], slot[i], kind[i], diag[i], owner[i] };
+		}
+	if (t->rec && m)
+		vt_record_typed(t->rec, typed, m);
 }
 
 /* Arena bump pointers and GC counters change on every allocation: far too
@@ -240,6 +274,7 @@ static void read_arenas_gc(struct vt_trace *t)
 {
 	size_t n = 0;
 	struct vt_gc gc;
+	uint64_t gen;
 
 	for (size_t i = 0; i < t->nsystems; i++) {
 		const struct vt_slab *arenas = NULL;
@@ -257,9 +292,15 @@ static void read_arenas_gc(struct vt_trace *t)
 		if (got > 0)
 			n = got;
 	}
+	gen = vt_state_generation(t->state);
 	vt_state_arenas_set(t->state, t->arenas, n);
+	if (changed(t, gen))
+		vt_record_arenas(t->rec, t->arenas, n);
+	gen = vt_state_generation(t->state);
 	if (vt_snap_gc(t->snap, &gc) == 0)
 		vt_state_gc_set(t->state, &gc);
+	if (changed(t, gen))
+		vt_record_gc(t->rec, &gc);
 }
 
 /* ---- events ------------------------------------------------------------ */
@@ -268,19 +309,22 @@ static void on_event(void *ctx, const struct vt_event *ev)
 {
 	struct vt_trace *t = ctx;
 
+	if (t->rec)
+		vt_record_event(t->rec, ev);
 	if (vt_state_apply(t->state, ev) == VT_STATE_READ_SYSTEMS)
 		t->rescan = true;
 }
 
 /* ---- output ------------------------------------------------------------ */
 
-static void fill_meta(void *ctx, struct vt_wire_meta *m)
+/* The clocks and process sizes of this tick: every document of a tick,
+ * and its recording, tell the same instant. */
+static void update_meta(struct vt_trace *t)
 {
-	struct vt_trace *t = ctx;
 	struct vt_proc_info pi = { 0 };
 
 	vt_proc_info(t->o->pid, &pi);
-	*m = (struct vt_wire_meta){
+	t->meta = (struct vt_wire_meta){
 		.pid = t->o->pid,
 		.binary = t->target.object,
 		.build_id = t->target.build_id,
@@ -293,6 +337,11 @@ static void fill_meta(void *ctx, struct vt_wire_meta *m)
 		.vms = pi.vms,
 		.system_total = pi.system_total,
 	};
+}
+
+static void fill_meta(void *ctx, struct vt_wire_meta *m)
+{
+	*m = ((struct vt_trace *)ctx)->meta;
 }
 
 static int write_json(struct vt_trace *t, FILE *f)
@@ -329,6 +378,101 @@ static int write_json_file(struct vt_trace *t, const char *path)
 	return 0;
 }
 
+/* ---- recording ---------------------------------------------------------- */
+
+static json_t *argv_json(int pid)
+{
+	char buf[4096];
+	size_t n = vt_proc_cmdline(pid, buf, sizeof(buf) - 1);
+	json_t *a = json_array();
+
+	buf[n] = 0;
+	for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+		json_array_append_new(a, json_stringn_nocheck(buf + i,
+							     strlen(buf + i)));
+	return a;
+}
+
+static json_t *layout_json(const struct vt_layout *l)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	json_t *j = NULL;
+
+	if (f && vt_layout_write_json(l, f) == 0 && fclose(f) == 0)
+		j = json_loadb(text, len, 0, NULL);
+	else if (f)
+		fclose(f);
+	free(text);
+	return j ? j : json_null();
+}
+
+/* The recording's header: what replay needs to serve as the live trace
+ * did, and what a reader needs to know what it holds. */
+static char *header_json(const struct vt_trace *t)
+{
+	const struct vt_trace_opts *o = t->o;
+	json_t *h = json_pack("{s:i, s:s, s:i, s:o, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}",
+		"format", VT_REC_VERSION, "valk_trace", VT_TRACE_VERSION,
+		"pid", o->pid, "argv", argv_json(o->pid),
+		"object", t->target.object, "build_id", t->target.build_id,
+		"mode", vt_mode_name(o->mode),
+		"interval_ms", (json_int_t)o->interval_ms,
+		"leak_age_ms", (json_int_t)o->leak_age_ms,
+		"keyframe_ms", (json_int_t)KEYFRAME_MS,
+		"start_wall_ms", (json_int_t)t->meta.wall_ms,
+		"start_mono_ms", (json_int_t)vt_state_attach_ms(t->state),
+		"layout", layout_json(&t->layout));
+	char *text = h ? json_dumps(h, JSON_COMPACT) : NULL;
+
+	json_decref(h);
+	return text;
+}
+
+static struct vt_rec_tick tick_facts(const struct vt_trace *t)
+{
+	return (struct vt_rec_tick){
+		.now_ms = t->meta.now_ms, .wall_ms = t->meta.wall_ms,
+		.uptime_s = t->meta.uptime_s, .rss = t->meta.rss,
+		.vms = t->meta.vms, .system_total = t->meta.system_total,
+		.counters = *vt_state_counters(t->state),
+	};
+}
+
+static int record_start(struct vt_trace *t)
+{
+	struct vt_record_opts ro = {
+		.path = t->o->record_path,
+		.keyframe_ms = KEYFRAME_MS,
+		.queue_bytes = RECORD_QUEUE,
+	};
+	struct vt_rec_tick now = tick_facts(t);
+	char *head;
+	int rc;
+
+	if (!ro.path)
+		return 0;
+	if (!(head = header_json(t))) {
+		snprintf(t->err, sizeof(t->err), "out of memory");
+		return -1;
+	}
+	rc = vt_record_open(&ro, head, t->state, &now, &t->rec, t->err,
+			    sizeof(t->err));
+	free(head);
+	return rc;
+}
+
+/* A full disk stops the file with one line; tracing goes on. */
+static void record_tick(struct vt_trace *t)
+{
+	struct vt_rec_tick now = tick_facts(t);
+	const char *msg;
+
+	if (t->rec && (msg = vt_record_tick(t->rec, t->state, &now)))
+		fprintf(stderr, "valk-trace: %s\n", msg);
+}
+
 /* ---- the session ------------------------------------------------------- */
 
 static void on_closed(uv_handle_t *h)
@@ -346,6 +490,11 @@ static void stop(struct vt_trace *t, int code)
 		t->exit_code = VT_EXIT_FAIL;
 	if (t->o->snapshot && write_json(t, stdout))
 		t->exit_code = VT_EXIT_FAIL;
+	if (t->rec && vt_record_close(t->rec, vt_proc_now_ms()))
+		fprintf(stderr, "valk-trace: the recording %s is incomplete "
+			"(see the message above); it reads up to where it "
+			"stopped\n", t->o->record_path);
+	t->rec = NULL;
 	uv_close((uv_handle_t *)&t->tick, on_closed);
 	uv_close((uv_handle_t *)&t->sigint, on_closed);
 	uv_close((uv_handle_t *)&t->sigterm, on_closed);
@@ -401,6 +550,8 @@ static void on_tick(uv_timer_t *h)
 	}
 	read_arenas_gc(t);
 	update_counters(t);
+	update_meta(t);
+	record_tick(t);
 	if (t->routes)
 		vt_routes_tick(t->routes, now);
 	if (t->o->snapshot ||
@@ -511,11 +662,13 @@ static int attach(struct vt_trace *t)
 		return -1;
 	}
 	read_arenas_gc(t);
-	return 0;
+	update_meta(t);
+	return record_start(t);
 }
 
 static void cleanup(struct vt_trace *t)
 {
+	vt_record_close(t->rec, vt_proc_now_ms());
 	vt_probe_close(t->probe);
 	vt_snap_free(t->snap);
 	vt_state_free(t->state);
@@ -548,6 +701,8 @@ int vt_trace_run(struct vt_trace_opts *o)
 		"system(s)", o->pid, t.target.object,
 	    *t.target.build_id ? t.target.build_id : "none",
 	    vt_mode_name(o->mode), t.nsystems);
+	if (t.rec)
+		say(&t, "recording to %s", o->record_path);
 	if (t.routes)
 		fprintf(stderr, "valk-trace: serving %s\n",
 			vt_routes_url(t.routes));

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#define VT_TRACE_VERSION "0.1.0"
+
 enum vt_mode { VT_MODE_HYBRID, VT_MODE_EVENTS, VT_MODE_SAMPLE };
 
 /* Exit codes, as documented in the README. */
@@ -28,6 +30,7 @@ struct vt_trace_opts {
 	size_t ringbuf_bytes;
 	uint64_t leak_age_ms;
 	const char *listen;	/* serve HTTP here, or NULL */
+	const char *record_path;/* write a recording here, or NULL */
 	int snapshot;		/* print one document after one tick, exit */
 	int quiet;
 	/* When set, starts the target once the outputs are checked and the
@@ -38,6 +41,10 @@ struct vt_trace_opts {
 
 int vt_mode_parse(const char *s, enum vt_mode *out);
 const char *vt_mode_name(enum vt_mode m);
+
+/* "valk-trace: <message>" on stderr, unless quiet: progress messages. */
+void vt_trace_say(int quiet, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Runs a whole session on its own loop; returns a VT_EXIT_* code. */
 int vt_trace_run(struct vt_trace_opts *o);

@@ -67,6 +67,20 @@ int vt_proc_info(int pid, struct vt_proc_info *out)
 	return 0;
 }
 
+size_t vt_proc_cmdline(int pid, char *buf, size_t len)
+{
+	char path[64];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	if (!len || !(f = fopen(path, "r")))
+		return 0;
+	n = fread(buf, 1, len, f);
+	fclose(f);
+	return n;
+}
+
 uint64_t vt_proc_now_ns(void)
 {
 	struct timespec ts;

@@ -18,6 +18,9 @@ int vt_proc_info(int pid, struct vt_proc_info *out);
  * /proc/PID/stat): with the pid, it names one process for good. 0 when
  * the process is gone. */
 uint64_t vt_proc_start_ticks(int pid);
+/* The process's argv from /proc/<pid>/cmdline, NUL-separated, into buf:
+ * the bytes used, 0 when it cannot be read. */
+size_t vt_proc_cmdline(int pid, char *buf, size_t len);
 /* CLOCK_MONOTONIC in ns and ms, the clock of bpf_ktime_get_ns(). */
 uint64_t vt_proc_now_ns(void);
 uint64_t vt_proc_now_ms(void);

@@ -141,9 +141,48 @@ int vt_rec_apply(struct vt_state *s, const struct vt_rec *rec,
 		 struct vt_rec_tick *tick, char *err, size_t errlen);
 int vt_rec_tick_decode(const struct vt_rec *rec, struct vt_rec_tick *t);
 int vt_rec_gap_decode(const struct vt_rec *rec, struct vt_rec_gap *g);
+/* A keyframe's tick time, without inflating it: 0, or -1. */
+int vt_rec_keyframe_ms(const struct vt_rec *rec, uint64_t *now_ms);
 /* The header's JSON text (NUL-terminated copy), or NULL. */
 char *vt_rec_header_json(const struct vt_rec *rec);
 /* Events in an events record, or -1 when malformed. */
 long vt_rec_events_count(const struct vt_rec *rec);
+
+/* ---- an index of a recording ------------------------------------------- */
+
+struct vt_rec_tickref {
+	size_t off;		/* of the tick's first record */
+	size_t end;		/* just past its tick or keyframe record */
+	uint64_t now_ms;
+	size_t keyframe;	/* the tick to start from to reach this one */
+};
+
+struct vt_rec_index {
+	char *header;		/* the header's JSON, NULL when missing */
+	struct vt_rec_tickref *ticks;
+	size_t nticks;
+	uint64_t events, event_bytes, keyframes, records;
+	size_t ngaps;
+	struct vt_rec_gap *gaps;
+	size_t good_len;	/* the readable prefix, preamble included */
+	bool ended;		/* an end record: closed cleanly */
+	char err[192];		/* why reading stopped early, "" */
+};
+
+/* Reads a whole recording once. 0 with *ix filled (also for a file cut
+ * short: ix->err says where); -1 when it is no recording at all (err). */
+int vt_rec_index_build(const uint8_t *p, size_t len, struct vt_rec_index *ix,
+		       char *err, size_t errlen);
+void vt_rec_index_free(struct vt_rec_index *ix);
+/* The last tick at or before now_ms (0 when none is). */
+size_t vt_rec_index_find(const struct vt_rec_index *ix, uint64_t now_ms);
+
+/* Brings s to tick i. *at is the tick s holds (SIZE_MAX: none): when it
+ * is between i's keyframe and i, replay goes on from there, else starts
+ * over at the keyframe. Fills *t with tick i's facts (unless s held tick
+ * i already). 0, or -1 with a reason in err (*at is then SIZE_MAX). */
+int vt_rec_seek(const uint8_t *p, const struct vt_rec_index *ix,
+		struct vt_state *s, size_t *at, size_t i,
+		struct vt_rec_tick *t, char *err, size_t errlen);
 
 #endif /* VT_REC_H */

@@ -48,9 +48,8 @@ static void put_deflated(struct vt_rec_buf *b, const struct vt_rec_buf *raw)
 
 /* The inflated payload (malloc'd, *len bytes), or NULL. A length beyond
  * what deflate can reach from the input is refused before allocating. */
-static uint8_t *get_inflated(const struct vt_rec *rec, size_t *len)
+static uint8_t *get_inflated(struct vt_rec_cur c, size_t *len)
 {
-	struct vt_rec_cur c = vt_rec_cursor(rec);
 	uint64_t n = vt_rec_get_max(&c, MAX_RAW);
 	size_t in = (size_t)(c.end - c.p);
 	uLongf got = n;
@@ -437,6 +436,7 @@ void vt_rec_keyframe(struct vt_rec_buf *b, const struct vt_state *s,
 	struct vt_rec_buf raw = { 0 };
 	size_t start = vt_rec_begin(b, VT_REC_KEYFRAME);
 
+	vt_rec_put_u(b, t->now_ms);	/* for an index, without inflating */
 	keyframe_put(&raw, s, t);
 	put_deflated(b, &raw);
 	vt_rec_buf_free(&raw);
@@ -498,13 +498,29 @@ long vt_rec_events_count(const struct vt_rec *rec)
 	return n;
 }
 
-/* Inflates a slab or keyframe payload and runs fn over it. */
+int vt_rec_keyframe_ms(const struct vt_rec *rec, uint64_t *now_ms)
+{
+	struct vt_rec_cur c = vt_rec_cursor(rec);
+	uint64_t v = vt_rec_get_u(&c);
+
+	if (now_ms)
+		*now_ms = v;
+	return rec->type == VT_REC_KEYFRAME && !c.bad ? 0 : -1;
+}
+
+/* Inflates a slab or keyframe payload and decodes it into s. */
 static int inflated(const struct vt_rec *rec, struct vt_state *s,
 		    struct vt_rec_tick *t, bool keyframe)
 {
+	struct vt_rec_cur in = vt_rec_cursor(rec);
 	size_t len;
-	uint8_t *raw = get_inflated(rec, &len);
-	struct vt_rec_cur c = { raw, raw + len, !raw };
+	uint8_t *raw;
+	struct vt_rec_cur c;
+
+	if (keyframe)		/* its time, read again inside */
+		vt_rec_get_u(&in);
+	raw = in.bad ? NULL : get_inflated(in, &len);
+	c = (struct vt_rec_cur){ raw, raw ? raw + len : NULL, !raw };
 	struct vt_rec_tick scratch;
 
 	if (raw && keyframe)

@@ -1,0 +1,78 @@
+/* valk-trace replay FILE: serve a recording as the live trace served it,
+ * at the recorded pace times --speed, from --from on. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/vt_cmd.h"
+#include "cli/vt_replay.h"
+
+enum { OPT_SPEED = 0x100, OPT_FROM, OPT_LISTEN };
+
+static struct argp_option options[] = {
+	{ "speed", OPT_SPEED, "X", 0,
+	  "X times the recorded pace (default 1); 'max': as fast as "
+	  "possible", 0 },
+	{ "from", OPT_FROM, "S", 0, "start S seconds into the recording", 0 },
+	{ "listen", OPT_LISTEN, "ADDR:PORT", 0,
+	  "serve here (default " VT_CMD_LISTEN ", 'none': replay to the end "
+	  "and exit)", 0 },
+	{ "quiet", 'q', NULL, 0, "no progress messages on stderr", 0 },
+	{ 0 }
+};
+
+static error_t parse(int key, char *arg, struct argp_state *st)
+{
+	struct vt_replay_opts *o = st->input;
+	double v;
+
+	switch (key) {
+	case OPT_SPEED:
+		if (!strcmp(arg, "max"))
+			o->speed = 0;
+		else if (vt_cmd_num(arg, 0.01, 1e6, &v))
+			return vt_cmd_bad(st, "--speed wants 0.01..1000000 or "
+					      "'max'");
+		else
+			o->speed = v;
+		break;
+	case OPT_FROM:
+		if (vt_cmd_num(arg, 0, 1e9, &v))
+			return vt_cmd_bad(st, "--from wants seconds >= 0");
+		o->from_s = v;
+		break;
+	case OPT_LISTEN:
+		o->listen = strcmp(arg, "none") ? arg : NULL;
+		break;
+	case 'q':
+		o->quiet = 1;
+		break;
+	case ARGP_KEY_ARG:
+		if (o->path)
+			return vt_cmd_bad(st, "expected one recording, got "
+					      "'%s' too", arg);
+		o->path = arg;
+		break;
+	case ARGP_KEY_END:
+		if (!o->path)
+			return vt_cmd_bad(st, "missing the recording (FILE)");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+int vt_cmd_replay(int argc, char **argv)
+{
+	struct vt_replay_opts o = { .speed = 1, .listen = VT_CMD_LISTEN };
+	struct argp argp = { options, parse, "FILE",
+			     "Serve a recording made by `valk-trace record` or "
+			     "--record as the live trace served it: the same "
+			     "SSE streams, JSON routes, /metrics and "
+			     "dashboard.", 0, 0, 0 };
+
+	argv[0] = "valk-trace replay";
+	if (vt_cmd_parse(&argp, argc, argv, &o))
+		return VT_EXIT_USAGE;
+	return vt_replay_run(&o);
+}

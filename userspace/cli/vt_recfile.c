@@ -1,0 +1,219 @@
+/* vt_recfile: the recording's writer thread and reader mapping (see
+ * vt_recfile.h). */
+#include "cli/vt_recfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+struct chunk {
+	struct chunk *next;
+	size_t len;
+	uint8_t data[];
+};
+
+struct vt_recfile {
+	int fd;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct chunk *head, *tail;
+	size_t queued, cap;
+	bool closing;
+	int error;		/* errno of the failed write, 0 */
+	uint64_t written, dropped_bufs, dropped_bytes;
+};
+
+static int write_all(int fd, const uint8_t *p, size_t len, uint64_t *done)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno;
+		if (n == 0)
+			return EIO;
+		p += n;
+		len -= (size_t)n;
+		*done += (uint64_t)n;
+	}
+	return 0;
+}
+
+static struct chunk *take(struct vt_recfile *f)
+{
+	struct chunk *c;
+
+	pthread_mutex_lock(&f->lock);
+	while (!f->head && !f->closing)
+		pthread_cond_wait(&f->cond, &f->lock);
+	c = f->head;
+	if (c && !(f->head = c->next))
+		f->tail = NULL;
+	pthread_mutex_unlock(&f->lock);
+	return c;
+}
+
+/* Writes chunks until closed; after a failed write the rest is dropped
+ * (the file ends at its last complete record or inside the one that
+ * failed, which the reader reports). */
+static void *writer(void *arg)
+{
+	struct vt_recfile *f = arg;
+	struct chunk *c;
+
+	while ((c = take(f))) {
+		uint64_t done = 0;
+		int err = f->error ? 0 : write_all(f->fd, c->data, c->len,
+						   &done);
+
+		pthread_mutex_lock(&f->lock);
+		f->written += done;
+		if (err && !f->error)
+			f->error = err;
+		f->queued -= c->len;
+		pthread_mutex_unlock(&f->lock);
+		free(c);
+	}
+	return NULL;
+}
+
+int vt_recfile_create(const char *path, size_t queue_bytes,
+		      struct vt_recfile **out, char *err, size_t errlen)
+{
+	struct vt_recfile *f = calloc(1, sizeof(*f));
+
+	if (!f) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	f->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (f->fd < 0) {
+		snprintf(err, errlen, "cannot create recording %s: %s; choose a "
+			 "writable path", path, strerror(errno));
+		free(f);
+		return -1;
+	}
+	f->cap = queue_bytes;
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->cond, NULL);
+	if (pthread_create(&f->thread, NULL, writer, f)) {
+		snprintf(err, errlen, "cannot start the recording's writer");
+		close(f->fd);
+		free(f);
+		return -1;
+	}
+	*out = f;
+	return 0;
+}
+
+int vt_recfile_write(struct vt_recfile *f, const void *p, size_t len)
+{
+	struct chunk *c;
+	int rc = 0;
+
+	pthread_mutex_lock(&f->lock);
+	if (f->error)
+		rc = -1;
+	else if (f->queued + len > f->cap ||
+		 !(c = malloc(sizeof(*c) + len))) {
+		f->dropped_bufs++;
+		f->dropped_bytes += len;
+		rc = 1;
+	} else {
+		c->next = NULL;
+		c->len = len;
+		memcpy(c->data, p, len);
+		if (f->tail)
+			f->tail->next = c;
+		else
+			f->head = c;
+		f->tail = c;
+		f->queued += len;
+		pthread_cond_signal(&f->cond);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return rc;
+}
+
+void vt_recfile_dropped(struct vt_recfile *f, uint64_t *bufs,
+			uint64_t *bytes)
+{
+	pthread_mutex_lock(&f->lock);
+	*bufs = f->dropped_bufs;
+	*bytes = f->dropped_bytes;
+	f->dropped_bufs = f->dropped_bytes = 0;
+	pthread_mutex_unlock(&f->lock);
+}
+
+const char *vt_recfile_error(struct vt_recfile *f, uint64_t *written)
+{
+	int e;
+
+	pthread_mutex_lock(&f->lock);
+	e = f->error;
+	*written = f->written;
+	pthread_mutex_unlock(&f->lock);
+	return e ? strerror(e) : NULL;
+}
+
+int vt_recfile_close(struct vt_recfile *f)
+{
+	int rc;
+
+	if (!f)
+		return 0;
+	pthread_mutex_lock(&f->lock);
+	f->closing = true;
+	pthread_cond_signal(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+	pthread_join(f->thread, NULL);
+	rc = f->error || close(f->fd) ? -1 : 0;
+	if (f->error)
+		close(f->fd);
+	pthread_mutex_destroy(&f->lock);
+	pthread_cond_destroy(&f->cond);
+	free(f);
+	return rc;
+}
+
+int vt_recfile_map(const char *path, const uint8_t **p, size_t *len,
+		   char *err, size_t errlen)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	void *m;
+
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "cannot read recording %s: %s", path,
+			 fd < 0 ? strerror(errno) : "not a regular file");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*len = (size_t)st.st_size;
+	m = *len ? mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+	close(fd);
+	if (m == MAP_FAILED) {
+		snprintf(err, errlen, "cannot map recording %s: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	*p = m ? m : (const uint8_t *)"";
+	return 0;
+}
+
+void vt_recfile_unmap(const uint8_t *p, size_t len)
+{
+	if (len)
+		munmap((void *)p, len);
+}

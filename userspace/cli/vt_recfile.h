@@ -1,0 +1,35 @@
+/* vt_recfile: a recording on disk. Writing goes through a thread with a
+ * bounded queue, so a slow or full disk never stalls the collector: a
+ * buffer that does not fit is dropped and counted, and the caller writes a
+ * gap and a keyframe when there is room again. Reading maps the file. */
+#ifndef VT_RECFILE_H
+#define VT_RECFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vt_recfile;
+
+/* Creates path (replacing a file there) and starts its writer thread with
+ * room for queue_bytes of pending data. 0, or -1 with a one-line reason. */
+int vt_recfile_create(const char *path, size_t queue_bytes,
+		      struct vt_recfile **out, char *err, size_t errlen);
+/* Queues len bytes (copied). 0; 1 when they did not fit and were dropped
+ * (counted: see vt_recfile_dropped); -1 once writing has failed. */
+int vt_recfile_write(struct vt_recfile *f, const void *p, size_t len);
+/* Drops since the last call: buffers and bytes. */
+void vt_recfile_dropped(struct vt_recfile *f, uint64_t *bufs,
+			uint64_t *bytes);
+/* Why writing stopped ("No space left on device"), or NULL while it goes
+ * on. Bytes written so far in *written. */
+const char *vt_recfile_error(struct vt_recfile *f, uint64_t *written);
+/* Writes what is queued, stops the thread, closes. 0, or -1 when any
+ * write failed. */
+int vt_recfile_close(struct vt_recfile *f);
+
+/* The whole file mapped read-only. 0, or -1 with a one-line reason. */
+int vt_recfile_map(const char *path, const uint8_t **p, size_t *len,
+		   char *err, size_t errlen);
+void vt_recfile_unmap(const uint8_t *p, size_t len);
+
+#endif /* VT_RECFILE_H */

@@ -1,0 +1,261 @@
+/* vt_record: a session's recording to file and memory (see vt_record.h). */
+#include "cli/vt_record.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/vt_recfile.h"
+
+struct segment {
+	struct vt_rec_buf buf;
+	uint64_t start_ms;	/* of its keyframe */
+};
+
+struct vt_record {
+	struct vt_record_opts o;
+	char path[4096];
+	struct vt_recfile *file;
+	struct vt_rec_buf tick;		/* this tick's records */
+	struct vt_rec_events ev;
+	bool in_events;
+	uint64_t last_keyframe_ms;
+	bool gap;			/* the file dropped a tick */
+	struct vt_rec_gap pending_gap;
+	struct segment *segs;		/* the history, oldest first */
+	size_t nsegs;
+	char msg[4096 + 256];
+};
+
+/* ---- the tick buffer ------------------------------------------------------ */
+
+static void events_close(struct vt_record *r)
+{
+	if (r->in_events)
+		vt_rec_events_end(&r->tick, &r->ev);
+	r->in_events = false;
+}
+
+void vt_record_event(struct vt_record *r, const struct vt_event *ev)
+{
+	if (!r->in_events)
+		vt_rec_events_begin(&r->tick, &r->ev);
+	r->in_events = true;
+	vt_rec_event(&r->tick, &r->ev, ev);
+}
+
+void vt_record_slab(struct vt_record *r, const struct vt_slab *sl)
+{
+	events_close(r);
+	vt_rec_slab(&r->tick, sl);
+}
+
+void vt_record_typed(struct vt_record *r, const struct vt_rec_typed *t,
+		     size_t n)
+{
+	events_close(r);
+	vt_rec_typed(&r->tick, t, n);
+}
+
+void vt_record_system(struct vt_record *r, int idx, uint64_t addr)
+{
+	events_close(r);
+	vt_rec_system(&r->tick, idx, addr);
+}
+
+void vt_record_owner(struct vt_record *r, int system, unsigned idx,
+		     const char *name)
+{
+	events_close(r);
+	vt_rec_owner(&r->tick, system, idx, name);
+}
+
+void vt_record_arenas(struct vt_record *r, const struct vt_arena *a,
+		      size_t n)
+{
+	events_close(r);
+	vt_rec_arenas(&r->tick, a, n);
+}
+
+void vt_record_gc(struct vt_record *r, const struct vt_gc *gc)
+{
+	events_close(r);
+	vt_rec_gc(&r->tick, gc);
+}
+
+/* ---- history -------------------------------------------------------------- */
+
+static void history_append(struct vt_record *r, const uint8_t *p, size_t len)
+{
+	if (r->nsegs)
+		vt_rec_buf_put(&r->segs[r->nsegs - 1].buf, p, len);
+}
+
+/* A new segment from a keyframe on; segments that ended before the kept
+ * window began are dropped. */
+static void history_segment(struct vt_record *r, uint64_t now_ms)
+{
+	struct segment *v = realloc(r->segs, (r->nsegs + 1) * sizeof(*v));
+
+	if (!v)
+		return;
+	r->segs = v;
+	r->segs[r->nsegs++] = (struct segment){ .start_ms = now_ms };
+	while (r->nsegs > 1 && r->segs[1].start_ms + r->o.history_ms <= now_ms) {
+		vt_rec_buf_free(&r->segs[0].buf);
+		memmove(r->segs, r->segs + 1, --r->nsegs * sizeof(*r->segs));
+	}
+}
+
+/* Records of the tick: [0, split) before its keyframe, [split, len) the
+ * keyframe (split == len without one). */
+static void history_tick(struct vt_record *r, size_t split, uint64_t now_ms)
+{
+	if (!r->o.history_ms)
+		return;
+	history_append(r, r->tick.p, split);
+	if (split == r->tick.len)
+		return;
+	history_segment(r, now_ms);
+	history_append(r, r->tick.p + split, r->tick.len - split);
+}
+
+size_t vt_record_nsegments(const struct vt_record *r)
+{
+	return r->nsegs;
+}
+
+const uint8_t *vt_record_segment(const struct vt_record *r, size_t i,
+				 size_t *len)
+{
+	*len = i < r->nsegs && !r->segs[i].buf.oom ? r->segs[i].buf.len : 0;
+	return *len ? r->segs[i].buf.p : NULL;
+}
+
+/* ---- the file ------------------------------------------------------------- */
+
+static void file_stop(struct vt_record *r, const char *why)
+{
+	uint64_t written;
+	const char *e = vt_recfile_error(r->file, &written);
+
+	snprintf(r->msg, sizeof(r->msg), "recording to %s stopped: %s after "
+		 "%llu bytes (readable up to there); tracing goes on", r->path,
+		 e ? e : why, (unsigned long long)written);
+	vt_recfile_close(r->file);
+	r->file = NULL;
+}
+
+/* A tick the queue had no room for is dropped whole and counted; the next
+ * tick that fits is preceded by a gap record and ends in a keyframe. */
+static void file_tick(struct vt_record *r, uint64_t now_ms)
+{
+	struct vt_rec_buf out = { 0 };
+	int rc;
+
+	if (r->gap) {
+		r->pending_gap.to_ms = now_ms;
+		vt_recfile_dropped(r->file, &r->pending_gap.records,
+				   &r->pending_gap.bytes);
+		vt_rec_gap(&out, &r->pending_gap);
+		vt_rec_buf_put(&out, r->tick.p, r->tick.len);
+	}
+	rc = out.oom ? 1 : vt_recfile_write(r->file, r->gap ? out.p : r->tick.p,
+					   r->gap ? out.len : r->tick.len);
+	if (rc == 0 && r->gap)
+		snprintf(r->msg, sizeof(r->msg), "recording to %s: the disk "
+			 "fell behind; %llu ticks (%llu bytes) are missing "
+			 "before %llu ms (a gap in the file)", r->path,
+			 (unsigned long long)r->pending_gap.records,
+			 (unsigned long long)r->pending_gap.bytes,
+			 (unsigned long long)now_ms);
+	if (rc == 0)
+		r->gap = false;
+	else if (rc == 1 && !r->gap) {
+		r->gap = true;
+		r->pending_gap = (struct vt_rec_gap){ .from_ms = now_ms };
+	} else if (rc < 0)
+		file_stop(r, "write failed");
+	vt_rec_buf_free(&out);
+}
+
+/* ---- ticks ---------------------------------------------------------------- */
+
+const char *vt_record_tick(struct vt_record *r, const struct vt_state *s,
+			   const struct vt_rec_tick *t)
+{
+	size_t split;
+	uint64_t written;
+
+	events_close(r);
+	split = r->tick.len;
+	if (r->gap || t->now_ms - r->last_keyframe_ms >= r->o.keyframe_ms) {
+		vt_rec_keyframe(&r->tick, s, t);
+		r->last_keyframe_ms = t->now_ms;
+	} else
+		vt_rec_tick(&r->tick, t);
+	r->msg[0] = 0;
+	if (r->tick.oom)	/* out of memory: this tick is a gap */
+		r->gap = r->file != NULL;
+	else {
+		history_tick(r, split, t->now_ms);
+		if (r->file)
+			file_tick(r, t->now_ms);
+	}
+	if (r->file && vt_recfile_error(r->file, &written))
+		file_stop(r, "write failed");
+	vt_rec_buf_free(&r->tick);
+	return *r->msg ? r->msg : NULL;
+}
+
+int vt_record_open(const struct vt_record_opts *o, const char *header_json,
+		   const struct vt_state *s, const struct vt_rec_tick *now,
+		   struct vt_record **out, char *err, size_t errlen)
+{
+	struct vt_record *r = calloc(1, sizeof(*r));
+	struct vt_rec_buf head = { 0 };
+
+	if (!r) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	r->o = *o;
+	snprintf(r->path, sizeof(r->path), "%s", o->path ? o->path : "");
+	if (o->path && vt_recfile_create(o->path, o->queue_bytes, &r->file,
+					 err, errlen)) {
+		free(r);
+		return -1;
+	}
+	vt_rec_preamble(&head);
+	vt_rec_header(&head, header_json);
+	if (r->file)
+		vt_recfile_write(r->file, head.p, head.len);
+	vt_rec_buf_free(&head);
+	r->last_keyframe_ms = now->now_ms - o->keyframe_ms;	/* one now */
+	vt_record_tick(r, s, now);
+	*out = r;
+	return 0;
+}
+
+int vt_record_close(struct vt_record *r, uint64_t now_ms)
+{
+	int rc = 0;
+
+	if (!r)
+		return 0;
+	if (r->file) {
+		struct vt_rec_buf end = { 0 };
+
+		vt_rec_end_record(&end, now_ms);
+		vt_recfile_write(r->file, end.p, end.len);
+		vt_rec_buf_free(&end);
+		rc = vt_recfile_close(r->file);
+	}
+	for (size_t i = 0; i < r->nsegs; i++)
+		vt_rec_buf_free(&r->segs[i].buf);
+	free(r->segs);
+	vt_rec_buf_free(&r->tick);
+	free(r);
+	return rc;
+}

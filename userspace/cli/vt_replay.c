@@ -1,0 +1,246 @@
+/* vt_replay: serving a recording as if live (see vt_replay.h). */
+#include "cli/vt_replay.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include <jansson.h>
+
+#include "cli/vt_recfile.h"
+#include "cli/vt_trace.h"
+#include "model/vt_state.h"
+#include "serve/vt_routes.h"
+#include "wire/vt_rec.h"
+#include "wire/vt_wire.h"
+
+struct vt_replay {
+	const struct vt_replay_opts *o;
+	const uint8_t *p;
+	size_t len;
+	struct vt_rec_index ix;
+	struct vt_state *state;
+	struct vt_routes *routes;
+	size_t at;			/* the tick the state holds */
+	struct vt_wire_meta meta;
+	char object[512], build_id[65], mode[16];
+	uv_timer_t step;
+	uv_signal_t sigint, sigterm;
+	bool stopping;
+	char err[512];
+};
+
+#define say(r, ...) vt_trace_say((r)->o->quiet, __VA_ARGS__)
+
+/* What the live session's documents said of the target, from the header;
+ * the clocks and sizes come with each tick. */
+static int read_header(struct vt_replay *r, uint64_t *attach_ms)
+{
+	json_t *h = r->ix.header ? json_loads(r->ix.header, 0, NULL) : NULL;
+	int rc = -1;
+
+	if (json_is_object(h)) {
+		snprintf(r->object, sizeof(r->object), "%s",
+			 json_string_value(json_object_get(h, "object")) ?: "");
+		snprintf(r->build_id, sizeof(r->build_id), "%s",
+			 json_string_value(json_object_get(h, "build_id")) ?: "");
+		snprintf(r->mode, sizeof(r->mode), "%s",
+			 json_string_value(json_object_get(h, "mode")) ?: "");
+		r->meta.pid = (int)json_integer_value(json_object_get(h, "pid"));
+		r->meta.leak_age_ms = (uint64_t)json_integer_value(
+			json_object_get(h, "leak_age_ms"));
+		*attach_ms = (uint64_t)json_integer_value(
+			json_object_get(h, "start_mono_ms"));
+		rc = 0;
+	}
+	json_decref(h);
+	r->meta.binary = r->object;
+	r->meta.build_id = r->build_id;
+	r->meta.mode = r->mode;
+	return rc;
+}
+
+static void set_meta(struct vt_replay *r, const struct vt_rec_tick *t)
+{
+	r->meta.now_ms = t->now_ms;
+	r->meta.wall_ms = t->wall_ms;
+	r->meta.uptime_s = t->uptime_s;
+	r->meta.rss = t->rss;
+	r->meta.vms = t->vms;
+	r->meta.system_total = t->system_total;
+}
+
+static void fill_meta(void *ctx, struct vt_wire_meta *m)
+{
+	*m = ((struct vt_replay *)ctx)->meta;
+}
+
+static double since_start(const struct vt_replay *r, size_t i)
+{
+	return (r->ix.ticks[i].now_ms - r->ix.ticks[0].now_ms) / 1000.0;
+}
+
+/* ---- the loop ------------------------------------------------------------- */
+
+static void on_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void stop(struct vt_replay *r)
+{
+	if (r->stopping)
+		return;
+	r->stopping = true;
+	uv_close((uv_handle_t *)&r->step, on_closed);
+	uv_close((uv_handle_t *)&r->sigint, on_closed);
+	uv_close((uv_handle_t *)&r->sigterm, on_closed);
+	if (r->routes)
+		vt_routes_close(r->routes, NULL, NULL);
+}
+
+static void finished(struct vt_replay *r, const char *why)
+{
+	if (*r->ix.err)
+		fprintf(stderr, "valk-trace: the recording is cut short: %s\n",
+			r->ix.err);
+	say(r, "replay %s at +%.1f s%s", why, since_start(r, r->at),
+	    r->routes ? "; serving its last state until Ctrl-C" : "");
+	if (!r->routes)
+		stop(r);
+}
+
+/* The wait until the tick after the one shown, at the chosen speed. */
+static uint64_t next_delay(const struct vt_replay *r)
+{
+	size_t i = r->at;
+
+	if (r->o->speed <= 0 || i + 1 >= r->ix.nticks)
+		return 0;
+	return (uint64_t)((r->ix.ticks[i + 1].now_ms - r->ix.ticks[i].now_ms) /
+			  r->o->speed);
+}
+
+/* One tick: the model to the next recorded tick, then the documents. */
+static void on_step(uv_timer_t *h)
+{
+	struct vt_replay *r = h->data;
+	struct vt_rec_tick t;
+	size_t next = r->at + 1;
+
+	if (next >= r->ix.nticks) {
+		finished(r, "finished");
+		return;
+	}
+	if (vt_rec_seek(r->p, &r->ix, r->state, &r->at, next, &t, r->err,
+			sizeof(r->err))) {
+		fprintf(stderr, "valk-trace: %s\n", r->err);
+		r->at = next - 1;
+		finished(r, "stopped");
+		return;
+	}
+	set_meta(r, &t);
+	if (r->routes)
+		vt_routes_tick(r->routes, t.now_ms);
+	uv_timer_start(&r->step, on_step, next_delay(r), 0);
+}
+
+static void on_signal(uv_signal_t *h, int sig)
+{
+	struct vt_replay *r = h->data;
+
+	say(r, "%s: replay stopped", sig == SIGINT ? "interrupted"
+						   : "terminated");
+	stop(r);
+}
+
+/* ---- setting up --------------------------------------------------------- */
+
+/* The recording mapped and indexed, the model at --from. */
+static int open_recording(struct vt_replay *r)
+{
+	const struct vt_replay_opts *o = r->o;
+	struct vt_rec_tick t;
+	uint64_t attach_ms = 0;
+	size_t i;
+
+	if (vt_recfile_map(o->path, &r->p, &r->len, r->err, sizeof(r->err)))
+		return -1;
+	if (vt_rec_index_build(r->p, r->len, &r->ix, r->err, sizeof(r->err)))
+		return -1;
+	if (!r->ix.nticks || read_header(r, &attach_ms)) {
+		snprintf(r->err, sizeof(r->err), "holds no complete tick%s%s",
+			 *r->ix.err ? ": " : "", r->ix.err);
+		return -1;
+	}
+	if (!(r->state = vt_state_new(attach_ms))) {
+		snprintf(r->err, sizeof(r->err), "out of memory");
+		return -1;
+	}
+	i = vt_rec_index_find(&r->ix, r->ix.ticks[0].now_ms +
+					      (uint64_t)(o->from_s * 1000));
+	r->at = SIZE_MAX;
+	if (vt_rec_seek(r->p, &r->ix, r->state, &r->at, i, &t, r->err,
+			sizeof(r->err)))
+		return -1;
+	set_meta(r, &t);
+	return 0;
+}
+
+static void cleanup(struct vt_replay *r)
+{
+	vt_state_free(r->state);
+	vt_rec_index_free(&r->ix);
+	if (r->p)
+		vt_recfile_unmap(r->p, r->len);
+}
+
+static int serve(struct vt_replay *r, uv_loop_t *loop)
+{
+	if (!r->o->listen)
+		return 0;
+	if (vt_routes_start(loop, r->o->listen, r->state, fill_meta, r,
+			    &r->routes, r->err, sizeof(r->err)))
+		return -1;
+	fprintf(stderr, "valk-trace: serving %s\n", vt_routes_url(r->routes));
+	return 0;
+}
+
+int vt_replay_run(const struct vt_replay_opts *o)
+{
+	struct vt_replay r = { .o = o };
+	uv_loop_t loop;
+	char speed[32];
+
+	if (open_recording(&r)) {
+		fprintf(stderr, "valk-trace: %s: %s\n", o->path, r.err);
+		cleanup(&r);
+		return VT_EXIT_USAGE;
+	}
+	snprintf(speed, sizeof(speed), o->speed > 0 ? "%gx" : "max", o->speed);
+	say(&r, "replaying %s: pid %d (%s), mode %s, %.1f s from +%.1f s, "
+		"speed %s", o->path, r.meta.pid, r.object, r.mode,
+	    since_start(&r, r.ix.nticks - 1), since_start(&r, r.at), speed);
+	uv_loop_init(&loop);
+	if (serve(&r, &loop)) {
+		fprintf(stderr, "valk-trace: %s\n", r.err);
+		uv_run(&loop, UV_RUN_NOWAIT);
+		uv_loop_close(&loop);
+		cleanup(&r);
+		return VT_EXIT_USAGE;
+	}
+	uv_timer_init(&loop, &r.step);
+	r.step.data = &r;
+	uv_timer_start(&r.step, on_step, next_delay(&r), 0);
+	uv_signal_init(&loop, &r.sigint);
+	uv_signal_init(&loop, &r.sigterm);
+	r.sigint.data = r.sigterm.data = &r;
+	uv_signal_start(&r.sigint, on_signal, SIGINT);
+	uv_signal_start(&r.sigterm, on_signal, SIGTERM);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	cleanup(&r);
+	return VT_EXIT_OK;
+}
