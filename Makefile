@@ -22,7 +22,10 @@ LIBOBJS   := $(filter-out $(BUILD)/obj/cli/main.o,$(OBJS))
 WEB       := $(wildcard web/*)
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps test demo bench clean fixture vmlinux install uninstall deb
+FUZZERS   := $(BUILD)/fuzz/fuzz_rec
+FUZZ_SRCS := userspace/model/vt_state.c $(wildcard userspace/wire/vt_rec*.c)
+
+.PHONY: all deps test demo bench fuzz clean fixture vmlinux install uninstall deb
 all: $(BUILD)/valk-trace fixture
 
 PREFIX    ?= /usr/local
@@ -64,7 +67,7 @@ fixture:
 # need root (the build stays the user's).
 test:
 	$(AS_ROOT) scripts/deps.sh
-	$(MAKE) all $(TESTS)
+	$(MAKE) all $(TESTS) $(FUZZERS)
 	$(AS_ROOT) tests/run.sh
 
 demo:
@@ -88,6 +91,16 @@ uninstall:
 # build/valk-trace_VERSION_ARCH.deb (scripts/deb.sh)
 deb: $(BUILD)/valk-trace $(BUILD)/valk-trace.8
 	+scripts/deb.sh $(BUILD)
+
+# The recording reader under libFuzzer, ASan and UBSan (the suite runs it
+# for 30 s; this for 10 minutes).
+$(BUILD)/fuzz/fuzz_rec: tests/fuzz/fuzz_rec.c $(FUZZ_SRCS) $(wildcard userspace/wire/vt_rec*.h) userspace/model/vt_state.h
+	@mkdir -p $(@D)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-std=gnu11 -D_GNU_SOURCE -iquote userspace -iquote . $(filter %.c,$^) -o $@ -lz
+
+fuzz: $(FUZZERS) $(BUILD)/tests/test_rec
+	tests/fuzz/run.sh 600
 
 bench: all
 	$(AS_ROOT) tests/bench/run.sh
