@@ -28,7 +28,7 @@ struct vt_recfile {
 	size_t queued, cap;
 	bool closing;
 	int error;		/* errno of the failed write, 0 */
-	uint64_t written, dropped_bufs, dropped_bytes;
+	uint64_t written;
 };
 
 static int write_all(int fd, const uint8_t *p, size_t len, uint64_t *done)
@@ -125,11 +125,9 @@ int vt_recfile_write(struct vt_recfile *f, const void *p, size_t len)
 	if (f->error)
 		rc = -1;
 	else if (f->queued + len > f->cap ||
-		 !(c = malloc(sizeof(*c) + len))) {
-		f->dropped_bufs++;
-		f->dropped_bytes += len;
+		 !(c = malloc(sizeof(*c) + len)))
 		rc = 1;
-	} else {
+	else {
 		c->next = NULL;
 		c->len = len;
 		memcpy(c->data, p, len);
@@ -143,16 +141,6 @@ int vt_recfile_write(struct vt_recfile *f, const void *p, size_t len)
 	}
 	pthread_mutex_unlock(&f->lock);
 	return rc;
-}
-
-void vt_recfile_dropped(struct vt_recfile *f, uint64_t *bufs,
-			uint64_t *bytes)
-{
-	pthread_mutex_lock(&f->lock);
-	*bufs = f->dropped_bufs;
-	*bytes = f->dropped_bytes;
-	f->dropped_bufs = f->dropped_bytes = 0;
-	pthread_mutex_unlock(&f->lock);
 }
 
 const char *vt_recfile_error(struct vt_recfile *f, uint64_t *written)

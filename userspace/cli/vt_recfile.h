@@ -14,12 +14,9 @@ struct vt_recfile;
  * room for queue_bytes of pending data. 0, or -1 with a one-line reason. */
 int vt_recfile_create(const char *path, size_t queue_bytes,
 		      struct vt_recfile **out, char *err, size_t errlen);
-/* Queues len bytes (copied). 0; 1 when they did not fit and were dropped
- * (counted: see vt_recfile_dropped); -1 once writing has failed. */
+/* Queues len bytes (copied). 0; 1 when they did not fit and were
+ * dropped; -1 once writing has failed. */
 int vt_recfile_write(struct vt_recfile *f, const void *p, size_t len);
-/* Drops since the last call: buffers and bytes. */
-void vt_recfile_dropped(struct vt_recfile *f, uint64_t *bufs,
-			uint64_t *bytes);
 /* Why writing stopped ("No space left on device"), or NULL while it goes
  * on. Bytes written so far in *written. */
 const char *vt_recfile_error(struct vt_recfile *f, uint64_t *written);

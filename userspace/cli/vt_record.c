@@ -147,6 +147,15 @@ static void file_stop(struct vt_record *r, const char *why)
 	r->file = NULL;
 }
 
+static void gap_count(struct vt_record *r, uint64_t now_ms, size_t bytes)
+{
+	if (!r->gap)
+		r->pending_gap = (struct vt_rec_gap){ .from_ms = now_ms };
+	r->gap = true;
+	r->pending_gap.records++;
+	r->pending_gap.bytes += bytes;
+}
+
 /* A tick the queue had no room for is dropped whole and counted; the next
  * tick that fits is preceded by a gap record and ends in a keyframe. */
 static void file_tick(struct vt_record *r, uint64_t now_ms)
@@ -156,8 +165,6 @@ static void file_tick(struct vt_record *r, uint64_t now_ms)
 
 	if (r->gap) {
 		r->pending_gap.to_ms = now_ms;
-		vt_recfile_dropped(r->file, &r->pending_gap.records,
-				   &r->pending_gap.bytes);
 		vt_rec_gap(&out, &r->pending_gap);
 		vt_rec_buf_put(&out, r->tick.p, r->tick.len);
 	}
@@ -165,17 +172,16 @@ static void file_tick(struct vt_record *r, uint64_t now_ms)
 					   r->gap ? out.len : r->tick.len);
 	if (rc == 0 && r->gap)
 		snprintf(r->msg, sizeof(r->msg), "recording to %s: the disk "
-			 "fell behind; %llu ticks (%llu bytes) are missing "
-			 "before %llu ms (a gap in the file)", r->path,
+			 "fell behind; a gap in the file: %llu ticks (%llu "
+			 "bytes) dropped before %llu ms", r->path,
 			 (unsigned long long)r->pending_gap.records,
 			 (unsigned long long)r->pending_gap.bytes,
 			 (unsigned long long)now_ms);
 	if (rc == 0)
 		r->gap = false;
-	else if (rc == 1 && !r->gap) {
-		r->gap = true;
-		r->pending_gap = (struct vt_rec_gap){ .from_ms = now_ms };
-	} else if (rc < 0)
+	else if (rc == 1)
+		gap_count(r, now_ms, r->tick.len);
+	else if (rc < 0)
 		file_stop(r, "write failed");
 	vt_rec_buf_free(&out);
 }
@@ -196,9 +202,10 @@ const char *vt_record_tick(struct vt_record *r, const struct vt_state *s,
 	} else
 		vt_rec_tick(&r->tick, t);
 	r->msg[0] = 0;
-	if (r->tick.oom)	/* out of memory: this tick is a gap */
-		r->gap = r->file != NULL;
-	else {
+	if (r->tick.oom) {	/* out of memory: this tick is a gap */
+		if (r->file)
+			gap_count(r, t->now_ms, 0);
+	} else {
 		history_tick(r, split, t->now_ms);
 		if (r->file)
 			file_tick(r, t->now_ms);
