@@ -2,7 +2,7 @@
 # Install the Debian packages valk-trace needs to build and test; a no-op
 # when they are all present. Run as root.
 set -eu
-PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libuv1-dev
+PKGS="make gcc clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev libuv1-dev
 libnghttp2-dev libjansson-dev libdw-dev libhttp-parser-dev pkg-config gdb
 curl nghttp2-client prometheus chromium iproute2 procps jq dpkg-dev lintian man-db"
 missing=""
