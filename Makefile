@@ -11,7 +11,7 @@ ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 WARN      := -Wall -Wextra -Werror
 CFLAGS    ?= -O2 -g
 CFLAGS    += $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -iquote userspace -iquote .
-LDLIBS    := -lbpf -lelf -lz -luv -lnghttp2 -ljansson -ldw -lhttp_parser -lm
+LDLIBS    := -lbpf -lcapstone -lelf -lz -luv -lnghttp2 -ljansson -ldw -lhttp_parser -lm
 BPFCFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Ivmlinux
 
 # The source's layers, bottom to top (docs/architecture.md).

@@ -43,8 +43,8 @@ sim_bin() {
 	esac
 }
 
-# sim_start BINARY ARGS... : starts the stand-in runtime; sets SIM_PID and
-# SIM_PORT; its truth file is $TMP/truth.<pid>.json
+# sim_start BINARY ARGS... : starts the stand-in runtime; sets SIM_PID,
+# SIM_PORT and SIM_OUT (its output); its truth file is $TMP/truth.json
 sim_start() {
 	local bin=$1 out=$TMP/sim.$RANDOM.out
 	shift
@@ -57,6 +57,7 @@ sim_start() {
 	done
 	grep -q 'ready' "$out" || { cat "$out"; echo "valk-sim did not start"; return 1; }
 	SIM_PID=$pid
+	SIM_OUT=$out
 	SIM_PORT=$(sed -n 's/.*ready port \([0-9]*\).*/\1/p' "$out")
 	SIM_TRUTH=$TMP/truth.json
 }

@@ -24,6 +24,8 @@ static const struct command {
 	  vt_cmd_replay },
 	{ "info", "FILE", "what a recording holds", vt_cmd_info },
 	{ "ps", "", "list processes running a valk runtime", vt_cmd_ps },
+	{ "probes", "<pid>", "where each probe goes and what a hit costs",
+	  vt_cmd_probes },
 	{ "layout", "<binary>", "print the struct layout resolved from DWARF",
 	  vt_cmd_layout },
 	{ "demo", "", "run the bundled stand-in runtime, traced, with the "

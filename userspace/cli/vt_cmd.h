@@ -17,6 +17,7 @@ int vt_cmd_record(int argc, char **argv);
 int vt_cmd_replay(int argc, char **argv);
 int vt_cmd_info(int argc, char **argv);
 int vt_cmd_ps(int argc, char **argv);
+int vt_cmd_probes(int argc, char **argv);
 int vt_cmd_layout(int argc, char **argv);
 int vt_cmd_demo(int argc, char **argv);
 

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "cli/vt_record.h"
+#include "cli/vt_sites.h"
 #include "target/vt_layout.h"
 #include "probe/vt_probe.h"
 #include "target/vt_proc.h"
@@ -36,6 +37,8 @@ struct vt_trace {
 	struct vt_target target;
 	struct vt_layout layout;
 	struct vt_probe *probe;
+	struct vt_sites sites;	/* where each probe went */
+	struct vt_wire_site wsites[VT_P_COUNT];
 	struct vt_snap *snap;
 	struct vt_state *state;
 	struct vt_routes *routes;	/* HTTP, when serving */
@@ -336,6 +339,7 @@ static void update_meta(struct vt_trace *t)
 		.rss = pi.rss,
 		.vms = pi.vms,
 		.system_total = pi.system_total,
+		.sites = t->probe ? t->wsites : NULL,
 	};
 }
 
@@ -646,9 +650,11 @@ static int attach(struct vt_trace *t)
 
 		/* probes first, so nothing between the read and the first
 		 * event is lost; the model drops events the image holds */
-		if (vt_probe_open(&po, on_event, t, &t->probe, t->err,
+		if (vt_sites_plan(&po, &t->sites, t->err, sizeof(t->err)) ||
+		    vt_probe_open(&po, on_event, t, &t->probe, t->err,
 				  sizeof(t->err)))
 			return -1;
+		vt_sites_wire(&t->sites, t->wsites);
 	}
 	if (scan_systems(t)) {
 		char why[256];

@@ -1,6 +1,7 @@
 #include "probe/vt_probe.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,24 +9,59 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "probe/vt_ulink.h"
 #include "valk_trace.skel.h"
 
-/* Which targets need a program: release_ptr only where release is inlined
- * into it (otherwise each release would count twice), read_start only
- * where libuv is mapped. */
-enum need { NEED_ALWAYS, NEED_RELEASE_INLINED, NEED_UV };
-
-struct attach_spec {
-	struct bpf_program *prog;
-	const char *func;
-	bool ret;
-	enum need need;
+/* What each probe needs of its target: the function it goes on, whether
+ * it is a return probe, which arguments its program reads, and whether
+ * this target needs it at all. */
+#define A(n) (1u << (n))
+static const struct vt_probe_spec spec_table[VT_P_COUNT] = {
+	[VT_P_ACQUIRE_ENTRY] = { "valk_slab_aquire", false, A(0), VT_NEED_ALWAYS },
+	[VT_P_ACQUIRE_RET] = { "valk_slab_aquire", true, 0, VT_NEED_ALWAYS },
+	[VT_P_RELEASE] = { "valk_slab_release", false, A(0) | A(1),
+			   VT_NEED_ALWAYS },
+	[VT_P_RELEASE_PTR] = { "valk_slab_release_ptr", false, A(0) | A(1),
+			       VT_NEED_RELEASE_INLINED },
+	[VT_P_SLAB_NEW_ENTRY] = { "valk_slab_new", false, A(0) | A(1),
+				  VT_NEED_ALWAYS },
+	[VT_P_SLAB_NEW_RET] = { "valk_slab_new", true, 0, VT_NEED_ALWAYS },
+	[VT_P_SLAB_FREE] = { "valk_slab_free", false, A(0), VT_NEED_ALWAYS },
+	[VT_P_AIO_START_RET] = { "valk_aio_start_with_config", true, 0,
+				 VT_NEED_ALWAYS },
+	[VT_P_CONN_TRANSITION_ENTRY] = { "valk_conn_transition", false, A(0),
+					 VT_NEED_ALWAYS },
+	[VT_P_CONN_TRANSITION_RET] = { "valk_conn_transition", true, 0,
+				       VT_NEED_ALWAYS },
+	[VT_P_CONN_INIT_ENTRY] = { "__valk_conn_set_init_state", false, A(0),
+				   VT_NEED_ALWAYS },
+	[VT_P_CONN_INIT_RET] = { "__valk_conn_set_init_state", true, 0,
+				 VT_NEED_ALWAYS },
+	[VT_P_OWNER_ENTRY] = { "valk_owner_register", false, A(0) | A(1),
+			       VT_NEED_ALWAYS },
+	[VT_P_OWNER_RET] = { "valk_owner_register", true, 0, VT_NEED_ALWAYS },
+	[VT_P_BEGIN_HEADERS_ENTRY] = { "valk_http2_on_begin_headers_callback",
+				       false, A(2), VT_NEED_ALWAYS },
+	[VT_P_BEGIN_HEADERS_RET] = { "valk_http2_on_begin_headers_callback",
+				     true, 0, VT_NEED_ALWAYS },
+	[VT_P_STREAM_CLOSE_ENTRY] = {
+		"valk_http2_server_on_stream_close_callback", false, A(3),
+		VT_NEED_ALWAYS },
+	[VT_P_STREAM_CLOSE_RET] = {
+		"valk_http2_server_on_stream_close_callback", true, 0,
+		VT_NEED_ALWAYS },
+	[VT_P_READ_START] = { "uv_read_start", false, A(0), VT_NEED_UV },
 };
+#undef A
 
+/* How each probe is attached: a uprobe_multi link's fd, or a perf-event
+ * uprobe where the kernel has no such links. */
 struct vt_probe {
 	struct valk_trace *skel;
 	struct ring_buffer *rb;
-	struct attach_spec specs[VT_P_COUNT];	/* by the probe's hit counter */
+	struct bpf_program *progs[VT_P_COUNT];
+	bool multi;
+	int fds[VT_P_COUNT];
 	struct bpf_link *links[VT_P_COUNT];
 	size_t nlinks;
 	vt_probe_event_fn fn;
@@ -33,48 +69,36 @@ struct vt_probe {
 	int ncpu;
 };
 
-static void specs_init(struct attach_spec *s, const struct valk_trace *k)
+static void progs_init(struct bpf_program **p, const struct valk_trace *k)
 {
-	const struct attach_spec t[VT_P_COUNT] = {
-#define S(id, prog, func, ret, need) \
-	[id] = { k->progs.prog, func, ret, need }
-	S(VT_P_ACQUIRE_ENTRY, slab_acquire_entry, "valk_slab_aquire", false,
-	  NEED_ALWAYS),
-	S(VT_P_ACQUIRE_RET, slab_acquire_ret, "valk_slab_aquire", true,
-	  NEED_ALWAYS),
-	S(VT_P_RELEASE, slab_release, "valk_slab_release", false, NEED_ALWAYS),
-	S(VT_P_RELEASE_PTR, slab_release_ptr, "valk_slab_release_ptr", false,
-	  NEED_RELEASE_INLINED),
-	S(VT_P_SLAB_NEW_ENTRY, slab_new_entry, "valk_slab_new", false,
-	  NEED_ALWAYS),
-	S(VT_P_SLAB_NEW_RET, slab_new_ret, "valk_slab_new", true, NEED_ALWAYS),
-	S(VT_P_SLAB_FREE, slab_free, "valk_slab_free", false, NEED_ALWAYS),
-	S(VT_P_AIO_START_RET, aio_start_ret, "valk_aio_start_with_config",
-	  true, NEED_ALWAYS),
-	S(VT_P_CONN_TRANSITION_ENTRY, conn_transition_entry,
-	  "valk_conn_transition", false, NEED_ALWAYS),
-	S(VT_P_CONN_TRANSITION_RET, conn_transition_ret,
-	  "valk_conn_transition", true, NEED_ALWAYS),
-	S(VT_P_CONN_INIT_ENTRY, conn_init_entry, "__valk_conn_set_init_state",
-	  false, NEED_ALWAYS),
-	S(VT_P_CONN_INIT_RET, conn_init_ret, "__valk_conn_set_init_state",
-	  true, NEED_ALWAYS),
-	S(VT_P_OWNER_ENTRY, owner_entry, "valk_owner_register", false,
-	  NEED_ALWAYS),
-	S(VT_P_OWNER_RET, owner_ret, "valk_owner_register", true, NEED_ALWAYS),
-	S(VT_P_BEGIN_HEADERS_ENTRY, begin_headers_entry,
-	  "valk_http2_on_begin_headers_callback", false, NEED_ALWAYS),
-	S(VT_P_BEGIN_HEADERS_RET, begin_headers_ret,
-	  "valk_http2_on_begin_headers_callback", true, NEED_ALWAYS),
-	S(VT_P_STREAM_CLOSE_ENTRY, stream_close_entry,
-	  "valk_http2_server_on_stream_close_callback", false, NEED_ALWAYS),
-	S(VT_P_STREAM_CLOSE_RET, stream_close_ret,
-	  "valk_http2_server_on_stream_close_callback", true, NEED_ALWAYS),
-	S(VT_P_READ_START, read_start, "uv_read_start", false, NEED_UV),
-#undef S
+	struct bpf_program *const t[VT_P_COUNT] = {
+		[VT_P_ACQUIRE_ENTRY] = k->progs.slab_acquire_entry,
+		[VT_P_ACQUIRE_RET] = k->progs.slab_acquire_ret,
+		[VT_P_RELEASE] = k->progs.slab_release,
+		[VT_P_RELEASE_PTR] = k->progs.slab_release_ptr,
+		[VT_P_SLAB_NEW_ENTRY] = k->progs.slab_new_entry,
+		[VT_P_SLAB_NEW_RET] = k->progs.slab_new_ret,
+		[VT_P_SLAB_FREE] = k->progs.slab_free,
+		[VT_P_AIO_START_RET] = k->progs.aio_start_ret,
+		[VT_P_CONN_TRANSITION_ENTRY] = k->progs.conn_transition_entry,
+		[VT_P_CONN_TRANSITION_RET] = k->progs.conn_transition_ret,
+		[VT_P_CONN_INIT_ENTRY] = k->progs.conn_init_entry,
+		[VT_P_CONN_INIT_RET] = k->progs.conn_init_ret,
+		[VT_P_OWNER_ENTRY] = k->progs.owner_entry,
+		[VT_P_OWNER_RET] = k->progs.owner_ret,
+		[VT_P_BEGIN_HEADERS_ENTRY] = k->progs.begin_headers_entry,
+		[VT_P_BEGIN_HEADERS_RET] = k->progs.begin_headers_ret,
+		[VT_P_STREAM_CLOSE_ENTRY] = k->progs.stream_close_entry,
+		[VT_P_STREAM_CLOSE_RET] = k->progs.stream_close_ret,
+		[VT_P_READ_START] = k->progs.read_start,
 	};
 
-	memcpy(s, t, sizeof(t));
+	memcpy(p, t, sizeof(t));
+}
+
+const struct vt_probe_spec *vt_probe_spec(enum vt_probe_id id)
+{
+	return (unsigned)id < VT_P_COUNT ? &spec_table[id] : NULL;
 }
 
 static int on_sample(void *ctx, void *data, size_t len)
@@ -94,34 +118,46 @@ static int libbpf_quiet(enum libbpf_print_level lvl, const char *fmt,
 	return vfprintf(stderr, fmt, ap);
 }
 
-static bool spec_wanted(const struct attach_spec *s,
-			const struct vt_probe_opts *o)
+bool vt_probe_wanted(enum vt_probe_id id, const struct vt_probe_opts *o)
 {
-	switch (s->need) {
-	case NEED_RELEASE_INLINED:
+	switch (spec_table[id].need) {
+	case VT_NEED_RELEASE_INLINED:
 		return o->release_inlined;
-	case NEED_UV:
+	case VT_NEED_UV:
 		return o->uv_path && *o->uv_path;
 	default:
 		return true;
 	}
 }
 
-static int attach_one(struct vt_probe *p, const struct attach_spec *s,
-		      const struct vt_probe_opts *o, char *err, size_t errlen)
+static const char *spec_path(enum vt_probe_id id, const struct vt_probe_opts *o)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = s->func,
-		    .retprobe = s->ret);
-	const char *path = s->need == NEED_UV ? o->uv_path : o->obj_path;
-	struct bpf_link *l;
+	return spec_table[id].need == VT_NEED_UV ? o->uv_path : o->obj_path;
+}
 
-	l = bpf_program__attach_uprobe_opts(s->prog, o->pid, path, 0, &uo);
-	if (!l) {
-		snprintf(err, errlen, "cannot attach %s to %s in %s: %s",
-			 s->ret ? "uretprobe" : "uprobe", s->func, path,
-			 strerror(errno));
-		return -1;
+/* 0, or -errno. */
+static int attach_one(struct vt_probe *p, enum vt_probe_id id,
+		      const struct vt_probe_opts *o)
+{
+	const struct vt_probe_spec *s = &spec_table[id];
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = s->ret);
+	struct bpf_link *l;
+	int fd;
+
+	if (p->multi) {
+		fd = vt_ulink_open(bpf_program__fd(p->progs[id]),
+				   spec_path(id, o), o->offsets[id], s->ret,
+				   o->pid);
+		if (fd < 0)
+			return fd;
+		p->fds[p->nlinks++] = fd;
+		return 0;
 	}
+	l = bpf_program__attach_uprobe_opts(p->progs[id], o->pid,
+					    spec_path(id, o), o->offsets[id],
+					    &uo);
+	if (!l)
+		return -errno;
 	p->links[p->nlinks++] = l;
 	return 0;
 }
@@ -139,10 +175,13 @@ static int load(struct vt_probe *p, const struct vt_probe_opts *o,
 	}
 	p->skel->rodata->target_tgid = o->pid;
 	p->skel->rodata->off = o->off;
-	specs_init(p->specs, p->skel);
-	for (size_t i = 0; i < VT_P_COUNT; i++)
-		bpf_program__set_autoload(p->specs[i].prog,
-					  spec_wanted(&p->specs[i], o));
+	progs_init(p->progs, p->skel);
+	for (int i = 0; i < VT_P_COUNT; i++) {
+		bpf_program__set_autoload(p->progs[i], vt_probe_wanted(i, o));
+		if (p->multi)
+			bpf_program__set_expected_attach_type(
+				p->progs[i], VT_ULINK_ATTACH_TYPE);
+	}
 	bpf_map__set_max_entries(p->skel->maps.events, o->ringbuf_bytes);
 	rc = valk_trace__load(p->skel);
 	if (rc) {
@@ -155,10 +194,34 @@ static int load(struct vt_probe *p, const struct vt_probe_opts *o,
 	return 0;
 }
 
+/* Loads and attaches every wanted probe; -errno of the first attach that
+ * failed (err says which), or 1 when loading failed. */
+static int attach_all(struct vt_probe *p, const struct vt_probe_opts *o,
+		      char *err, size_t errlen)
+{
+	if (load(p, o, err, errlen))
+		return 1;
+	for (int i = 0; i < VT_P_COUNT; i++) {
+		int rc = vt_probe_wanted(i, o) ? attach_one(p, i, o) : 0;
+
+		if (rc) {
+			snprintf(err, errlen, "cannot attach %s to %s in %s: %s",
+				 spec_table[i].ret ? "uretprobe" : "uprobe",
+				 spec_table[i].func, spec_path(i, o),
+				 strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void detach_all(struct vt_probe *p);
+
 int vt_probe_open(const struct vt_probe_opts *o, vt_probe_event_fn fn,
 		  void *ctx, struct vt_probe **out, char *err, size_t errlen)
 {
 	struct vt_probe *p = calloc(1, sizeof(*p));
+	int rc;
 
 	if (!p) {
 		snprintf(err, errlen, "out of memory");
@@ -168,12 +231,16 @@ int vt_probe_open(const struct vt_probe_opts *o, vt_probe_event_fn fn,
 	p->fn = fn;
 	p->ctx = ctx;
 	p->ncpu = libbpf_num_possible_cpus();
-	if (load(p, o, err, errlen))
+	p->multi = true;
+	rc = attach_all(p, o, err, errlen);
+	/* a kernel without uprobe_multi links (before 6.6): perf events */
+	if (rc == -EINVAL || rc == -ENOSYS || rc == -EOPNOTSUPP) {
+		detach_all(p);
+		p->multi = false;
+		rc = attach_all(p, o, err, errlen);
+	}
+	if (rc)
 		goto fail;
-	for (size_t i = 0; i < VT_P_COUNT; i++)
-		if (spec_wanted(&p->specs[i], o) &&
-		    attach_one(p, &p->specs[i], o, err, errlen))
-			goto fail;
 	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), on_sample,
 				 p, NULL);
 	if (!p->rb) {
@@ -217,13 +284,49 @@ void vt_probe_hits(const struct vt_probe *p, uint64_t hits[VT_P_COUNT])
 		hits[i] = percpu_sum(fd, i, p->ncpu);
 }
 
+static void *link_destroy(void *arg)
+{
+	struct vt_probe *p = ((void **)arg)[0];
+	size_t i = (size_t)((void **)arg)[1];
+
+	if (p->multi)
+		close(p->fds[i]);
+	else
+		bpf_link__destroy(p->links[i]);
+	return NULL;
+}
+
+/* Removing a uprobe waits for RCU grace periods (tens of milliseconds
+ * each): one thread per link lets those waits overlap instead of adding
+ * up. A link whose thread cannot start is removed inline. */
+static void detach_all(struct vt_probe *p)
+{
+	pthread_t th[VT_P_COUNT];
+	void *args[VT_P_COUNT][2];
+	bool started[VT_P_COUNT] = { false };
+
+	for (size_t i = 0; i < p->nlinks; i++) {
+		args[i][0] = p;
+		args[i][1] = (void *)i;
+		started[i] = !pthread_create(&th[i], NULL, link_destroy,
+					     args[i]);
+	}
+	for (size_t i = 0; i < p->nlinks; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		else
+			link_destroy(args[i]);
+	}
+	p->nlinks = 0;
+	valk_trace__destroy(p->skel);
+	p->skel = NULL;
+}
+
 void vt_probe_close(struct vt_probe *p)
 {
 	if (!p)
 		return;
 	ring_buffer__free(p->rb);
-	for (size_t i = 0; i < p->nlinks; i++)
-		bpf_link__destroy(p->links[i]);
-	valk_trace__destroy(p->skel);
+	detach_all(p);
 	free(p);
 }

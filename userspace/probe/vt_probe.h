@@ -16,8 +16,26 @@ struct vt_probe_opts {
 	const char *uv_path;	/* object defining uv_read_start, or NULL */
 	struct vt_bpf_offsets off;
 	bool release_inlined;	/* valk_slab_release inlined in release_ptr */
+	/* Where each wanted probe goes: its site's offset in the file that
+	 * defines the function (the target layer places them). */
+	uint64_t offsets[VT_P_COUNT];
 	size_t ringbuf_bytes;	/* power of two, >= page size */
 };
+
+/* Which targets need a probe: release_ptr only where release is inlined
+ * into it (otherwise each release would count twice), read_start only
+ * where libuv is mapped. */
+enum vt_probe_need { VT_NEED_ALWAYS, VT_NEED_RELEASE_INLINED, VT_NEED_UV };
+
+struct vt_probe_spec {
+	const char *func;	/* in obj_path, or uv_path for VT_NEED_UV */
+	bool ret;		/* a return probe */
+	unsigned args;		/* bit i: its program reads argument i */
+	enum vt_probe_need need;
+};
+
+const struct vt_probe_spec *vt_probe_spec(enum vt_probe_id id);
+bool vt_probe_wanted(enum vt_probe_id id, const struct vt_probe_opts *o);
 
 typedef void (*vt_probe_event_fn)(void *ctx, const struct vt_event *ev);
 

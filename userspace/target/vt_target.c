@@ -58,7 +58,7 @@ static void elf_close(Elf *e, int fd)
 }
 
 static int symtab_lookup(Elf *e, Elf_Scn *scn, const GElf_Shdr *sh,
-			 const char *name, uint64_t *st_value)
+			 const char *name, GElf_Sym *out)
 {
 	Elf_Data *d = elf_getdata(scn, NULL);
 	size_t i, n;
@@ -74,7 +74,7 @@ static int symtab_lookup(Elf *e, Elf_Scn *scn, const GElf_Shdr *sh,
 			continue;
 		s = elf_strptr(e, sh->sh_link, sym.st_name);
 		if (s && !strcmp(s, name)) {
-			*st_value = sym.st_value;
+			*out = sym;
 			return 0;
 		}
 	}
@@ -83,23 +83,81 @@ static int symtab_lookup(Elf *e, Elf_Scn *scn, const GElf_Shdr *sh,
 
 /* A defined symbol in the first section of the given type. */
 static int section_symbol(Elf *e, Elf64_Word type, const char *name,
-			  uint64_t *st_value)
+			  GElf_Sym *out)
 {
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
 
 	while ((scn = elf_nextscn(e, scn)))
 		if (gelf_getshdr(scn, &sh) && sh.sh_type == type)
-			return symtab_lookup(e, scn, &sh, name, st_value);
+			return symtab_lookup(e, scn, &sh, name, out);
 	return -1;
+}
+
+/* .symtab has the statics too; .dynsym is what survives stripping. */
+static int elf_sym(Elf *e, const char *name, GElf_Sym *out)
+{
+	if (!section_symbol(e, SHT_SYMTAB, name, out))
+		return 0;
+	return section_symbol(e, SHT_DYNSYM, name, out);
 }
 
 int vt_target_elf_symbol(Elf *e, const char *name, uint64_t *st_value)
 {
-	/* .symtab has the statics too; .dynsym is what survives stripping. */
-	if (!section_symbol(e, SHT_SYMTAB, name, st_value))
-		return 0;
-	return section_symbol(e, SHT_DYNSYM, name, st_value);
+	GElf_Sym sym;
+
+	if (elf_sym(e, name, &sym))
+		return -1;
+	*st_value = sym.st_value;
+	return 0;
+}
+
+/* The bytes of the section holding [addr, addr + len), and their offset
+ * in the file. */
+static const uint8_t *elf_code(Elf *e, uint64_t addr, uint64_t len,
+			       uint64_t *file_off)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+
+	while ((scn = elf_nextscn(e, scn))) {
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
+		    !(sh.sh_flags & SHF_EXECINSTR) || addr < sh.sh_addr ||
+		    addr - sh.sh_addr > sh.sh_size ||
+		    len > sh.sh_size - (addr - sh.sh_addr))
+			continue;
+		d = elf_getdata(scn, NULL);
+		if (!d || d->d_size != sh.sh_size)
+			return NULL;
+		*file_off = sh.sh_offset + (addr - sh.sh_addr);
+		return (const uint8_t *)d->d_buf + (addr - sh.sh_addr);
+	}
+	return NULL;
+}
+
+int vt_target_func_code(const char *path, const char *name,
+			struct vt_target_func *f)
+{
+	int fd, r = -1;
+	Elf *e = elf_open(path, &fd);
+	GElf_Sym sym;
+	const uint8_t *p;
+
+	if (!e)
+		return -1;
+	if (!elf_sym(e, name, &sym) && GELF_ST_TYPE(sym.st_info) == STT_FUNC &&
+	    sym.st_size > 0 && sym.st_size <= VT_TARGET_MAX_FUNC &&
+	    (p = elf_code(e, sym.st_value, sym.st_size, &f->file_off)) &&
+	    (f->code = malloc(sym.st_size))) {
+		memcpy(f->code, p, sym.st_size);
+		f->len = sym.st_size;
+		f->addr = sym.st_value;
+		r = 0;
+	}
+	elf_close(e, fd);
+	return r;
 }
 
 int vt_target_symbol(const char *path, const char *name, uint64_t *st_value)
@@ -429,7 +487,8 @@ static int find_objects(struct vt_target *t, const struct vt_maps *maps,
 uint64_t vt_target_addr(const struct vt_target *t, const char *name,
 			uint64_t st_value)
 {
-	uint64_t v, addr = st_value + t->bias;
+	uint64_t addr = st_value + t->bias;
+	GElf_Sym v;
 	int fd;
 	Elf *e;
 
@@ -438,7 +497,7 @@ uint64_t vt_target_addr(const struct vt_target *t, const char *name,
 	/* The dynamic linker searches the executable first, and a copy
 	 * relocation puts a definition in its .dynsym. */
 	if (!section_symbol(e, SHT_DYNSYM, name, &v))
-		addr = v + t->exe_bias;
+		addr = v.st_value + t->exe_bias;
 	elf_close(e, fd);
 	return addr;
 }

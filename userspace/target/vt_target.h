@@ -60,6 +60,20 @@ uint64_t vt_target_addr(const struct vt_target *t, const char *name,
 int vt_target_symbol(const char *path, const char *name, uint64_t *st_value);
 int vt_target_elf_symbol(Elf *elf, const char *name, uint64_t *st_value);
 
+/* The machine code of a function of the object. */
+struct vt_target_func {
+	uint8_t *code;		/* a copy the caller frees */
+	size_t len;
+	uint64_t addr;		/* st_value */
+	uint64_t file_off;	/* where the code starts in the file */
+};
+
+/* 0, or -1 when the file cannot be read, the name is not a function or
+ * is larger than VT_TARGET_MAX_FUNC. */
+#define VT_TARGET_MAX_FUNC (1u << 20)
+int vt_target_func_code(const char *path, const char *name,
+			struct vt_target_func *f);
+
 /* NT_GNU_BUILD_ID as lower-case hex into out[65]; "" when absent.
  * 0, or -1 when the file is not a readable ELF object. */
 int vt_target_build_id(const char *path, char out[65]);

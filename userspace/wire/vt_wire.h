@@ -15,6 +15,18 @@
 
 #define VT_WIRE_MAX_LEAKS 100
 
+/* Where a probe went in the target and what a hit costs it. */
+struct vt_wire_site {
+	bool attached;
+	const char *function;
+	uint64_t offset;	/* from the function's start */
+	uint64_t file_offset;	/* of the site in the object's file */
+	const char *insn;	/* the instruction it traps on */
+	const char *entry;	/* the function's first instruction */
+	const char *cls;	/* "nop5", "emulated", "stepped" */
+	double cost_us;		/* expected, per call of the function */
+};
+
 struct vt_wire_meta {
 	int pid;
 	const char *binary;	/* path of the traced object */
@@ -25,10 +37,16 @@ struct vt_wire_meta {
 	uint64_t leak_age_ms;	/* minimum age of a leak suspect */
 	double uptime_s;	/* of the target process */
 	uint64_t rss, vms, system_total;	/* bytes */
+	const struct vt_wire_site *sites; /* VT_P_COUNT, NULL: no probes */
 };
 
 /* "uprobe:valk_slab_aquire" style name of a probe. */
 const char *vt_wire_probe_name(enum vt_probe_id id);
+
+/* The probes as the tracer object lists them: a JSON array of
+ * VT_P_COUNT objects (name, hits, and where each attached probe went). */
+char *vt_wire_probes(const struct vt_wire_site *sites,
+		     const uint64_t hits[VT_P_COUNT]);
 
 /* The memory dialect: one full `event: memory` document. */
 char *vt_wire_memory(const struct vt_state *s, const struct vt_wire_meta *m,

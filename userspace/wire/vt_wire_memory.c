@@ -109,11 +109,45 @@ static json_t *leaks_json(const struct vt_state *s,
 	return a;
 }
 
+static json_t *probes_json(const struct vt_wire_site *sites,
+			   const uint64_t hits[VT_P_COUNT])
+{
+	json_t *probes = json_array();
+
+	for (int i = 0; i < VT_P_COUNT; i++) {
+		const struct vt_wire_site *w = sites ? &sites[i] : NULL;
+		json_t *p = json_object();
+
+		vt_wire__set_s(p, "name", vt_wire_probe_name(i));
+		vt_wire__set_u(p, "hits", hits ? hits[i] : 0);
+		json_object_set_new(p, "attached",
+				    json_boolean(w && w->attached));
+		if (w && w->attached) {
+			vt_wire__set_s(p, "function", w->function);
+			vt_wire__set_u(p, "offset", w->offset);
+			vt_wire__set_u(p, "file_offset", w->file_offset);
+			vt_wire__set_s(p, "instruction", w->insn);
+			vt_wire__set_s(p, "entry", w->entry);
+			vt_wire__set_s(p, "class", w->cls);
+			json_object_set_new(p, "cost_us",
+					    json_real(w->cost_us));
+		}
+		json_array_append_new(probes, p);
+	}
+	return probes;
+}
+
+char *vt_wire_probes(const struct vt_wire_site *sites,
+		     const uint64_t hits[VT_P_COUNT])
+{
+	return vt_wire__dump(probes_json(sites, hits));
+}
+
 static json_t *tracer_json(const struct vt_state *s,
 			   const struct vt_wire_meta *m)
 {
 	const struct vt_state_counters *c = vt_state_counters(s);
-	json_t *o = json_object(), *probes = json_array();
+	json_t *o = json_object();
 
 	vt_wire__set_s(o, "mode", m->mode);
 	/* wall clock, like ts_ms: the state keeps the monotonic attach time */
@@ -123,14 +157,7 @@ static json_t *tracer_json(const struct vt_state *s,
 	vt_wire__set_u(o, "lost", c->lost);
 	vt_wire__set_u(o, "resyncs", c->resyncs);
 	vt_wire__set_u(o, "ignored", c->ignored);
-	for (int i = 0; i < VT_P_COUNT; i++) {
-		json_t *p = json_object();
-
-		vt_wire__set_s(p, "name", vt_wire_probe_name(i));
-		vt_wire__set_u(p, "hits", c->probe_hits[i]);
-		json_array_append_new(probes, p);
-	}
-	json_object_set_new(o, "probes", probes);
+	json_object_set_new(o, "probes", probes_json(m->sites, c->probe_hits));
 	return o;
 }
 

@@ -1,0 +1,84 @@
+/* vt_sites: place every wanted probe on its function's shared site. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/vt_sites.h"
+
+/* Extra cost of a return probe's trampoline, per call (kernel 6.18). */
+#define RET_COST_US 0.45
+
+/* What every probe on the function needs, together. */
+static struct vt_site_need function_need(const char *func,
+					 const struct vt_probe_opts *o)
+{
+	struct vt_site_need n = { 0, false };
+
+	for (int i = 0; i < VT_P_COUNT; i++) {
+		const struct vt_probe_spec *s = vt_probe_spec(i);
+
+		if (!vt_probe_wanted(i, o) || strcmp(s->func, func))
+			continue;
+		n.args |= s->args;
+		n.entry_sp |= s->ret;
+	}
+	return n;
+}
+
+int vt_sites_plan(struct vt_probe_opts *o, struct vt_sites *out, char *err,
+		  size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < VT_P_COUNT; i++) {
+		const struct vt_probe_spec *s = vt_probe_spec(i);
+		const char *path = s->need == VT_NEED_UV ? o->uv_path
+							 : o->obj_path;
+
+		if (!vt_probe_wanted(i, o))
+			continue;
+		if (vt_site_find(path, s->func, function_need(s->func, o),
+				 &out->site[i], err, errlen))
+			return -1;
+		out->wanted[i] = true;
+		o->offsets[i] = out->site[i].file_off;
+	}
+	return 0;
+}
+
+/* An entry probe on the same function pays the shared trap already. */
+static bool entry_shares(const struct vt_sites *s, enum vt_probe_id id)
+{
+	for (int i = 0; i < VT_P_COUNT; i++)
+		if (s->wanted[i] && !vt_probe_spec(i)->ret &&
+		    !strcmp(vt_probe_spec(i)->func, vt_probe_spec(id)->func))
+			return true;
+	return false;
+}
+
+double vt_sites_cost_us(const struct vt_sites *s, enum vt_probe_id id)
+{
+	if ((unsigned)id >= VT_P_COUNT || !s->wanted[id])
+		return 0;
+	if (!vt_probe_spec(id)->ret)
+		return vt_site_cost_us(s->site[id].cls);
+	return RET_COST_US +
+	       (entry_shares(s, id) ? 0 : vt_site_cost_us(s->site[id].cls));
+}
+
+void vt_sites_wire(const struct vt_sites *s,
+		   struct vt_wire_site out[VT_P_COUNT])
+{
+	for (int i = 0; i < VT_P_COUNT; i++) {
+		const struct vt_site *v = &s->site[i];
+
+		out[i] = (struct vt_wire_site){
+			.attached = s->wanted[i],
+			.function = vt_probe_spec(i)->func,
+			.offset = v->offset,
+			.file_offset = v->file_off,
+			.insn = v->insn,
+			.entry = v->entry,
+			.cls = vt_site_class_name(v->cls),
+			.cost_us = vt_sites_cost_us(s, i),
+		};
+	}
+}
