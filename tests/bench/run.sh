@@ -8,18 +8,21 @@
 # core 1 (taskset), so placement does not swing the figures.
 #
 #   1. target slowdown: valk-sim's churn run flat out for a fixed number of
-#      operations, untraced / sample / events / hybrid, both builds
+#      operations, untraced / sample / events / hybrid, every build of the
+#      stand-in (shared -O0, static -O2, -O2 -fcf-protection, clang nop5)
 #   2. HTTP: h2load against valk-sim --workload http, same variants
 #   3. collector cost: valk-trace's CPU per second of tracing, events/s
 #   4. encoding: tests/bench/bench_wire.c on a 262,144-slot handle slab
 #   5. dashboard: the page's update time in chromium for two 262,144-slot
 #      slabs (tests/browser/perf.mjs) against one 60 Hz frame
+#   6. attach and detach: `snapshot` in each mode and the detach of a whole
+#      probe set, per build, with the classes of its probe sites
 #
 # The probe modes (events, hybrid) need root; without it they are skipped.
 # Knobs (environment): BENCH_ROUNDS (3), BENCH_OPS (one op count for every
 # churn run; by default two are calibrated, see below), BENCH_HTTP_N
 # (20000), BENCH_HTTP_C (10), BENCH_RATE (20000), BENCH_WINDOW (2 s),
-# BENCH_SLOTS (262144), VT_BUILD (build). Takes about 4 minutes.
+# BENCH_SLOTS (262144), VT_BUILD (build). Takes about 8 minutes.
 # Everything stays on 127.0.0.1. Exit 0 when every measurement ran (skips
 # included), 1 when one failed. The per-round records are kept in
 # $VT_BUILD/bench/results.txt.
@@ -36,7 +39,7 @@ SLOTS=${BENCH_SLOTS:-262144}
 PLAIN_REPS=3		# untraced and sample runs per round (median kept)
 DRAIN=0.35		# > 3 collector ticks: every event handled, counted
 HTTP_PATH=/bytes/4096
-BUILDS=(shared static)
+BUILDS=(shared static cet nop5)
 MODES=(untraced sample events hybrid)
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/vt-bench.XXXXXX")
@@ -58,7 +61,12 @@ trap 'exit 130' INT TERM
 say() { printf '%s\n' "$*" >&2; }
 now_ns() { date +%s%N; }
 
-sim_bin() { [ "$1" = shared ] && echo "$BUILD/fixture/valk-sim" || echo "$BUILD/fixture/valk-sim-static"; }
+sim_bin() {
+	case $1 in
+	shared) echo "$BUILD/fixture/valk-sim" ;; static) echo "$BUILD/fixture/valk-sim-static" ;;
+	*) echo "$BUILD/fixture/valk-sim-$1" ;;
+	esac
+}
 
 # True while PID runs (a zombie has finished).
 alive() {
@@ -328,7 +336,7 @@ paced_run() {
 
 # ---- checks -------------------------------------------------------------------
 
-for b in "$VT" "$BUILD/fixture/valk-sim" "$BUILD/fixture/valk-sim-static"; do
+for b in "$VT" $(for b in "${BUILDS[@]}"; do sim_bin "$b"; done); do
 	[ -x "$b" ] || { say "bench: missing $b: run make"; exit 1; }
 done
 "$BUILD/fixture/valk-sim" --help | grep -q -- '--ops' ||
@@ -413,6 +421,52 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	for v in $(rotated "$r" "${VARIANTS[@]}"); do paced_run "$v" "$r"; done
 done
 
+# ---- 6. attach and detach ------------------------------------------------------
+
+# life_run BUILD ROUND: on a paced churn target, the wall time of
+# `snapshot` in each mode (attach, one tick, detach), of an attach (until
+# its "attached" line, polled every 50 ms) and of a detach (SIGTERM until
+# the tracer has exited: final JSON written, every probe removed), and the
+# classes of the build's probe sites.
+life_run() {
+	local build=$1 r=$2 m t0 t1
+	sim_start "${PIN_TARGET[@]}" "$(sim_bin "$build")" --workload churn --rate 2000 ||
+		{ fail_run life "$build" all "$r"; return; }
+	for m in $(rotated "$r" "${VARIANTS[@]}"); do
+		[ "$m" = untraced ] && continue
+		t0=$(now_ns)
+		if ! "${PIN_OTHER[@]}" "$VT" snapshot "$SIM_PID" --mode "$m" -q >/dev/null 2>"$TMP/snap.err"; then
+			ERR=$(tail -n 1 "$TMP/snap.err"); fail_run life "$build" "$m" "$r"; continue
+		fi
+		t1=$(now_ns)
+		record life "$build" "$m" "$r" snap_ns=$((t1 - t0))
+	done
+	if [[ " ${VARIANTS[*]} " == *" events "* ]]; then
+		"$VT" probes "$SIM_PID" --json >"$TMP/probes.json" 2>/dev/null &&
+			record life "$build" sites "$r" $(jq -r '[.[] | select(.attached) | .class] |
+				"nop5=\(map(select(. == "nop5")) | length) emulated=\(map(select(. == "emulated")) | length) stepped=\(map(select(. == "stepped")) | length)"' "$TMP/probes.json")
+		t0=$(now_ns)
+		if tracer_start events "$SIM_PID"; then
+			record life "$build" attach "$r" attach_ns=$((T_ATTACHED - t0))
+			sleep 0.3
+			t0=$(now_ns)
+			kill -TERM "$VT_PID"
+			wait "$VT_PID" 2>/dev/null
+			t1=$(now_ns)
+			forget "$VT_PID"
+			record life "$build" detach "$r" detach_ns=$((t1 - t0))
+		else
+			fail_run life "$build" attach "$r"
+		fi
+	fi
+	sim_stop
+}
+
+say "attach and detach"
+for ((r = 1; r <= ROUNDS; r++)); do
+	for b in $(rotated "$r" "${BUILDS[@]}"); do life_run "$b" "$r"; done
+done
+
 # ---- 4. encoding ----------------------------------------------------------------
 
 say "encoding: building and running bench_wire"
@@ -442,7 +496,8 @@ fi
 report() {
 	awk -v ops="$OPS_PLAIN" -v ops_probe="$OPS_PROBE" -v rounds="$ROUNDS" -v http_n="$HTTP_N" -v http_c="$HTTP_C" \
 	    -v http_path="$HTTP_PATH" -v rate="$RATE" -v slots="$SLOTS" \
-	    -v window="$WINDOW" -v drain="$DRAIN" -v pinned="${#PIN_TARGET[@]}" -v variants="${VARIANTS[*]}" -v wire="$WIRE" -v render="$RENDER" '
+	    -v window="$WINDOW" -v drain="$DRAIN" -v pinned="${#PIN_TARGET[@]}" -v variants="${VARIANTS[*]}" -v wire="$WIRE" -v render="$RENDER" \
+	    -v builds="${BUILDS[*]}" '
 function median(list,    n, a, i, j, t) {
 	n = split(list, a, " ")
 	if (n == 0) return ""
@@ -470,7 +525,7 @@ function thousands(v,    s, out, neg) {
 }
 END {
 	nv = split(variants, V, " ")
-	split("shared static", B, " ")
+	nb = split(builds, B, " ")
 	# per-round values
 	for (k in R) {
 		split(k, p, SUBSEP); sec = p[1]; b = p[2]; v = p[3]; r = p[4]
@@ -498,6 +553,11 @@ END {
 				add("cpu_add" SUBSEP b SUBSEP v, cpu * 1e9 / so - bc)
 				if (h > 0) add("ns_hit" SUBSEP b SUBSEP v, (cpu * 1e9 - bc * so) / h)
 			}
+		} else if (sec == "life") {
+			if (v == "sites") sites[b] = F[sec, b, v, r, "nop5"] "/" F[sec, b, v, r, "emulated"] "/" F[sec, b, v, r, "stepped"]
+			else if (v == "attach") add("attach" SUBSEP b, F[sec, b, v, r, "attach_ns"] / 1e9)
+			else if (v == "detach") add("detach" SUBSEP b, F[sec, b, v, r, "detach_ns"] / 1e9)
+			else add("snap" SUBSEP b SUBSEP v, F[sec, b, v, r, "snap_ns"] / 1e9)
 		} else if (sec == "http") {
 			add("req_s" SUBSEP b SUBSEP v, F[sec, b, v, r, "req_s"])
 			if (v != "untraced") {
@@ -525,7 +585,7 @@ END {
 	printf "\n1. Target slowdown: valk-sim --workload churn --ops N, main and loop thread flat out\n"
 	printf "   (N = %d untraced and sample, %d events and hybrid)\n", ops, ops_probe
 	printf "%-7s %-9s %12s %7s %12s %12s %8s %11s %7s\n", "build", "variant", "slab ops/s", "ratio", "wall ns/op+", "cpu ns/op+", "hits/op", "cpu ns/hit", "lost %"
-	for (i = 1; i <= 2; i++) for (j = 1; j <= nv; j++) {
+	for (i = 1; i <= nb; i++) for (j = 1; j <= nv; j++) {
 		b = B[i]; v = V[j]
 		if (!(("churn", b, v) in seen)) continue
 		if (("churn", b, v) in failed && med("ops_s" SUBSEP b SUBSEP v) == "") { printf "%-7s %-9s failed\n", b, v; continue }
@@ -543,7 +603,7 @@ END {
 	if (("http", "shared", "untraced") in seen) {
 		printf "\n2. HTTP: h2load -n %d -c %d GET %s on 127.0.0.1 (valk-sim --workload http)\n", http_n, http_c, http_path
 		printf "%-7s %-9s %10s %7s %10s %7s\n", "build", "variant", "req/s", "ratio", "hits/req", "lost %"
-		for (i = 1; i <= 2; i++) for (j = 1; j <= nv; j++) {
+		for (i = 1; i <= nb; i++) for (j = 1; j <= nv; j++) {
 			b = B[i]; v = V[j]
 			if (!(("http", b, v) in seen)) continue
 			if (med("req_s" SUBSEP b SUBSEP v) == "") { printf "%-7s %-9s failed\n", b, v; continue }
@@ -558,7 +618,7 @@ END {
 	printf "\n3. Collector cost: valk-trace CPU (user+sys) per second of tracing\n"
 	printf "a) the runs of 1.: CPU over the run and %ss after it; events per second of the run\n", drain
 	printf "%-7s %-9s %14s %12s %10s\n", "build", "mode", "tracer ms/s", "events/s", "lost/s"
-	for (i = 1; i <= 2; i++) for (j = 1; j <= nv; j++) {
+	for (i = 1; i <= nb; i++) for (j = 1; j <= nv; j++) {
 		b = B[i]; v = V[j]
 		if (v == "untraced" || !(("churn", b, v) in seen)) continue
 		if (med("vt_ms_s" SUBSEP b SUBSEP v) == "") { printf "%-7s %-9s failed\n", b, v; continue }
@@ -598,6 +658,17 @@ END {
 		nr++
 	}
 	if (!nr) printf "(no result: see the messages above)\n"
+
+	printf "\n6. Attach and detach: seconds, median over rounds (targets: snapshot <= 0.5 in any mode, detach <= 0.3)\n"
+	printf "%-7s %-24s %9s %9s %9s %8s %8s\n", "build", "sites nop5/emul/step", "sample", "events", "hybrid", "attach", "detach"
+	for (i = 1; i <= nb; i++) {
+		b = B[i]
+		if (!(("life", b, "sample") in seen) && !(("life", b, "detach") in seen)) continue
+		printf "%-7s %-24s %9s %9s %9s %8s %8s\n", b, (b in sites) ? sites[b] : "-",
+			num(med("snap" SUBSEP b SUBSEP "sample"), "%.3f"), num(med("snap" SUBSEP b SUBSEP "events"), "%.3f"),
+			num(med("snap" SUBSEP b SUBSEP "hybrid"), "%.3f"), num(med("attach" SUBSEP b), "%.3f"),
+			num(med("detach" SUBSEP b), "%.3f")
+	}
 }' "$RESULTS"
 	local n
 	for n in "${NOTES[@]}"; do echo "note: $n"; done
