@@ -7,6 +7,14 @@ CC        ?= gcc
 CLANG     ?= clang
 BPFTOOL   ?= bpftool
 ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+# The BPF side is compiled against one architecture's kernel types, and
+# only x86's are committed (vmlinux/vmlinux.h): stop before a build that
+# would fail obscurely elsewhere.
+ifneq ($(ARCH),x86)
+ifneq ($(filter-out clean deps,$(or $(MAKECMDGOALS),all)),)
+$(error valk-trace builds on x86_64 only: vmlinux/vmlinux.h holds x86 kernel types, none for ARCH=$(ARCH); add vmlinux/$(ARCH)/vmlinux.h (bpftool btf dump file /sys/kernel/btf/vmlinux format c) and select it here)
+endif
+endif
 
 WARN      := -Wall -Wextra -Werror
 CFLAGS    ?= -O2 -g

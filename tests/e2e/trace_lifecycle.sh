@@ -45,9 +45,18 @@ sim_resume; kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null
 
 # --- a ring buffer too small on purpose ---------------------------------
 sim_start "$SIM_STATIC" --workload churn --seed 5 --port 0 --rate 200000
-tracer_start small --mode hybrid --ringbuf-size 4096 && t=$TR_PID
+tracer_start small --mode hybrid --ringbuf-size 4096 --listen 127.0.0.1:0 && t=$TR_PID
+for _ in $(seq 1 100); do grep -q 'serving http' "$TMP/small.err" && break; sleep 0.05; done
+port=$(sed -n 's|.*serving http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$TMP/small.err")
 sleep 2
-sim_pause; sleep 3.5
+health=$(curl -s --max-time 5 -w ' %{http_code}' "http://127.0.0.1:$port/healthz")
+[[ "$health" == *"lost events"*"--ringbuf-size"*" 503" ]] &&
+	pass "/healthz 503 while the ring loses events: $health" ||
+	fail "/healthz while losing events: '$health'"
+sim_pause; sleep 6	# the loss window (5 s) passes
+health=$(curl -s --max-time 5 -w ' %{http_code}' "http://127.0.0.1:$port/healthz")
+[ "$health" = "ok
+ 200" ] && pass "/healthz 200 once losses stopped" || fail "/healthz after losses stopped: '$health'"
 kill -INT "$t"; wait "$t" || fail "small-ring tracer exit code $?"
 lost=$(jq '.tracer.lost' "$TMP/small.json")
 resyncs=$(jq '.tracer.resyncs' "$TMP/small.json")

@@ -1,7 +1,10 @@
 /* vt_state: every event type, bootstrap dedup, reconciliation, sampling,
  * leaks, and a randomized replay against a simulated runtime slab. */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "vt_img.h"
 #include "model/vt_state.h"
@@ -892,6 +895,36 @@ static void test_garbage(void)
 	vt_state_free(s);
 }
 
+/* The model's invariants are assert()s, live in the objects the tests link
+ * (no NDEBUG): a slab whose used count no longer matches its bitmap stops
+ * the process at the next pass over the bitmap, here a reconciliation. */
+static void test_invariants_checked(void)
+{
+	struct vt_state *s = vt_state_new(0);
+	struct img m;
+	pid_t pid;
+	int st = 0;
+
+	img_init(&m, ADDR, VT_SLAB_TCP_BUFFERS, 16);
+	img_use(&m, 3, 0, 0, 0);
+	vt_state_slab_load(s, &m.v, 0);
+	CHECK(vt_state_slab_reconcile(s, &m.v, 0) == 0);	/* consistent */
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		struct vt_slab *sl = (struct vt_slab *)vt_state_slab_find(s, ADDR);
+
+		freopen("/dev/null", "w", stderr);
+		sl->used++;
+		vt_state_slab_reconcile(s, &m.v, 0);
+		_exit(0);
+	}
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+	img_fini(&m);
+	vt_state_free(s);
+}
+
 int main(void)
 {
 	srand(12345);
@@ -908,5 +941,6 @@ int main(void)
 	test_replay();
 	test_boot_replay();
 	test_garbage();
+	test_invariants_checked();
 	return vt_test_done("test_state");
 }

@@ -29,6 +29,7 @@
 #define PENDING_BATCH 1024	/* slots typed per tick, on the stack */
 #define KEYFRAME_MS 5000
 #define RECORD_QUEUE (64u << 20)	/* bytes the disk may lag behind */
+#define LOSS_UNHEALTHY_MS 5000	/* /healthz: 503 this long after a loss */
 
 struct vt_trace {
 	const struct vt_trace_opts *o;
@@ -48,6 +49,7 @@ struct vt_trace {
 	size_t nsystems;
 	bool rescan;		/* an AIO system started: look for it */
 	uint64_t last_reconcile_ms;
+	uint64_t lost, lost_ms;	/* ring losses so far, when the last was seen */
 	uint64_t start_ms;
 	uint64_t seq;
 	struct vt_arena *arenas;
@@ -506,14 +508,38 @@ static void stop(struct vt_trace *t, int code)
 		vt_routes_close(t->routes, NULL, NULL);
 }
 
-static void update_counters(struct vt_trace *t)
+/* Lost events leave the state short of what the target did until the next
+ * reconciliation repairs it (never, in events mode): /healthz says so. */
+static void update_health(struct vt_trace *t, uint64_t lost, uint64_t now)
 {
-	uint64_t hits[VT_P_COUNT];
+	char why[160];
+
+	if (lost > t->lost)
+		t->lost_ms = now;
+	t->lost = lost;
+	if (!t->routes)
+		return;
+	if (!lost || now - t->lost_ms >= LOSS_UNHEALTHY_MS) {
+		vt_routes_set_unhealthy(t->routes, NULL);
+		return;
+	}
+	snprintf(why, sizeof(why), "the ring buffer lost events (%llu so "
+		 "far, the last %llu ms ago); raise --ringbuf-size",
+		 (unsigned long long)lost,
+		 (unsigned long long)(now - t->lost_ms));
+	vt_routes_set_unhealthy(t->routes, why);
+}
+
+static void update_counters(struct vt_trace *t, uint64_t now)
+{
+	uint64_t hits[VT_P_COUNT], lost;
 
 	if (!t->probe)
 		return;
+	lost = vt_probe_lost(t->probe);
 	vt_probe_hits(t->probe, hits);
-	vt_state_tracer_update(t->state, vt_probe_lost(t->probe), hits);
+	vt_state_tracer_update(t->state, lost, hits);
+	update_health(t, lost, now);
 }
 
 /* Target gone or exec'd: end with the last state we have. */
@@ -553,7 +579,7 @@ static void on_tick(uv_timer_t *h)
 		refresh_all(t, LOAD_RECONCILE);
 	}
 	read_arenas_gc(t);
-	update_counters(t);
+	update_counters(t, now);
 	update_meta(t);
 	record_tick(t);
 	if (t->routes)

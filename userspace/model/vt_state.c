@@ -1,4 +1,5 @@
 /* vt_state: the pure memory-state model (see vt_state.h). */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +69,31 @@ static void bit_put(uint8_t *bm, uint64_t i, bool on)
 		bm[i / 8] |= (uint8_t)(1u << (i % 8));
 	else
 		bm[i / 8] &= (uint8_t)~(1u << (i % 8));
+}
+
+static uint64_t popcount_bitmap(const uint8_t *bm, uint64_t total)
+{
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i < (total + 7) / 8; i++)
+		n += (uint64_t)__builtin_popcount(bm[i]);
+	return n;
+}
+
+/* Bits past total are not slots: keep them clear. */
+static void bitmap_trim(struct vt_slab *sl)
+{
+	if (sl->total % 8)
+		sl->bitmap[sl->total / 8] &= (uint8_t)((1u << (sl->total % 8)) - 1);
+}
+
+/* What every event and image keeps true of a slab; checked where a pass
+ * over the bitmap is made anyway. */
+static void slab_check(const struct vt_slab *sl)
+{
+	assert(sl->used == popcount_bitmap(sl->bitmap, sl->total));
+	assert(sl->used <= sl->total);
+	(void)sl;
 }
 
 static uint64_t max3(uint64_t a, uint64_t b, uint64_t c)
@@ -267,8 +293,7 @@ static void slab_adopt(struct vt_slab *sl, const struct vt_slab_image *img,
 		}
 	}
 	memcpy(sl->bitmap, img->bitmap, (sl->total + 7) / 8);
-	if (sl->total % 8)	/* bits past total are not slots */
-		sl->bitmap[sl->total / 8] &= (uint8_t)((1u << (sl->total % 8)) - 1);
+	bitmap_trim(sl);
 	sl->used = used;
 	sl->hwm = img->hwm > used ? img->hwm : used;
 	sl->overflow = img->overflow;
@@ -280,6 +305,7 @@ static void slab_adopt(struct vt_slab *sl, const struct vt_slab_image *img,
 	sl->image_ms = now_ms;
 	memset(sl->unsure, 0, sl->total);
 	sl->suspect = false;
+	slab_check(sl);
 }
 
 int vt_state_slab_load(struct vt_state *s, const struct vt_slab_image *img,
@@ -310,6 +336,7 @@ static bool slab_matches(const struct vt_slab *sl,
 {
 	size_t nbytes = sl->total / 8;
 
+	slab_check(sl);
 	if (sl->hwm != img->hwm || sl->overflow != img->overflow ||
 	    sl->acquires != img->acquires || sl->releases != img->releases)
 		return false;
@@ -380,15 +407,6 @@ int vt_state_slab_sample(struct vt_state *s, const struct vt_slab_image *img,
 
 /* ---- replay ---------------------------------------------------------------- */
 
-static uint64_t popcount_bitmap(const uint8_t *bm, uint64_t total)
-{
-	uint64_t n = 0;
-
-	for (uint64_t i = 0; i < (total + 7) / 8; i++)
-		n += (uint64_t)__builtin_popcount(bm[i]);
-	return n;
-}
-
 struct vt_slab *vt_state_slab_new(const struct vt_slab *geo)
 {
 	struct vt_slab_image img = {
@@ -414,11 +432,8 @@ void vt_state_slab_discard(struct vt_slab *sl)
 
 int vt_state_slab_put(struct vt_state *s, struct vt_slab *sl)
 {
-	uint64_t n = sl->total;
-
-	if (n % 8)	/* bits past total are not slots */
-		sl->bitmap[n / 8] &= (uint8_t)((1u << (n % 8)) - 1);
-	sl->used = popcount_bitmap(sl->bitmap, n);
+	bitmap_trim(sl);
+	sl->used = popcount_bitmap(sl->bitmap, sl->total);
 	vt_state_slab_drop(s, sl->addr);
 	if (slab_insert(s, sl)) {
 		slab_free(sl);
@@ -589,6 +604,9 @@ static struct vt_slab *slot_slab(struct vt_state *s, uint64_t slab,
  */
 static void undo_release(struct vt_slab *sl, uint64_t slot)
 {
+	/* unsure is set by a release that cleared the slot; any acquire
+	 * since cleared unsure */
+	assert(!vt_slab_bit(sl->bitmap, slot) && sl->releases > 0);
 	bit_put(sl->bitmap, slot, true);
 	sl->used++;
 	sl->releases--;

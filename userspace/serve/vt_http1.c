@@ -5,6 +5,7 @@
  * HTTP/1.1, raw bytes until close for HTTP/1.0. Requests are answered in
  * order; while the socket refuses output, parsing pauses, so a client that
  * pipelines requests without reading the answers cannot grow our memory. */
+#include <assert.h>
 #include <http_parser.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -127,6 +128,7 @@ static void pump(struct vt_http1 *h)
 		vt_conn_write(h->c, bufs + 1, n, NULL, refs, n);
 		return;
 	}
+	assert(!vt_conn_busy(h->c));	/* h->chunk is the one in flight */
 	bufs[0] = uv_buf_init(h->chunk, snprintf(h->chunk, sizeof(h->chunk),
 						 "%zx\r\n", total));
 	bufs[n + 1] = uv_buf_init((char *)"\r\n", 2);

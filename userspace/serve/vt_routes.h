@@ -27,7 +27,8 @@ const char *vt_routes_url(const struct vt_routes *r);
  * and hands it to every subscriber. */
 void vt_routes_tick(struct vt_routes *r, uint64_t now_ms);
 
-/* /healthz answers 503 with this reason from now on (NULL: 200 ok). */
+/* /healthz answers 503 with this one-line reason from now on (NULL: 200
+ * ok). */
 void vt_routes_set_unhealthy(struct vt_routes *r, const char *reason);
 
 /* Closes the server; done(arg) runs when every handle is closed. */

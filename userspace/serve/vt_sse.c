@@ -2,6 +2,7 @@
  * streaming contract). A published event is formatted once into a
  * refcounted buffer; each subscriber's bounded ring queue holds references
  * to it. */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,8 @@ static void sub_push(struct vt_sse_sub *s, struct vt_sse_buf *b)
 {
 	struct vt_server *srv = s->conn->srv;
 
+	/* every caller checks for room first: a full ring would overwrite */
+	assert(s->len < srv->opts.queue_max);
 	vt_conn__mark_busy(s->conn);
 	s->q[(s->head + s->len) % srv->opts.queue_max] = buf_ref(b);
 	s->len++;

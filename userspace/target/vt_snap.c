@@ -183,7 +183,6 @@ static uint64_t slot_data(const struct vt_slab_image *img, uint64_t slot)
 	       slot * vt_slab_stride(img->data_off, img->item_size) + img->data_off;
 }
 
-/* kind, diag state and owner of every used handle slot, in one batch */
 /* The three spans of a handle's kind, diag state and owner at payload d. */
 static struct vt_mem_span *handle_spans(const struct vt_snap *s, uint64_t d,
 					uint32_t *kind, uint32_t *diag,
@@ -195,6 +194,7 @@ static struct vt_mem_span *handle_spans(const struct vt_snap *s, uint64_t d,
 	return sp;
 }
 
+/* Kind, diag state and owner of every used handle slot, in one batch. */
 static int read_handles(struct vt_snap *s, struct vt_slab_image *img)
 {
 	struct vt_mem_span *sp = s->spans;
