@@ -50,7 +50,6 @@ static struct argp_option attach_options[] = {
 
 struct trace_args {
 	struct vt_trace_opts *o;
-	bool have_pid;
 };
 
 error_t vt_cmd_bad(const struct argp_state *st, const char *fmt, ...)
@@ -72,6 +71,20 @@ int vt_cmd_num(const char *s, double min, double max, double *out)
 	errno = 0;
 	*out = strtod(s, &end);
 	return errno || end == s || *end || *out < min || *out > max ? -1 : 0;
+}
+
+error_t vt_cmd_pid(const struct argp_state *st, int key, const char *arg,
+		   int *pid)
+{
+	double v;
+
+	if (key == ARGP_KEY_END)
+		return *pid ? 0 : vt_cmd_bad(st, "missing pid; `valk-trace ps` "
+						 "lists valk processes");
+	if (*pid || vt_cmd_num(arg, 1, INT_MAX, &v))
+		return vt_cmd_bad(st, "expected one pid, got '%s'", arg);
+	*pid = (int)v;
+	return 0;
 }
 
 error_t vt_cmd_mode(const struct argp_state *st, const char *arg,
@@ -188,17 +201,8 @@ static error_t parse_session(int key, char *arg, struct argp_state *st)
 		o->quiet = 1;
 		break;
 	case ARGP_KEY_ARG:
-		if (a->have_pid || vt_cmd_num(arg, 1, INT_MAX, &v))
-			return vt_cmd_bad(st, "expected one pid, got '%s'",
-					  arg);
-		o->pid = v;
-		a->have_pid = true;
-		break;
 	case ARGP_KEY_END:
-		if (!a->have_pid)
-			return vt_cmd_bad(st, "missing pid; `valk-trace ps` "
-					      "lists valk processes");
-		break;
+		return vt_cmd_pid(st, key, arg, &o->pid);
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}

@@ -27,6 +27,10 @@ error_t vt_cmd_bad(const struct argp_state *st, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* A number in [min, max], the whole string; 0, or -1. */
 int vt_cmd_num(const char *s, double min, double max, double *out);
+/* The one <pid> argument, for ARGP_KEY_ARG and ARGP_KEY_END: given once,
+ * a number, not missing. */
+error_t vt_cmd_pid(const struct argp_state *st, int key, const char *arg,
+		   int *pid);
 /* --mode's value, or a vt_cmd_bad error naming the modes. */
 error_t vt_cmd_mode(const struct argp_state *st, const char *arg,
 		    enum vt_mode *out);

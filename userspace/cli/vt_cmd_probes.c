@@ -3,7 +3,6 @@
  * cost — without attaching anything. */
 #include "cli/vt_cmd.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,22 +25,14 @@ static const struct argp_option options[] = {
 static error_t parse(int key, char *arg, struct argp_state *st)
 {
 	struct args *a = st->input;
-	double v;
 
 	switch (key) {
 	case 'j':
 		a->json = true;
 		break;
 	case ARGP_KEY_ARG:
-		if (a->pid || vt_cmd_num(arg, 1, INT_MAX, &v))
-			return vt_cmd_bad(st, "expected one pid, got '%s'", arg);
-		a->pid = (int)v;
-		break;
 	case ARGP_KEY_END:
-		if (!a->pid)
-			return vt_cmd_bad(st, "missing pid; `valk-trace ps` "
-					      "lists valk processes");
-		break;
+		return vt_cmd_pid(st, key, arg, &a->pid);
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}

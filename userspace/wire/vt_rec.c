@@ -6,6 +6,7 @@
 
 #include <zlib.h>
 
+#include "wire/vt_buf.h"
 #include "wire/vt_rec.h"
 #include "wire/vt_rec_codec.h"
 
@@ -13,23 +14,12 @@
 
 bool vt_rec_buf_grow(struct vt_rec_buf *b, size_t more)
 {
-	size_t cap = b->cap ? b->cap : 4096;
-	uint8_t *p;
+	void *p = b->p;
 
-	if (b->oom)
-		return false;
-	if (b->len + more <= b->cap)
-		return true;
-	while (cap < b->len + more)
-		cap *= 2;
-	p = realloc(b->p, cap);
-	if (!p) {
+	if (!b->oom && !vt_buf_reserve(&p, &b->cap, b->len + more, 4096))
 		b->oom = true;
-		return false;
-	}
 	b->p = p;
-	b->cap = cap;
-	return true;
+	return !b->oom;
 }
 
 void vt_rec_buf_free(struct vt_rec_buf *b)

@@ -5,6 +5,8 @@
  * milliseconds. */
 #include "wire/vt_wire_json.h"
 
+#include "wire/vt_buf.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,25 +14,15 @@
 
 #define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
 
+/* One byte more than asked: the text stays NUL-terminated. */
 bool vt_wire__buf_grow(struct vt_wire__buf *b, size_t more)
 {
-	size_t cap = b->cap ? b->cap : 256;
-	char *p;
+	void *p = b->p;
 
-	if (b->oom)
-		return false;
-	if (b->len + more + 1 <= b->cap)
-		return true;
-	while (cap < b->len + more + 1)
-		cap *= 2;
-	p = realloc(b->p, cap);
-	if (!p) {
+	if (!b->oom && !vt_buf_reserve(&p, &b->cap, b->len + more + 1, 256))
 		b->oom = true;
-		return false;
-	}
 	b->p = p;
-	b->cap = cap;
-	return true;
+	return !b->oom;
 }
 
 void vt_wire__buf_put(struct vt_wire__buf *b, const char *s, size_t n)
