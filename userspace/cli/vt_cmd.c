@@ -15,6 +15,7 @@ enum {
 	OPT_RINGBUF,
 	OPT_LISTEN,
 	OPT_RECORD,
+	OPT_FOLLOW,
 };
 
 /* Options of every session: attach, snapshot. */
@@ -45,6 +46,10 @@ static struct argp_option attach_options[] = {
 	  "also write a recording of the trace here (see `valk-trace "
 	  "replay`)", 0 },
 	{ "output", 'o', "FILE", 0, "the same as --record", 0 },
+	{ "follow", OPT_FOLLOW, "NAME", 0,
+	  "instead of <pid>: trace the valk process named NAME (command or "
+	  "executable name), waiting for it, and the next one whenever it "
+	  "exits or restarts", 0 },
 	{ 0 }
 };
 
@@ -200,8 +205,16 @@ static error_t parse_session(int key, char *arg, struct argp_state *st)
 	case 'q':
 		o->quiet = 1;
 		break;
-	case ARGP_KEY_ARG:
 	case ARGP_KEY_END:
+		if (o->follow && o->pid)
+			return vt_cmd_bad(st, "a pid or --follow NAME, not both");
+		if (o->follow && o->record_path)
+			return vt_cmd_bad(st, "a recording is of one target: "
+					      "--record or --follow, not both");
+		if (o->follow)
+			break;
+		return vt_cmd_pid(st, key, arg, &o->pid);
+	case ARGP_KEY_ARG:
 		return vt_cmd_pid(st, key, arg, &o->pid);
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -234,6 +247,12 @@ static error_t parse_attach(int key, char *arg, struct argp_state *st)
 	case OPT_RECORD:
 	case 'o':
 		o->record_path = arg;
+		break;
+	case OPT_FOLLOW:
+		if (!*arg || strchr(arg, '/'))
+			return vt_cmd_bad(st, "--follow wants a process name, "
+					      "not a path");
+		o->follow = arg;
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

@@ -32,7 +32,7 @@
 #define LOSS_UNHEALTHY_MS 5000	/* /healthz: 503 this long after a loss */
 
 struct vt_trace {
-	const struct vt_trace_opts *o;
+	struct vt_trace_opts *o;
 	uv_timer_t tick;
 	uv_signal_t sigint, sigterm;
 	struct vt_target target;
@@ -55,7 +55,9 @@ struct vt_trace {
 	struct vt_arena *arenas;
 	int exit_code;
 	bool stopping;
+	bool attached;		/* a target is traced (--follow waits unattached) */
 	char err[512];
+	char said[512];		/* the last --follow attach error said */
 };
 
 static const char *const mode_names[] = {
@@ -542,13 +544,90 @@ static void update_counters(struct vt_trace *t, uint64_t now)
 	update_health(t, lost, now);
 }
 
-/* Target gone or exec'd: end with the last state we have. */
+static int attach(struct vt_trace *t);
+
+static void say_attached(struct vt_trace *t)
+{
+	say(t, "attached to pid %d (%s, build-id %s), mode %s, %zu AIO "
+	       "system(s)", t->o->pid, t->target.object,
+	    *t->target.build_id ? t->target.build_id : "none",
+	    vt_mode_name(t->o->mode), t->nsystems);
+}
+
+/* A state of its own for each target, served from the moment it exists. */
+static int fresh_state(struct vt_trace *t)
+{
+	struct vt_state *s = vt_state_new(vt_proc_now_ms());
+
+	if (!s)
+		return -1;
+	if (t->routes)
+		vt_routes_set_state(t->routes, s);
+	vt_state_free(t->state);
+	t->state = s;
+	return 0;
+}
+
+/* --follow: the target is gone; what it left is dropped, and the server
+ * stays up, with an empty state and /healthz 503, until the next one. */
+static void detach(struct vt_trace *t)
+{
+	char why[128];
+
+	vt_probe_close(t->probe);
+	vt_snap_free(t->snap);
+	free(t->arenas);
+	t->probe = NULL;
+	t->snap = NULL;
+	t->arenas = NULL;
+	t->nsystems = 0;
+	t->rescan = false;
+	t->attached = false;
+	t->o->pid = 0;
+	fresh_state(t);
+	snprintf(why, sizeof(why), "no valk process named %s", t->o->follow);
+	if (t->routes)
+		vt_routes_set_unhealthy(t->routes, why);
+}
+
+/* --follow, unattached: attaches to the newest valk process of the name
+ * once there is one that can be traced (a runtime just started may not
+ * have its AIO system yet: tried again next tick, the reason said once). */
+static void follow(struct vt_trace *t)
+{
+	int pid = vt_target_find_named(t->o->follow);
+
+	if (!pid)
+		return;
+	t->o->pid = pid;
+	if (fresh_state(t) || attach(t)) {
+		if (strcmp(t->err, t->said))
+			say(t, "%s; trying again", t->err);
+		snprintf(t->said, sizeof(t->said), "%s", t->err);
+		detach(t);
+		return;
+	}
+	t->said[0] = '\0';
+	if (t->routes)
+		vt_routes_set_unhealthy(t->routes, NULL);
+	say_attached(t);
+}
+
+/* Target gone or exec'd: end with the last state we have, or, following
+ * a name, wait for the next process of that name. */
 static bool target_ended(struct vt_trace *t)
 {
 	int rc = vt_target_check(&t->target);
 
 	if (rc == 0)
 		return false;
+	if (t->o->follow) {
+		say(t, "target %d %s; waiting for the next valk process named "
+		       "%s", t->o->pid, rc == VT_TARGET_EEXEC
+		       ? "exec'd another program" : "exited", t->o->follow);
+		detach(t);
+		return false;
+	}
 	say(t, "target %d %s; final state kept", t->o->pid,
 	    rc == VT_TARGET_EEXEC ? "exec'd another program" : "exited");
 	return true;
@@ -559,8 +638,15 @@ static void on_tick(uv_timer_t *h)
 	struct vt_trace *t = h->data;
 	uint64_t now = vt_proc_now_ms();
 
-	if (target_ended(t)) {
+	if (t->attached && target_ended(t)) {
 		stop(t, VT_EXIT_TARGET_GONE);
+		return;
+	}
+	if (!t->attached)
+		follow(t);
+	if (!t->attached) {
+		if (t->routes)
+			vt_routes_tick(t->routes, now);
 		return;
 	}
 	if (t->probe)
@@ -695,7 +781,10 @@ static int attach(struct vt_trace *t)
 	}
 	read_arenas_gc(t);
 	update_meta(t);
-	return record_start(t);
+	if (record_start(t))
+		return -1;
+	t->attached = true;
+	return 0;
 }
 
 static void cleanup(struct vt_trace *t)
@@ -717,7 +806,7 @@ int vt_trace_run(struct vt_trace_opts *o)
 	rc = prepare(&t, &loop);
 	if (!rc && o->launch && (o->pid = o->launch(o->launch_ctx)) <= 0)
 		rc = 1;		/* launch said why */
-	else if (!rc)
+	else if (!rc && !o->follow)
 		rc = attach(&t);
 	if (rc) {
 		if (rc < 0)
@@ -729,10 +818,14 @@ int vt_trace_run(struct vt_trace_opts *o)
 		cleanup(&t);
 		return VT_EXIT_USAGE;
 	}
-	say(&t, "attached to pid %d (%s, build-id %s), mode %s, %zu AIO "
-		"system(s)", o->pid, t.target.object,
-	    *t.target.build_id ? t.target.build_id : "none",
-	    vt_mode_name(o->mode), t.nsystems);
+	if (o->follow)
+		follow(&t);
+	if (o->follow && !t.attached) {
+		say(&t, "waiting for a valk process named %s", o->follow);
+		detach(&t);
+	} else if (!o->follow) {
+		say_attached(&t);
+	}
 	if (t.rec)
 		say(&t, "recording to %s", o->record_path);
 	if (t.routes)

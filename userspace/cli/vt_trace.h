@@ -31,6 +31,8 @@ struct vt_trace_opts {
 	uint64_t leak_age_ms;
 	const char *listen;	/* serve HTTP here, or NULL */
 	const char *record_path;/* write a recording here, or NULL */
+	const char *follow;	/* trace the valk process of this name, and
+				 * the next one after it exits (no pid) */
 	int snapshot;		/* print one document after one tick, exit */
 	int quiet;
 	/* When set, starts the target once the outputs are checked and the

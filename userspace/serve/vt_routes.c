@@ -201,6 +201,12 @@ void vt_routes_tick(struct vt_routes *r, uint64_t now_ms)
 	r->pushed = true;
 }
 
+void vt_routes_set_state(struct vt_routes *r, const struct vt_state *st)
+{
+	r->st = st;
+	r->pushed = false;	/* a full state first, in both dialects */
+}
+
 void vt_routes_set_unhealthy(struct vt_routes *r, const char *reason)
 {
 	if (reason)

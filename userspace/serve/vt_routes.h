@@ -27,6 +27,10 @@ const char *vt_routes_url(const struct vt_routes *r);
  * and hands it to every subscriber. */
 void vt_routes_tick(struct vt_routes *r, uint64_t now_ms);
 
+/* Serves st from now on (a new target's state): every stream gets a
+ * full state at the next tick. */
+void vt_routes_set_state(struct vt_routes *r, const struct vt_state *st);
+
 /* /healthz answers 503 with this one-line reason from now on (NULL: 200
  * ok). */
 void vt_routes_set_unhealthy(struct vt_routes *r, const char *reason);

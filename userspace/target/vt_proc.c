@@ -102,6 +102,35 @@ uint64_t vt_proc_wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+bool vt_proc_named(int pid, const char *name)
+{
+	char path[64], buf[4096] = "";
+	const char *base;
+	FILE *f;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	if ((f = fopen(path, "r"))) {
+		if (fgets(buf, sizeof(buf), f))
+			buf[strcspn(buf, "\n")] = '\0';
+		fclose(f);
+		/* comm keeps 15 characters of the name */
+		if (*buf && !strncmp(buf, name, 15) &&
+		    (strlen(name) <= 15 || strlen(buf) == 15) &&
+		    (strlen(name) >= 15 || !strcmp(buf, name)))
+			return true;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	n = readlink(path, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	if (n > 10 && !strcmp(buf + n - 10, " (deleted)"))
+		buf[n - 10] = '\0';
+	base = strrchr(buf, '/');
+	return !strcmp(base ? base + 1 : buf, name);
+}
+
 bool vt_proc_has_cap(int cap)
 {
 	unsigned long long eff = 0;

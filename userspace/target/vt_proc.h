@@ -25,6 +25,9 @@ size_t vt_proc_cmdline(int pid, char *buf, size_t len);
 uint64_t vt_proc_now_ns(void);
 uint64_t vt_proc_now_ms(void);
 uint64_t vt_proc_wall_ms(void);
+/* Whether pid's command name (comm) or its executable's file name is
+ * name: how `attach --follow NAME` recognizes a service's process. */
+bool vt_proc_named(int pid, const char *name);
 /* Whether this process has capability cap (CAP_*, <linux/capability.h>)
  * in its effective set. */
 bool vt_proc_has_cap(int cap);

@@ -575,6 +575,33 @@ int vt_target_check(const struct vt_target *t)
 							      : VT_TARGET_ENOPID;
 }
 
+int vt_target_find_named(const char *name)
+{
+	DIR *d = opendir("/proc");
+	struct vt_target *t = malloc(sizeof(*t));
+	struct dirent *de;
+	uint64_t newest = 0;
+	char err[256];
+	int best = 0;
+
+	while (d && t && (de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (*end || pid <= 0 || pid == getpid() ||
+		    !vt_proc_named((int)pid, name) ||
+		    vt_target_open((int)pid, t, err, sizeof(err)) ||
+		    t->start_time < newest)
+			continue;
+		newest = t->start_time;
+		best = (int)pid;
+	}
+	free(t);
+	if (d)
+		closedir(d);
+	return best;
+}
+
 int vt_target_scan(void (*cb)(const struct vt_target *, void *), void *ctx,
 		   int *denied)
 {

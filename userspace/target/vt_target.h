@@ -79,6 +79,10 @@ int vt_target_func_code(const char *path, const char *name,
 int vt_target_build_id(const char *path, char out[65]);
 int vt_target_elf_build_id(Elf *elf, char out[65]);
 
+/* The pid of the valk process named `name` (vt_proc_named) that started
+ * last, or 0 when there is none. */
+int vt_target_find_named(const char *name);
+
 /* Calls cb for every valk process it can read; others are skipped, and
  * those whose /proc entries it may not read are counted in *denied.
  * Returns the number of processes found. */
