@@ -53,7 +53,7 @@ expect_completion() {  # LABEL WANT(regex) [NOT(regex)] -- WORD...
 	if [[ " $got" =~ $want ]] && { [ -z "$not" ] || ! [[ " $got" =~ $not ]]; }; then pass "completion: $label: $got"
 	else fail "completion: $label: got '$got'"; fi
 }
-expect_completion "commands" "attach demo info layout probes ps record replay snapshot" "" -- ""
+expect_completion "every command of --help" "^ *--help --version $(sort <<<"$cmds" | tr '\n' ' ')$" "" -- ""
 expect_completion "attach options" "--layout --leak-age --listen" "" -- attach --l
 expect_completion "snapshot has no --listen" "--layout --leak-age" "--listen" -- snapshot --l
 expect_completion "mode names" "events hybrid sample" "" -- attach --mode ""

@@ -165,6 +165,45 @@ int vt_cmd_parse(const struct argp *argp, int argc, char **argv, void *input)
 	return rc ? VT_EXIT_USAGE : 0;
 }
 
+/* ---- commands of one argument ------------------------------------------------ */
+
+struct one_arg {
+	const char *args_doc, *name;	/* what it is, for the errors */
+	const char *value;
+};
+
+static error_t parse_one(int key, char *arg, struct argp_state *st)
+{
+	struct one_arg *a = st->input;
+
+	switch (key) {
+	case ARGP_KEY_ARG:
+		if (a->value)
+			return vt_cmd_bad(st, "expected one %s, got '%s'",
+					  a->args_doc, arg);
+		a->value = arg;
+		break;
+	case ARGP_KEY_END:
+		if (!a->value)
+			return vt_cmd_bad(st, "missing %s", a->name);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+int vt_cmd_one_arg(int argc, char **argv, const char *args_doc,
+		   const char *name, const char *doc, const char **out)
+{
+	struct argp argp = { NULL, parse_one, args_doc, doc, NULL, NULL, NULL };
+	struct one_arg a = { args_doc, name, NULL };
+	int rc = vt_cmd_parse(&argp, argc, argv, &a);
+
+	*out = a.value;
+	return rc;
+}
+
 /* ---- attach and snapshot ------------------------------------------------------ */
 
 static bool pow2(double v)

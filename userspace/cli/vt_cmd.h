@@ -39,6 +39,12 @@ error_t vt_cmd_mode(const struct argp_state *st, const char *arg,
  * dropped): 0, or VT_EXIT_USAGE after the line. */
 int vt_cmd_parse(const struct argp *argp, int argc, char **argv, void *input);
 
+/* A command that takes one argument and no option but --help: args_doc
+ * ("<binary>") and doc for --help, name ("<binary>: the runtime's ...")
+ * for the errors. 0 with *out set, or VT_EXIT_USAGE after a one-line error. */
+int vt_cmd_one_arg(int argc, char **argv, const char *args_doc,
+		   const char *name, const char *doc, const char **out);
+
 /* A session's options: the defaults, then <pid> and the options of argv,
  * those of every session and, for attach, its own (--duration, --json,
  * --listen). Returns 0, or VT_EXIT_USAGE after a one-line error. */

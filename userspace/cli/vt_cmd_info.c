@@ -71,24 +71,23 @@ static void print_index(const struct vt_rec_index *ix, size_t len)
 int vt_cmd_info(int argc, char **argv)
 {
 	const uint8_t *p;
+	const char *file;
 	size_t len;
 	struct vt_rec_index ix;
 	char err[512];
 
-	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(stderr, "usage: valk-trace info FILE\nPrint what a "
-				"recording holds: header, duration, events, "
-				"keyframes, gaps.\n");
-		return argc == 2 && !strcmp(argv[1], "--help") ? VT_EXIT_OK
-							     : VT_EXIT_USAGE;
-	}
-	if (vt_recfile_map(argv[1], &p, &len, err, sizeof(err)))
+	argv[0] = "valk-trace info";
+	if (vt_cmd_one_arg(argc, argv, "FILE", "FILE: a recording",
+			   "Print what a recording holds: header, duration, "
+			   "events, keyframes, gaps.", &file))
+		return VT_EXIT_USAGE;
+	if (vt_recfile_map(file, &p, &len, err, sizeof(err)))
 		goto fail;
 	if (vt_rec_index_build(p, len, &ix, err, sizeof(err))) {
 		vt_recfile_unmap(p, len);
 		goto fail;
 	}
-	printf("recording: %s, %zu bytes, format %u\n", argv[1], len,
+	printf("recording: %s, %zu bytes, format %u\n", file, len,
 	       (unsigned)(p[8] | p[9] << 8));
 	print_header(ix.header);
 	print_index(&ix, len);
@@ -96,6 +95,6 @@ int vt_cmd_info(int argc, char **argv)
 	vt_recfile_unmap(p, len);
 	return VT_EXIT_OK;
 fail:
-	fprintf(stderr, "valk-trace: %s: %s\n", argv[1], err);
+	fprintf(stderr, "valk-trace: %s: %s\n", file, err);
 	return VT_EXIT_USAGE;
 }
