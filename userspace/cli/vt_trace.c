@@ -15,6 +15,7 @@
 
 #include "cli/vt_record.h"
 #include "cli/vt_sites.h"
+#include "target/vt_figures.h"
 #include "target/vt_layout.h"
 #include "probe/vt_probe.h"
 #include "target/vt_proc.h"
@@ -41,6 +42,7 @@ struct vt_trace {
 	struct vt_sites sites;	/* where each probe went */
 	struct vt_wire_site wsites[VT_P_COUNT];
 	struct vt_snap *snap;
+	struct vt_figures_reader *figures;
 	struct vt_state *state;
 	struct vt_routes *routes;	/* HTTP, when serving */
 	struct vt_record *rec;		/* recording, or NULL */
@@ -308,6 +310,16 @@ static void read_arenas_gc(struct vt_trace *t)
 		vt_state_gc_set(t->state, &gc);
 	if (changed(t, gen))
 		vt_record_gc(t->rec, &gc);
+}
+
+/* The registry's counters and the GC and library figures move with every
+ * request: read each tick in every mode, like the arenas. */
+static void read_figures(struct vt_trace *t)
+{
+	struct vt_figures *f = vt_figures_read(t->figures);
+
+	if (f)
+		vt_state_figures_set(t->state, f);
 }
 
 /* ---- events ------------------------------------------------------------ */
@@ -665,6 +677,7 @@ static void on_tick(uv_timer_t *h)
 		refresh_all(t, LOAD_RECONCILE);
 	}
 	read_arenas_gc(t);
+	read_figures(t);
 	update_counters(t, now);
 	update_meta(t);
 	record_tick(t);
@@ -745,8 +758,9 @@ static int attach(struct vt_trace *t)
 	t->snap = vt_snap_new(o->pid, &t->layout, t->target.bias,
 			      vt_target_addr(&t->target, "valk_sys",
 					     t->layout.sym[VT_LS_VALK_SYS]));
+	t->figures = vt_figures_reader_new(&t->target, &t->layout);
 	t->arenas = calloc(MAX_ARENAS, sizeof(*t->arenas));
-	if (!t->snap || !t->arenas) {
+	if (!t->snap || !t->figures || !t->arenas) {
 		snprintf(t->err, sizeof(t->err), "out of memory");
 		return -1;
 	}
@@ -780,6 +794,7 @@ static int attach(struct vt_trace *t)
 		return -1;
 	}
 	read_arenas_gc(t);
+	read_figures(t);
 	update_meta(t);
 	if (record_start(t))
 		return -1;
@@ -792,6 +807,7 @@ static void cleanup(struct vt_trace *t)
 	vt_record_close(t->rec, vt_proc_now_ms());
 	vt_probe_close(t->probe);
 	vt_snap_free(t->snap);
+	vt_figures_reader_free(t->figures);
 	vt_state_free(t->state);
 	free(t->arenas);
 }

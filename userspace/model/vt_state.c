@@ -17,6 +17,7 @@ struct vt_state {
 	struct vt_arena *arenas;
 	size_t narenas;
 	struct vt_gc gc;
+	struct vt_figures *figures;
 	struct vt_state_counters counters;
 };
 
@@ -136,6 +137,7 @@ void vt_state_free(struct vt_state *s)
 		slab_free(s->slabs[i]);
 	free(s->slabs);
 	free(s->arenas);
+	vt_figures_free(s->figures);
 	free(s);
 }
 
@@ -546,6 +548,25 @@ void vt_state_arenas_set(struct vt_state *s, const struct vt_arena *a,
 	s->arenas = v;
 	s->narenas = n;
 	s->generation++;
+}
+
+void vt_figures_free(struct vt_figures *f)
+{
+	if (f)
+		free(f->metrics);
+	free(f);
+}
+
+/* Counters move every tick: no generation bump (pushes go out anyway). */
+void vt_state_figures_set(struct vt_state *s, struct vt_figures *f)
+{
+	vt_figures_free(s->figures);
+	s->figures = f;
+}
+
+const struct vt_figures *vt_state_figures(const struct vt_state *s)
+{
+	return s->figures;
 }
 
 void vt_state_gc_set(struct vt_state *s, const struct vt_gc *gc)

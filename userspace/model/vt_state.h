@@ -84,6 +84,72 @@ struct vt_gc {
 	struct vt_gc_class classes[16];
 };
 
+/* One metric of the runtime's registry as read: a counter, gauge or
+ * histogram with its labels. Histogram buckets are per bucket (not
+ * cumulative); buckets[nbounds] is +Inf. */
+enum vt_metric_type { VT_METRIC_COUNTER, VT_METRIC_GAUGE, VT_METRIC_HISTOGRAM };
+#define VT_METRIC_MAX_LABELS 8
+#define VT_METRIC_MAX_BOUNDS 32
+#define VT_METRIC_NAME_LEN 96
+
+struct vt_metric {
+	enum vt_metric_type type;
+	char name[VT_METRIC_NAME_LEN];
+	unsigned nlabels;
+	struct {
+		char key[32];
+		char value[VT_METRIC_NAME_LEN];
+	} labels[VT_METRIC_MAX_LABELS];
+	uint64_t counter;	/* counter value */
+	int64_t gauge;		/* gauge value */
+	uint64_t count, sum_us;	/* histogram */
+	unsigned nbounds;
+	double bounds[VT_METRIC_MAX_BOUNDS];
+	uint64_t buckets[VT_METRIC_MAX_BOUNDS + 1];
+};
+
+/* Registry meta-stats of one metric family. */
+struct vt_metric_family {
+	uint64_t active, hwm, capacity, free;
+};
+enum { VT_FAM_COUNTERS, VT_FAM_GAUGES, VT_FAM_HISTOGRAMS, VT_FAM_SUMMARIES,
+       VT_FAMS };
+
+/* What of struct vt_figures was read (the runtime may lack some). */
+enum {
+	VT_FIG_REGISTRY = 1 << 0,
+	VT_FIG_GC = 1 << 1,
+	VT_FIG_EVAL = 1 << 2,
+	VT_FIG_SSL = 1 << 3,
+	VT_FIG_NGHTTP2 = 1 << 4,
+	VT_FIG_LIBUV = 1 << 5,
+};
+
+/* The figures the runtime's own dashboard shows, read from its memory. */
+struct vt_figures {
+	unsigned have;		/* VT_FIG_* */
+	/* the metrics registry: counters, then gauges, then histograms,
+	 * active ones in slot order */
+	uint64_t start_us;	/* registry start, CLOCK_MONOTONIC */
+	size_t nmetrics;
+	struct vt_metric *metrics;
+	struct vt_metric_family fam[VT_FAMS];
+	uint64_t pool_used, pool_capacity;
+	uint64_t evictions[VT_FAMS + 1];	/* total, then per family */
+	/* GC cycles (the heap's runtime_metrics) */
+	struct {
+		uint64_t cycles, pause_us_total, pause_us_max, reclaimed,
+			allocated, last_before, last_reclaimed;
+		uint64_t pause[5];	/* <1, 1-5, 5-10, 10-16, 16+ ms */
+		uint64_t survival[4];	/* gen 0, 1-5, 6-20, 21+ */
+	} gc;
+	struct {
+		uint64_t evals, function_calls, builtin_calls, stack_max,
+			closures, lookups;
+	} eval;
+	uint64_t ssl_bytes, nghttp2_bytes, libuv_bytes;
+};
+
 /* One slab in the model. Arrays have `total` entries. */
 struct vt_slab {
 	uint64_t addr;
@@ -152,6 +218,12 @@ void vt_state_owner_set(struct vt_state *s, int system, unsigned idx,
 void vt_state_arenas_set(struct vt_state *s, const struct vt_arena *a,
 			 size_t n);
 void vt_state_gc_set(struct vt_state *s, const struct vt_gc *gc);
+/* Takes ownership of f (malloc'd, its metrics array too): the figures as
+ * of now. */
+void vt_state_figures_set(struct vt_state *s, struct vt_figures *f);
+/* NULL until figures were set. */
+const struct vt_figures *vt_state_figures(const struct vt_state *s);
+void vt_figures_free(struct vt_figures *f);
 
 /* Apply one event of any type; a freed slab is forgotten. Returns 0;
  * VT_STATE_READ_SYSTEMS when an AIO system started (the caller reads

@@ -18,18 +18,21 @@
 const struct vt_layout_spec vt_layout_fields[VT_L_COUNT] = {
 #define X(id, type, path) { type, path },
 	VT_LAYOUT_FIELDS(X)
+	VT_LAYOUT_FIGURE_FIELDS(X)
 #undef X
 };
 
 const struct vt_layout_spec vt_layout_counts[VT_LC_COUNT] = {
 #define X(id, type, path) { type, path },
 	VT_LAYOUT_COUNTS(X)
+	VT_LAYOUT_FIGURE_COUNTS(X)
 #undef X
 };
 
 const char *const vt_layout_symbols[VT_LS_COUNT] = {
 #define X(id, name) name,
 	VT_LAYOUT_SYMBOLS(X)
+	VT_LAYOUT_FIGURE_SYMBOLS(X)
 #undef X
 };
 
@@ -332,6 +335,16 @@ missing:
 	return -1;
 }
 
+/* Index i of a table whose first `required` entries must resolve: marks
+ * an optional entry absent (true), or tells that it was required. */
+static bool optional(size_t i, size_t required, uint64_t *v)
+{
+	if (i < required)
+		return false;
+	*v = VT_LAYOUT_ABSENT;
+	return true;
+}
+
 static int resolve_all(Dwarf *dw, struct vt_layout *out, const char *path,
 		       char *err, size_t errlen)
 {
@@ -357,11 +370,12 @@ static int resolve_all(Dwarf *dw, struct vt_layout *out, const char *path,
 	}
 	for (i = 0; i < VT_L_COUNT; i++)
 		if (resolve_spec(&s, &vt_layout_fields[i], false, &out->off[i], path,
-				 err, errlen))
+				 err, errlen) && !optional(i, VT_L_REQUIRED, &out->off[i]))
 			return -1;
 	for (i = 0; i < VT_LC_COUNT; i++)
 		if (resolve_spec(&s, &vt_layout_counts[i], true, &out->count[i],
-				 path, err, errlen))
+				 path, err, errlen) &&
+		    !optional(i, VT_LC_REQUIRED, &out->count[i]))
 			return -1;
 	out->release_ptr_calls_release = !s.release_inlined;
 	return 0;
@@ -373,7 +387,8 @@ static int resolve_symbols(Elf *elf, struct vt_layout *out, const char *path,
 	size_t i;
 
 	for (i = 0; i < VT_LS_COUNT; i++) {
-		if (!vt_target_elf_symbol(elf, vt_layout_symbols[i], &out->sym[i]))
+		if (!vt_target_elf_symbol(elf, vt_layout_symbols[i], &out->sym[i]) ||
+		    optional(i, VT_LS_REQUIRED, &out->sym[i]))
 			continue;
 		snprintf(err, errlen, "symbol %s not found in %s: %s",
 			 vt_layout_symbols[i], path, UNSUPPORTED);
@@ -440,6 +455,11 @@ out:
 
 /* ---- JSON ------------------------------------------------------------- */
 
+static json_t *json_value(uint64_t v)
+{
+	return v == VT_LAYOUT_ABSENT ? json_null() : json_integer((json_int_t)v);
+}
+
 static json_t *spec_object(const struct vt_layout_spec *specs, const uint64_t *v,
 			   size_t n)
 {
@@ -449,7 +469,7 @@ static json_t *spec_object(const struct vt_layout_spec *specs, const uint64_t *v
 
 	for (i = 0; i < n; i++) {
 		spec_name(&specs[i], name, sizeof(name));
-		json_object_set_new(o, name, json_integer((json_int_t)v[i]));
+		json_object_set_new(o, name, json_value(v[i]));
 	}
 	return o;
 }
@@ -462,7 +482,7 @@ int vt_layout_write_json(const struct vt_layout *l, FILE *f)
 
 	for (i = 0; i < VT_LS_COUNT; i++)
 		json_object_set_new(syms, vt_layout_symbols[i],
-				    json_integer((json_int_t)l->sym[i]));
+				    json_value(l->sym[i]));
 	json_object_set_new(root, "object", json_string(l->object));
 	json_object_set_new(root, "build_id", json_string(l->build_id));
 	json_object_set_new(root, "release_ptr_calls_release",
@@ -479,12 +499,18 @@ int vt_layout_write_json(const struct vt_layout *l, FILE *f)
 	return r;
 }
 
-/* Reads integer members `key` of o (one of "fields", "counts", "symbols"). */
+/* Reads integer member `key` of o (one of "fields", "counts", "symbols");
+ * an optional one may be null or missing (absent). */
 static int read_u64(const json_t *o, const char *section, const char *key,
-		    uint64_t *v, const char *path, char *err, size_t errlen)
+		    bool opt, uint64_t *v, const char *path, char *err,
+		    size_t errlen)
 {
 	const json_t *j = json_object_get(o, key);
 
+	if (opt && (!j || json_is_null(j))) {
+		*v = VT_LAYOUT_ABSENT;
+		return 0;
+	}
 	if (!json_is_integer(j) || json_integer_value(j) < 0) {
 		snprintf(err, errlen,
 			 "%s: \"%s\" lacks a non-negative integer \"%s\": "
@@ -498,7 +524,8 @@ static int read_u64(const json_t *o, const char *section, const char *key,
 
 static int read_specs(const json_t *root, const char *section,
 		      const struct vt_layout_spec *specs, uint64_t *v, size_t n,
-		      const char *path, char *err, size_t errlen)
+		      size_t required, const char *path, char *err,
+		      size_t errlen)
 {
 	const json_t *o = json_object_get(root, section);
 	char name[128];
@@ -506,7 +533,8 @@ static int read_specs(const json_t *root, const char *section,
 
 	for (i = 0; i < n; i++) {
 		spec_name(&specs[i], name, sizeof(name));
-		if (read_u64(o, section, name, &v[i], path, err, errlen))
+		if (read_u64(o, section, name, i >= required, &v[i], path, err,
+			     errlen))
 			return -1;
 	}
 	return 0;
@@ -578,14 +606,15 @@ int vt_layout_read_json(const char *path, struct vt_layout *out, char *err,
 	}
 	syms = json_object_get(root, "symbols");
 	if (read_header(root, out, path, err, errlen) ||
-	    read_specs(root, "fields", vt_layout_fields, out->off, VT_L_COUNT, path,
-		       err, errlen) ||
+	    read_specs(root, "fields", vt_layout_fields, out->off, VT_L_COUNT,
+		       VT_L_REQUIRED, path, err, errlen) ||
 	    read_specs(root, "counts", vt_layout_counts, out->count, VT_LC_COUNT,
-		       path, err, errlen))
+		       VT_LC_REQUIRED, path, err, errlen))
 		goto out;
 	for (i = 0; i < VT_LS_COUNT; i++)
-		if (read_u64(syms, "symbols", vt_layout_symbols[i], &out->sym[i], path,
-			     err, errlen))
+		if (read_u64(syms, "symbols", vt_layout_symbols[i],
+			     i >= VT_LS_REQUIRED, &out->sym[i], path, err,
+			     errlen))
 			goto out;
 	r = 0;
 out:

@@ -69,11 +69,100 @@
 	X(PAGELIST_USED, "valk_gc_page_list_t", "used_slots")                \
 	X(PAGELIST_SLOT_SIZE, "valk_gc_page_list_t", "slot_size")
 
+/*
+ * The figures the runtime's own dashboard shows: its metrics registry
+ * (g_metrics), GC cycle figures, interpreter counters. Optional: a runtime
+ * without one of them is still traced, and what it lacks is left out of the
+ * documents (VT_LAYOUT_ABSENT).
+ */
+#define VT_LAYOUT_FIGURE_FIELDS(X)                                           \
+	X(REG_COUNTERS, "valk_metrics_registry_t", "counters")               \
+	X(REG_COUNTER_COUNT, "valk_metrics_registry_t", "counter_count")     \
+	X(REG_COUNTER_FREE, "valk_metrics_registry_t", "counter_free.head")  \
+	X(REG_COUNTER_NEXT, "valk_metrics_registry_t", "counter_next_free")  \
+	X(REG_GAUGES, "valk_metrics_registry_t", "gauges")                   \
+	X(REG_GAUGE_COUNT, "valk_metrics_registry_t", "gauge_count")         \
+	X(REG_GAUGE_FREE, "valk_metrics_registry_t", "gauge_free.head")      \
+	X(REG_GAUGE_NEXT, "valk_metrics_registry_t", "gauge_next_free")      \
+	X(REG_HISTOGRAMS, "valk_metrics_registry_t", "histograms")           \
+	X(REG_HISTOGRAM_COUNT, "valk_metrics_registry_t", "histogram_count") \
+	X(REG_HISTOGRAM_FREE, "valk_metrics_registry_t", "histogram_free.head") \
+	X(REG_HISTOGRAM_NEXT, "valk_metrics_registry_t", "histogram_next_free") \
+	X(REG_SUMMARIES, "valk_metrics_registry_t", "summaries")             \
+	X(REG_SUMMARY_COUNT, "valk_metrics_registry_t", "summary_count")     \
+	X(REG_SUMMARY_FREE, "valk_metrics_registry_t", "summary_free.head")  \
+	X(REG_SUMMARY_NEXT, "valk_metrics_registry_t", "summary_next_free")  \
+	X(REG_POOL_COUNT, "valk_metrics_registry_t", "string_pool_count")    \
+	X(REG_EVICTIONS, "valk_metrics_registry_t", "evictions_total")       \
+	X(REG_EVICT_COUNTERS, "valk_metrics_registry_t", "evictions_counters") \
+	X(REG_EVICT_GAUGES, "valk_metrics_registry_t", "evictions_gauges")   \
+	X(REG_EVICT_HISTOGRAMS, "valk_metrics_registry_t", "evictions_histograms") \
+	X(REG_EVICT_SUMMARIES, "valk_metrics_registry_t", "evictions_summaries") \
+	X(REG_START, "valk_metrics_registry_t", "start_time_us")             \
+	X(COUNTER_SIZEOF, "valk_counter_v2_t", "")                           \
+	X(COUNTER_NAME, "valk_counter_v2_t", "name")                         \
+	X(COUNTER_LABELS, "valk_counter_v2_t", "labels")                     \
+	X(COUNTER_VALUE, "valk_counter_v2_t", "value")                       \
+	X(COUNTER_ACTIVE, "valk_counter_v2_t", "active")                     \
+	X(GAUGE_SIZEOF, "valk_gauge_v2_t", "")                               \
+	X(GAUGE_NAME, "valk_gauge_v2_t", "name")                             \
+	X(GAUGE_LABELS, "valk_gauge_v2_t", "labels")                         \
+	X(GAUGE_VALUE, "valk_gauge_v2_t", "value")                           \
+	X(GAUGE_ACTIVE, "valk_gauge_v2_t", "active")                         \
+	X(HIST_SIZEOF, "valk_histogram_v2_t", "")                            \
+	X(HIST_NAME, "valk_histogram_v2_t", "name")                          \
+	X(HIST_LABELS, "valk_histogram_v2_t", "labels")                      \
+	X(HIST_BOUNDS, "valk_histogram_v2_t", "bucket_bounds")               \
+	X(HIST_NBOUNDS, "valk_histogram_v2_t", "bucket_count")               \
+	X(HIST_BUCKETS, "valk_histogram_v2_t", "buckets")                    \
+	X(HIST_COUNT, "valk_histogram_v2_t", "count")                        \
+	X(HIST_SUM, "valk_histogram_v2_t", "sum_micros")                     \
+	X(HIST_ACTIVE, "valk_histogram_v2_t", "active")                      \
+	X(SUMMARY_SIZEOF, "valk_summary_v2_t", "")                           \
+	X(SUMMARY_ACTIVE, "valk_summary_v2_t", "active")                     \
+	X(LABELSET_LABELS, "valk_label_set_v2_t", "labels")                  \
+	X(LABELSET_COUNT, "valk_label_set_v2_t", "count")                    \
+	X(LABEL_SIZEOF, "valk_label_v2_t", "")                               \
+	X(LABEL_KEY, "valk_label_v2_t", "key")                               \
+	X(LABEL_VALUE, "valk_label_v2_t", "value")                           \
+	X(GC_CYCLES, "valk_gc_heap_t", "runtime_metrics.cycles_total")       \
+	X(GC_PAUSE_TOTAL, "valk_gc_heap_t", "runtime_metrics.pause_us_total") \
+	X(GC_PAUSE_MAX, "valk_gc_heap_t", "runtime_metrics.pause_us_max")    \
+	X(GC_RECLAIMED, "valk_gc_heap_t", "runtime_metrics.reclaimed_bytes_total") \
+	X(GC_ALLOCATED, "valk_gc_heap_t", "runtime_metrics.allocated_bytes_total") \
+	X(GC_LAST_BEFORE, "valk_gc_heap_t", "runtime_metrics.last_heap_before_gc") \
+	X(GC_LAST_RECLAIMED, "valk_gc_heap_t", "runtime_metrics.last_reclaimed") \
+	X(GC_SURVIVAL_0, "valk_gc_heap_t", "runtime_metrics.survival_gen_0") \
+	X(GC_SURVIVAL_1_5, "valk_gc_heap_t", "runtime_metrics.survival_gen_1_5") \
+	X(GC_SURVIVAL_6_20, "valk_gc_heap_t", "runtime_metrics.survival_gen_6_20") \
+	X(GC_SURVIVAL_21, "valk_gc_heap_t", "runtime_metrics.survival_gen_21_plus") \
+	X(GC_PAUSE_0_1, "valk_gc_heap_t", "runtime_metrics.pause_0_1ms")     \
+	X(GC_PAUSE_1_5, "valk_gc_heap_t", "runtime_metrics.pause_1_5ms")     \
+	X(GC_PAUSE_5_10, "valk_gc_heap_t", "runtime_metrics.pause_5_10ms")   \
+	X(GC_PAUSE_10_16, "valk_gc_heap_t", "runtime_metrics.pause_10_16ms") \
+	X(GC_PAUSE_16, "valk_gc_heap_t", "runtime_metrics.pause_16ms_plus")  \
+	X(EVAL_EVALS, "valk_eval_metrics_t", "evals_total")                  \
+	X(EVAL_FUNCTION_CALLS, "valk_eval_metrics_t", "function_calls")      \
+	X(EVAL_BUILTIN_CALLS, "valk_eval_metrics_t", "builtin_calls")        \
+	X(EVAL_STACK_MAX, "valk_eval_metrics_t", "stack_depth_max")          \
+	X(EVAL_CLOSURES, "valk_eval_metrics_t", "closures_created")          \
+	X(EVAL_LOOKUPS, "valk_eval_metrics_t", "env_lookups")
+
+#define VT_LAYOUT_ABSENT UINT64_MAX
+
 enum vt_layout_id {
 #define VT_LAYOUT_ENUM(id, type, path) VT_L_##id,
 	VT_LAYOUT_FIELDS(VT_LAYOUT_ENUM)
+	VT_LAYOUT_FIGURE_FIELDS(VT_LAYOUT_ENUM)
 #undef VT_LAYOUT_ENUM
 	VT_L_COUNT
+};
+/* Ids from VT_L_REQUIRED on are optional. */
+enum {
+#define VT_LAYOUT_ENUM(id, type, path) VT_LR_##id,
+	VT_LAYOUT_FIELDS(VT_LAYOUT_ENUM)
+#undef VT_LAYOUT_ENUM
+	VT_L_REQUIRED
 };
 
 /* Array element counts, from DWARF array bounds. */
@@ -84,11 +173,27 @@ enum vt_layout_id {
 	X(N_GC_CLASSES, "valk_gc_heap_t", "classes")                         \
 	X(OWNER_NAME_LEN, "valk_owner_entry_t", "name")
 
+#define VT_LAYOUT_FIGURE_COUNTS(X)                                           \
+	X(N_COUNTERS, "valk_metrics_registry_t", "counters")                 \
+	X(N_GAUGES, "valk_metrics_registry_t", "gauges")                     \
+	X(N_HISTOGRAMS, "valk_metrics_registry_t", "histograms")             \
+	X(N_SUMMARIES, "valk_metrics_registry_t", "summaries")               \
+	X(N_STRING_POOL, "valk_metrics_registry_t", "string_pool")           \
+	X(N_LABELS, "valk_label_set_v2_t", "labels")                         \
+	X(N_HIST_BOUNDS, "valk_histogram_v2_t", "bucket_bounds")
+
 enum vt_layout_count_id {
 #define VT_LAYOUT_ENUM(id, type, path) VT_LC_##id,
 	VT_LAYOUT_COUNTS(VT_LAYOUT_ENUM)
+	VT_LAYOUT_FIGURE_COUNTS(VT_LAYOUT_ENUM)
 #undef VT_LAYOUT_ENUM
 	VT_LC_COUNT
+};
+enum {
+#define VT_LAYOUT_ENUM(id, type, path) VT_LCR_##id,
+	VT_LAYOUT_COUNTS(VT_LAYOUT_ENUM)
+#undef VT_LAYOUT_ENUM
+	VT_LC_REQUIRED
 };
 
 /* Symbols whose addresses (st_value, link-time) the tracer needs. */
@@ -96,11 +201,26 @@ enum vt_layout_count_id {
 	X(VALK_SYS, "valk_sys")                                              \
 	X(AIO_STOP, "valk_aio_stop")
 
+/* The library byte counters are file-static: in .symtab only. */
+#define VT_LAYOUT_FIGURE_SYMBOLS(X)                                          \
+	X(G_METRICS, "g_metrics")                                            \
+	X(G_EVAL_METRICS, "g_eval_metrics")                                  \
+	X(SSL_BYTES, "__ssl_bytes_used")                                     \
+	X(NGHTTP2_BYTES, "__nghttp2_bytes_used")                             \
+	X(LIBUV_BYTES, "__libuv_bytes_used")
+
 enum vt_layout_sym_id {
 #define VT_LAYOUT_ENUM(id, name) VT_LS_##id,
 	VT_LAYOUT_SYMBOLS(VT_LAYOUT_ENUM)
+	VT_LAYOUT_FIGURE_SYMBOLS(VT_LAYOUT_ENUM)
 #undef VT_LAYOUT_ENUM
 	VT_LS_COUNT
+};
+enum {
+#define VT_LAYOUT_ENUM(id, name) VT_LSR_##id,
+	VT_LAYOUT_SYMBOLS(VT_LAYOUT_ENUM)
+#undef VT_LAYOUT_ENUM
+	VT_LS_REQUIRED
 };
 
 /* The tables the X-macros above describe, in id order. */
@@ -114,6 +234,7 @@ extern const char *const vt_layout_symbols[VT_LS_COUNT];
 struct vt_layout {
 	char object[PATH_MAX];		/* the file it was resolved from */
 	char build_id[65];		/* lower-case hex of NT_GNU_BUILD_ID */
+	/* VT_LAYOUT_ABSENT for an optional one the runtime lacks */
 	uint64_t off[VT_L_COUNT];	/* byte offsets / sizes */
 	uint64_t count[VT_LC_COUNT];	/* array lengths */
 	uint64_t sym[VT_LS_COUNT];	/* symbol st_value in the object */

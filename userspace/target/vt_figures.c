@@ -1,0 +1,453 @@
+#include "target/vt_figures.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "target/vt_mem.h"
+
+#define ELEM_MAX (64u << 10)	/* no metric struct is larger */
+#define FAMILY_MAX (1u << 16)	/* slots per family read at most */
+#define STR_CACHE 8192		/* interned strings remembered (power of 2) */
+#define PAGE 4096u
+
+/* Registry strings are interned for the life of the process: each address
+ * is read once. */
+struct str_entry {
+	uint64_t addr;
+	char s[VT_METRIC_NAME_LEN];
+};
+
+struct vt_figures_reader {
+	int pid;
+	const struct vt_layout *l;
+	uint64_t sym[VT_LS_COUNT];	/* runtime addresses, or ABSENT */
+	struct str_entry *cache;	/* open addressing, addr 0 = empty */
+	size_t ncached;
+	uint8_t *buf;			/* one family's elements */
+	size_t cap;
+};
+
+#define OFF(r, id) ((r)->l->off[VT_L_##id])
+#define HAVE(r, id) ((r)->l->off[VT_L_##id] != VT_LAYOUT_ABSENT)
+
+struct vt_figures_reader *vt_figures_reader_new(const struct vt_target *t,
+						const struct vt_layout *l)
+{
+	struct vt_figures_reader *r = calloc(1, sizeof(*r));
+
+	if (r && !(r->cache = calloc(STR_CACHE, sizeof(*r->cache)))) {
+		free(r);
+		return NULL;
+	}
+	if (!r)
+		return NULL;
+	r->pid = t->pid;
+	r->l = l;
+	for (size_t i = 0; i < VT_LS_COUNT; i++)
+		r->sym[i] = l->sym[i] == VT_LAYOUT_ABSENT
+				    ? VT_LAYOUT_ABSENT
+				    : vt_target_addr(t, vt_layout_symbols[i],
+						     l->sym[i]);
+	return r;
+}
+
+void vt_figures_reader_free(struct vt_figures_reader *r)
+{
+	if (!r)
+		return;
+	free(r->cache);
+	free(r->buf);
+	free(r);
+}
+
+static uint64_t get(const uint8_t *buf, uint64_t off, size_t width)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, buf + off, width);	/* little endian, as the target */
+	return v;
+}
+
+/* ---- strings ------------------------------------------------------------ */
+
+static struct str_entry *str_slot(struct vt_figures_reader *r, uint64_t addr)
+{
+	size_t i = (addr >> 3) * 0x9E3779B97F4A7C15ull >> 51;
+
+	while (r->cache[i].addr && r->cache[i].addr != addr)
+		i = (i + 1) & (STR_CACHE - 1);
+	return &r->cache[i];
+}
+
+/* Printable ASCII only: a document never carries what a corrupt or hostile
+ * target put there. */
+static void str_clean(char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && s[i]; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e || s[i] == '"' || s[i] == '\\')
+			s[i] = '?';
+	s[i < len ? i : len - 1] = '\0';
+}
+
+/* One read up to the end of the page (a string may end just before an
+ * unmapped one); a string that runs on is read on from the next page. */
+static void str_read(struct vt_figures_reader *r, uint64_t addr, char *out)
+{
+	size_t room = PAGE - (addr & (PAGE - 1)), len = VT_METRIC_NAME_LEN;
+
+	memset(out, 0, VT_METRIC_NAME_LEN);
+	if (room >= len || vt_mem_read(r->pid, addr, out, room) ||
+	    memchr(out, 0, room))
+		room = 0;
+	if (vt_mem_read(r->pid, addr + room, out + room, len - room) &&
+	    room == 0)
+		out[0] = '\0';
+	str_clean(out, len);
+}
+
+static const char *str_get(struct vt_figures_reader *r, uint64_t addr)
+{
+	struct str_entry *e;
+
+	if (!addr)
+		return "";
+	e = str_slot(r, addr);
+	if (e->addr)
+		return e->s;
+	if (r->ncached >= STR_CACHE * 3 / 4) {
+		memset(r->cache, 0, STR_CACHE * sizeof(*r->cache));
+		r->ncached = 0;
+		e = str_slot(r, addr);
+	}
+	str_read(r, addr, e->s);
+	e->addr = addr;
+	r->ncached++;
+	return e->s;
+}
+
+static void str_copy(char *dst, size_t len, const char *src)
+{
+	snprintf(dst, len, "%s", src);
+}
+
+/* ---- the registry ------------------------------------------------------- */
+
+static bool have_registry(const struct vt_figures_reader *r)
+{
+	const struct vt_layout *l = r->l;
+
+	for (size_t i = VT_L_REG_COUNTERS; i <= VT_L_LABEL_VALUE; i++)
+		if (l->off[i] == VT_LAYOUT_ABSENT)
+			return false;
+	for (size_t i = VT_LC_N_COUNTERS; i <= VT_LC_N_HIST_BOUNDS; i++)
+		if (l->count[i] == VT_LAYOUT_ABSENT)
+			return false;
+	return r->sym[VT_LS_G_METRICS] != VT_LAYOUT_ABSENT &&
+	       OFF(r, COUNTER_SIZEOF) <= ELEM_MAX &&
+	       OFF(r, GAUGE_SIZEOF) <= ELEM_MAX &&
+	       OFF(r, HIST_SIZEOF) <= ELEM_MAX &&
+	       OFF(r, SUMMARY_SIZEOF) <= ELEM_MAX;
+}
+
+/* Where one family lives in valk_metrics_registry_t. */
+struct family {
+	enum vt_layout_id arr, count, head, next;
+	enum vt_layout_count_id cap;
+	enum vt_layout_id size, name, labels, active;
+	enum vt_metric_type type;
+};
+
+static const struct family families[VT_FAMS] = {
+	[VT_FAM_COUNTERS] = {VT_L_REG_COUNTERS, VT_L_REG_COUNTER_COUNT,
+			     VT_L_REG_COUNTER_FREE, VT_L_REG_COUNTER_NEXT,
+			     VT_LC_N_COUNTERS, VT_L_COUNTER_SIZEOF,
+			     VT_L_COUNTER_NAME, VT_L_COUNTER_LABELS,
+			     VT_L_COUNTER_ACTIVE, VT_METRIC_COUNTER},
+	[VT_FAM_GAUGES] = {VT_L_REG_GAUGES, VT_L_REG_GAUGE_COUNT,
+			   VT_L_REG_GAUGE_FREE, VT_L_REG_GAUGE_NEXT,
+			   VT_LC_N_GAUGES, VT_L_GAUGE_SIZEOF, VT_L_GAUGE_NAME,
+			   VT_L_GAUGE_LABELS, VT_L_GAUGE_ACTIVE,
+			   VT_METRIC_GAUGE},
+	[VT_FAM_HISTOGRAMS] = {VT_L_REG_HISTOGRAMS, VT_L_REG_HISTOGRAM_COUNT,
+			       VT_L_REG_HISTOGRAM_FREE,
+			       VT_L_REG_HISTOGRAM_NEXT, VT_LC_N_HISTOGRAMS,
+			       VT_L_HIST_SIZEOF, VT_L_HIST_NAME,
+			       VT_L_HIST_LABELS, VT_L_HIST_ACTIVE,
+			       VT_METRIC_HISTOGRAM},
+	/* summaries count in the meta-stats only: the runtime exports none */
+	[VT_FAM_SUMMARIES] = {VT_L_REG_SUMMARIES, VT_L_REG_SUMMARY_COUNT,
+			      VT_L_REG_SUMMARY_FREE, VT_L_REG_SUMMARY_NEXT,
+			      VT_LC_N_SUMMARIES, VT_L_SUMMARY_SIZEOF,
+			      VT_L_REG_SUMMARIES, VT_L_REG_SUMMARIES,
+			      VT_L_SUMMARY_ACTIVE, VT_METRIC_COUNTER},
+};
+
+static void read_labels(struct vt_figures_reader *r, const uint8_t *ls,
+			struct vt_metric *m)
+{
+	uint64_t n = get(ls, OFF(r, LABELSET_COUNT), 1);
+	uint64_t max = r->l->count[VT_LC_N_LABELS];
+
+	if (max > VT_METRIC_MAX_LABELS)
+		max = VT_METRIC_MAX_LABELS;
+	m->nlabels = n < max ? n : max;
+	for (unsigned i = 0; i < m->nlabels; i++) {
+		const uint8_t *lb = ls + OFF(r, LABELSET_LABELS) +
+				    i * OFF(r, LABEL_SIZEOF);
+
+		str_copy(m->labels[i].key, sizeof(m->labels[i].key),
+			 str_get(r, get(lb, OFF(r, LABEL_KEY), 8)));
+		str_copy(m->labels[i].value, sizeof(m->labels[i].value),
+			 str_get(r, get(lb, OFF(r, LABEL_VALUE), 8)));
+	}
+}
+
+static void read_histogram(struct vt_figures_reader *r, const uint8_t *e,
+			   struct vt_metric *m)
+{
+	uint64_t n = get(e, OFF(r, HIST_NBOUNDS), 1);
+	uint64_t max = r->l->count[VT_LC_N_HIST_BOUNDS];
+
+	if (max > VT_METRIC_MAX_BOUNDS)
+		max = VT_METRIC_MAX_BOUNDS;
+	m->nbounds = n < max ? n : max;
+	for (unsigned b = 0; b < m->nbounds; b++)
+		memcpy(&m->bounds[b], e + OFF(r, HIST_BOUNDS) + 8 * b, 8);
+	for (unsigned b = 0; b <= m->nbounds; b++)
+		m->buckets[b] = get(e, OFF(r, HIST_BUCKETS) + 8 * b, 8);
+	m->count = get(e, OFF(r, HIST_COUNT), 8);
+	m->sum_us = get(e, OFF(r, HIST_SUM), 8);
+}
+
+static int grow(struct vt_figures_reader *r, size_t len)
+{
+	uint8_t *b;
+
+	if (len <= r->cap)
+		return 0;
+	if (!(b = realloc(r->buf, len)))
+		return -1;
+	r->buf = b;
+	r->cap = len;
+	return 0;
+}
+
+/* The free list's depth, walked over the next_free array as read. */
+static uint64_t free_depth(struct vt_figures_reader *r, uint64_t base,
+			   const struct family *fam, uint64_t cap)
+{
+	uint32_t head, *next;
+	uint64_t n = 0;
+
+	if (vt_mem_u32(r->pid, base + r->l->off[fam->head], &head) ||
+	    grow(r, cap * 4) ||
+	    vt_mem_read(r->pid, base + r->l->off[fam->next], r->buf, cap * 4))
+		return 0;
+	next = (uint32_t *)r->buf;
+	for (; head < cap && n < cap; head = next[head])
+		n++;
+	return n;
+}
+
+/* One family: its meta-stats and, but for summaries, its active metrics
+ * appended to f->metrics. */
+static int read_family(struct vt_figures_reader *r, uint64_t base, int k,
+		       struct vt_figures *f, size_t *room)
+{
+	const struct family *fam = &families[k];
+	const struct vt_layout *l = r->l;
+	struct vt_metric_family *st = &f->fam[k];
+	uint64_t size = l->off[fam->size], hwm;
+
+	st->capacity = l->count[fam->cap] < FAMILY_MAX ? l->count[fam->cap]
+						       : FAMILY_MAX;
+	if (vt_mem_u64(r->pid, base + l->off[fam->count], &hwm))
+		return -1;
+	st->hwm = hwm < st->capacity ? hwm : st->capacity;
+	st->free = free_depth(r, base, fam, st->capacity);
+	if (grow(r, st->hwm * size) ||
+	    vt_mem_read(r->pid, base + l->off[fam->arr], r->buf, st->hwm * size))
+		return -1;
+	for (uint64_t i = 0; i < st->hwm; i++) {
+		const uint8_t *e = r->buf + i * size;
+		struct vt_metric *m;
+
+		if (!get(e, l->off[fam->active], 1))
+			continue;
+		st->active++;
+		if (k == VT_FAM_SUMMARIES)
+			continue;
+		if (f->nmetrics == *room) {
+			size_t n = *room ? 2 * *room : 64;
+			void *p = realloc(f->metrics, n * sizeof(*f->metrics));
+
+			if (!p)
+				return -1;
+			f->metrics = p;
+			*room = n;
+		}
+		m = &f->metrics[f->nmetrics++];
+		memset(m, 0, sizeof(*m));
+		m->type = fam->type;
+		str_copy(m->name, sizeof(m->name),
+			 str_get(r, get(e, l->off[fam->name], 8)));
+		read_labels(r, e + l->off[fam->labels], m);
+		if (k == VT_FAM_COUNTERS)
+			m->counter = get(e, OFF(r, COUNTER_VALUE), 8);
+		else if (k == VT_FAM_GAUGES)
+			m->gauge = (int64_t)get(e, OFF(r, GAUGE_VALUE), 8);
+		else
+			read_histogram(r, e, m);
+	}
+	return 0;
+}
+
+/* 8-byte fields at base + off[ids[i]], read in one batch into out[i]. */
+static int read_u64s(struct vt_figures_reader *r, uint64_t base,
+		     const enum vt_layout_id *ids, size_t n, uint64_t *out)
+{
+	struct vt_mem_span sp[24];
+
+	for (size_t i = 0; i < n; i++) {
+		out[i] = 0;
+		sp[i] = (struct vt_mem_span){base + r->l->off[ids[i]], &out[i], 8};
+	}
+	return vt_mem_readv(r->pid, sp, n, NULL);
+}
+
+static int read_registry(struct vt_figures_reader *r, struct vt_figures *f)
+{
+	static const enum vt_layout_id ev[] = {
+		VT_L_REG_EVICTIONS, VT_L_REG_EVICT_COUNTERS,
+		VT_L_REG_EVICT_GAUGES, VT_L_REG_EVICT_HISTOGRAMS,
+		VT_L_REG_EVICT_SUMMARIES,
+	};
+	uint64_t base = r->sym[VT_LS_G_METRICS];
+	size_t room = 0;
+
+	for (int k = 0; k < VT_FAMS; k++)
+		if (read_family(r, base, k, f, &room))
+			return -1;
+	if (read_u64s(r, base, ev, 5, f->evictions) ||
+	    vt_mem_u64(r->pid, base + OFF(r, REG_POOL_COUNT), &f->pool_used) ||
+	    vt_mem_u64(r->pid, base + OFF(r, REG_START), &f->start_us))
+		return -1;
+	f->pool_capacity = r->l->count[VT_LC_N_STRING_POOL];
+	f->have |= VT_FIG_REGISTRY;
+	return 0;
+}
+
+/* ---- GC, interpreter, libraries ------------------------------------------ */
+
+static int read_gc(struct vt_figures_reader *r, struct vt_figures *f)
+{
+	static const enum vt_layout_id ids[] = {
+		VT_L_GC_CYCLES, VT_L_GC_PAUSE_TOTAL, VT_L_GC_PAUSE_MAX,
+		VT_L_GC_RECLAIMED, VT_L_GC_ALLOCATED, VT_L_GC_LAST_BEFORE,
+		VT_L_GC_LAST_RECLAIMED, VT_L_GC_PAUSE_0_1, VT_L_GC_PAUSE_1_5,
+		VT_L_GC_PAUSE_5_10, VT_L_GC_PAUSE_10_16, VT_L_GC_PAUSE_16,
+		VT_L_GC_SURVIVAL_0, VT_L_GC_SURVIVAL_1_5, VT_L_GC_SURVIVAL_6_20,
+		VT_L_GC_SURVIVAL_21,
+	};
+	uint64_t v[sizeof(ids) / sizeof(*ids)], vsys, heap;
+
+	for (size_t i = 0; i < sizeof(ids) / sizeof(*ids); i++)
+		if (r->l->off[ids[i]] == VT_LAYOUT_ABSENT)
+			return 0;
+	if (vt_mem_u64(r->pid, r->sym[VT_LS_VALK_SYS], &vsys) || !vsys ||
+	    vt_mem_u64(r->pid, vsys + OFF(r, VSYS_HEAP), &heap) || !heap ||
+	    read_u64s(r, heap, ids, sizeof(ids) / sizeof(*ids), v))
+		return -1;
+	f->gc.cycles = v[0];
+	f->gc.pause_us_total = v[1];
+	f->gc.pause_us_max = v[2];
+	f->gc.reclaimed = v[3];
+	f->gc.allocated = v[4];
+	f->gc.last_before = v[5];
+	f->gc.last_reclaimed = v[6];
+	memcpy(f->gc.pause, &v[7], sizeof(f->gc.pause));
+	memcpy(f->gc.survival, &v[12], sizeof(f->gc.survival));
+	f->have |= VT_FIG_GC;
+	return 0;
+}
+
+static int read_eval(struct vt_figures_reader *r, struct vt_figures *f)
+{
+	static const enum vt_layout_id ids[] = {
+		VT_L_EVAL_EVALS, VT_L_EVAL_FUNCTION_CALLS,
+		VT_L_EVAL_BUILTIN_CALLS, VT_L_EVAL_CLOSURES, VT_L_EVAL_LOOKUPS,
+	};
+	uint64_t v[5], base = r->sym[VT_LS_G_EVAL_METRICS];
+	uint32_t stack;
+
+	for (size_t i = 0; i < 5; i++)
+		if (r->l->off[ids[i]] == VT_LAYOUT_ABSENT)
+			return 0;
+	if (!HAVE(r, EVAL_STACK_MAX) ||
+	    base == VT_LAYOUT_ABSENT)
+		return 0;
+	if (read_u64s(r, base, ids, 5, v) ||
+	    vt_mem_u32(r->pid, base + OFF(r, EVAL_STACK_MAX), &stack))
+		return -1;
+	f->eval.evals = v[0];
+	f->eval.function_calls = v[1];
+	f->eval.builtin_calls = v[2];
+	f->eval.closures = v[3];
+	f->eval.lookups = v[4];
+	f->eval.stack_max = stack;
+	f->have |= VT_FIG_EVAL;
+	return 0;
+}
+
+static void read_libs(struct vt_figures_reader *r, struct vt_figures *f)
+{
+	static const struct {
+		enum vt_layout_sym_id sym;
+		unsigned flag;
+		size_t off;
+	} libs[] = {
+		{VT_LS_SSL_BYTES, VT_FIG_SSL, offsetof(struct vt_figures, ssl_bytes)},
+		{VT_LS_NGHTTP2_BYTES, VT_FIG_NGHTTP2,
+		 offsetof(struct vt_figures, nghttp2_bytes)},
+		{VT_LS_LIBUV_BYTES, VT_FIG_LIBUV,
+		 offsetof(struct vt_figures, libuv_bytes)},
+	};
+
+	for (size_t i = 0; i < sizeof(libs) / sizeof(*libs); i++) {
+		uint64_t sym = r->sym[libs[i].sym];
+
+		if (sym != VT_LAYOUT_ABSENT &&
+		    !vt_mem_u64(r->pid, sym,
+				(uint64_t *)((char *)f + libs[i].off)))
+			f->have |= libs[i].flag;
+	}
+}
+
+struct vt_figures *vt_figures_read(struct vt_figures_reader *r)
+{
+	struct vt_figures *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	errno = 0;
+	if (have_registry(r) && read_registry(r, f)) {
+		free(f->metrics);
+		f->metrics = NULL;
+		f->nmetrics = 0;
+		f->have &= ~VT_FIG_REGISTRY;
+	}
+	if (errno != ESRCH)
+		read_gc(r, f);
+	if (errno != ESRCH)
+		read_eval(r, f);
+	if (errno != ESRCH)
+		read_libs(r, f);
+	if (errno == ESRCH) {
+		vt_figures_free(f);
+		return NULL;
+	}
+	return f;
+}

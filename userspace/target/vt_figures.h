@@ -1,0 +1,24 @@
+/* vt_figures: what the runtime's own dashboard shows, read from its memory
+ * by DWARF type and member name: the metrics registry g_metrics (every
+ * counter, gauge and histogram with its labels, and the registry's own
+ * figures), the GC heap's cycle figures, the interpreter's counters and the
+ * file-static byte counters of the libraries under the AIO layer. */
+#ifndef VT_FIGURES_H
+#define VT_FIGURES_H
+
+#include "target/vt_layout.h"
+#include "target/vt_target.h"
+#include "model/vt_state.h"
+
+struct vt_figures_reader;
+
+struct vt_figures_reader *vt_figures_reader_new(const struct vt_target *t,
+						const struct vt_layout *l);
+void vt_figures_reader_free(struct vt_figures_reader *r);
+
+/* Everything the layout can locate, read now (have says what): a malloc'd
+ * struct for vt_state_figures_set, or NULL with errno (ENOMEM, or ESRCH
+ * once the target is gone). Unreadable parts are left out, not zeroed. */
+struct vt_figures *vt_figures_read(struct vt_figures_reader *r);
+
+#endif /* VT_FIGURES_H */
