@@ -575,11 +575,13 @@ void vt_state_gc_set(struct vt_state *s, const struct vt_gc *gc)
 
 	if (s->gc.heap_used_bytes == gc->heap_used_bytes &&
 	    s->gc.heap_total_bytes == gc->heap_total_bytes &&
+	    s->gc.large_object_bytes == gc->large_object_bytes &&
 	    s->gc.nclasses == n &&
 	    !memcmp(s->gc.classes, gc->classes, n * sizeof(gc->classes[0])))
 		return;
 	s->gc.heap_used_bytes = gc->heap_used_bytes;
 	s->gc.heap_total_bytes = gc->heap_total_bytes;
+	s->gc.large_object_bytes = gc->large_object_bytes;
 	s->gc.nclasses = n;
 	memcpy(s->gc.classes, gc->classes, n * sizeof(gc->classes[0]));
 	s->generation++;

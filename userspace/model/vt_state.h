@@ -79,7 +79,7 @@ struct vt_gc_class {
 };
 
 struct vt_gc {
-	uint64_t heap_used_bytes, heap_total_bytes;
+	uint64_t heap_used_bytes, heap_total_bytes, large_object_bytes;
 	size_t nclasses;
 	struct vt_gc_class classes[16];
 };

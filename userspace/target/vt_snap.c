@@ -405,5 +405,6 @@ int vt_snap_gc(struct vt_snap *s, struct vt_gc *gc)
 		       &gc->heap_total_bytes))
 		return -1;
 	gc->heap_used_bytes += large;
+	gc->large_object_bytes = large;
 	return 0;
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wire/vt_wire_figures.h"
 #include "wire/vt_wire_json.h"
 
 /* Decimal without snprintf: RLE of a busy slab prints one per run. */
@@ -107,26 +108,38 @@ struct vt_wire_delta {
 	 * next document is full. */
 	size_t nowners;
 	uint64_t arenas;	/* hash of the arena names */
+	struct vt_wire_figures_base *figures;	/* the registry as sent */
 };
 
 struct vt_wire_delta *vt_wire_delta_new(void)
 {
-	return calloc(1, sizeof(struct vt_wire_delta));
+	struct vt_wire_delta *d = calloc(1, sizeof(*d));
+
+	if (d && !(d->figures = vt_wire_figures_base_new())) {
+		free(d);
+		return NULL;
+	}
+	return d;
 }
 
 static void delta_clear(struct vt_wire_delta *d)
 {
+	struct vt_wire_figures_base *f = d->figures;
+
 	for (size_t i = 0; i < d->n; i++) {
 		free(d->slab[i].states);
 		free(d->slab[i].bitmap);
 	}
 	memset(d, 0, sizeof(*d));
+	d->figures = f;
 }
 
 void vt_wire_delta_free(struct vt_wire_delta *d)
 {
-	if (d)
+	if (d) {
 		delta_clear(d);
+		vt_wire_figures_base_free(d->figures);
+	}
 	free(d);
 }
 
@@ -241,23 +254,27 @@ static json_t *connections_json(const struct conns *c)
 	return o;
 }
 
-/* A metrics registry document: the tracer sees no metric families. */
-static json_t *registry_json(double uptime_s)
+/* The runtime's metrics registry document, as read from its memory. */
+static json_t *registry_json(const struct vt_state *s,
+			     const struct vt_wire_meta *m)
 {
-	json_t *o = json_object();
-
-	json_object_set_new(o, "uptime_seconds", json_real(uptime_s));
-	json_object_set_new(o, "counters", json_array());
-	json_object_set_new(o, "gauges", json_array());
-	json_object_set_new(o, "histograms", json_array());
-	return o;
+	return vt_wire_figures_registry(vt_state_figures(s), m->now_ms * 1000,
+					m->uptime_s);
 }
 
-static json_t *vm_json(const struct vt_gc *gc)
+static json_t *vm_json(const struct vt_state *s)
 {
-	json_t *o = json_object();
+	const struct vt_gc *g = vt_state_gc(s);
+	json_t *o = json_object(), *gc = vt_wire__gc(g);
 
-	json_object_set_new(o, "gc", vt_wire__gc(gc));
+	vt_wire__set_u(gc, "large_object_bytes", g->large_object_bytes);
+	json_object_set_new(gc, "heap_utilization_pct",
+			    json_real(g->heap_total_bytes
+					      ? 100.0 * g->heap_used_bytes /
+							g->heap_total_bytes
+					      : 0.0));
+	vt_wire_figures_vm(gc, o, vt_state_figures(s));
+	json_object_set_new(o, "gc", gc);
 	return o;
 }
 
@@ -265,15 +282,16 @@ static json_t *valk_metrics(const struct vt_state *s,
 			    const struct vt_wire_meta *m,
 			    const struct vt_slab **v, size_t n)
 {
-	json_t *o = json_object(), *aio = registry_json(m->uptime_s);
+	json_t *o = json_object(), *aio = registry_json(s, m);
 	struct conns c;
 
 	count_conns(s, v, n, &c);
 	json_object_set_new(aio, "connections", connections_json(&c));
 	json_object_set_new(o, "aio", aio);
-	json_object_set_new(o, "modular", registry_json(m->uptime_s));
-	json_object_set_new(o, "vm", vm_json(vt_state_gc(s)));
-	json_object_set_new(o, "registry", json_object());
+	json_object_set_new(o, "modular", registry_json(s, m));
+	json_object_set_new(o, "vm", vm_json(s));
+	json_object_set_new(o, "registry",
+			    vt_wire_figures_registry_stats(vt_state_figures(s)));
 	return o;
 }
 
@@ -300,7 +318,8 @@ static json_t *valk_slab(const struct vt_state *s, const struct vt_slab *sl)
 	return o;
 }
 
-/* The runtime's breakdown keys; what the tracer cannot see is 0. */
+/* The runtime's breakdown keys; what no memory read gives (metrics_used,
+ * metrics_cap, a library counter the runtime lacks) is left out. */
 static json_t *breakdown_json(const struct vt_state *s,
 			      const struct vt_slab **v, size_t n)
 {
@@ -330,11 +349,7 @@ static json_t *breakdown_json(const struct vt_state *s,
 	vt_wire__set_u(o, "aio_cap", aio_cap);
 	vt_wire__set_u(o, "scratch_used", scratch_used);
 	vt_wire__set_u(o, "scratch_cap", scratch_cap);
-	vt_wire__set_u(o, "metrics_used", 0);
-	vt_wire__set_u(o, "metrics_cap", 0);
-	vt_wire__set_u(o, "ssl_used", 0);
-	vt_wire__set_u(o, "nghttp2_used", 0);
-	vt_wire__set_u(o, "libuv_used", 0);
+	vt_wire_figures_breakdown(o, vt_state_figures(s));
 	return o;
 }
 
@@ -367,8 +382,11 @@ char *vt_wire_valk_full(const struct vt_state *s,
 			    vt_wire__owner_names(s, system < 0 ? 0 : (size_t)system));
 	json_object_set_new(doc, "metrics", valk_metrics(s, m, v, n));
 	json_object_set_new(doc, "memory", mem);
-	if (d)
+	if (d) {
 		delta_remember(d, s, system, v, n);
+		vt_wire_figures_base_set(d->figures, vt_state_figures(s),
+					 m->now_ms * 1000);
+	}
 	return vt_wire__dump(doc);
 }
 
@@ -404,22 +422,27 @@ static json_t *delta_slab(const struct vt_state *s, const struct vt_slab *sl,
 	return o;
 }
 
+/* As the runtime's delta: the registry's changes since the stream's last
+ * document, and the whole VM document and registry meta-stats. */
 static json_t *delta_metrics(const struct vt_state *s,
 			     const struct vt_wire_meta *m,
-			     const struct vt_slab **v, size_t n)
+			     const struct vt_slab **v, size_t n,
+			     struct vt_wire_delta *d)
 {
-	json_t *o = json_object(), *aio = json_object(), *vm = json_object();
-	json_t *gc = json_object();
+	json_t *o = json_object(), *aio = json_object();
+	json_t *mod = vt_wire_figures_delta(d->figures, vt_state_figures(s),
+					    m->now_ms * 1000);
 	struct conns c;
 
 	count_conns(s, v, n, &c);
 	json_object_set_new(aio, "up", json_real(m->uptime_s));
 	json_object_set_new(aio, "connections", connections_json(&c));
-	vt_wire__set_u(gc, "heap_used_bytes", vt_state_gc(s)->heap_used_bytes);
-	vt_wire__set_u(gc, "heap_total_bytes", vt_state_gc(s)->heap_total_bytes);
-	json_object_set_new(vm, "gc", gc);
 	json_object_set_new(o, "aio", aio);
-	json_object_set_new(o, "vm", vm);
+	if (mod)
+		json_object_set_new(o, "modular", mod);
+	json_object_set_new(o, "vm", vm_json(s));
+	json_object_set_new(o, "registry",
+			    vt_wire_figures_registry_stats(vt_state_figures(s)));
 	return o;
 }
 
@@ -460,7 +483,7 @@ char *vt_wire_valk_delta(const struct vt_state *s,
 	json_object_set_new(mem, "arenas", delta_arenas(s));
 	vt_wire__set_u(mem, "gc", vt_state_gc(s)->heap_used_bytes);
 	vt_wire__set_u(mem, "rss", m->rss);
-	json_object_set_new(doc, "metrics", delta_metrics(s, m, v, n));
+	json_object_set_new(doc, "metrics", delta_metrics(s, m, v, n, d));
 	json_object_set_new(doc, "memory", mem);
 	return vt_wire__dump(doc);
 }
