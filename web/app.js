@@ -47,8 +47,8 @@ function readPalette() {
 // EventSource managed by hand: on error it is closed and reopened after a
 // backoff of 1 s doubling to 30 s, reset by the first event that arrives.
 class Stream {
-  constructor(url, onData, onStatus) {
-    this.url = url; this.onData = onData; this.onStatus = onStatus;
+  constructor(url, onData, onStatus, onDelta) {
+    this.url = url; this.onData = onData; this.onStatus = onStatus; this.onDelta = onDelta;
     this.es = null; this.timer = 0; this.backoff = BACKOFF_MIN_MS;
   }
   start() {
@@ -59,6 +59,10 @@ class Stream {
     es.addEventListener('memory', e => {
       this.backoff = BACKOFF_MIN_MS;
       this.onData(e.data);
+    });
+    es.addEventListener('memory-delta', e => {
+      this.backoff = BACKOFF_MIN_MS;
+      this.onDelta(e.data);
     });
     es.onerror = () => {
       if (this.es !== es) return;
@@ -520,7 +524,9 @@ class Dashboard {
     this.systems = new Map();
     this.rate = new M.RateMeter();
     this.updates = 0; this.lastUpdateMs = 0; this.status = 'connecting';
-    this.stream = new Stream(STREAM_URL, data => this.onData(data), (s, d) => this.setStatus(s, d));
+    this.doc = null;                          // the last full state, deltas applied
+    this.stream = new Stream(STREAM_URL, data => this.onData(data), (s, d) => this.setStatus(s, d),
+      data => this.onDelta(data));
     this.initTooltips();
   }
 
@@ -532,7 +538,22 @@ class Dashboard {
       this.showError(`the tracer sent an event that is not JSON (${err.message}); waiting for the next one`);
       return;
     }
+    this.doc = doc;
     this.update(doc);
+  }
+
+  // A delta applies to the state it follows; one that does not (a gap)
+  // restarts the stream, which begins with a full state.
+  onDelta(text) {
+    try {
+      this.doc = M.applyMemoryDelta(this.doc, JSON.parse(text));
+    } catch (err) {
+      console.log(`valk-trace: ${err.message}; reconnecting for a full state`);
+      this.doc = null;
+      this.stream.start();
+      return;
+    }
+    this.update(this.doc);
   }
 
   // Renders one full memory-state document.

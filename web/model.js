@@ -413,6 +413,51 @@ export function rangeTooltip(slab, a, b, codes) {
   return `${slab} slots ${a}–${b - 1}: ${used}/${b - a} used` + (parts.length ? `\n${parts.join(', ')}` : '');
 }
 
+const DEC = new TextDecoder();
+
+// Writes the runs "off:now,off:now" of a delta over a per-slot string
+// (hex: offsets count bytes, two digits each). One copy per string.
+function applyRuns(str, runs, hex) {
+  const b = ENC.encode(String(str ?? ''));
+  for (const seg of String(runs).split(',')) {
+    const colon = seg.indexOf(':');
+    const off = Number(seg.slice(0, colon)) * (hex ? 2 : 1), now = seg.slice(colon + 1);
+    if (colon < 1 || !Number.isInteger(off) || off < 0 || off + now.length > b.length)
+      throw new Error(`delta run "${seg.slice(0, 40)}" lies outside its slab`);
+    ENC.encodeInto(now, b.subarray(off));
+  }
+  return DEC.decode(b);
+}
+
+const DELTA_SLAB_KEYS = ['used', 'hwm', 'overflow', 'acquires', 'releases', 'summary', 'by_owner'];
+const DELTA_SECTIONS = ['arenas', 'gc', 'owner_maps', 'leaks', 'tracer'];
+
+// The full memory document after a memory-delta, from the document it
+// follows (doc.seq === delta.base); throws when it does not follow it.
+// Leaks the delta does not resend are the same slots, older by the time
+// between the two events.
+export function applyMemoryDelta(doc, delta) {
+  if (!doc || !delta || delta.base !== doc.seq)
+    throw new Error(`delta ${delta?.seq} follows event ${delta?.base}, not ${doc?.seq}`);
+  const next = { ...doc, seq: delta.seq, ts_ms: delta.ts_ms, slabs: doc.slabs.slice() };
+  for (const ds of Array.isArray(delta.slabs) ? delta.slabs : []) {
+    const i = next.slabs.findIndex(s => s.name === ds.name && (s.system ?? 0) === (ds.system ?? 0));
+    if (i < 0) throw new Error(`delta names slab ${ds.name} of system ${ds.system}, not in the document`);
+    const slab = next.slabs[i] = { ...next.slabs[i] };
+    for (const k of DELTA_SLAB_KEYS) if (k in ds) slab[k] = ds[k];
+    if (ds.states !== undefined) slab.states = applyRuns(slab.states, ds.states, false);
+    if (ds.owners !== undefined) slab.owners = applyRuns(slab.owners, ds.owners, false);
+    if (ds.bitmap !== undefined) slab.bitmap = applyRuns(slab.bitmap, ds.bitmap, true);
+  }
+  for (const k of DELTA_SECTIONS) if (k in delta) next[k] = delta[k];
+  if ('owner_maps' in delta) next.owner_map = Array.isArray(delta.owner_maps) ? delta.owner_maps[0] ?? [] : [];
+  if (!('leaks' in delta) && Array.isArray(doc.leaks)) {
+    const dt = Math.max(0, Number(delta.ts_ms) - Number(doc.ts_ms)) || 0;
+    next.leaks = doc.leaks.map(l => ({ ...l, age_ms: l.age_ms + dt }));
+  }
+  return next;
+}
+
 // Slabs grouped by AIO system, in system order; within a system the
 // handle slab first, then the stream's order.
 export function systemsOf(doc) {

@@ -39,7 +39,7 @@ PIDS+=($!)
 # background while the routes are checked) ----
 cue=$TMP/cue
 node "$SERVE_DIR/dialects.mjs" --port "$VT_PORT" --pid "$SIM_PID" --sim-start "$sim_start_ms" \
-	--cue "$cue" --truth "$SIM_TRUTH" --out "$TMP" --quiet-ms 16500 >"$TMP/client.out" 2>&1 &
+	--cue "$cue" --truth "$SIM_TRUTH" --out "$TMP" --quiet-ms 5000 >"$TMP/client.out" 2>&1 &
 client=$!
 PIDS+=("$client")
 streams_from=$SECONDS

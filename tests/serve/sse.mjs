@@ -429,7 +429,7 @@ export function memoryEventProblems(ev, ctx) {
 /* ---- the valk dialect ---- */
 
 const BREAKDOWN = ['gc_used', 'gc_cap', 'aio_used', 'aio_cap', 'scratch_used', 'scratch_cap',
-	'metrics_used', 'metrics_cap', 'ssl_used', 'nghttp2_used', 'libuv_used'];
+	'ssl_used', 'nghttp2_used', 'libuv_used'];
 const CONN_KEYS = ['total', 'active', 'idle', 'closing', 'connecting'];
 
 function connectionsProblems(c, states, where) {
@@ -532,6 +532,8 @@ export class ValkModel {
 			probs.push(`${w}: memory.process ${JSON.stringify(mem.process)}`);
 		needKeys(mem.breakdown, BREAKDOWN, isInt, `${w} memory.breakdown`, probs);
 		this.connections = aio?.connections;
+		this.metrics = structuredClone(m);
+		this.breakdown = mem.breakdown;
 		this.fulls++;
 		probs.push(...this.invariants(w, true));
 		return probs;
@@ -573,6 +575,9 @@ export class ValkModel {
 		}
 		if (mem.rss !== undefined && !(isInt(mem.rss) && mem.rss > 0)) probs.push(`${w}: memory.rss ${mem.rss}`);
 		if (d.metrics?.aio?.connections) this.connections = d.metrics.aio.connections;
+		if (d.metrics?.vm) this.metrics.vm = d.metrics.vm;
+		if (d.metrics?.registry) this.metrics.registry = d.metrics.registry;
+		if (d.metrics?.modular?.deltas) probs.push(...applyModularDeltas(this.metrics.modular, d.metrics.modular.deltas, w));
 		this.deltas++;
 		if (++this.applied % this.checkEvery === 0)
 			probs.push(...this.invariants(w, !!d.metrics?.aio?.connections));
@@ -597,6 +602,72 @@ export class ValkModel {
 }
 
 function ev_now() { return Date.now(); }
+
+function labelsMatch(a, b) {
+	const ka = Object.keys(a || {}), kb = Object.keys(b || {});
+	return ka.length === kb.length && ka.every((k) => a[k] === b[k]);
+}
+
+// metrics.modular.deltas onto the registry document held, as the runtime's
+// dashboard applies them (script.js): counters add d, gauges take v,
+// histograms add c, s and each cumulative bucket's d; unknown ones are new.
+export function applyModularDeltas(mod, deltas, w) {
+	const probs = [];
+	const fam = { c: 'counters', g: 'gauges', h: 'histograms' };
+	for (const d of deltas) {
+		const list = mod[fam[d.t]];
+		if (!list || typeof d.n !== 'string') { probs.push(`${w}: delta item ${JSON.stringify(d).slice(0, 80)}`); continue; }
+		const m = list.find((x) => x.name === d.n && labelsMatch(d.l, x.labels));
+		if (d.t === 'c') {
+			if (m) m.value += d.d; else list.push({ name: d.n, value: d.d, labels: d.l || {} });
+		} else if (d.t === 'g') {
+			if (m) m.value = d.v; else list.push({ name: d.n, value: d.v, labels: d.l || {} });
+		} else if (m) {
+			m.count += d.c; m.sum_us += d.s;
+			d.b.forEach((b, i) => { if (m.buckets[i]) m.buckets[i].count += b.d; });
+		} else {
+			list.push({ name: d.n, count: d.c, sum_us: d.s, labels: d.l || {}, buckets: d.b.map((b) => ({ le: b.le, count: b.d })) });
+		}
+	}
+	return probs;
+}
+
+const sameNum = (a, b) => a === b || (typeof a === 'number' && typeof b === 'number' && Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b)));
+
+// Every figure of the truth's registry, VM and breakdown is in the valk
+// document the client holds (metrics: what it built; docs: the registry
+// documents in it to check, aio only in a full document, as deltas do not
+// update it; breakdown: memory.breakdown, full documents only) with the
+// truth's value.
+export function compareFigures(metrics, breakdown, truth, label, docs = ['modular']) {
+	const probs = [];
+	const key = (m) => `${m.name}${JSON.stringify(m.labels || {})}`;
+	for (const fam of ['counters', 'gauges', 'histograms']) {
+		for (const t of truth.metrics[fam]) {
+			for (const doc of docs) {
+				const m = (metrics[doc]?.[fam] || []).find((x) => x.name === t.name && labelsMatch(t.labels, x.labels));
+				if (!m) { probs.push(`${doc}.${fam} ${key(t)} missing`); continue; }
+				for (const k of ['value', 'count', 'sum_us'])
+					if (k in t && m[k] !== t[k]) probs.push(`${doc}.${fam} ${key(t)}.${k} ${m[k]}, truth ${t[k]}`);
+				if (t.buckets && JSON.stringify(m.buckets?.map((b) => [b.le, b.count])) !== JSON.stringify(t.buckets.map((b) => [b.le, b.count])))
+					probs.push(`${doc}.${fam} ${key(t)} buckets ${JSON.stringify(m.buckets).slice(0, 120)}, truth ${JSON.stringify(t.buckets).slice(0, 120)}`);
+			}
+		}
+	}
+	const walk = (got, want, path) => {
+		for (const [k, v] of Object.entries(want)) {
+			if (v && typeof v === 'object') walk(got?.[k], v, `${path}.${k}`);
+			else if (!sameNum(got?.[k], v)) probs.push(`${path}.${k} ${got?.[k]}, truth ${v}`);
+		}
+	};
+	walk(metrics.registry, truth.registry, 'registry');
+	walk(metrics.vm?.gc, truth.vm.gc, 'vm.gc');
+	walk(metrics.vm?.interpreter, truth.vm.interpreter, 'vm.interpreter');
+	if (breakdown) walk(breakdown, truth.breakdown, 'memory.breakdown');
+	const n = truth.metrics.counters.length + truth.metrics.gauges.length + truth.metrics.histograms.length;
+	return check(probs.length === 0, `${label}: the runtime dashboard's figures (${n} registry metrics, registry stats, GC, interpreter${breakdown ? ', library bytes' : ''}) equal the truth`,
+		probs.slice(0, 8).join('; '));
+}
 
 // The valk dialect sends owner_map only in full states; every owner index
 // a later delta's by_owner uses must be one that owner_map names, or the

@@ -214,7 +214,9 @@ static void bootstrap(struct session *x)
 		{ "scratch", 0, 0x5000, 1 << 20, 4096, 8192, 0, 0 },
 		{ "stream_arena/3", 0, 0x6000, 65536, 100, 100, 1, 20 },
 	};
-	struct vt_gc gc = { 1000, 4000, 2, { { 16, 10, 64 }, { 32, 3, 32 } } };
+	struct vt_gc gc = { .heap_used_bytes = 1000, .heap_total_bytes = 4000,
+			    .nclasses = 2,
+			    .classes = { { 16, 10, 64 }, { 32, 3, 32 } } };
 
 	x->live = vt_state_new(500);
 	img_init_sys(&tcp, TCP, VT_SLAB_TCP_BUFFERS, 37, 0);

@@ -79,9 +79,10 @@ struct vt_gc_class {
 };
 
 struct vt_gc {
-	uint64_t heap_used_bytes, heap_total_bytes, large_object_bytes;
+	uint64_t heap_used_bytes, heap_total_bytes;
 	size_t nclasses;
 	struct vt_gc_class classes[16];
+	uint64_t large_object_bytes;
 };
 
 /* One metric of the runtime's registry as read: a counter, gauge or

@@ -7,8 +7,6 @@
 #include "serve/vt_server.h"
 #include "serve/vt_web.h"
 
-#define HEARTBEAT_MS 1000
-
 struct vt_routes {
 	struct vt_server *srv;
 	struct vt_sse_channel *mem, *valk;
@@ -16,7 +14,8 @@ struct vt_routes {
 	vt_routes_meta_fn meta;
 	void *ctx;
 	struct vt_wire_delta *delta;	/* what the valk stream has sent */
-	uint64_t mem_id, generation, last_push_ms;
+	struct vt_wire_mdelta *mdelta;	/* what the memory stream has sent */
+	uint64_t mem_id;
 	bool pushed;			/* the streams have a state */
 	char unhealthy[256];
 	void (*done)(void *);
@@ -139,7 +138,10 @@ int vt_routes_start(uv_loop_t *loop, const char *listen,
 {
 	struct vt_routes *r = calloc(1, sizeof(*r));
 
-	if (!r || !(r->delta = vt_wire_delta_new())) {
+	if (!r || !(r->delta = vt_wire_delta_new()) ||
+	    !(r->mdelta = vt_wire_mdelta_new())) {
+		if (r)
+			vt_wire_delta_free(r->delta);
 		free(r);
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -150,6 +152,7 @@ int vt_routes_start(uv_loop_t *loop, const char *listen,
 	if (vt_server_start(loop, listen, NULL, route, r, &r->srv, err,
 			    errlen) < 0) {
 		vt_wire_delta_free(r->delta);
+		vt_wire_mdelta_free(r->mdelta);
 		free(r);
 		return -1;
 	}
@@ -166,38 +169,38 @@ const char *vt_routes_url(const struct vt_routes *r)
 	return vt_server_url(r->srv);
 }
 
-static void publish(struct vt_sse_channel *ch, const char *event, char *doc,
-		    bool full)
+/* Returns the event's id (the channel's last one if nothing went out). */
+static uint64_t publish(struct vt_sse_channel *ch, const char *event,
+			char *doc, bool full, uint64_t last)
 {
 	if (doc)
-		vt_sse_publish(ch, event, doc, strlen(doc), full);
+		last = vt_sse_publish(ch, event, doc, strlen(doc), full);
 	free(doc);
+	return last;
 }
 
+/* One event per tick on each stream, changed or not: counters, rates and
+ * the tracer's figures move every tick, and a dashboard must never look
+ * frozen while the target lives. Per-slot parts are encoded only where
+ * they changed. */
 void vt_routes_tick(struct vt_routes *r, uint64_t now_ms)
 {
-	uint64_t gen = vt_state_generation(r->st);
 	struct vt_wire_meta m;
 	bool full = false;
 	char *doc;
 
-	if (r->pushed && gen == r->generation) {
-		/* the runtime's dashboard reconnects after 2 s of silence */
-		if (now_ms - r->last_push_ms >= HEARTBEAT_MS) {
-			publish(r->valk, "diagnostics-delta",
-				strdup("{\"heartbeat\":true}"), false);
-			r->last_push_ms = now_ms;
-		}
-		return;
-	}
+	(void)now_ms;
 	meta(r, &m);
-	publish(r->mem, "memory", vt_wire_memory(r->st, &m, ++r->mem_id), true);
+	/* ids are the channel's: the delta names the event it follows */
+	doc = vt_wire_memory_delta(r->st, &m, r->mdelta, r->mem_id + 1,
+				   r->mem_id, &full);
+	r->mem_id = publish(r->mem, full ? "memory" : "memory-delta", doc,
+			    full, r->mem_id);
 	doc = r->pushed ? vt_wire_valk_delta(r->st, &m, r->delta, &full)
 			: vt_wire_valk_full(r->st, &m, r->delta);
 	full = full || !r->pushed;
-	publish(r->valk, full ? "diagnostics" : "diagnostics-delta", doc, full);
-	r->generation = gen;
-	r->last_push_ms = now_ms;
+	publish(r->valk, full ? "diagnostics" : "diagnostics-delta", doc, full,
+		0);
 	r->pushed = true;
 }
 
@@ -220,6 +223,7 @@ static void on_server_closed(void *arg)
 	struct vt_routes *r = arg;
 
 	vt_wire_delta_free(r->delta);
+	vt_wire_mdelta_free(r->mdelta);
 	if (r->done)
 		r->done(r->done_arg);
 	free(r);

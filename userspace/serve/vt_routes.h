@@ -22,9 +22,9 @@ int vt_routes_start(uv_loop_t *loop, const char *listen,
 		    size_t errlen);
 const char *vt_routes_url(const struct vt_routes *r);
 
-/* Once per tick, after the state is current: encodes each stream's event
- * once when the state changed (a heartbeat when it did not for a second)
- * and hands it to every subscriber. */
+/* Once per tick, after the state is current: encodes one event per stream
+ * (memory: a full state first, then memory-delta; valk: diagnostics, then
+ * diagnostics-delta) and hands it to every subscriber. */
 void vt_routes_tick(struct vt_routes *r, uint64_t now_ms);
 
 /* Serves st from now on (a new target's state): every stream gets a

@@ -52,6 +52,21 @@ char *vt_wire_probes(const struct vt_wire_site *sites,
 char *vt_wire_memory(const struct vt_state *s, const struct vt_wire_meta *m,
 		     uint64_t seq);
 
+/* The memory dialect's `memory-delta`: what changed since the stream's
+ * previous document `base` (slab counters every time; per-slot runs
+ * "off:now" of states, owners and bitmap bytes where they changed; the
+ * arenas, gc, owner_maps and leaks sections when they changed; tracer).
+ * The first document, and one after the slabs changed shape (a slab
+ * appeared, went or was resized), is a full `memory` document instead:
+ * *full is set. One context per stream of events. */
+struct vt_wire_mdelta;
+struct vt_wire_mdelta *vt_wire_mdelta_new(void);
+void vt_wire_mdelta_free(struct vt_wire_mdelta *d);
+char *vt_wire_memory_delta(const struct vt_state *s,
+			   const struct vt_wire_meta *m,
+			   struct vt_wire_mdelta *d, uint64_t seq,
+			   uint64_t base, bool *full);
+
 /* The valk dialect. It describes one AIO system, the lowest index that has
  * slabs (the runtime's dashboard knows one). `d`, when given, remembers
  * what was sent: vt_wire_valk_delta encodes only what changed since then.

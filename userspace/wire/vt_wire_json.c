@@ -257,6 +257,11 @@ json_t *vt_wire__arenas(const struct vt_state *s, bool with_system)
 	return a;
 }
 
+char *vt_wire__text(const json_t *doc)
+{
+	return json_dumps(doc, JSON_FLAGS);
+}
+
 char *vt_wire__dump(json_t *doc)
 {
 	char *text = doc ? json_dumps(doc, JSON_FLAGS) : NULL;

@@ -37,6 +37,8 @@ void vt_wire__set_u(json_t *o, const char *k, uint64_t v);
 void vt_wire__set_s(json_t *o, const char *k, const char *v);
 /* Serialise (compact) and free a document. */
 char *vt_wire__dump(json_t *doc);
+/* Serialise (compact) without freeing: malloc'd, NULL when out of memory. */
+char *vt_wire__text(const json_t *doc);
 
 /* Connection counts of a handle slab: per letter, and per owner index with
  * one extra row for owners outside the system's registry ("?"). */

@@ -1,5 +1,6 @@
 /* vt_wire: the memory dialect (see vt_wire.h, docs in wire-format.md). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "wire/vt_wire_json.h"
 
@@ -193,4 +194,292 @@ char *vt_wire_memory(const struct vt_state *s, const struct vt_wire_meta *m,
 	json_object_set_new(doc, "leaks", leaks_json(s, m));
 	json_object_set_new(doc, "tracer", tracer_json(s, m));
 	return vt_wire__dump(doc);
+}
+
+/* ---- deltas ---- */
+
+/* What one stream last sent of a slab. */
+struct mdelta_slab {
+	int system;
+	enum vt_slab_kind kind;
+	uint64_t total;
+	char *states, *owners;	/* handles: letters and owner digits */
+	uint8_t *bitmap;	/* others */
+	char *tally;		/* summary and by_owner, as sent */
+};
+
+enum { MD_ARENAS, MD_GC, MD_OWNERS, MD_LEAKS, MD_SECTIONS };
+static const char *const md_keys[MD_SECTIONS] = {"arenas", "gc",
+						 "owner_maps", "leaks"};
+
+struct vt_wire_mdelta {
+	bool valid;
+	size_t n;
+	struct mdelta_slab *slab;
+	char *section[MD_SECTIONS];	/* each as last sent */
+};
+
+struct vt_wire_mdelta *vt_wire_mdelta_new(void)
+{
+	return calloc(1, sizeof(struct vt_wire_mdelta));
+}
+
+static void mdelta_clear(struct vt_wire_mdelta *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		free(d->slab[i].states);
+		free(d->slab[i].owners);
+		free(d->slab[i].bitmap);
+		free(d->slab[i].tally);
+	}
+	free(d->slab);
+	for (int k = 0; k < MD_SECTIONS; k++)
+		free(d->section[k]);
+	memset(d, 0, sizeof(*d));
+}
+
+void vt_wire_mdelta_free(struct vt_wire_mdelta *d)
+{
+	if (d)
+		mdelta_clear(d);
+	free(d);
+}
+
+/* The same slabs, in the same order and sizes, as last sent. */
+static bool mdelta_same_shape(const struct vt_wire_mdelta *d,
+			      const struct vt_state *s)
+{
+	if (!d->valid || d->n != vt_state_nslabs(s))
+		return false;
+	for (size_t i = 0; i < d->n; i++) {
+		const struct vt_slab *sl = vt_state_slab(s, i);
+
+		if (d->slab[i].system != sl->system ||
+		    d->slab[i].kind != sl->kind || d->slab[i].total != sl->total)
+			return false;
+	}
+	return true;
+}
+
+/* A leak list compared without its ages: they grow every tick, and a
+ * client ages the list it has by the time between events. */
+static json_t *leaks_identity(json_t *leaks)
+{
+	json_t *a = json_deep_copy(leaks), *l;
+	size_t i;
+
+	json_array_foreach(a, i, l)
+		json_object_del(l, "age_ms");
+	return a;
+}
+
+/* The sections of a memory document that change rarely. */
+static void md_sections(const struct vt_state *s, const struct vt_wire_meta *m,
+			json_t *out[MD_SECTIONS])
+{
+	json_t *maps = json_array();
+
+	for (size_t i = 0; i < vt_state_nsystems(s); i++)
+		json_array_append_new(maps, vt_wire__owner_names(s, i));
+	out[MD_ARENAS] = vt_wire__arenas(s, true);
+	out[MD_GC] = vt_wire__gc(vt_state_gc(s));
+	out[MD_OWNERS] = maps;
+	out[MD_LEAKS] = leaks_json(s, m);
+}
+
+/* "off:run,off:run" of where cur differs from prev (n units); a run is
+ * the units as they are now, raw characters or (hex) two digits a byte. */
+static json_t *runs_delta(const void *prev, const void *cur, size_t n,
+			  bool hex)
+{
+	const uint8_t *p = prev, *c = cur;
+	struct vt_wire__buf b = { 0 };
+
+	for (size_t i = 0; i < n;) {
+		size_t j;
+
+		if (p[i] == c[i]) {
+			i++;
+			continue;
+		}
+		for (j = i + 1; j < n && p[j] != c[j]; j++)
+			;
+		if (b.len)
+			vt_wire__buf_put(&b, ",", 1);
+		vt_wire__buf_printf(&b, "%zu:", i);
+		for (size_t k = i; k < j; k++)
+			if (hex)
+				vt_wire__put_hex(&b, c[k]);
+			else
+				vt_wire__buf_put(&b, (const char *)&c[k], 1);
+		i = j;
+	}
+	if (b.len)
+		return vt_wire__buf_json(&b);
+	free(b.p);
+	return NULL;
+}
+
+/* Replaces *kept with a copy of n bytes of cur; false when out of memory
+ * (the stream then starts over with a full document). */
+static bool keep_copy(void *kept, const void *cur, size_t n)
+{
+	void **k = kept, *p = realloc(*k, n ? n : 1);
+
+	if (!p)
+		return false;
+	memcpy(p, cur, n);
+	*k = p;
+	return true;
+}
+
+static char *owner_digits(const struct vt_state *s, const struct vt_slab *sl)
+{
+	json_t *j = owners_hex(s, sl);
+	char *o = json_is_string(j) ? strdup(json_string_value(j)) : NULL;
+
+	json_decref(j);
+	return o;
+}
+
+/* One slab of a delta: counters always, per-slot data where it changed. */
+static json_t *mdelta_slab_json(const struct vt_state *s,
+				const struct vt_slab *sl,
+				struct mdelta_slab *ds, bool *ok)
+{
+	json_t *o = json_object(), *runs, *tally;
+	struct vt_wire__tally t;
+	char *own, *tj;
+
+	vt_wire__set_s(o, "name", vt_slab_kind_name(sl->kind));
+	vt_wire__set_u(o, "system", (uint64_t)sl->system);
+	vt_wire__set_u(o, "used", sl->used);
+	vt_wire__set_u(o, "hwm", sl->hwm);
+	vt_wire__set_u(o, "overflow", sl->overflow);
+	vt_wire__set_u(o, "acquires", sl->acquires);
+	vt_wire__set_u(o, "releases", sl->releases);
+	if (!sl->states) {
+		if ((runs = runs_delta(ds->bitmap, sl->bitmap, vt_wire__bitmap_bytes(sl),
+				       true))) {
+			json_object_set_new(o, "bitmap", runs);
+			*ok &= keep_copy(&ds->bitmap, sl->bitmap, vt_wire__bitmap_bytes(sl));
+		}
+		return o;
+	}
+	if ((runs = runs_delta(ds->states, sl->states, sl->total, false))) {
+		json_object_set_new(o, "states", runs);
+		*ok &= keep_copy(&ds->states, sl->states, sl->total);
+	}
+	own = owner_digits(s, sl);
+	if (own && (runs = runs_delta(ds->owners, own, sl->total, false))) {
+		json_object_set_new(o, "owners", runs);
+		*ok &= keep_copy(&ds->owners, own, sl->total);
+	}
+	*ok &= own != NULL;
+	free(own);
+	vt_wire__tally_slab(s, sl, &t);
+	tally = json_object();
+	json_object_set_new(tally, "summary", summary_json(&t));
+	json_object_set_new(tally, "by_owner", vt_wire__by_owner(&t));
+	tj = vt_wire__text(tally);
+	if (tj && (!ds->tally || strcmp(tj, ds->tally))) {
+		json_object_update(o, tally);
+		free(ds->tally);
+		ds->tally = tj;
+		tj = NULL;
+	}
+	*ok &= ds->tally != NULL;
+	free(tj);
+	json_decref(tally);
+	return o;
+}
+
+/* Remember a full document's slabs and sections as sent. */
+static bool mdelta_remember(struct vt_wire_mdelta *d, const struct vt_state *s,
+			    json_t *sec[MD_SECTIONS])
+{
+	bool ok = true;
+
+	mdelta_clear(d);
+	d->n = vt_state_nslabs(s);
+	d->slab = calloc(d->n ? d->n : 1, sizeof(*d->slab));
+	if (!d->slab)
+		return false;
+	for (size_t i = 0; i < d->n; i++) {
+		const struct vt_slab *sl = vt_state_slab(s, i);
+		struct mdelta_slab *ds = &d->slab[i];
+		bool unused = true;
+
+		ds->system = sl->system;
+		ds->kind = sl->kind;
+		ds->total = sl->total;
+		/* a first delta against empty copies fills them */
+		ok &= keep_copy(&ds->bitmap, sl->bitmap, vt_wire__bitmap_bytes(sl));
+		if (sl->states) {
+			ok &= keep_copy(&ds->states, sl->states, sl->total);
+			ds->owners = owner_digits(s, sl);
+			ok &= ds->owners != NULL;
+			json_decref(mdelta_slab_json(s, sl, ds, &unused));
+		}
+	}
+	for (int k = 0; k < MD_SECTIONS; k++) {
+		json_t *j = k == MD_LEAKS ? leaks_identity(sec[k]) : json_incref(sec[k]);
+
+		d->section[k] = vt_wire__text(j);
+		ok &= d->section[k] != NULL;
+		json_decref(j);
+	}
+	d->valid = ok;
+	return ok;
+}
+
+char *vt_wire_memory_delta(const struct vt_state *s,
+			   const struct vt_wire_meta *m,
+			   struct vt_wire_mdelta *d, uint64_t seq,
+			   uint64_t base, bool *full)
+{
+	json_t *sec[MD_SECTIONS], *doc, *slabs;
+	bool ok = true;
+	char *text;
+
+	*full = !mdelta_same_shape(d, s);
+	if (*full) {
+		text = vt_wire_memory(s, m, seq);
+		md_sections(s, m, sec);
+		if (text && !mdelta_remember(d, s, sec))
+			d->valid = false;
+		for (int k = 0; k < MD_SECTIONS; k++)
+			json_decref(sec[k]);
+		return text;
+	}
+	doc = json_object();
+	slabs = json_array();
+	vt_wire__set_u(doc, "seq", seq);
+	vt_wire__set_u(doc, "base", base);
+	vt_wire__set_u(doc, "ts_ms", m->wall_ms);
+	for (size_t i = 0; i < d->n; i++)
+		json_array_append_new(slabs, mdelta_slab_json(s, vt_state_slab(s, i),
+							      &d->slab[i], &ok));
+	json_object_set_new(doc, "slabs", slabs);
+	md_sections(s, m, sec);
+	for (int k = 0; k < MD_SECTIONS; k++) {
+		json_t *id = k == MD_LEAKS ? leaks_identity(sec[k]) : json_incref(sec[k]);
+		char *t = vt_wire__text(id);
+
+		json_decref(id);
+		if (t && strcmp(t, d->section[k])) {
+			json_object_set(doc, md_keys[k], sec[k]);
+			free(d->section[k]);
+			d->section[k] = t;
+			t = NULL;
+		}
+		ok &= t == NULL || d->section[k] != NULL;
+		free(t);
+		json_decref(sec[k]);
+	}
+	json_object_set_new(doc, "tracer", tracer_json(s, m));
+	text = vt_wire__dump(doc);
+	/* a copy that failed, or a delta not sent: the next one is full */
+	d->valid = ok && text;
+	return text;
 }
