@@ -430,7 +430,17 @@ function applyRuns(str, runs, hex) {
 }
 
 const DELTA_SLAB_KEYS = ['used', 'hwm', 'overflow', 'acquires', 'releases', 'summary', 'by_owner'];
-const DELTA_SECTIONS = ['arenas', 'gc', 'owner_maps', 'leaks', 'tracer'];
+const DELTA_SECTIONS = ['gc', 'owner_maps', 'leaks'];
+
+// A list sent entry by entry (keyed by name and system): entries new or
+// changed replace or join the old ones, those in `gone` leave.
+function mergeList(old, changed, gone) {
+  const key = e => `${e?.name}\u0000${e?.system ?? ''}`;
+  const out = new Map((Array.isArray(old) ? old : []).map(e => [key(e), e]));
+  for (const e of Array.isArray(changed) ? changed : []) out.set(key(e), e);
+  for (const e of Array.isArray(gone) ? gone : []) out.delete(key(e));
+  return [...out.values()];
+}
 
 // The full memory document after a memory-delta, from the document it
 // follows (doc.seq === delta.base); throws when it does not follow it.
@@ -450,6 +460,12 @@ export function applyMemoryDelta(doc, delta) {
     if (ds.bitmap !== undefined) slab.bitmap = applyRuns(slab.bitmap, ds.bitmap, true);
   }
   for (const k of DELTA_SECTIONS) if (k in delta) next[k] = delta[k];
+  if ('arenas' in delta || 'arenas_gone' in delta) next.arenas = mergeList(doc.arenas, delta.arenas, delta.arenas_gone);
+  if (delta.tracer) {
+    const { probe_hits: hits, ...tracer } = delta.tracer;
+    const probes = Array.isArray(doc.tracer?.probes) ? doc.tracer.probes : [];
+    next.tracer = { ...tracer, probes: probes.map((p, i) => ({ ...p, hits: Array.isArray(hits) ? hits[i] ?? p.hits : p.hits })) };
+  }
   if ('owner_maps' in delta) next.owner_map = Array.isArray(delta.owner_maps) ? delta.owner_maps[0] ?? [] : [];
   if (!('leaks' in delta) && Array.isArray(doc.leaks)) {
     const dt = Math.max(0, Number(delta.ts_ms) - Number(doc.ts_ms)) || 0;

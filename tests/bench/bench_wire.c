@@ -7,6 +7,10 @@
  *   vt_wire_valk_full    the valk dialect, full document
  *   vt_wire_valk_delta   the valk dialect, nothing changed since the last
  *   vt_wire_valk_delta   after CHANGES acquire/release/connection events
+ *   vt_wire_memory_delta the memory dialect's delta, the same two cases
+ *   tick_idle, tick_busy both streams' events of one tick (what the
+ *                        collector encodes every interval), quiet and
+ *                        after CHANGES events
  * Each is run until about a quarter second is spent (at least 3, at most
  * 500 runs); the median and the fastest run are printed with the size.
  *
@@ -170,12 +174,21 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-enum doc { DOC_MEMORY, DOC_FULL, DOC_DELTA_QUIET, DOC_DELTA_CHURN };
+enum doc { DOC_MEMORY, DOC_FULL, DOC_DELTA_QUIET, DOC_DELTA_CHURN,
+	   DOC_MDELTA_QUIET, DOC_MDELTA_CHURN, DOC_TICK_IDLE, DOC_TICK_BUSY };
+
+static bool doc_churns(enum doc doc)
+{
+	return doc == DOC_DELTA_CHURN || doc == DOC_MDELTA_CHURN ||
+	       doc == DOC_TICK_BUSY;
+}
 
 struct run {
 	struct vt_state *s;
 	const struct vt_wire_meta *m;
 	struct vt_wire_delta *d;
+	struct vt_wire_mdelta *md;
+	uint64_t seq;
 	unsigned changes;
 	uint64_t ts;
 };
@@ -184,15 +197,18 @@ struct run {
  * Returns the time in ns, 0 if the encoder failed; *bytes its length. */
 static uint64_t encode_once(struct run *r, enum doc doc, size_t *bytes)
 {
-	char *text = NULL;
-	bool full = false;
+	char *text = NULL, *more = NULL;
+	bool full = false, mfull = false;
 	uint64_t t0;
 
-	if (doc == DOC_DELTA_QUIET || doc == DOC_DELTA_CHURN) {
-		/* sync the delta context first: the timed delta starts from
+	if (doc >= DOC_DELTA_QUIET) {
+		/* sync the delta contexts first: the timed deltas start from
 		 * a document just sent */
 		free(vt_wire_valk_delta(r->s, r->m, r->d, &full));
-		if (doc == DOC_DELTA_CHURN)
+		r->seq++;
+		free(vt_wire_memory_delta(r->s, r->m, r->md, r->seq, r->seq - 1,
+					  &mfull));
+		if (doc_churns(doc))
 			churn(r->s, r->changes, &r->ts);
 	}
 	t0 = now_ns();
@@ -203,16 +219,27 @@ static uint64_t encode_once(struct run *r, enum doc doc, size_t *bytes)
 	case DOC_FULL:
 		text = vt_wire_valk_full(r->s, r->m, r->d);
 		break;
-	default:
+	case DOC_DELTA_QUIET:
+	case DOC_DELTA_CHURN:
 		text = vt_wire_valk_delta(r->s, r->m, r->d, &full);
+		break;
+	default:
+		if (doc == DOC_TICK_IDLE || doc == DOC_TICK_BUSY)
+			more = vt_wire_valk_delta(r->s, r->m, r->d, &full);
+		r->seq++;
+		text = vt_wire_memory_delta(r->s, r->m, r->md, r->seq,
+					    r->seq - 1, &mfull);
 	}
 	t0 = now_ns() - t0;
-	if (!text || full) {
+	if (!text || full || mfull ||
+	    ((doc == DOC_TICK_IDLE || doc == DOC_TICK_BUSY) && !more)) {
 		free(text);
+		free(more);
 		return 0;
 	}
-	*bytes = strlen(text);
+	*bytes = strlen(text) + (more ? strlen(more) : 0);
 	free(text);
+	free(more);
 	return t0 ? t0 : 1;
 }
 
@@ -271,7 +298,8 @@ int main(int argc, char **argv)
 
 	r.s = build_state(slots);
 	r.d = vt_wire_delta_new();
-	if (!r.s || !r.d) {
+	r.md = vt_wire_mdelta_new();
+	if (!r.s || !r.d || !r.md) {
 		fprintf(stderr, "bench_wire: cannot build the state\n");
 		return 1;
 	}
@@ -281,11 +309,17 @@ int main(int argc, char **argv)
 	       (unsigned long long)(slots / 16), changes);
 	/* the first full document sizes the delta context */
 	free(vt_wire_valk_full(r.s, &meta, r.d));
+	free(vt_wire_memory_delta(r.s, &meta, r.md, ++r.seq, 0, &(bool){0}));
 	rc |= bench(&r, DOC_MEMORY, "memory");
 	rc |= bench(&r, DOC_FULL, "valk_full");
 	rc |= bench(&r, DOC_DELTA_QUIET, "valk_delta_quiet");
 	rc |= bench(&r, DOC_DELTA_CHURN, "valk_delta_changes");
+	rc |= bench(&r, DOC_MDELTA_QUIET, "memory_delta_quiet");
+	rc |= bench(&r, DOC_MDELTA_CHURN, "memory_delta_changes");
+	rc |= bench(&r, DOC_TICK_IDLE, "tick_idle");
+	rc |= bench(&r, DOC_TICK_BUSY, "tick_busy");
 	vt_wire_delta_free(r.d);
+	vt_wire_mdelta_free(r.md);
 	vt_state_free(r.s);
 	return rc ? 1 : 0;
 }

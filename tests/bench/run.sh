@@ -479,6 +479,41 @@ else
 	: >"$WIRE"
 fi
 
+# ---- 4b. live deltas ------------------------------------------------------------
+# Sizes of the events both streams carry from a busy target: valk-sim churn
+# at its default rate, traced (hybrid as root, else sample), each stream
+# read with curl for DELTA_S seconds.
+DELTA_S=5
+DELTAS=$TMP/deltas.out
+: >"$DELTAS"
+say "live deltas: event sizes from a busy valk-sim (churn), ${DELTA_S} s per stream"
+dmode=$([ "$(id -u)" -eq 0 ] && echo hybrid || echo sample)
+if command -v curl >/dev/null && sim_start "$BUILD/fixture/valk-sim" --workload churn --seed 5; then
+	"$VT" attach "$SIM_PID" --mode "$dmode" --listen 127.0.0.1:0 >"$TMP/vtd.log" 2>&1 &
+	VT_PID=$!
+	PIDS+=("$VT_PID")
+	if wait_line "$TMP/vtd.log" 'serving http' 30 "$VT_PID"; then
+		url=$(sed -n 's|.*serving \(http://[^ ]*\)|\1|p' "$TMP/vtd.log")
+		for path in api/diagnostics/memory/stream debug/diagnostics/memory; do
+			timeout "$DELTA_S" curl -sN "${url}$path" >"$TMP/stream.sse" 2>/dev/null
+			# sizes per event name, sorted, then count, median, max
+			awk '/^event: / { ev = $2 } /^data: / { print ev, length($0) - 6 }' "$TMP/stream.sse" |
+				sort -k1,1 -k2,2n |
+				awk -v path="/$path" '
+				function out() { if (n) printf "live %s %s events %d median %d max %d\n", path, ev, n, v[int((n + 1) / 2)], v[n] }
+				$1 != ev { out(); ev = $1; n = 0 }
+				{ v[++n] = $2 }
+				END { out() }' >>"$DELTAS"
+		done
+	else
+		NOTES+=("live deltas skipped: the tracer did not serve: $(tail -n 1 "$TMP/vtd.log")")
+	fi
+	kill -TERM "$VT_PID" 2>/dev/null; wait "$VT_PID" 2>/dev/null; forget "$VT_PID"
+	sim_stop
+else
+	NOTES+=("live deltas skipped: ${ERR:-curl is not installed (make deps)}")
+fi
+
 # ---- 5. dashboard ---------------------------------------------------------------
 
 say "dashboard: render time in chromium (tests/browser/perf.mjs)"
@@ -496,7 +531,7 @@ fi
 report() {
 	awk -v ops="$OPS_PLAIN" -v ops_probe="$OPS_PROBE" -v rounds="$ROUNDS" -v http_n="$HTTP_N" -v http_c="$HTTP_C" \
 	    -v http_path="$HTTP_PATH" -v rate="$RATE" -v slots="$SLOTS" \
-	    -v window="$WINDOW" -v drain="$DRAIN" -v pinned="${#PIN_TARGET[@]}" -v variants="${VARIANTS[*]}" -v wire="$WIRE" -v render="$RENDER" \
+	    -v window="$WINDOW" -v drain="$DRAIN" -v pinned="${#PIN_TARGET[@]}" -v variants="${VARIANTS[*]}" -v wire="$WIRE" -v deltas="$DELTAS" -v render="$RENDER" \
 	    -v builds="${BUILDS[*]}" '
 function median(list,    n, a, i, j, t) {
 	n = split(list, a, " ")
@@ -650,6 +685,15 @@ END {
 	}
 	if (!nd) printf "(no result: see the messages above)\n"
 	else if (state != "") printf "(%s)\n", state
+
+	printf "\n4b. Live events from a busy target (valk-sim churn), bytes of data (target: a delta under 4,096)\n"
+	printf "%-32s %-20s %8s %10s %10s\n", "stream", "event", "events", "median", "max"
+	while ((getline line < deltas) > 0) {
+		if (split(line, df, " ") < 9 || df[1] != "live") continue
+		printf "%-32s %-20s %8s %10s %10s\n", df[2], df[3], df[5], thousands(df[7]), thousands(df[9])
+		ndl++
+	}
+	if (!ndl) printf "(no result: see the notes)\n"
 
 	printf "\n5. Dashboard: one update of two 262,144-slot slabs in chromium, up to layout\n"
 	while ((getline line < render) > 0) {

@@ -11,9 +11,8 @@
 //                   --truth FILE --out DIR [--quiet-ms MS] [--idle]
 //   --idle: the target makes no slot traffic (deltas need not change slots)
 import fs from 'node:fs';
-import { applyMemoryDelta } from '../../web/model.js';
 import {
-	SSEStream, ValkModel, parseArgs, waitFile, sleep, ok, fail, check, done,
+	SSEStream, ValkModel, MemoryModel, parseArgs, waitFile, sleep, ok, fail, check, done,
 	checkSSEHead, checkFraming, maxGap, memoryEventProblems, compareMemory,
 	compareValk, compareFigures, readTruth, checkOwnersNamed,
 } from './sse.mjs';
@@ -26,21 +25,15 @@ const ctx = { pid, simStartMs: Number(a['sim-start']) };
 
 const streams = [];
 function open(proto, dialect) {
-	const st = { proto, dialect, problems: [], model: dialect === 'valk' ? new ValkModel(ctx) : null, deltaStates: 0, bitmaps: 0, deltas: 0 };
+	const st = { proto, dialect, problems: [], model: dialect === 'valk' ? new ValkModel(ctx) : new MemoryModel(ctx), deltaStates: 0, bitmaps: 0 };
 	const path = dialect === 'valk' ? '/debug/diagnostics/memory' : '/api/diagnostics/memory/stream';
 	st.s = new SSEStream({
 		port, path, proto, name: `${dialect}/${proto}`,
 		onEvent: (ev) => {
 			let p;
 			if (dialect === 'memory') {
-				// the dashboard's picture: a full state, deltas applied
-				let doc = ev.doc;
-				if (ev.event === 'memory-delta') {
-					try { doc = applyMemoryDelta(st.last?.doc, ev.doc); st.deltas++; }
-					catch (e) { st.problems.push(`memory id ${ev.id}: ${e.message}`); return; }
-				}
-				p = memoryEventProblems({ ...ev, event: 'memory', doc }, ctx);
-				st.last = { id: ev.id, doc };
+				p = st.model.apply(ev);
+				st.last = { id: ev.id, doc: st.model.doc };
 			} else {
 				if (st.s.events.length === 1 && ev.event !== 'diagnostics')
 					p = [`first event is '${ev.event}', want 'diagnostics'`];
@@ -71,7 +64,7 @@ for (const st of streams) {
 	const name = `${st.dialect}/${st.proto}`;
 	if (st.dialect === 'memory') {
 		if (!st.last) { fail(`${name}: no event received`); continue; }
-		compareMemory(st.last.doc, truth, `${name} (event id ${st.last.id}, ${st.deltas} deltas applied)`);
+		compareMemory(st.last.doc, truth, `${name} (event id ${st.last.id}, ${st.model.deltas} deltas applied)`);
 		fs.writeFileSync(`${a.out}/last.${name.replace('/', '.')}.json`, JSON.stringify(st.last.doc));
 	} else {
 		const label = `${name} (after event id ${st.s.events.at(-1)?.id}, ${st.model.deltas} deltas applied)`;
@@ -150,8 +143,8 @@ for (const st of streams) {
 	check(fr.length === 0, `${name}: 'retry: 1000' first, an id on every event, ids +1 per event (${evs.length} events, ids ${evs[0]?.id}..${evs.at(-1)?.id})`, fr.slice(0, 5).join('; '));
 	const names = new Set(evs.map((e) => e.event));
 	if (st.dialect === 'memory')
-		check(evs[0]?.event === 'memory' && [...names].every((n) => n === 'memory' || n === 'memory-delta') && st.deltas > 0,
-			`${name}: 'memory' first, then 'memory-delta' (${st.deltas} applied)`, `names ${[...names]}, first ${evs[0]?.event}`);
+		check(evs[0]?.event === 'memory' && [...names].every((n) => n === 'memory' || n === 'memory-delta') && st.model.deltas > 0,
+			`${name}: 'memory' first, then 'memory-delta' (${st.model.deltas} applied)`, `names ${[...names]}, first ${evs[0]?.event}`);
 	else
 		check(evs[0]?.event === 'diagnostics' && [...names].every((n) => n === 'diagnostics' || n === 'diagnostics-delta'),
 			`${name}: 'diagnostics' first, then 'diagnostics-delta'`, `names ${[...names]}, first ${evs[0]?.event}`);

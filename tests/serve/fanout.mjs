@@ -10,7 +10,7 @@ import http2 from 'node:http2';
 import crypto from 'node:crypto';
 import {
 	SSEStream, ValkModel, parseArgs, sleep, ok, check, done, checkSSEHead,
-	idGaps, maxGap, memoryEventProblems, checkOwnersNamed,
+	idGaps, maxGap, MemoryModel, checkOwnersNamed,
 } from './sse.mjs';
 
 const a = parseArgs(process.argv.slice(2));
@@ -43,13 +43,12 @@ for (let i = 0; i < nclients; i++) {
 			kind = `h2 shared#${k}`;
 		}
 	}
-	const c = { i, dialect, kind, seen: [], probs: [], model: dialect === 'valk' ? new ValkModel() : null };
+	const c = { i, dialect, kind, seen: [], probs: [], model: dialect === 'valk' ? new ValkModel() : new MemoryModel({ pid }) };
 	c.s = new SSEStream({
 		port, path: paths[dialect], proto, session, keepEvents: false, name: `client ${i}`,
 		onEvent: (ev) => {
 			c.seen.push({ id: ev.id, event: ev.event, h: crypto.createHash('sha1').update(ev.data).digest('hex') });
-			if (c.model) c.probs.push(...c.model.apply(ev));
-			else c.probs.push(...memoryEventProblems(ev, { pid }));
+			c.probs.push(...c.model.apply(ev));
 			if (c.probs.length > 20) c.probs.length = 20;
 		},
 	});
@@ -89,7 +88,7 @@ for (const dialect of ['memory', 'valk']) {
 		const window = c.seen.filter((e) => e.id >= from && e.id <= to);
 		if (window.length !== to - from + 1) differ.push(`client ${c.i}: ${window.length} events in ids ${from}..${to}`);
 		for (const e of window) {
-			if (e.id === from && e.event !== 'memory') continue;	// a late joiner's full state
+			if (e.id === from) continue;	// a late joiner's full state
 			const k = ref.get(e.id);
 			if (k === undefined) ref.set(e.id, `${e.event} ${e.h}`);
 			else if (k !== `${e.event} ${e.h}`) { differ.push(`client ${c.i}: id ${e.id} differs`); break; }

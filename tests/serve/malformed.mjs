@@ -5,7 +5,7 @@
 // node malformed.mjs --port P --pid PID
 import {
 	SSEStream, ValkModel, parseArgs, sleep, ok, check, done, idGaps, maxGap,
-	memoryEventProblems, rawExchange, h1Status, h2Status, h2frames, h2frame,
+	MemoryModel, rawExchange, h1Status, h2Status, h2frames, h2frame,
 	hpack, H2_PREFACE,
 } from './sse.mjs';
 
@@ -16,10 +16,10 @@ const INTERVAL = 100, IDLE_MS = 10000, SWEEP_MS = 2500;
 /* ---- the live streams ---- */
 const live = [];
 for (const [path, proto] of [['/api/diagnostics/memory/stream', 'h1'], ['/debug/diagnostics/memory', 'h2'], ['/api/diagnostics/memory/stream', 'h2']]) {
-	const st = { name: `live ${proto} ${path}`, probs: [], model: path.startsWith('/debug') ? new ValkModel() : null };
+	const st = { name: `live ${proto} ${path}`, probs: [], model: path.startsWith('/debug') ? new ValkModel() : new MemoryModel({ pid }) };
 	st.s = new SSEStream({
 		port, path, proto, keepEvents: false,
-		onEvent: (ev) => st.probs.push(...(st.model ? st.model.apply(ev) : memoryEventProblems(ev, { pid }))),
+		onEvent: (ev) => st.probs.push(...st.model.apply(ev)),
 	});
 	live.push(st);
 }

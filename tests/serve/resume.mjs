@@ -11,17 +11,18 @@
 //    it apply cleanly.
 // 3. Meanwhile, Last-Event-ID: for both dialects over HTTP/1.1 and HTTP/2,
 //    a client reads a few events, disconnects, and reconnects with the last
-//    id it saw (also with a bogus one): it gets a full state first, with an
-//    id at least the one it sent, then the live stream with ids +1; the
-//    valk dialect's deltas apply onto that full state.
+//    id it saw: it gets the events after that id (the stream resumes), and
+//    the deltas apply onto the state it had. With a bogus id, or one the
+//    stream no longer holds (the client was away too long), it gets a full
+//    state first, then the live stream with ids +1.
 //
 // node resume.mjs --port P --pid PID --tracer TRACER_PID [--stuck-s 31]
 import fs from 'node:fs';
 import net from 'node:net';
 import { execFileSync } from 'node:child_process';
 import {
-	SSEStream, ValkModel, parseArgs, sleep, ok, fail, check, done, checkSSEHead, checkOwnersNamed,
-	idGaps, maxGap, memoryEventProblems, h2frame, hpack, H2_PREFACE,
+	SSEStream, ValkModel, MemoryModel, parseArgs, sleep, ok, fail, check, done, checkSSEHead, checkOwnersNamed,
+	idGaps, maxGap, h2frame, hpack, H2_PREFACE,
 } from './sse.mjs';
 
 const a = parseArgs(process.argv.slice(2));
@@ -41,23 +42,28 @@ function waitEvents(s, n, ms) {
 
 /* ---- Last-Event-ID ---- */
 
-async function resumeCase(dialect, proto, lastIdOf) {
+// A client's picture of a stream, built as its dashboard builds it.
+function picture(dialect, probs) {
+	const model = dialect === 'valk' ? new ValkModel() : new MemoryModel({ pid });
+	return (ev) => probs.push(...model.apply(ev));
+}
+
+// away: ticks between leaving and coming back; resumes: whether the id
+// sent is one the stream still holds.
+async function resumeCase(dialect, proto, lastIdOf, away, resumes) {
 	const name = `${dialect}/${proto}`;
-	const first = new SSEStream({ port, path: paths[dialect], proto });
+	const probs = [];
+	const apply = picture(dialect, probs);
+	const first = new SSEStream({ port, path: paths[dialect], proto, onEvent: apply });
 	await first.opened;
 	await waitEvents(first, 8, 5000);
 	first.close();
 	const seen = first.events.at(-1)?.id;
-	await sleep(5 * INTERVAL);	// the stream moves on meanwhile
+	await sleep(away * INTERVAL);	// the stream moves on meanwhile
 	const sent = lastIdOf(seen);
-	const model = new ValkModel();
-	const probs = [];
 	const again = new SSEStream({
 		port, path: paths[dialect], proto, headers: { 'last-event-id': sent },
-		onEvent: (ev) => {
-			if (dialect === 'valk') probs.push(...model.apply(ev));
-			else probs.push(...memoryEventProblems(ev, { pid }));
-		},
+		onEvent: apply,
 	});
 	await again.opened;
 	await waitEvents(again, 12, 5000);
@@ -68,20 +74,25 @@ async function resumeCase(dialect, proto, lastIdOf) {
 	if (head.length) probs.push(...head);
 	if (again.parser.firstLine !== 'retry: 1000') probs.push(`first line '${again.parser.firstLine}'`);
 	if (ev.length < 12) probs.push(`only ${ev.length} events after reconnecting`);
-	if (ev[0]?.event !== fullName) probs.push(`first event '${ev[0]?.event}', want the full state '${fullName}'`);
-	if (/^[0-9]+$/.test(sent) && Number(sent) === seen && !(ev[0]?.id >= seen))
+	if (resumes && (ev[0]?.id !== seen + 1 || ev[0]?.event === fullName))
+		probs.push(`first event ${ev[0]?.event} id ${ev[0]?.id}, want the one after ${seen}`);
+	if (!resumes && ev[0]?.event !== fullName) probs.push(`first event '${ev[0]?.event}', want the full state '${fullName}'`);
+	if (!resumes && /^[0-9]+$/.test(sent) && Number(sent) === seen && !(ev[0]?.id >= seen))
 		probs.push(`full state id ${ev[0]?.id} is before the Last-Event-ID ${seen}`);
 	probs.push(...idGaps(ev));
 	check(probs.length === 0 && first.events.length >= 8,
-		`${name}: reconnect with Last-Event-ID '${sent}' (had ${seen}): full state first (id ${ev[0]?.id}), then ids +1 to ${ev.at(-1)?.id}`,
+		`${name}: reconnect with Last-Event-ID '${sent}' (had ${seen}, away ${away} ticks): ` +
+		(resumes ? `resumed at id ${ev[0]?.id}, deltas apply onto the state it had` : `full state first (id ${ev[0]?.id})`) +
+		`, then ids +1 to ${ev.at(-1)?.id}`,
 		`${first.events.length} events before; ${probs.slice(0, 5).join('; ')}`);
 }
 
 async function resumeAll() {
 	for (const dialect of ['memory', 'valk'])
 		for (const proto of ['h1', 'h2']) {
-			await resumeCase(dialect, proto, (id) => String(id));
-			await resumeCase(dialect, proto, (id) => (proto === 'h1' ? 'not-a-number' : String(id + 1000000)));
+			await resumeCase(dialect, proto, (id) => String(id), 5, true);
+			await resumeCase(dialect, proto, (id) => (proto === 'h1' ? 'not-a-number' : String(id + 1000000)), 5, false);
+			await resumeCase(dialect, proto, (id) => String(id), 45, false);	// past the backlog
 		}
 }
 
@@ -151,13 +162,14 @@ function stuck(proto, path) {
 const live = [];
 for (const [dialect, proto] of [['memory', 'h1'], ['memory', 'h2'], ['valk', 'h1'], ['valk', 'h2']]) {
 	const model = dialect === 'valk' ? new ValkModel({ checkEvery: 10 }) : null;
+	const mem = dialect === 'memory' ? new MemoryModel({ pid, checkEvery: 10 }) : null;
 	const st = { name: `live ${dialect}/${proto}`, dialect, probs: [], late: [], model };
 	st.s = new SSEStream({
 		port, path: paths[dialect], proto, name: st.name, keepEvents: false,
 		onEvent: (ev) => {
 			if (model) st.probs.push(...model.apply(ev));
 			else {
-				if (ev.id % 10 === 0) st.probs.push(...memoryEventProblems(ev, { pid }));
+				st.probs.push(...mem.apply(ev));
 				if (ev.doc) st.late.push(ev.t - ev.doc.ts_ms);
 			}
 		},
@@ -177,7 +189,8 @@ const lagged = laggard();
 
 const samples = [];
 const maxQ = new Map(), qs = new Map(stucks.map((x) => [x.lport, []]));
-const memStuck = stucks.filter((x) => x.path === paths.memory);
+// HTTP/2 stops at its flow-control window: that one surely stalls.
+const memStuck = stucks.filter((x) => x.path === paths.memory && x.proto === 'h2');
 for (;;) {
 	await sleep(500);
 	const t = Date.now() - stuckT;
@@ -231,7 +244,7 @@ check(growth < 6 * 1024, `tracer RSS flat while the clients stay stuck (12-29 s:
 
 // The stall limit (30 s): a client whose socket accepts nothing is dropped
 // 30 s (plus the sweep's 25 %) after it stopped accepting; one whose socket
-// still takes bytes (the valk stream's small deltas) is not stalled.
+// still takes bytes (small deltas on HTTP/1.1) is not stalled.
 for (const x of stucks) {
 	const series = qs.get(x.lport);
 	const name = `stuck ${x.proto} ${x.path}`;
@@ -241,7 +254,7 @@ for (const x of stucks) {
 			`dropped ${(x.droppedT / 1000).toFixed(1)} s after connecting`);
 	} else {
 		const last = series.at(-1), before = series.find((p) => p.t >= last.t - 30000);
-		check(x.path === paths.valk && last.q > before.q,
+		check(x.proto === 'h1' && last.q > before.q,
 			`${name}: kept, its socket still accepts bytes (server Send-Q ${before.q} -> ${last.q} over the last ${((last.t - before.t) / 1000).toFixed(1)} s)`,
 			`not dropped ${(last.t / 1000).toFixed(1)} s after connecting; server Send-Q ${before.q} -> ${last.q}`);
 	}

@@ -8,6 +8,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import fs from 'node:fs';
+import { applyMemoryDelta } from '../../web/model.js';
 
 export const SLAB_ORDER = ['tcp_buffers', 'handles', 'stream_arenas', 'http_servers', 'http_clients'];
 export const STATE_LETTERS = 'FNAICTKMU';
@@ -440,6 +441,37 @@ function connectionsProblems(c, states, where) {
 	want.total = want.active + want.idle + want.closing + want.connecting;
 	for (const k of CONN_KEYS) if (c[k] !== want[k]) probs.push(`${where}.${k} = ${c[k]}, handle states say ${want[k]}`);
 	return probs;
+}
+
+// The client-side picture of a memory-dialect stream, built the way
+// valk-trace's dashboard builds it (web/model.js itself): a full `memory`
+// event replaces it, a `memory-delta` patches it. apply returns the
+// problems of the event and of the picture after it (ctx.checkEvery N:
+// the whole picture is checked after every Nth event only).
+export class MemoryModel {
+	constructor(ctx = {}) {
+		this.ctx = ctx;
+		this.checkEvery = ctx.checkEvery || 1;
+		this.applied = 0;
+		this.doc = null;
+		this.deltas = 0;
+	}
+
+	apply(ev) {
+		if (ev.event === 'memory-delta') {
+			try {
+				this.doc = applyMemoryDelta(this.doc, ev.doc);
+				this.deltas++;
+			} catch (e) {
+				this.doc = null;
+				return [`memory id ${ev.id}: ${e.message}`];
+			}
+		} else {
+			this.doc = ev.doc;
+		}
+		if (++this.applied % this.checkEvery) return [];
+		return memoryEventProblems({ ...ev, event: 'memory', doc: this.doc }, this.ctx);
+	}
 }
 
 // The client-side picture of a valk-dialect stream, built the way the

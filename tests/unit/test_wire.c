@@ -579,12 +579,22 @@ static void test_valk_delta(void)
 	CHECK_EQ_U64(json_array_size(json_object_get(
 			     json_object_get(doc, "memory"), "owner_map")), 3);
 	json_decref(doc);
-	/* an arena appears: only a full state carries its capacity */
+	/* an arena appears: only a full state carries its capacity, sent
+	 * within a second of the last full one */
 	{
 		struct vt_arena a = { .name = "scratch", .capacity = 100 };
+		struct vt_wire_meta later = meta;
 
 		vt_state_arenas_set(s, &a, 1);
 		doc = parse(vt_wire_valk_delta(s, &meta, d, &full));
+		CHECK(!full);	/* the last full one was just now */
+		json_decref(doc);
+		later.now_ms += 999;
+		doc = parse(vt_wire_valk_delta(s, &later, d, &full));
+		CHECK(!full);
+		json_decref(doc);
+		later.now_ms += 1;
+		doc = parse(vt_wire_valk_delta(s, &later, d, &full));
 		CHECK(full);
 		json_decref(doc);
 		a.used = 50;	/* same arenas, new usage: a delta says it */

@@ -364,3 +364,59 @@ test('slotOwner reads the per-slot owners string', () => {
   assert.equal(M.slotOwner(undefined, 0, names), undefined);
   assert.equal(M.slotOwner('é', 0, names), undefined);
 });
+
+test('applyMemoryDelta: runs, counters, sections and ageing leaks', () => {
+  const doc = {
+    seq: 7, ts_ms: 1000, owner_map: [':1'], owner_maps: [[':1']],
+    slabs: [
+      { name: 'handles', system: 0, total: 8, used: 2, hwm: 3, states: 'AIFFFFFF', owners: '00------' },
+      { name: 'tcp_buffers', system: 0, total: 16, used: 1, hwm: 1, bitmap: '0100' },
+    ],
+    leaks: [{ slab: 'handles', system: 0, slot: 0, age_ms: 500 }],
+    arenas: [{ name: 'scratch', used: 1 }],
+  };
+  const next = M.applyMemoryDelta(doc, {
+    seq: 8, base: 7, ts_ms: 1100,
+    slabs: [
+      { name: 'handles', system: 0, used: 3, hwm: 3, states: '1:C,5:KK', owners: '1:1' },
+      { name: 'tcp_buffers', system: 0, used: 9, hwm: 9, bitmap: '1:ff' },
+    ],
+    owner_maps: [[':1', ':2']],
+  });
+  assert.equal(next.seq, 8);
+  assert.equal(next.slabs[0].states, 'ACFFFKKF');
+  assert.equal(next.slabs[0].owners, '01------');
+  assert.equal(next.slabs[0].used, 3);
+  assert.equal(next.slabs[1].bitmap, '01ff');
+  assert.deepEqual(next.owner_map, [':1', ':2']);
+  assert.equal(next.leaks[0].age_ms, 600);        // not resent: older by 100 ms
+  assert.deepEqual(next.arenas, doc.arenas);       // not resent: kept
+  assert.equal(doc.slabs[0].states, 'AIFFFFFF');   // the old document is untouched
+});
+
+test('applyMemoryDelta: a delta that does not follow, or lies outside its slab, throws', () => {
+  const doc = { seq: 3, ts_ms: 0, slabs: [{ name: 'handles', system: 0, total: 4, states: 'FFFF' }] };
+  assert.throws(() => M.applyMemoryDelta(doc, { seq: 5, base: 4, slabs: [] }), /follows event 4, not 3/);
+  assert.throws(() => M.applyMemoryDelta(null, { seq: 1, base: 0, slabs: [] }));
+  assert.throws(() => M.applyMemoryDelta(doc, { seq: 4, base: 3, slabs: [{ name: 'handles', system: 0, states: '3:AA' }] }), /outside/);
+  assert.throws(() => M.applyMemoryDelta(doc, { seq: 4, base: 3, slabs: [{ name: 'nope', system: 0 }] }), /not in the document/);
+});
+
+test('applyMemoryDelta: arenas by entry, probe hits by position', () => {
+  const doc = {
+    seq: 1, ts_ms: 0, slabs: [],
+    arenas: [{ name: 'scratch', system: 0, used: 1 }, { name: 'stream_arena/2', system: 0, used: 5 }],
+    tracer: { events: 1, probes: [{ name: 'a', hits: 1 }, { name: 'b', hits: 2 }] },
+  };
+  const next = M.applyMemoryDelta(doc, {
+    seq: 2, base: 1, ts_ms: 100, slabs: [],
+    arenas: [{ name: 'scratch', system: 0, used: 9 }, { name: 'stream_arena/7', system: 0, used: 3 }],
+    arenas_gone: [{ name: 'stream_arena/2', system: 0 }],
+    tracer: { events: 5, probe_hits: [1, 4] },
+  });
+  assert.deepEqual(next.arenas.map(a => `${a.name}:${a.used}`), ['scratch:9', 'stream_arena/7:3']);
+  assert.equal(next.tracer.events, 5);
+  assert.deepEqual(next.tracer.probes, [{ name: 'a', hits: 1 }, { name: 'b', hits: 4 }]);
+  const same = M.applyMemoryDelta(next, { seq: 3, base: 2, ts_ms: 200, slabs: [], tracer: { events: 6 } });
+  assert.deepEqual(same.tracer.probes, next.tracer.probes);   // probes not resent: kept
+});

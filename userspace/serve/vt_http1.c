@@ -6,6 +6,7 @@
  * order; while the socket refuses output, parsing pauses, so a client that
  * pipelines requests without reading the answers cannot grow our memory. */
 #include <assert.h>
+#include <ctype.h>
 #include <http_parser.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +29,13 @@ struct vt_http1 {
 	bool stop;		/* no further requests are read */
 	bool chunked;		/* the event stream is chunk-framed */
 	struct vt_sse_sub *sub;
+	/* the header being read: its name (lower case, as far as it can be
+	 * Last-Event-ID) and whether its value is that id */
+	char hname[16];
+	size_t hname_len;
+	bool in_value;
+	char last_id[VT_LAST_ID_MAX];
+	size_t last_len;
 	char chunk[24];		/* size line of the one stream write in flight */
 	char target[VT_H1_TARGET_MAX];
 };
@@ -147,7 +155,8 @@ static void respond(struct vt_http1 *h)
 	struct vt_http_response r;
 	struct vt_sse_sub *sub = NULL;
 	enum vt_reply k = vt_server_dispatch(h->c, h->target, h->target_len,
-					     wake, h, &r, head ? NULL : &sub);
+					     h->last_id, wake, h, &r,
+					     head ? NULL : &sub);
 
 	if (sub) {
 		h->sub = sub;
@@ -168,6 +177,9 @@ static int on_begin(http_parser *p)
 
 	h->hdr_bytes = h->target_len = 0;
 	h->reject = 0;
+	h->hname_len = h->last_len = 0;
+	h->in_value = false;
+	h->last_id[0] = '\0';
 	return 0;
 }
 
@@ -193,10 +205,39 @@ static int on_url(http_parser *p, const char *at, size_t n)
 	return count(h, n);
 }
 
-static int on_header(http_parser *p, const char *at, size_t n)
+static bool is_last_id(const struct vt_http1 *h)
 {
-	(void)at;
-	return count(p->data, n);
+	return h->hname_len == 13 && !strncmp(h->hname, "last-event-id", 13);
+}
+
+/* Names and values may come in pieces; only Last-Event-ID is kept. */
+static int on_header_field(http_parser *p, const char *at, size_t n)
+{
+	struct vt_http1 *h = p->data;
+
+	if (h->in_value)
+		h->hname_len = 0;
+	h->in_value = false;
+	for (size_t i = 0; i < n; i++, h->hname_len++)
+		if (h->hname_len < sizeof(h->hname))
+			h->hname[h->hname_len] = (char)tolower((unsigned char)at[i]);
+	return count(h, n);
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t n)
+{
+	struct vt_http1 *h = p->data;
+
+	h->in_value = true;
+	if (is_last_id(h) && h->last_len + n < sizeof(h->last_id)) {
+		memcpy(h->last_id + h->last_len, at, n);
+		h->last_len += n;
+		h->last_id[h->last_len] = '\0';
+	} else if (is_last_id(h)) {	/* too long: no id of ours */
+		strcpy(h->last_id, "x");
+		h->last_len = sizeof(h->last_id);
+	}
+	return count(h, n);
 }
 
 static int on_headers_complete(http_parser *p)
@@ -223,8 +264,8 @@ static int on_message_complete(http_parser *p)
 static const http_parser_settings settings = {
 	.on_message_begin = on_begin,
 	.on_url = on_url,
-	.on_header_field = on_header,
-	.on_header_value = on_header,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
 	.on_headers_complete = on_headers_complete,
 	.on_message_complete = on_message_complete,
 };

@@ -33,6 +33,7 @@ struct h2_stream {
 	bool head, has_method;
 	char *target;
 	size_t target_len;
+	char last_id[VT_LAST_ID_MAX];	/* Last-Event-ID, "" if none */
 	struct vt_http_response resp;	/* plain response being sent */
 	size_t sent;
 	struct vt_sse_sub *sub;
@@ -111,8 +112,9 @@ static void respond(struct h2_stream *st)
 	if (st->reject)
 		vt_http_error(r, st->reject);
 	else
-		k = vt_server_dispatch(h2->c, st->target, st->target_len, wake,
-				       st, r, st->head ? NULL : &st->sub);
+		k = vt_server_dispatch(h2->c, st->target, st->target_len,
+				       st->last_id, wake, st, r,
+				       st->head ? NULL : &st->sub);
 	snprintf(status, sizeof(status), "%d", r->status);
 	snprintf(length, sizeof(length), "%zu", r->len);
 	nv[n++] = (nghttp2_nv)NV(":status", status);
@@ -172,6 +174,11 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f,
 		st->head = is(value, valuelen, "HEAD");
 		if (!st->head && !is(value, valuelen, "GET"))
 			st->reject = 405;
+	} else if (is(name, namelen, "last-event-id")) {
+		/* too long: a non-number, which resumes nothing */
+		snprintf(st->last_id, sizeof(st->last_id), "%.*s",
+			 valuelen < sizeof(st->last_id) ? (int)valuelen : 1,
+			 valuelen < sizeof(st->last_id) ? (const char *)value : "x");
 	} else if (is(name, namelen, ":path")) {
 		if (st->target)
 			st->reject = 400;

@@ -125,8 +125,9 @@ static void route_request(struct vt_server *srv, const char *path, const char *q
 }
 
 enum vt_reply vt_server_dispatch(struct vt_conn *c, const char *target,
-				 size_t target_len, void (*wake)(void *),
-				 void *arg, struct vt_http_response *out,
+				 size_t target_len, const char *last_id,
+				 void (*wake)(void *), void *arg,
+				 struct vt_http_response *out,
 				 struct vt_sse_sub **sub)
 {
 	char *t = strndup(target, target_len);
@@ -144,7 +145,7 @@ enum vt_reply vt_server_dispatch(struct vt_conn *c, const char *target,
 	free(t);
 	if (!ch)
 		return VT_REPLY_PLAIN;
-	if (sub && !(*sub = vt_sse__sub_new(ch, c, wake, arg))) {
+	if (sub && !(*sub = vt_sse__sub_new(ch, c, last_id, wake, arg))) {
 		vt_http_error(out, 500);
 		return VT_REPLY_PLAIN;
 	}

@@ -6,7 +6,9 @@
  * publishes, already encoded. Everything runs on the loop's thread.
  *
  * Streaming contract: every subscriber first gets "retry: 1000", then a
- * full-state event, then the live stream. A subscriber that falls behind
+ * full-state event, then the live stream; one that sends the Last-Event-ID
+ * of an event the channel still holds (its last VT_SSE_BACKLOG) gets the
+ * events after that one instead of the full state. A subscriber that falls behind
  * (its bounded queue overflows) drops what it has queued and skips to a
  * fresh full state, so it never receives a delta relative to an event it
  * did not get. A client whose socket accepts nothing for stall_ms is
@@ -21,6 +23,8 @@
 
 struct vt_server;
 struct vt_sse_channel;
+
+#define VT_SSE_BACKLOG 32	/* events a channel keeps for resuming */
 
 struct vt_http_response {
 	int status;

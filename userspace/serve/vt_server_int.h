@@ -41,6 +41,10 @@ struct vt_sse_channel {
 	uint64_t id;
 	struct vt_sse_buf *cache;	/* full state at cache_id */
 	uint64_t cache_id;
+	/* the last events published, for Last-Event-ID: event id i is in
+	 * backlog[i % VT_SSE_BACKLOG] while id - i < nbacklog */
+	struct vt_sse_buf *backlog[VT_SSE_BACKLOG];
+	unsigned nbacklog;
 };
 
 struct vt_conn {
@@ -92,11 +96,16 @@ enum vt_reply { VT_REPLY_PLAIN, VT_REPLY_SSE };
 /* Routes one request. VT_REPLY_PLAIN: *out is the response. VT_REPLY_SSE:
  * *out holds the stream's status and headers (send X-Accel-Buffering: no,
  * no length) and, if sub is not NULL (a GET, not a HEAD), *sub is the new
- * subscription whose queued data wake(arg) announces. */
+ * subscription whose queued data wake(arg) announces. last_id is the
+ * request's Last-Event-ID ("" for none), as received. */
 enum vt_reply vt_server_dispatch(struct vt_conn *c, const char *target,
-				 size_t target_len, void (*wake)(void *),
-				 void *arg, struct vt_http_response *out,
+				 size_t target_len, const char *last_id,
+				 void (*wake)(void *), void *arg,
+				 struct vt_http_response *out,
 				 struct vt_sse_sub **sub);
+
+/* Room kept for a Last-Event-ID value; a longer one is no id of ours. */
+#define VT_LAST_ID_MAX 24
 
 
 /* Queues bufs; `own` is freed and `refs` released once written. Returns -1
@@ -124,9 +133,11 @@ uint64_t vt_server__now_ms(const struct vt_server *srv);
 /* Stall time counts from the moment a connection has output pending. */
 void vt_conn__mark_busy(struct vt_conn *c);
 struct vt_sse_buf *vt_sse__buf_from(struct vt_server *srv, const char *s);
+/* A subscription: the events after Last-Event-ID last_id if the channel
+ * still holds them, else a full state first. */
 struct vt_sse_sub *vt_sse__sub_new(struct vt_sse_channel *ch,
-				   struct vt_conn *c, void (*wake)(void *),
-				   void *arg);
+				   struct vt_conn *c, const char *last_id,
+				   void (*wake)(void *), void *arg);
 /* Unlinks a subscription from its channel and connection, emptying it. */
 void vt_sse__sub_detach(struct vt_sse_sub *s);
 struct vt_sse_channel *vt_sse__find(struct vt_server *srv, const char *path);

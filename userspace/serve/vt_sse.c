@@ -3,6 +3,7 @@
  * refcounted buffer; each subscriber's bounded ring queue holds references
  * to it. */
 #include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,8 +255,31 @@ size_t vt_sse_sub_read(struct vt_sse_sub *s, uint8_t *dst, size_t cap)
 	return n;
 }
 
+/* The channel's events after Last-Event-ID `last` when it still holds
+ * them all and they fit the queue beside "retry:": queued, true. Else (no
+ * id, not a number, not one of ours, too old) false: a full state. */
+static bool sub_resume(struct vt_sse_sub *s, const char *last)
+{
+	struct vt_sse_channel *ch = s->ch;
+	unsigned long long id;
+	char *end;
+
+	if (*last < '0' || *last > '9')
+		return false;
+	errno = 0;
+	id = strtoull(last, &end, 10);
+	if (*end || errno || !ch->id || id > ch->id ||
+	    ch->id - id > ch->nbacklog ||
+	    ch->id - id >= s->conn->srv->opts.queue_max - 1)
+		return false;
+	for (uint64_t i = id + 1; i <= ch->id; i++)
+		sub_push(s, ch->backlog[i % VT_SSE_BACKLOG]);
+	return true;
+}
+
 struct vt_sse_sub *vt_sse__sub_new(struct vt_sse_channel *ch, struct vt_conn *c,
-				  void (*wake)(void *), void *arg)
+				  const char *last_id, void (*wake)(void *),
+				  void *arg)
 {
 	struct vt_server *srv = ch->srv;
 	struct vt_sse_sub *s = calloc(1, sizeof(*s));
@@ -273,6 +297,7 @@ struct vt_sse_sub *vt_sse__sub_new(struct vt_sse_channel *ch, struct vt_conn *c,
 	LIST_INSERT_HEAD(&c->subs, s, conn_link);
 	srv->stats.streams++;
 	sub_push(s, srv->retry);
+	s->needs_full = !sub_resume(s, last_id);
 	return s;
 }
 
@@ -320,6 +345,11 @@ uint64_t vt_sse_publish(struct vt_sse_channel *ch, const char *event,
 		ch->cache = buf_ref(b);
 		ch->cache_id = id;
 	}
+	if (ch->nbacklog == VT_SSE_BACKLOG)
+		vt_sse_buf_unref(ch->backlog[id % VT_SSE_BACKLOG]);
+	else
+		ch->nbacklog++;
+	ch->backlog[id % VT_SSE_BACKLOG] = buf_ref(b);
 	/* A wake may write, fail and close the connection, detaching s. */
 	for (s = LIST_FIRST(&ch->subs); s; s = next) {
 		next = LIST_NEXT(s, ch_link);
@@ -335,6 +365,8 @@ void vt_sse__channel_free(struct vt_sse_channel *ch)
 		vt_sse__sub_detach(LIST_FIRST(&ch->subs));
 	LIST_REMOVE(ch, link);
 	vt_sse_buf_unref(ch->cache);
+	for (unsigned i = 0; i < ch->nbacklog; i++)
+		vt_sse_buf_unref(ch->backlog[(ch->id - i) % VT_SSE_BACKLOG]);
 	free(ch->path);
 	free(ch->full_event);
 	free(ch);

@@ -208,15 +208,17 @@ struct mdelta_slab {
 	char *tally;		/* summary and by_owner, as sent */
 };
 
-enum { MD_ARENAS, MD_GC, MD_OWNERS, MD_LEAKS, MD_SECTIONS };
-static const char *const md_keys[MD_SECTIONS] = {"arenas", "gc",
-						 "owner_maps", "leaks"};
+enum { MD_GC, MD_OWNERS, MD_LEAKS, MD_SECTIONS };
+static const char *const md_keys[MD_SECTIONS] = {"gc", "owner_maps",
+						 "leaks"};
 
 struct vt_wire_mdelta {
 	bool valid;
+	uint64_t generation;	/* the state's, when last sent */
 	size_t n;
 	struct mdelta_slab *slab;
 	char *section[MD_SECTIONS];	/* each as last sent */
+	json_t *arenas;		/* sent entry by entry */
 };
 
 struct vt_wire_mdelta *vt_wire_mdelta_new(void)
@@ -235,6 +237,7 @@ static void mdelta_clear(struct vt_wire_mdelta *d)
 	free(d->slab);
 	for (int k = 0; k < MD_SECTIONS; k++)
 		free(d->section[k]);
+	json_decref(d->arenas);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -281,7 +284,6 @@ static void md_sections(const struct vt_state *s, const struct vt_wire_meta *m,
 
 	for (size_t i = 0; i < vt_state_nsystems(s); i++)
 		json_array_append_new(maps, vt_wire__owner_names(s, i));
-	out[MD_ARENAS] = vt_wire__arenas(s, true);
 	out[MD_GC] = vt_wire__gc(vt_state_gc(s));
 	out[MD_OWNERS] = maps;
 	out[MD_LEAKS] = leaks_json(s, m);
@@ -342,10 +344,12 @@ static char *owner_digits(const struct vt_state *s, const struct vt_slab *sl)
 	return o;
 }
 
-/* One slab of a delta: counters always, per-slot data where it changed. */
+/* One slab of a delta: counters always, per-slot data where it changed
+ * (looked for only when the state changed at all: an idle tick is
+ * cheap). */
 static json_t *mdelta_slab_json(const struct vt_state *s,
 				const struct vt_slab *sl,
-				struct mdelta_slab *ds, bool *ok)
+				struct mdelta_slab *ds, bool same, bool *ok)
 {
 	json_t *o = json_object(), *runs, *tally;
 	struct vt_wire__tally t;
@@ -358,6 +362,8 @@ static json_t *mdelta_slab_json(const struct vt_state *s,
 	vt_wire__set_u(o, "overflow", sl->overflow);
 	vt_wire__set_u(o, "acquires", sl->acquires);
 	vt_wire__set_u(o, "releases", sl->releases);
+	if (same)
+		return o;
 	if (!sl->states) {
 		if ((runs = runs_delta(ds->bitmap, sl->bitmap, vt_wire__bitmap_bytes(sl),
 				       true))) {
@@ -394,6 +400,78 @@ static json_t *mdelta_slab_json(const struct vt_state *s,
 	return o;
 }
 
+static bool same_key(json_t *a, json_t *b, const char *k)
+{
+	return json_equal(json_object_get(a, k), json_object_get(b, k));
+}
+
+/* The entries of cur (a list of objects keyed by name and system) that
+ * are new or differ from prev's; the keys of prev's entries gone from cur
+ * are appended to *gone. */
+static json_t *list_changes(json_t *prev, json_t *cur, json_t **gone)
+{
+	json_t *out = json_array(), *c, *p;
+	size_t i, j;
+
+	json_array_foreach(cur, i, c) {
+		json_t *was = NULL;
+
+		json_array_foreach(prev, j, p)
+			if (same_key(p, c, "name") && same_key(p, c, "system")) {
+				was = p;
+				break;
+			}
+		if (!was || !json_equal(was, c))
+			json_array_append(out, c);
+	}
+	json_array_foreach(prev, j, p) {
+		bool kept = false;
+
+		json_array_foreach(cur, i, c)
+			kept |= same_key(p, c, "name") && same_key(p, c, "system");
+		if (!kept) {
+			json_t *k = json_pack("{s:O}", "name", json_object_get(p, "name"));
+
+			if (json_object_get(p, "system"))
+				json_object_set(k, "system", json_object_get(p, "system"));
+			json_array_append_new(*gone ? *gone : (*gone = json_array()), k);
+		}
+	}
+	return out;
+}
+
+/* Arenas by entry: those new or changed in "arenas", those given back in
+ * "arenas_gone"; the list as it is now becomes the one remembered. */
+static void mdelta_arenas(struct vt_wire_mdelta *d, const struct vt_state *s,
+			  json_t *doc)
+{
+	json_t *cur = vt_wire__arenas(s, true), *gone = NULL;
+	json_t *ch = list_changes(d->arenas, cur, &gone);
+
+	if (json_array_size(ch))
+		json_object_set(doc, "arenas", ch);
+	if (gone)
+		json_object_set_new(doc, "arenas_gone", gone);
+	json_decref(ch);
+	json_decref(d->arenas);
+	d->arenas = cur;
+}
+
+/* The tracer's figures; the probes (a fixed list, by probe id) as
+ * "probe_hits": their hit counts in the full document's order. */
+static json_t *mdelta_tracer(const struct vt_state *s,
+			     const struct vt_wire_meta *m)
+{
+	json_t *t = tracer_json(s, m), *hits = json_array(), *p;
+	size_t i;
+
+	json_array_foreach(json_object_get(t, "probes"), i, p)
+		json_array_append(hits, json_object_get(p, "hits"));
+	json_object_del(t, "probes");
+	json_object_set_new(t, "probe_hits", hits);
+	return t;
+}
+
 /* Remember a full document's slabs and sections as sent. */
 static bool mdelta_remember(struct vt_wire_mdelta *d, const struct vt_state *s,
 			    json_t *sec[MD_SECTIONS])
@@ -419,7 +497,7 @@ static bool mdelta_remember(struct vt_wire_mdelta *d, const struct vt_state *s,
 			ok &= keep_copy(&ds->states, sl->states, sl->total);
 			ds->owners = owner_digits(s, sl);
 			ok &= ds->owners != NULL;
-			json_decref(mdelta_slab_json(s, sl, ds, &unused));
+			json_decref(mdelta_slab_json(s, sl, ds, false, &unused));
 		}
 	}
 	for (int k = 0; k < MD_SECTIONS; k++) {
@@ -429,7 +507,10 @@ static bool mdelta_remember(struct vt_wire_mdelta *d, const struct vt_state *s,
 		ok &= d->section[k] != NULL;
 		json_decref(j);
 	}
+	d->arenas = vt_wire__arenas(s, true);
+	ok &= d->arenas != NULL;
 	d->valid = ok;
+	d->generation = vt_state_generation(s);
 	return ok;
 }
 
@@ -458,8 +539,10 @@ char *vt_wire_memory_delta(const struct vt_state *s,
 	vt_wire__set_u(doc, "base", base);
 	vt_wire__set_u(doc, "ts_ms", m->wall_ms);
 	for (size_t i = 0; i < d->n; i++)
-		json_array_append_new(slabs, mdelta_slab_json(s, vt_state_slab(s, i),
-							      &d->slab[i], &ok));
+		json_array_append_new(slabs, mdelta_slab_json(
+				s, vt_state_slab(s, i), &d->slab[i],
+				d->generation == vt_state_generation(s), &ok));
+	d->generation = vt_state_generation(s);
 	json_object_set_new(doc, "slabs", slabs);
 	md_sections(s, m, sec);
 	for (int k = 0; k < MD_SECTIONS; k++) {
@@ -467,17 +550,18 @@ char *vt_wire_memory_delta(const struct vt_state *s,
 		char *t = vt_wire__text(id);
 
 		json_decref(id);
+		ok &= t != NULL;
 		if (t && strcmp(t, d->section[k])) {
 			json_object_set(doc, md_keys[k], sec[k]);
 			free(d->section[k]);
 			d->section[k] = t;
 			t = NULL;
 		}
-		ok &= t == NULL || d->section[k] != NULL;
 		free(t);
 		json_decref(sec[k]);
 	}
-	json_object_set_new(doc, "tracer", tracer_json(s, m));
+	mdelta_arenas(d, s, doc);
+	json_object_set_new(doc, "tracer", mdelta_tracer(s, m));
 	text = vt_wire__dump(doc);
 	/* a copy that failed, or a delta not sent: the next one is full */
 	d->valid = ok && text;

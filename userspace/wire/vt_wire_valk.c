@@ -108,6 +108,8 @@ struct vt_wire_delta {
 	 * next document is full. */
 	size_t nowners;
 	uint64_t arenas;	/* hash of the arena names */
+	uint64_t generation;	/* the state's, when last sent */
+	uint64_t full_ms;	/* when the last full document was made */
 	struct vt_wire_figures_base *figures;	/* the registry as sent */
 };
 
@@ -203,16 +205,24 @@ static void delta_remember(struct vt_wire_delta *d, const struct vt_state *s,
 		if (!ds->states && !ds->bitmap)
 			return;
 	}
+	d->generation = vt_state_generation(s);
 	d->valid = true;
 }
 
+/* A changed set of stream arenas waits for a full document at most this
+ * long: a busy server takes and gives back arenas every tick, and a full
+ * document every tick would be the runtime's whole dashboard each time.
+ * Meanwhile deltas carry the use of the arenas the client knows. */
+#define ARENAS_FULL_MS 1000
+
 static bool delta_same_shape(const struct vt_wire_delta *d,
 			     const struct vt_state *s, int system,
-			     const struct vt_slab **v, size_t n)
+			     const struct vt_slab **v, size_t n, uint64_t now_ms)
 {
 	if (!d->valid || d->system != system || d->n != n ||
 	    d->nowners != vt_wire__owner_count(s, system) ||
-	    d->arenas != arena_names_hash(s))
+	    (d->arenas != arena_names_hash(s) &&
+	     now_ms - d->full_ms >= ARENAS_FULL_MS))
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (d->slab[i].kind != v[i]->kind ||
@@ -384,16 +394,18 @@ char *vt_wire_valk_full(const struct vt_state *s,
 	json_object_set_new(doc, "memory", mem);
 	if (d) {
 		delta_remember(d, s, system, v, n);
+		d->full_ms = m->now_ms;
 		vt_wire_figures_base_set(d->figures, vt_state_figures(s),
 					 m->now_ms * 1000);
 	}
 	return vt_wire__dump(doc);
 }
 
-/* One slab of a delta: counters always, slot data only where it changed,
- * and the remembered copy brought up to date. */
+/* One slab of a delta: counters always, slot data only where it changed
+ * (looked for only when the state changed at all), and the remembered
+ * copy brought up to date. */
 static json_t *delta_slab(const struct vt_state *s, const struct vt_slab *sl,
-			  struct delta_slab *ds)
+			  struct delta_slab *ds, bool same)
 {
 	json_t *o = json_object(), *summary, *changed;
 	struct vt_wire__tally t;
@@ -402,6 +414,8 @@ static json_t *delta_slab(const struct vt_state *s, const struct vt_slab *sl,
 	vt_wire__set_u(o, "used", sl->used);
 	vt_wire__set_u(o, "hwm", sl->hwm);
 	vt_wire__set_u(o, "overflow", sl->overflow);
+	if (same)
+		return o;
 	if (!sl->states) {
 		if (memcmp(ds->bitmap, sl->bitmap, vt_wire__bitmap_bytes(sl))) {
 			json_object_set_new(o, "bitmap",
@@ -471,14 +485,16 @@ char *vt_wire_valk_delta(const struct vt_state *s,
 	size_t n = valk_slabs(s, &system, v);
 	json_t *doc, *mem, *slabs;
 
-	*full = !delta_same_shape(d, s, system, v, n);
+	*full = !delta_same_shape(d, s, system, v, n, m->now_ms);
 	if (*full)
 		return vt_wire_valk_full(s, m, d);
 	doc = json_object();
 	mem = json_object();
 	slabs = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(slabs, delta_slab(s, v[i], &d->slab[i]));
+		json_array_append_new(slabs, delta_slab(s, v[i], &d->slab[i],
+							d->generation == vt_state_generation(s)));
+	d->generation = vt_state_generation(s);
 	json_object_set_new(mem, "slabs", slabs);
 	json_object_set_new(mem, "arenas", delta_arenas(s));
 	vt_wire__set_u(mem, "gc", vt_state_gc(s)->heap_used_bytes);
