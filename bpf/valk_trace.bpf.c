@@ -19,6 +19,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile __u32 target_tgid = 0;
 const volatile struct vt_bpf_offsets off = {};
+/* run: a target traced from its first instruction is held (SIGSTOP to the
+ * thread, which its ptrace tracer swallows) where memory must be read at
+ * once — a started AIO system before it runs, a slab before it is freed. */
+const volatile bool hold = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -32,6 +36,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } lost SEC(".maps");
+
+/* Holds sent, per CPU: the tracer tells its own SIGSTOPs by this count. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} holds SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -58,6 +70,21 @@ struct {
 	__type(key, struct stash_key);
 	__type(value, struct stash_val);
 } stash SEC(".maps");
+
+#define SIGSTOP_NR 19
+
+static __always_inline void hold_thread(void)
+{
+	__u32 zero = 0;
+	__u64 *n;
+
+	if (!hold)
+		return;
+	n = bpf_map_lookup_elem(&holds, &zero);
+	if (n)
+		(*n)++;
+	bpf_send_signal_thread(SIGSTOP_NR);
+}
 
 static __always_inline bool is_target(void)
 {
@@ -263,6 +290,7 @@ int BPF_KPROBE(slab_free, __u64 slab)
 		return 0;
 	e->slab_free.slab = slab;
 	ev_submit(e);
+	hold_thread();
 	return 0;
 }
 
@@ -281,6 +309,7 @@ int BPF_KRETPROBE(aio_start_ret, __u64 sys)
 		return 0;
 	e->aio_start.sys = sys;
 	ev_submit(e);
+	hold_thread();
 	return 0;
 }
 

@@ -16,6 +16,9 @@ static const struct command {
 } commands[] = {
 	{ "attach", "<pid>", "trace a running valk process until Ctrl-C",
 	  vt_cmd_attach },
+	{ "run", "-- CMD", "run CMD with every valk process it starts traced, "
+			   "and judge the report", vt_cmd_run },
+	{ "diff", "BASE NEW", "what grew between two reports", vt_cmd_diff },
 	{ "snapshot", "<pid>", "print one memory-dialect JSON document and exit",
 	  vt_cmd_snapshot },
 	{ "record", "<pid> -o FILE", "trace into a recording until Ctrl-C",

@@ -16,6 +16,7 @@ enum {
 	OPT_LISTEN,
 	OPT_RECORD,
 	OPT_FOLLOW,
+	OPT_RUNTIME,
 };
 
 /* Options of every session: attach, snapshot. */
@@ -55,6 +56,9 @@ static struct argp_option attach_options[] = {
 
 struct trace_args {
 	struct vt_trace_opts *o;
+	char ***cmd;		/* run: the command instead of a pid */
+	const char **runtime;
+	struct vt_result_args *report;
 };
 
 error_t vt_cmd_bad(const struct argp_state *st, const char *fmt, ...)
@@ -245,6 +249,11 @@ static error_t parse_session(int key, char *arg, struct argp_state *st)
 		o->quiet = 1;
 		break;
 	case ARGP_KEY_END:
+		if (a->cmd && !*a->cmd)
+			return vt_cmd_bad(st, "missing the command: valk-trace "
+					      "run [OPTION...] -- CMD [ARG...]");
+		if (a->cmd)
+			break;
 		if (o->follow && o->pid)
 			return vt_cmd_bad(st, "a pid or --follow NAME, not both");
 		if (o->follow && o->record_path)
@@ -254,6 +263,11 @@ static error_t parse_session(int key, char *arg, struct argp_state *st)
 			break;
 		return vt_cmd_pid(st, key, arg, &o->pid);
 	case ARGP_KEY_ARG:
+		if (a->cmd) {	/* CMD and its words are not ours */
+			*a->cmd = &st->argv[st->next - 1];
+			st->next = st->argc;
+			break;
+		}
 		return vt_cmd_pid(st, key, arg, &o->pid);
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -270,6 +284,7 @@ static error_t parse_attach(int key, char *arg, struct argp_state *st)
 	switch (key) {
 	case ARGP_KEY_INIT:
 		st->child_inputs[0] = a;
+		st->child_inputs[1] = a->report;
 		break;
 	case 'd':
 		if (vt_cmd_num(arg, 0.001, 1e9, &v))
@@ -301,20 +316,84 @@ static error_t parse_attach(int key, char *arg, struct argp_state *st)
 
 static const struct argp session_argp = { session_options, parse_session,
 					  "<pid>", NULL, NULL, NULL, NULL };
-static const struct argp_child session_child[] = {
-	{ &session_argp, 0, NULL, 0 }, { 0 }
+static const struct argp_child attach_children[] = {
+	{ &session_argp, 0, NULL, 0 },
+	{ &vt_result_argp, 0, "The end-of-session report:", 0 },
+	{ 0 }
 };
 static const struct argp attach_argp = { attach_options, parse_attach, NULL,
-					 NULL, session_child, NULL, NULL };
+					 NULL, attach_children, NULL, NULL };
 
-int vt_cmd_trace_args(int argc, char **argv, const char *doc, bool attach,
-		      struct vt_trace_opts *o)
+int vt_cmd_trace_args(int argc, char **argv, const char *doc,
+		      struct vt_trace_opts *o, struct vt_result_args *report)
 {
-	struct argp argp = attach ? attach_argp : session_argp;
-	struct trace_args a = { .o = o };
+	struct argp argp = report ? attach_argp : session_argp;
+	struct trace_args a = { .o = o, .report = report };
+	int rc;
 
 	argp.doc = doc;
-	return vt_cmd_parse(&argp, argc, argv, &a);
+	rc = vt_cmd_parse(&argp, argc, argv, &a);
+	if (!rc && report)
+		vt_cmd_report_opts(o, report);
+	return rc;
+}
+
+void vt_cmd_report_opts(struct vt_trace_opts *o, struct vt_result_args *r)
+{
+	o->report = o->report || r->any;
+	o->report_opts = r->report;
+	r->res.quiet = o->quiet;
+}
+
+/* ---- run ------------------------------------------------------------------ */
+
+static struct argp_option run_options[] = {
+	{ "json", 'j', "FILE", 0, "write the report here (as --report)", 0 },
+	{ "runtime", OPT_RUNTIME, "PATH", 0,
+	  "the runtime object, for programs that load it in a way their ELF "
+	  "headers do not say (dlopen)", 0 },
+	{ 0 }
+};
+
+static error_t parse_run(int key, char *arg, struct argp_state *st)
+{
+	struct trace_args *a = st->input;
+
+	switch (key) {
+	case ARGP_KEY_INIT:
+		st->child_inputs[0] = a;
+		st->child_inputs[1] = a->report;
+		break;
+	case 'j':
+		a->report->res.json_path = arg;
+		break;
+	case OPT_RUNTIME:
+		*a->runtime = arg;
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+int vt_cmd_run_args(int argc, char **argv, const char *doc,
+		    struct vt_trace_opts *o, struct vt_result_args *report,
+		    char ***cmd, const char **runtime)
+{
+	static const struct argp_child children[] = {
+		{ &session_argp, 0, NULL, 0 },
+		{ &vt_result_argp, 0, "The report:", 0 },
+		{ 0 }
+	};
+	struct argp argp = { run_options, parse_run, "-- CMD [ARG...]", doc,
+			     children, NULL, NULL };
+	struct trace_args a = { .o = o, .report = report, .cmd = cmd,
+				.runtime = runtime };
+	int rc = vt_cmd_parse(&argp, argc, argv, &a);
+
+	if (!rc)
+		vt_cmd_report_opts(o, report);
+	return rc;
 }
 
 struct vt_trace_opts vt_cmd_trace_defaults(void)

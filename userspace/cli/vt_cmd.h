@@ -7,6 +7,7 @@
 #include <argp.h>
 #include <stdbool.h>
 
+#include "cli/vt_result.h"
 #include "cli/vt_trace.h"
 
 #define VT_CMD_LISTEN "127.0.0.1:7070"	/* the default --listen */
@@ -20,6 +21,8 @@ int vt_cmd_ps(int argc, char **argv);
 int vt_cmd_probes(int argc, char **argv);
 int vt_cmd_layout(int argc, char **argv);
 int vt_cmd_demo(int argc, char **argv);
+int vt_cmd_run(int argc, char **argv);
+int vt_cmd_diff(int argc, char **argv);
 
 /* Prints "valk-trace: <message> (see `<command> --help`)" and returns the
  * argp error that makes the command exit with VT_EXIT_USAGE. */
@@ -46,10 +49,18 @@ int vt_cmd_one_arg(int argc, char **argv, const char *args_doc,
 		   const char *name, const char *doc, const char **out);
 
 /* A session's options: the defaults, then <pid> and the options of argv,
- * those of every session and, for attach, its own (--duration, --json,
- * --listen). Returns 0, or VT_EXIT_USAGE after a one-line error. */
-int vt_cmd_trace_args(int argc, char **argv, const char *doc, bool attach,
-		      struct vt_trace_opts *o);
+ * those of every session and, for attach (report given), its own
+ * (--duration, --json, --listen) and the report's. Returns 0, or
+ * VT_EXIT_USAGE after a one-line error. */
+int vt_cmd_trace_args(int argc, char **argv, const char *doc,
+		      struct vt_trace_opts *o, struct vt_result_args *report);
+/* run's: the session's and the report's options, --json, --runtime, then
+ * the command (*cmd points into argv). */
+int vt_cmd_run_args(int argc, char **argv, const char *doc,
+		    struct vt_trace_opts *o, struct vt_result_args *report,
+		    char ***cmd, const char **runtime);
+/* The report options parsed go into the session's. */
+void vt_cmd_report_opts(struct vt_trace_opts *o, struct vt_result_args *r);
 /* The defaults of every session: hybrid, 100 ms ticks, a 4 MiB ring
  * buffer, 30 s leak age, no listener. */
 struct vt_trace_opts vt_cmd_trace_defaults(void);

@@ -169,7 +169,7 @@ int vt_cmd_demo(int argc, char **argv)
 	o.listen = a.listen;
 	o.launch = launch;
 	o.launch_ctx = &a;
-	rc = vt_trace_run(&o);
+	rc = vt_trace_run(&o, NULL);
 	if (a.pid < 0)
 		return VT_EXIT_FAIL;
 	if (a.pid) {

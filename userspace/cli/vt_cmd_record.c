@@ -7,11 +7,12 @@
 int vt_cmd_record(int argc, char **argv)
 {
 	struct vt_trace_opts o = vt_cmd_trace_defaults();
+	struct vt_result_args r = { 0 };
 
 	argv[0] = "valk-trace record";
 	if (vt_cmd_trace_args(argc, argv, "Record a trace of <pid> into -o "
 				"FILE until Ctrl-C, --duration or the target's "
-				"end.", true, &o))
+				"end.", &o, &r))
 		return VT_EXIT_USAGE;
 	if (!o.record_path) {
 		fprintf(stderr, "valk-trace: record needs -o FILE, the "
@@ -19,5 +20,5 @@ int vt_cmd_record(int argc, char **argv)
 				"--help`)\n");
 		return VT_EXIT_USAGE;
 	}
-	return vt_trace_run(&o);
+	return vt_trace_run(&o, &r.res);
 }

@@ -9,8 +9,8 @@ int vt_cmd_snapshot(int argc, char **argv)
 	o.snapshot = 1;
 	argv[0] = "valk-trace snapshot";
 	if (vt_cmd_trace_args(argc, argv, "Print one memory-dialect JSON "
-				"document of <pid>'s state and exit.", false, &o))
+				"document of <pid>'s state and exit.", &o, NULL))
 		return VT_EXIT_USAGE;
 	o.listen = NULL;
-	return vt_trace_run(&o);
+	return vt_trace_run(&o, NULL);
 }

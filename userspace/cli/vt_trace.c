@@ -1,4 +1,5 @@
 #include "cli/vt_trace.h"
+#include "cli/vt_result.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -35,8 +36,7 @@
 struct vt_trace {
 	struct vt_trace_opts *o;
 	uv_timer_t tick;
-	uv_signal_t sigint, sigterm;
-	struct vt_target target;
+	struct vt_target target;	/* valid once mapped */
 	struct vt_layout layout;
 	struct vt_probe *probe;
 	struct vt_sites sites;	/* where each probe went */
@@ -55,9 +55,15 @@ struct vt_trace {
 	uint64_t start_ms;
 	uint64_t seq;
 	struct vt_arena *arenas;
+	struct vt_report *report;	/* when asked for */
+	bool mapped;		/* the runtime is in the process's memory */
+	uint64_t holds;		/* the probes' holds handled (run) */
 	int exit_code;
 	bool stopping;
 	bool attached;		/* a target is traced (--follow waits unattached) */
+	int closing;		/* handles still closing before the free */
+	void (*on_stop)(struct vt_trace *t);	/* it ended by itself */
+	void *on_stop_ctx;
 	char err[512];
 	char said[512];		/* the last --follow attach error said */
 };
@@ -131,13 +137,26 @@ static int check_env(struct vt_trace *t)
 
 /* The layout from the target's DWARF, or the --layout file read by
  * prepare() if it is for the target's build. */
-static int load_layout(struct vt_trace *t)
+static int load_layout(struct vt_trace *t, const char *obj)
 {
+	char build_id[65] = "";
+
 	if (!t->o->layout_path)
-		return vt_layout_from_elf(t->target.open_path, &t->layout,
-					  t->err, sizeof(t->err));
-	return vt_layout_check_build_id(&t->layout, t->target.build_id, t->err,
+		return vt_layout_from_elf(obj, &t->layout, t->err,
+					  sizeof(t->err));
+	vt_target_build_id(obj, build_id);
+	return vt_layout_check_build_id(&t->layout, build_id, t->err,
 					sizeof(t->err));
+}
+
+/* The memory readers, once the runtime's place in memory is known. */
+static int open_snap(struct vt_trace *t)
+{
+	t->snap = vt_snap_new(t->o->pid, &t->layout, t->target.bias,
+			      vt_target_addr(&t->target, "valk_sys",
+					     t->layout.sym[VT_LS_VALK_SYS]));
+	t->figures = vt_figures_reader_new(&t->target, &t->layout);
+	return t->snap && t->figures ? 0 : -1;
 }
 
 static struct vt_bpf_offsets bpf_offsets(const struct vt_layout *l)
@@ -330,6 +349,12 @@ static void on_event(void *ctx, const struct vt_event *ev)
 
 	if (t->rec)
 		vt_record_event(t->rec, ev);
+	/* held at the free (run), the slab's memory is still there */
+	if (t->report && ev->type == VT_EV_SLAB_FREE) {
+		type_pending(t);
+		vt_report_slab_freed(t->report, t->state, ev->slab_free.slab,
+				     ev->ts_ns / 1000000);
+	}
 	if (vt_state_apply(t->state, ev) == VT_STATE_READ_SYSTEMS)
 		t->rescan = true;
 }
@@ -495,11 +520,6 @@ static void record_tick(struct vt_trace *t)
 
 /* ---- the session ------------------------------------------------------- */
 
-static void on_closed(uv_handle_t *h)
-{
-	(void)h;
-}
-
 static void stop(struct vt_trace *t, int code)
 {
 	if (t->stopping)
@@ -515,11 +535,9 @@ static void stop(struct vt_trace *t, int code)
 			"(see the message above); it reads up to where it "
 			"stopped\n", t->o->record_path);
 	t->rec = NULL;
-	uv_close((uv_handle_t *)&t->tick, on_closed);
-	uv_close((uv_handle_t *)&t->sigint, on_closed);
-	uv_close((uv_handle_t *)&t->sigterm, on_closed);
-	if (t->routes)
-		vt_routes_close(t->routes, NULL, NULL);
+	uv_timer_stop(&t->tick);
+	if (t->on_stop)
+		t->on_stop(t);
 }
 
 /* Lost events leave the state short of what the target did until the next
@@ -588,13 +606,16 @@ static void detach(struct vt_trace *t)
 
 	vt_probe_close(t->probe);
 	vt_snap_free(t->snap);
+	vt_figures_reader_free(t->figures);
 	free(t->arenas);
 	t->probe = NULL;
 	t->snap = NULL;
+	t->figures = NULL;
 	t->arenas = NULL;
 	t->nsystems = 0;
 	t->rescan = false;
 	t->attached = false;
+	t->mapped = false;
 	t->o->pid = 0;
 	fresh_state(t);
 	snprintf(why, sizeof(why), "no valk process named %s", t->o->follow);
@@ -645,22 +666,26 @@ static bool target_ended(struct vt_trace *t)
 	return true;
 }
 
-static void on_tick(uv_timer_t *h)
+/* A process held before its exec maps the runtime later: until then
+ * there is nothing to read (and no event in the ring). */
+static int find_mapped(struct vt_trace *t)
 {
-	struct vt_trace *t = h->data;
-	uint64_t now = vt_proc_now_ms();
+	char err[512];
 
-	if (t->attached && target_ended(t)) {
-		stop(t, VT_EXIT_TARGET_GONE);
+	if (t->mapped)
+		return 0;
+	if (vt_target_open(t->o->pid, &t->target, err, sizeof(err)) ||
+	    open_snap(t))
+		return -1;
+	t->mapped = true;
+	return 0;
+}
+
+/* One tick's work: events, memory reads, counters, the report. */
+static void refresh(struct vt_trace *t, uint64_t now)
+{
+	if (find_mapped(t))
 		return;
-	}
-	if (!t->attached)
-		follow(t);
-	if (!t->attached) {
-		if (t->routes)
-			vt_routes_tick(t->routes, now);
-		return;
-	}
 	if (t->probe)
 		vt_probe_drain(t->probe);
 	if (t->rescan || t->o->mode == VT_MODE_SAMPLE) {
@@ -681,20 +706,32 @@ static void on_tick(uv_timer_t *h)
 	update_counters(t, now);
 	update_meta(t);
 	record_tick(t);
+	if (t->report)
+		vt_report_observe(t->report, t->state, now);
+}
+
+static void on_tick(uv_timer_t *h)
+{
+	struct vt_trace *t = h->data;
+	uint64_t now = vt_proc_now_ms();
+
+	if (t->mapped && target_ended(t)) {
+		stop(t, VT_EXIT_TARGET_GONE);
+		return;
+	}
+	if (t->o->follow && !t->attached)
+		follow(t);
+	if (t->o->follow && !t->attached) {
+		if (t->routes)
+			vt_routes_tick(t->routes, now);
+		return;
+	}
+	refresh(t, now);
 	if (t->routes)
 		vt_routes_tick(t->routes, now);
 	if (t->o->snapshot ||
 	    (t->o->duration_s > 0 && now - t->start_ms >= t->o->duration_s * 1000))
 		stop(t, VT_EXIT_OK);
-}
-
-static void on_signal(uv_signal_t *h, int sig)
-{
-	struct vt_trace *t = h->data;
-
-	say(t, "%s: detaching%s", sig == SIGINT ? "interrupted" : "terminated",
-	    t->o->launch ? "" : "; the target is left as it was");
-	stop(t, VT_EXIT_OK);
 }
 
 int vt_trace_check_output(const char *what, const char *path, char *err,
@@ -746,42 +783,61 @@ static int prepare(struct vt_trace *t, uv_loop_t *loop)
 			 : 0;
 }
 
+static int attach_probes(struct vt_trace *t, const char *obj, const char *uv)
+{
+	const struct vt_trace_opts *o = t->o;
+	struct vt_probe_opts po = {
+		.pid = o->pid,
+		.obj_path = obj,
+		.uv_path = uv,
+		.off = bpf_offsets(&t->layout),
+		.release_inlined = !t->layout.release_ptr_calls_release,
+		.ringbuf_bytes = o->ringbuf_bytes,
+		.hold = o->runtime_path != NULL,
+	};
+
+	if (vt_sites_plan(&po, &t->sites, t->err, sizeof(t->err)) ||
+	    vt_probe_open(&po, on_event, t, &t->probe, t->err,
+			  sizeof(t->err)))
+		return -1;
+	vt_sites_wire(&t->sites, t->wsites);
+	return 0;
+}
+
+/* Probes first, so nothing between the read and the first event is lost
+ * (the model drops events the image holds); a process held before its
+ * exec is read once it has mapped its runtime. */
 static int attach(struct vt_trace *t)
 {
 	const struct vt_trace_opts *o = t->o;
-	int rc = vt_target_open(o->pid, &t->target, t->err, sizeof(t->err));
+	const char *obj = o->runtime_path, *uv = o->uv_path;
 
-	if (rc)
+	if (!obj) {
+		if (vt_target_open(o->pid, &t->target, t->err, sizeof(t->err)))
+			return -1;
+		obj = t->target.open_path;
+		uv = t->target.uv_path;
+	}
+	if (check_env(t) || load_layout(t, obj))
 		return -1;
-	if (check_env(t) || load_layout(t))
-		return -1;
-	t->snap = vt_snap_new(o->pid, &t->layout, t->target.bias,
-			      vt_target_addr(&t->target, "valk_sys",
-					     t->layout.sym[VT_LS_VALK_SYS]));
-	t->figures = vt_figures_reader_new(&t->target, &t->layout);
 	t->arenas = calloc(MAX_ARENAS, sizeof(*t->arenas));
-	if (!t->snap || !t->figures || !t->arenas) {
+	if (o->report)
+		t->report = vt_report_new(&o->report_opts, vt_proc_now_ms());
+	if (!t->arenas || (o->report && !t->report)) {
 		snprintf(t->err, sizeof(t->err), "out of memory");
 		return -1;
 	}
-	if (o->mode != VT_MODE_SAMPLE) {
-		struct vt_probe_opts po = {
-			.pid = o->pid,
-			.obj_path = t->target.open_path,
-			.uv_path = t->target.uv_path,
-			.off = bpf_offsets(&t->layout),
-			.release_inlined = !t->layout.release_ptr_calls_release,
-			.ringbuf_bytes = o->ringbuf_bytes,
-		};
-
-		/* probes first, so nothing between the read and the first
-		 * event is lost; the model drops events the image holds */
-		if (vt_sites_plan(&po, &t->sites, t->err, sizeof(t->err)) ||
-		    vt_probe_open(&po, on_event, t, &t->probe, t->err,
-				  sizeof(t->err)))
-			return -1;
-		vt_sites_wire(&t->sites, t->wsites);
+	if (o->mode != VT_MODE_SAMPLE && attach_probes(t, obj, uv))
+		return -1;
+	if (o->runtime_path) {
+		t->attached = true;
+		return 0;
 	}
+	if (open_snap(t)) {
+		snprintf(t->err, sizeof(t->err), "out of memory");
+		return -1;
+	}
+	t->mapped = true;
 	if (scan_systems(t)) {
 		char why[256];
 
@@ -802,62 +858,203 @@ static int attach(struct vt_trace *t)
 	return 0;
 }
 
-static void cleanup(struct vt_trace *t)
+static void session_free(struct vt_trace *t)
 {
 	vt_record_close(t->rec, vt_proc_now_ms());
 	vt_probe_close(t->probe);
 	vt_snap_free(t->snap);
 	vt_figures_reader_free(t->figures);
 	vt_state_free(t->state);
+	vt_report_free(t->report);
 	free(t->arenas);
+	free(t);
 }
 
-int vt_trace_run(struct vt_trace_opts *o)
+static void on_routes_closed(void *arg)
 {
-	struct vt_trace t = { .o = o, .exit_code = VT_EXIT_OK };
-	uv_loop_t loop;
+	struct vt_trace *t = arg;
+
+	if (--t->closing == 0)
+		session_free(t);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	on_routes_closed(h->data);
+}
+
+int vt_trace_open(uv_loop_t *loop, struct vt_trace_opts *o,
+		  struct vt_trace **out, char *err, size_t errlen)
+{
+	struct vt_trace *t = calloc(1, sizeof(*t));
 	int rc;
 
-	uv_loop_init(&loop);
-	rc = prepare(&t, &loop);
-	if (!rc && o->launch && (o->pid = o->launch(o->launch_ctx)) <= 0)
-		rc = 1;		/* launch said why */
-	else if (!rc && !o->follow)
-		rc = attach(&t);
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	t->o = o;
+	t->exit_code = VT_EXIT_OK;
+	rc = prepare(t, loop);
+	if (!rc && o->launch && (o->pid = o->launch(o->launch_ctx)) <= 0) {
+		rc = 1;
+		t->err[0] = '\0';	/* launch said why */
+	} else if (!rc && !o->follow) {
+		rc = attach(t);
+	}
 	if (rc) {
-		if (rc < 0)
-			fprintf(stderr, "valk-trace: %s\n", t.err);
-		if (t.routes)
-			vt_routes_close(t.routes, NULL, NULL);
+		snprintf(err, errlen, "%s", t->err);
+		t->closing = 1;
+		if (t->routes)	/* the server frees itself on the loop */
+			vt_routes_close(t->routes, on_routes_closed, t);
+		else
+			session_free(t);
+		return -1;
+	}
+	t->start_ms = t->last_reconcile_ms = vt_proc_now_ms();
+	uv_timer_init(loop, &t->tick);
+	t->tick.data = t;
+	uv_timer_start(&t->tick, on_tick, o->interval_ms, o->interval_ms);
+	*out = t;
+	return 0;
+}
+
+bool vt_trace_mapped(const struct vt_trace *t)
+{
+	return t->mapped;
+}
+
+bool vt_trace_held(struct vt_trace *t)
+{
+	if (!t->probe || vt_probe_holds(t->probe) <= t->holds)
+		return false;
+	t->holds++;
+	refresh(t, vt_proc_now_ms());
+	return true;
+}
+
+/* Who ran, for the report: its words joined by spaces. */
+static void report_identity(struct vt_trace *t, struct vt_rep_proc *rep)
+{
+	size_t n = vt_proc_cmdline(t->o->pid, rep->argv, sizeof(rep->argv) - 1);
+
+	while (n && !rep->argv[n - 1])
+		n--;
+	for (size_t i = 0; i < n; i++)
+		rep->argv[i] = rep->argv[i] ? rep->argv[i] : ' ';
+	rep->argv[n] = '\0';
+	rep->pid = t->o->pid;
+	snprintf(rep->object, sizeof(rep->object), "%s",
+		 t->mapped ? t->target.object : t->o->runtime_path);
+	snprintf(rep->build_id, sizeof(rep->build_id), "%s",
+		 t->mapped ? t->target.build_id : "");
+	snprintf(rep->mode, sizeof(rep->mode), "%s", vt_mode_name(t->o->mode));
+	snprintf(rep->unwinder, sizeof(rep->unwinder), "%s",
+		 t->probe ? "frame-pointer" : "none");
+}
+
+int vt_trace_end(struct vt_trace *t, struct vt_rep_proc *rep)
+{
+	int rc = 0;
+
+	if (!t->stopping) {
+		refresh(t, vt_proc_now_ms());
+		t->stopping = true;
+	}
+	if (rep && t->report) {
+		rc = vt_report_finish(t->report, t->state, vt_proc_now_ms(), rep);
+		report_identity(t, rep);
+	}
+	t->closing = 1 + (t->routes != NULL);
+	uv_close((uv_handle_t *)&t->tick, on_closed);
+	if (t->routes)
+		vt_routes_close(t->routes, on_routes_closed, t);
+	return rc;
+}
+
+/* ---- attach and snapshot ------------------------------------------------ */
+
+struct attach_run {
+	struct vt_trace *t;
+	const struct vt_result *res;
+	uv_signal_t sigint, sigterm;
+	int exit_code;
+};
+
+static void on_signal(uv_signal_t *h, int sig)
+{
+	struct attach_run *a = h->data;
+
+	say(a->t, "%s: detaching%s",
+	    sig == SIGINT ? "interrupted" : "terminated",
+	    a->t->o->launch ? "" : "; the target is left as it was");
+	stop(a->t, VT_EXIT_OK);
+}
+
+/* The session ended: a report, when asked for, is judged; its verdict is
+ * the exit code unless writing failed. */
+static void attach_stopped(struct vt_trace *t)
+{
+	struct attach_run *a = t->on_stop_ctx;
+	struct vt_rep_doc doc = { .exit_status = -1, .nprocs = 1 };
+	struct vt_rep_proc rep;
+	int code;
+
+	a->exit_code = t->exit_code;
+	uv_close((uv_handle_t *)&a->sigint, NULL);
+	uv_close((uv_handle_t *)&a->sigterm, NULL);
+	if (!t->o->report) {
+		vt_trace_end(t, NULL);
+		return;
+	}
+	if (vt_trace_end(t, &rep)) {
+		vt_rep_proc_free(&rep);
+		a->exit_code = VT_EXIT_FAIL;
+		return;
+	}
+	doc.procs = &rep;
+	code = vt_result_emit(a->res, &doc, NULL, -1);
+	vt_rep_proc_free(&rep);
+	free(doc.judged);
+	if (code && a->exit_code != VT_EXIT_FAIL)
+		a->exit_code = code;
+}
+
+int vt_trace_run(struct vt_trace_opts *o, const struct vt_result *res)
+{
+	struct attach_run a = { .res = res };
+	uv_loop_t loop;
+	char err[512];
+
+	uv_loop_init(&loop);
+	if (vt_trace_open(&loop, o, &a.t, err, sizeof(err))) {
+		if (*err)
+			fprintf(stderr, "valk-trace: %s\n", err);
 		uv_run(&loop, UV_RUN_DEFAULT);	/* let the server free itself */
 		uv_loop_close(&loop);
-		cleanup(&t);
 		return VT_EXIT_USAGE;
 	}
 	if (o->follow)
-		follow(&t);
-	if (o->follow && !t.attached) {
-		say(&t, "waiting for a valk process named %s", o->follow);
-		detach(&t);
+		follow(a.t);
+	if (o->follow && !a.t->attached) {
+		say(a.t, "waiting for a valk process named %s", o->follow);
+		detach(a.t);
 	} else if (!o->follow) {
-		say_attached(&t);
+		say_attached(a.t);
 	}
-	if (t.rec)
-		say(&t, "recording to %s", o->record_path);
-	if (t.routes)
+	if (a.t->rec)
+		say(a.t, "recording to %s", o->record_path);
+	if (a.t->routes)
 		fprintf(stderr, "valk-trace: serving %s\n",
-			vt_routes_url(t.routes));
-	t.start_ms = t.last_reconcile_ms = vt_proc_now_ms();
-	uv_timer_init(&loop, &t.tick);
-	t.tick.data = &t;
-	uv_timer_start(&t.tick, on_tick, o->interval_ms, o->interval_ms);
-	uv_signal_init(&loop, &t.sigint);
-	uv_signal_init(&loop, &t.sigterm);
-	t.sigint.data = t.sigterm.data = &t;
-	uv_signal_start(&t.sigint, on_signal, SIGINT);
-	uv_signal_start(&t.sigterm, on_signal, SIGTERM);
+			vt_routes_url(a.t->routes));
+	a.t->on_stop = attach_stopped;
+	a.t->on_stop_ctx = &a;
+	uv_signal_init(&loop, &a.sigint);
+	uv_signal_init(&loop, &a.sigterm);
+	a.sigint.data = a.sigterm.data = &a;
+	uv_signal_start(&a.sigint, on_signal, SIGINT);
+	uv_signal_start(&a.sigterm, on_signal, SIGTERM);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
-	cleanup(&t);
-	return t.exit_code;
+	return a.exit_code;
 }

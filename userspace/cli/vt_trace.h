@@ -10,6 +10,8 @@
 
 #define VT_TRACE_VERSION "0.1.0"
 
+#include "model/vt_report.h"
+
 enum vt_mode { VT_MODE_HYBRID, VT_MODE_EVENTS, VT_MODE_SAMPLE };
 
 /* Exit codes, as documented in the README. */
@@ -39,6 +41,14 @@ struct vt_trace_opts {
 	 * listener bound, and returns its pid (or 0 after saying why). */
 	int (*launch)(void *ctx);
 	void *launch_ctx;
+	/* The end-of-session report (attach, run): kept when set. */
+	bool report;
+	struct vt_report_opts report_opts;
+	/* run: the process is held before its exec and maps its runtime
+	 * later; probes go on this object, resolved the way the loader will
+	 * (NULL: find the runtime among the process's mappings) */
+	const char *runtime_path;
+	const char *uv_path;	/* run: the object defining uv_read_start */
 };
 
 int vt_mode_parse(const char *s, enum vt_mode *out);
@@ -48,8 +58,26 @@ const char *vt_mode_name(enum vt_mode m);
 void vt_trace_say(int quiet, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Runs a whole session on its own loop; returns a VT_EXIT_* code. */
-int vt_trace_run(struct vt_trace_opts *o);
+/* Runs a whole attach or snapshot session on its own loop, the report
+ * (o->report) judged and written as res says; returns a VT_EXIT_* code. */
+struct vt_result;
+int vt_trace_run(struct vt_trace_opts *o, const struct vt_result *res);
+
+/* One session on the caller's loop, for `run`: probes attached, then the
+ * memory read once the runtime is mapped; ticks until vt_trace_end. o
+ * must outlive the session. Returns 0, or -1 with a one-line reason in
+ * err ("" when o->launch already said why). */
+struct vt_trace;
+int vt_trace_open(uv_loop_t *loop, struct vt_trace_opts *o,
+		  struct vt_trace **out, char *err, size_t errlen);
+/* run: a thread stopped by SIGSTOP; true when it was one of the probes'
+ * holds (the stop is not passed on), handled: memory read while held. */
+bool vt_trace_held(struct vt_trace *t);
+/* Ends the session while the process still exists (its memory is read a
+ * last time, stacks symbolized): the report into rep when asked for, then
+ * everything closed and freed on the loop. 0; 1 when the process never
+ * mapped its runtime (nothing to report); -1 out of memory. */
+int vt_trace_end(struct vt_trace *t, struct vt_rep_proc *rep);
 
 /* 0 when the output file `path` (named by option `what` in the error) can
  * be written: a pipe or terminal we may write, or a regular file replaced

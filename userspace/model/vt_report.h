@@ -100,7 +100,7 @@ struct vt_rep_group {
 struct vt_rep_proc {
 	int pid;
 	char argv[512];		/* the command line, words joined by spaces */
-	char object[512];	/* the runtime object traced */
+	char object[4096];	/* the runtime object traced */
 	char build_id[65];
 	char mode[16];
 	char unwinder[16];	/* "frame-pointer", "dwarf" or "none" */

@@ -128,7 +128,7 @@ static void top_frame(const struct vt_rep_group *g, char *out, size_t len)
 		return;
 	}
 	snprintf(out, len, g->stack_id ? "an unsymbolized stack"
-				       : "an acquire not seen (no stack)");
+				       : "no captured stack");
 }
 
 /* A slab's figure for hwm (percent of its slots), peak or used; a slab
@@ -282,10 +282,9 @@ void vt_rep_doc_free(struct vt_rep_doc *d)
 	d->nprocs = d->njudged = 0;
 }
 
-/* The base process for d's i-th: same command line, same rank among the
- * processes with that command line. */
-static const struct vt_rep_proc *base_of(const struct vt_rep_doc *d, size_t i,
-					 const struct vt_rep_doc *base)
+const struct vt_rep_proc *vt_verdict_base_of(const struct vt_rep_doc *d,
+					      size_t i,
+					      const struct vt_rep_doc *base)
 {
 	size_t rank = 0;
 
@@ -309,7 +308,7 @@ int vt_verdict_judge(struct vt_rep_doc *d, const struct vt_cond *c, size_t n,
 	if (!d->judged)
 		return -1;
 	for (size_t i = 0; i < d->nprocs; i++) {
-		const struct vt_rep_proc *b = base ? base_of(d, i, base) : NULL;
+		const struct vt_rep_proc *b = base ? vt_verdict_base_of(d, i, base) : NULL;
 		static const struct vt_rep_proc none;
 
 		for (size_t k = 0; k < n; k++) {

@@ -71,6 +71,12 @@ void vt_rep_doc_free(struct vt_rep_doc *d);
 int vt_verdict_judge(struct vt_rep_doc *d, const struct vt_cond *c, size_t n,
 		     const struct vt_rep_doc *base);
 
+/* The base process for d's i-th: the same command line, the same rank
+ * among the processes with that command line; NULL when base has none. */
+const struct vt_rep_proc *vt_verdict_base_of(const struct vt_rep_doc *d,
+					      size_t i,
+					      const struct vt_rep_doc *base);
+
 /* The exit code of a judged run (see the README): 3 events were lost and
  * `drops` was asked for; else 1 a condition failed; else CMD's own
  * status (cmd_status >= 0); else 0. */

@@ -175,6 +175,7 @@ static int load(struct vt_probe *p, const struct vt_probe_opts *o,
 	}
 	p->skel->rodata->target_tgid = o->pid;
 	p->skel->rodata->off = o->off;
+	p->skel->rodata->hold = o->hold;
 	progs_init(p->progs, p->skel);
 	for (int i = 0; i < VT_P_COUNT; i++) {
 		bpf_program__set_autoload(p->progs[i], vt_probe_wanted(i, o));
@@ -274,6 +275,11 @@ static uint64_t percpu_sum(int fd, uint32_t key, int ncpu)
 uint64_t vt_probe_lost(const struct vt_probe *p)
 {
 	return percpu_sum(bpf_map__fd(p->skel->maps.lost), 0, p->ncpu);
+}
+
+uint64_t vt_probe_holds(const struct vt_probe *p)
+{
+	return percpu_sum(bpf_map__fd(p->skel->maps.holds), 0, p->ncpu);
 }
 
 void vt_probe_hits(const struct vt_probe *p, uint64_t hits[VT_P_COUNT])

@@ -20,6 +20,8 @@ struct vt_probe_opts {
 	 * defines the function (the target layer places them). */
 	uint64_t offsets[VT_P_COUNT];
 	size_t ringbuf_bytes;	/* power of two, >= page size */
+	bool hold;		/* SIGSTOP the thread at AIO start and slab free
+				 * (a ptrace tracer swallows it, see vt_run) */
 };
 
 /* Which targets need a probe: release_ptr only where release is inlined
@@ -49,6 +51,8 @@ int vt_probe_drain(struct vt_probe *p);
 /* Ring-buffer reserve failures summed over CPUs. */
 uint64_t vt_probe_lost(const struct vt_probe *p);
 void vt_probe_hits(const struct vt_probe *p, uint64_t hits[VT_P_COUNT]);
+/* SIGSTOPs the probes sent (opts.hold). */
+uint64_t vt_probe_holds(const struct vt_probe *p);
 /* Detaches every probe; the target is left as it was. */
 void vt_probe_close(struct vt_probe *p);
 

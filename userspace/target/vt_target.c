@@ -33,7 +33,7 @@ struct vt_maps {
 
 /* ---- ELF helpers ------------------------------------------------------ */
 
-static Elf *elf_open(const char *path, int *fd)
+Elf *vt_target_elf_open(const char *path, int *fd)
 {
 	Elf *e;
 
@@ -51,7 +51,7 @@ static Elf *elf_open(const char *path, int *fd)
 	return e;
 }
 
-static void elf_close(Elf *e, int fd)
+void vt_target_elf_close(Elf *e, int fd)
 {
 	elf_end(e);
 	close(fd);
@@ -141,7 +141,7 @@ int vt_target_func_code(const char *path, const char *name,
 			struct vt_target_func *f)
 {
 	int fd, r = -1;
-	Elf *e = elf_open(path, &fd);
+	Elf *e = vt_target_elf_open(path, &fd);
 	GElf_Sym sym;
 	const uint8_t *p;
 
@@ -156,19 +156,19 @@ int vt_target_func_code(const char *path, const char *name,
 		f->addr = sym.st_value;
 		r = 0;
 	}
-	elf_close(e, fd);
+	vt_target_elf_close(e, fd);
 	return r;
 }
 
 int vt_target_symbol(const char *path, const char *name, uint64_t *st_value)
 {
 	int fd, r;
-	Elf *e = elf_open(path, &fd);
+	Elf *e = vt_target_elf_open(path, &fd);
 
 	if (!e)
 		return -1;
 	r = vt_target_elf_symbol(e, name, st_value);
-	elf_close(e, fd);
+	vt_target_elf_close(e, fd);
 	return r;
 }
 
@@ -204,13 +204,13 @@ int vt_target_elf_build_id(Elf *e, char out[65])
 int vt_target_build_id(const char *path, char out[65])
 {
 	int fd, r;
-	Elf *e = elf_open(path, &fd);
+	Elf *e = vt_target_elf_open(path, &fd);
 
 	out[0] = '\0';
 	if (!e)
 		return -1;
 	r = vt_target_elf_build_id(e, out);
-	elf_close(e, fd);
+	vt_target_elf_close(e, fd);
 	return r;
 }
 
@@ -381,14 +381,14 @@ static int object_info(const char *path, const struct vt_maps *maps,
 		       const struct vt_map *m, uint64_t *bias, char id[65])
 {
 	int fd, r;
-	Elf *e = elf_open(path, &fd);
+	Elf *e = vt_target_elf_open(path, &fd);
 
 	if (!e)
 		return -1;
 	r = load_bias(e, maps, m->dev, m->ino, bias);
 	if (!r && id)
 		r = vt_target_elf_build_id(e, id);
-	elf_close(e, fd);
+	vt_target_elf_close(e, fd);
 	return r;
 }
 
@@ -457,7 +457,7 @@ static int find_objects(struct vt_target *t, const struct vt_maps *maps,
 			exe = m;
 			snprintf(t->exe_path, sizeof(t->exe_path), "%s", path);
 		}
-		e = elf_open(path, &fd);
+		e = vt_target_elf_open(path, &fd);
 		if (!e)
 			continue;
 		if (!runtime && !vt_target_elf_symbol(e, RUNTIME_SYMBOL, &v)) {
@@ -467,7 +467,7 @@ static int find_objects(struct vt_target *t, const struct vt_maps *maps,
 		}
 		if (!t->uv_path[0] && !vt_target_elf_symbol(e, UV_SYMBOL, &v))
 			snprintf(t->uv_path, sizeof(t->uv_path), "%s", path);
-		elf_close(e, fd);
+		vt_target_elf_close(e, fd);
 	}
 	if (!runtime) {
 		snprintf(err, errlen,
@@ -492,13 +492,13 @@ uint64_t vt_target_addr(const struct vt_target *t, const char *name,
 	int fd;
 	Elf *e;
 
-	if (t->is_exe || !t->exe_path[0] || !(e = elf_open(t->exe_path, &fd)))
+	if (t->is_exe || !t->exe_path[0] || !(e = vt_target_elf_open(t->exe_path, &fd)))
 		return addr;
 	/* The dynamic linker searches the executable first, and a copy
 	 * relocation puts a definition in its .dynsym. */
 	if (!section_symbol(e, SHT_DYNSYM, name, &v))
 		addr = v.st_value + t->exe_bias;
-	elf_close(e, fd);
+	vt_target_elf_close(e, fd);
 	return addr;
 }
 

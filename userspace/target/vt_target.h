@@ -74,6 +74,10 @@ struct vt_target_func {
 int vt_target_func_code(const char *path, const char *name,
 			struct vt_target_func *f);
 
+/* An ELF object opened read-only, or NULL; closed with the fd. */
+Elf *vt_target_elf_open(const char *path, int *fd);
+void vt_target_elf_close(Elf *e, int fd);
+
 /* NT_GNU_BUILD_ID as lower-case hex into out[65]; "" when absent.
  * 0, or -1 when the file is not a readable ELF object. */
 int vt_target_build_id(const char *path, char out[65]);

@@ -514,8 +514,7 @@ static void stacks_text(struct tbuf *b, const struct vt_rep_proc *p,
 		tb_printf(b, "%s%llu %s slots from ", indent,
 			  (unsigned long long)gr->count, gr->slab);
 		if (!gr->stack_id) {
-			tb_printf(b, "no stack (acquired before their slab "
-				     "was traced)\n");
+			tb_printf(b, "no captured stack\n");
 			continue;
 		}
 		tb_printf(b, "stack %u:\n", gr->stack_id);
@@ -685,6 +684,117 @@ char *vt_rfmt_text(const struct vt_rep_doc *d, size_t top_stacks)
 				  (unsigned long long)s->overflow);
 		}
 		stacks_text(&b, p, top_stacks, "  ");
+	}
+	return tb_take(&b);
+}
+
+/* ---- diff -------------------------------------------------------------- */
+
+static void growth(struct tbuf *b, uint64_t was, uint64_t now)
+{
+	tb_printf(b, "%llu -> %llu", (unsigned long long)was,
+		  (unsigned long long)now);
+	if (now != was && was)
+		tb_printf(b, " (%+.1f%%)", ((double)now - was) * 100.0 / was);
+	else if (now != was)
+		tb_printf(b, " (new)");
+}
+
+/* A stack as known across reports: its slab and its frames. */
+static char *stack_key(const struct vt_rep_group *g)
+{
+	struct tbuf b = { 0 };
+
+	tb_printf(&b, "%s", g->slab);
+	for (size_t i = 0; i < g->nframes; i++) {
+		tb_printf(&b, "|");
+		if (g->frames[i].symbolized)	/* addresses move between runs */
+			tb_printf(&b, "%s %s:%d", g->frames[i].func,
+				  g->frames[i].file, g->frames[i].line);
+		else
+			tb_printf(&b, "?%s", g->frames[i].module);
+	}
+	return tb_take(&b);
+}
+
+static uint64_t base_count(const struct vt_rep_proc *base, const char *key)
+{
+	for (size_t i = 0; base && i < base->ngroups; i++) {
+		char *k = stack_key(&base->groups[i]);
+		bool same = k && !strcmp(k, key);
+
+		free(k);
+		if (same)
+			return base->groups[i].count;
+	}
+	return 0;
+}
+
+static void diff_stacks(struct tbuf *b, const struct vt_rep_proc *base,
+			const struct vt_rep_proc *p)
+{
+	for (size_t i = 0; i < p->ngroups; i++) {
+		const struct vt_rep_group *g = &p->groups[i];
+		char *key = stack_key(g);
+		uint64_t was = key ? base_count(base, key) : 0;
+
+		free(key);
+		if (g->count <= was)
+			continue;
+		tb_printf(b, "  +%llu %s slots (%llu, base %llu) from ",
+			  (unsigned long long)(g->count - was), g->slab,
+			  (unsigned long long)g->count, (unsigned long long)was);
+		if (!g->nframes) {
+			tb_printf(b, "no stack\n");
+			continue;
+		}
+		tb_printf(b, "\n");
+		for (size_t k = 0; k < g->nframes && k < 8; k++) {
+			tb_printf(b, "      ");
+			frame_text(b, &g->frames[k]);
+			tb_printf(b, "\n");
+		}
+	}
+}
+
+char *vt_rfmt_diff(const struct vt_rep_doc *base, const struct vt_rep_doc *d)
+{
+	struct tbuf b = { 0 };
+
+	for (size_t i = 0; i < d->nprocs; i++) {
+		const struct vt_rep_proc *p = &d->procs[i];
+		const struct vt_rep_proc *bp = vt_verdict_base_of(d, i, base);
+		static const struct vt_rep_proc none;
+		const struct vt_rep_proc *o = bp ? bp : &none;
+
+		tb_printf(&b, "pid %d (%s)%s\n", p->pid, p->argv,
+			  bp ? "" : ": not in the base report");
+		tb_printf(&b, "  %-3s %-14s %-24s %-24s %s\n", "SYS", "SLAB",
+			  "PEAK", "END", "OVERFLOW");
+		for (size_t k = 0; k < p->nslabs; k++) {
+			const struct vt_rep_slab *s = &p->slabs[k];
+			const struct vt_rep_slab *w =
+				vt_rep_slab_find(o, s->system, s->name);
+			struct tbuf c[3] = { { 0 } };
+			char *t[3];
+
+			growth(&c[0], w ? w->peak : 0, s->peak);
+			growth(&c[1], w ? w->final_used : 0, s->final_used);
+			growth(&c[2], w ? w->overflow : 0, s->overflow);
+			for (int j = 0; j < 3; j++)
+				t[j] = tb_take(&c[j]);
+			tb_printf(&b, "  %-3d %-14s %-24s %-24s %s\n", s->system,
+				  s->name, t[0] ? t[0] : "", t[1] ? t[1] : "",
+				  t[2] ? t[2] : "");
+			for (int j = 0; j < 3; j++)
+				free(t[j]);
+		}
+		tb_printf(&b, "  leaks: ");
+		growth(&b, o->nleaks, p->nleaks);
+		tb_printf(&b, "; lost events: ");
+		growth(&b, o->lost_events, p->lost_events);
+		tb_printf(&b, "\n");
+		diff_stacks(&b, bp, p);
 	}
 	return tb_take(&b);
 }

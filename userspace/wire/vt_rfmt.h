@@ -28,4 +28,10 @@ char *vt_rfmt_markdown(const struct vt_rep_doc *d, size_t top_stacks);
 /* The end-of-run summary on stderr: a table per process, top stacks. */
 char *vt_rfmt_text(const struct vt_rep_doc *d, size_t top_stacks);
 
+/* `valk-trace diff`: what grew from base to d, process by process
+ * (matched as vt_verdict_base_of does): slab peaks, use at the end and
+ * overflows, leaks, and leak stacks new or grown (a stack is known across
+ * reports by its slab and frames). */
+char *vt_rfmt_diff(const struct vt_rep_doc *base, const struct vt_rep_doc *d);
+
 #endif /* VT_RFMT_H */

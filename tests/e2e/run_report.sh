@@ -1,0 +1,166 @@
+#!/bin/bash
+# `valk-trace run -- CMD`: the leaks it reports are exactly the slots the
+# stand-in runtime still holds when its slabs are freed (its truth, written
+# at exit), for both builds; a process tree is traced whole; warm-up,
+# --ignore, thresholds, exit codes and their precedence, JUnit, Markdown,
+# `diff` with relative thresholds; CMD's own input, output and status
+# pass through untouched.
+. "$(dirname "$0")/../lib/common.sh"
+need_root
+need_bins
+command -v xmllint >/dev/null || skip "xmllint missing (apt-get install libxml2-utils)"
+
+# The used slots of a truth file, "system/slab/slot" per line; a handle
+# slot is used unless 'F', and a listener ('T') is meant to live.
+truth_used() {
+	jq -r 'def hex: if . >= 97 then . - 87 elif . >= 65 then . - 55 else . - 48 end;
+	  .slabs[] | . as $s |
+	  if .name == "handles" then
+	    (.states | split("") | to_entries[] | select(.value != "F" and .value != "T") | .key)
+	  else
+	    (.bitmap | explode | map(hex)) as $n | range(0; $n | length / 2) as $k |
+	    ($n[2 * $k] * 16 + $n[2 * $k + 1]) as $v | range(0; 8) |
+	    select(($v / pow(2; .) | floor) % 2 == 1) | 8 * $k + .
+	  end | "\($s.system)/\($s.name)/\(.)"' "$1" | sort
+}
+
+report_leaks() {
+	jq -r ".processes[${2:-0}].leaks.slots[] | \"\(.system)/\(.slab)/\(.slot)\"" "$1" | sort
+}
+
+# run_sim LABEL EXPECTED_EXIT VT_ARGS... -- SIM ARGS...: runs, checks the
+# exit code; the report is $TMP/r.json, stderr $TMP/err
+run_vt() {
+	local label=$1 want=$2 rc
+	shift 2
+	"$VT" run "$@" >"$TMP/out" 2>"$TMP/err"; rc=$?
+	if [ "$rc" -eq "$want" ]; then pass "$label: exit $rc"; else
+		fail "$label: exit $rc, wanted $want: $(tail -n 3 "$TMP/err")"; fi
+}
+
+for build in shared static; do
+	sim=$([ "$build" = shared ] && echo "$SIM_SHARED" || echo "$SIM_STATIC")
+	run_vt "$build leak --fail-on leak" 1 --json "$TMP/r.json" --fail-on leak -- \
+		"$sim" --workload leak --seed 7 --ops 4000 --truth "$TMP/t.json" --truth-at-exit
+	truth_used "$TMP/t.json" >"$TMP/want"
+	report_leaks "$TMP/r.json" >"$TMP/got"
+	if [ -s "$TMP/want" ] && cmp -s "$TMP/want" "$TMP/got"; then
+		pass "$build leak: the $(wc -l <"$TMP/got") leaked slots are the truth's"
+	else
+		fail "$build leak: leaked slots differ from the truth at exit"
+		diff "$TMP/want" "$TMP/got" | head -10
+	fi
+	jq -e '.processes[0].leaks.count == (.processes[0].leaks.slots | length) and
+	       .processes[0].lost_events == 0 and .processes[0].exit_code == 0' "$TMP/r.json" >/dev/null ||
+		fail "$build leak: count, losses or exit code wrong"
+	grep -q "^valk-trace: FAIL leak: [0-9]* slots leaked; [0-9]* handles slots from" "$TMP/err" ||
+		fail "$build leak: no FAIL line: $(grep FAIL "$TMP/err")"
+	run_vt "$build churn" 0 --json "$TMP/c.json" --fail-on drops -- \
+		"$sim" --workload churn --seed 7 --ops 4000 --truth "$TMP/t.json" --truth-at-exit
+	truth_used "$TMP/t.json" >"$TMP/want"
+	report_leaks "$TMP/c.json" >"$TMP/got"
+	cmp -s "$TMP/want" "$TMP/got" && pass "$build churn: slots in use at exit are the truth's" ||
+		fail "$build churn: slots in use at exit differ from the truth"
+	# every slab's figures at the end: the truth's, taken as they were freed
+	jq -S '[.slabs[] | {system, name, peak: .hwm, final_used: .used, acquires, releases, overflow}]' \
+		"$TMP/t.json" >"$TMP/want"
+	jq -S '[.processes[0].slabs[] | {system, name, peak, final_used, acquires, releases, overflow}]' \
+		"$TMP/c.json" >"$TMP/got"
+	cmp -s "$TMP/want" "$TMP/got" && pass "$build churn: peaks, use, counts and overflows are the truth's" ||
+		{ fail "$build churn: slab figures differ"; diff "$TMP/want" "$TMP/got" | head; }
+done
+
+# a script running two runtimes, one a grandchild, and a program that is none
+cat >"$TMP/tree.sh" <<EOF
+#!/bin/sh
+"$SIM_SHARED" --workload leak --seed 1 --ops 2000 --truth "$TMP/t1.json" >/dev/null &
+sh -c '"$SIM_STATIC" --workload churn --seed 2 --ops 2000 --truth "$TMP/t2.json" >/dev/null; true'
+wait
+EOF
+chmod +x "$TMP/tree.sh"
+run_vt "process tree" 0 --json "$TMP/tree.json" -- "$TMP/tree.sh"
+if jq -e '[.processes[] | .argv] | length == 2 and (map(test("workload leak")) | any) and
+	  (map(test("valk-sim-static --workload churn")) | any)' "$TMP/tree.json" >/dev/null &&
+   jq -e '[.processes[].pid] | unique | length == 2' "$TMP/tree.json" >/dev/null; then
+	pass "process tree: both runtimes reported, the shell ignored"
+else
+	fail "process tree: $(jq -c '[.processes[] | {pid, argv}]' "$TMP/tree.json")"
+fi
+
+# warm-up: a paced run; slots acquired in the first second are not leaks
+paced=(--workload leak --seed 3 --rate 2000 --truth "$TMP/t.json")
+cat >"$TMP/paced.sh" <<EOF
+#!/bin/sh
+"$SIM_SHARED" ${paced[*]} >/dev/null & p=\$!
+sleep 2.5; kill -TERM \$p; wait \$p
+EOF
+chmod +x "$TMP/paced.sh"
+run_vt "warm-up" 0 --json "$TMP/w.json" --warmup 1 -- "$TMP/paced.sh"
+jq -e '.processes[0].leaks as $l | $l.count > 0 and ($l.slots | all(.acquired_at_s >= 1))' "$TMP/w.json" >/dev/null &&
+	pass "warm-up: $(jq .processes[0].leaks.count "$TMP/w.json") leaks, all acquired after 1 s" ||
+	fail "warm-up: $(jq -c '[.processes[0].leaks.slots[].acquired_at_s] | min' "$TMP/w.json")"
+
+# --ignore, thresholds, JUnit and Markdown in one run
+run_vt "thresholds" 1 --json "$TMP/i.json" --ignore task,object,http_clients \
+	--fail-on 'leak>100000,hwm:handles>1%,peak:handles>100000,used:tcp_buffers>1000' \
+	--junit "$TMP/j.xml" --summary-md "$TMP/s.md" -- \
+	"$SIM_SHARED" --workload leak --seed 7 --ops 4000 --truth "$TMP/t.json"
+jq -e '[.processes[0].leaks.slots[] | select(.state == "K" or .state == "U" or .slab == "http_clients")] | length == 0' \
+	"$TMP/i.json" >/dev/null && pass "--ignore: no task, object or client leak" || fail "--ignore: ignored kinds reported"
+jq -e '[.verdicts[] | .passed] == [true, false, true, true]' "$TMP/i.json" >/dev/null &&
+	pass "thresholds: only hwm:handles>1% failed" || fail "thresholds: $(jq -c '[.verdicts[] | .passed]' "$TMP/i.json")"
+if xmllint --noout "$TMP/j.xml" 2>/dev/null &&
+   [ "$(xmllint --xpath 'count(//testsuite/testcase)' "$TMP/j.xml")" = 4 ] &&
+   [ "$(xmllint --xpath 'count(//testcase[@name="hwm:handles>1%"]/failure)' "$TMP/j.xml")" = 1 ] &&
+   [ "$(xmllint --xpath 'string(//testsuite/@failures)' "$TMP/j.xml")" = 1 ]; then
+	pass "JUnit: parses, four cases, the failed one with its failure"
+else
+	fail "JUnit: $(head -c 600 "$TMP/j.xml")"
+fi
+grep -q '^| 0 | handles |' "$TMP/s.md" && grep -q '❌ hwm:handles' "$TMP/s.md" &&
+	pass "Markdown summary: slab table and verdicts" || fail "Markdown summary: $(head -c 300 "$TMP/s.md")"
+
+# exit codes: CMD's status passes through unless a condition fails; lost
+# events with `drops` asked for are 3, before anything else
+printf 'in\n' >"$TMP/in"
+cat >"$TMP/io.sh" <<EOF
+#!/bin/sh
+read line; printf 'out:%s\0bytes\n' "\$line"; printf 'to stderr\n' >&2
+"$SIM_SHARED" --workload churn --seed 1 --ops 1000 --truth "$TMP/t.json" >/dev/null
+exit 7
+EOF
+chmod +x "$TMP/io.sh"
+"$VT" run -q -- "$TMP/io.sh" <"$TMP/in" >"$TMP/out" 2>"$TMP/err"; rc=$?
+printf 'out:in\0bytes\n' >"$TMP/want"
+[ "$rc" -eq 7 ] && cmp -s "$TMP/out" "$TMP/want" && [ "$(cat "$TMP/err")" = "to stderr" ] &&
+	pass "CMD's stdin, stdout, stderr and exit status 7 pass through" ||
+	fail "pass-through: exit $rc, stdout $(od -c "$TMP/out" | head -2), stderr $(head -c 200 "$TMP/err")"
+run_vt "a failed condition before CMD's status" 1 -q --fail-on leak -- "$TMP/io.sh" <"$TMP/in"
+run_vt "lost events with drops: 3" 3 -q --ringbuf-size 4096 --fail-on leak,drops -- \
+	"$SIM_STATIC" --workload churn --seed 1 --ops 200000 --truth "$TMP/t.json"
+grep -q "FAIL drops: [1-9][0-9]* events lost" "$TMP/err" && pass "drops: FAIL line names the losses" ||
+	fail "drops: $(grep FAIL "$TMP/err")"
+
+# no runtime anywhere, and a command that does not exist
+"$VT" run -- sh -c 'exit 0' >"$TMP/out" 2>"$TMP/err"; rc=$?
+[ "$rc" -eq 2 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] && grep -q "ran a valk runtime" "$TMP/err" &&
+	pass "no runtime: $(cat "$TMP/err")" || fail "no runtime: exit $rc: $(cat "$TMP/err")"
+"$VT" run -- /nonexistent/cmd >"$TMP/out" 2>"$TMP/err"; rc=$?
+[ "$rc" -eq 2 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] && pass "no such command: $(cat "$TMP/err")" ||
+	fail "no such command: exit $rc: $(cat "$TMP/err")"
+
+# diff: a leaking run against a clean base grows; a report against itself does not
+"$VT" diff "$TMP/c.json" "$TMP/r.json" --fail-on 'leak>+0,peak:handles>+10%' >"$TMP/out" 2>"$TMP/err"; rc=$?
+[ "$rc" -eq 1 ] && grep -q "FAIL leak>+0" "$TMP/err" && grep -q "leaks: [0-9]* -> [0-9]*" "$TMP/out" &&
+	pass "diff: growth fails leak>+0" || fail "diff: exit $rc: $(cat "$TMP/err") $(head -5 "$TMP/out")"
+"$VT" diff "$TMP/r.json" "$TMP/r.json" --fail-on 'leak>+0,peak:handles>+0%,overflow' --junit "$TMP/dj.xml" \
+	>"$TMP/out" 2>"$TMP/err"; rc=$?
+[ "$rc" -eq 0 ] && xmllint --noout "$TMP/dj.xml" 2>/dev/null && pass "diff: a report against itself passes" ||
+	fail "diff self: exit $rc: $(cat "$TMP/err")"
+"$VT" diff "$TMP/r.json" /etc/passwd >"$TMP/out" 2>"$TMP/err"; rc=$?
+[ "$rc" -eq 2 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] && pass "diff of a non-report: $(cat "$TMP/err")" ||
+	fail "diff non-report: exit $rc: $(cat "$TMP/err")"
+"$VT" run --fail-on 'leak>+0' -- true >/dev/null 2>"$TMP/err"; rc=$?
+[ "$rc" -eq 2 ] && grep -q "belong to" "$TMP/err" && pass "run refuses relative thresholds" ||
+	fail "relative in run: exit $rc: $(cat "$TMP/err")"
+finish

@@ -1,0 +1,133 @@
+/* valk-trace diff BASE.json NEW.json: what grew between two reports,
+ * judged with thresholds relative to the base (leak>+0, peak:SLAB>+10%). */
+#include "cli/vt_cmd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire/vt_rfmt.h"
+
+#define MAX_REPORT_BYTES (256u << 20)	/* a report file larger is refused */
+
+struct diff_args {
+	struct vt_result_args r;
+	const char *path[2];
+	int npaths;
+};
+
+static error_t parse_diff(int key, char *arg, struct argp_state *st)
+{
+	struct diff_args *a = st->input;
+
+	switch (key) {
+	case ARGP_KEY_INIT:
+		st->child_inputs[0] = &a->r;
+		a->r.diff = true;
+		break;
+	case ARGP_KEY_ARG:
+		if (a->npaths == 2)
+			return vt_cmd_bad(st, "expected two reports, got a "
+					      "third: '%s'", arg);
+		a->path[a->npaths++] = arg;
+		break;
+	case ARGP_KEY_END:
+		if (a->npaths != 2)
+			return vt_cmd_bad(st, "expected two reports: BASE.json "
+					      "NEW.json");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+/* A whole file, bounded; NULL with a one-line reason. */
+static char *slurp(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!f) {
+		snprintf(err, errlen, "cannot read %s: %m", path);
+		return NULL;
+	}
+	for (;;) {
+		if (n + 65536 + 1 > cap) {
+			char *p = cap < MAX_REPORT_BYTES
+					  ? realloc(buf, cap = cap ? cap * 2
+								   : 1 << 20)
+					  : NULL;
+
+			if (!p) {
+				snprintf(err, errlen, "%s is larger than %u MiB "
+					 "or memory ran out", path,
+					 MAX_REPORT_BYTES >> 20);
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			buf = p;
+		}
+		size_t got = fread(buf + n, 1, 65536, f);
+
+		n += got;
+		if (got < 65536)
+			break;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
+static int load(const char *path, struct vt_rep_doc *d)
+{
+	char err[512], why[512], *text = slurp(path, err, sizeof(err));
+	int rc;
+
+	if (!text) {
+		fprintf(stderr, "valk-trace: %s\n", err);
+		memset(d, 0, sizeof(*d));
+		return -1;
+	}
+	rc = vt_rfmt_json_parse(text, d, why, sizeof(why));
+	free(text);
+	if (rc)
+		fprintf(stderr, "valk-trace: %s: %s; pass reports written by "
+				"`valk-trace run --json` or `--report`\n",
+			path, why);
+	return rc;
+}
+
+int vt_cmd_diff(int argc, char **argv)
+{
+	static const struct argp_child children[] = {
+		{ &vt_result_argp, 0, "Thresholds and outputs:", 0 },
+		{ 0 }
+	};
+	struct argp argp = { NULL, parse_diff, "BASE.json NEW.json",
+			     "What grew from BASE to NEW, two reports of "
+			     "`valk-trace run`; --fail-on takes thresholds "
+			     "relative to BASE (leak>+0, peak:handles>+10%).",
+			     children, NULL, NULL };
+	struct diff_args a = { .npaths = 0 };
+	struct vt_rep_doc base = { 0 }, now = { 0 };
+	char *text;
+	int code = VT_EXIT_USAGE;
+
+	argv[0] = "valk-trace diff";
+	if (vt_cmd_parse(&argp, argc, argv, &a))
+		return VT_EXIT_USAGE;
+	if (load(a.path[0], &base) == 0 && load(a.path[1], &now) == 0) {
+		text = vt_rfmt_diff(&base, &now);
+		if (text)
+			fputs(text, stdout);
+		free(text);
+		a.r.res.quiet = true;	/* the diff is the summary */
+		code = vt_result_emit(&a.r.res, &now, &base, -1);
+	}
+	vt_rep_doc_free(&now);
+	vt_rep_doc_free(&base);
+	return code;
+}

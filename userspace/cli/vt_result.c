@@ -1,0 +1,198 @@
+#include "cli/vt_result.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/vt_cmd.h"
+#include "wire/vt_rfmt.h"
+
+#define SUMMARY_STACKS 3	/* leak stacks in the summaries */
+
+int vt_result_write_file(const char *path, const char *text, char *err,
+			 size_t errlen)
+{
+	char tmp[4096];
+	struct stat st;
+	bool direct = !stat(path, &st) && !S_ISREG(st.st_mode);
+	FILE *f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		snprintf(err, errlen, "cannot write %s: path too long", path);
+		return -1;
+	}
+	f = fopen(direct ? path : tmp, "w");
+	if (!f || fputs(text, f) == EOF || fputc('\n', f) == EOF ||
+	    fclose(f) || (!direct && rename(tmp, path))) {
+		snprintf(err, errlen, "cannot write %s: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* NULL text: the encoder ran out of memory. */
+static int write_out(const char *path, char *text)
+{
+	char err[4200];
+	int rc = -1;
+
+	if (!path) {
+		free(text);
+		return 0;
+	}
+	if (!text)
+		snprintf(err, sizeof(err), "cannot write %s: out of memory",
+			 path);
+	else
+		rc = vt_result_write_file(path, text, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "valk-trace: %s\n", err);
+	free(text);
+	return rc;
+}
+
+int vt_result_emit(const struct vt_result *r, struct vt_rep_doc *d,
+		   const struct vt_rep_doc *base, int cmd_status)
+{
+	int code, bad = 0;
+
+	if (vt_verdict_judge(d, r->conds, r->nconds, base)) {
+		fprintf(stderr, "valk-trace: out of memory judging the report\n");
+		return 1;
+	}
+	if (!r->quiet) {
+		char *text = vt_rfmt_text(d, SUMMARY_STACKS);
+
+		if (text)
+			fputs(text, stderr);
+		free(text);
+	}
+	for (size_t i = 0; i < d->njudged; i++)
+		if (d->judged[i].v.failed)
+			fprintf(stderr, "valk-trace: FAIL %s%s (pid %d)\n",
+				d->judged[i].v.message,
+				d->judged[i].drops ? "; the report is incomplete"
+						   : "",
+				d->procs[d->judged[i].proc].pid);
+	code = vt_verdict_exit(d, cmd_status);
+	bad |= write_out(r->json_path, r->json_path ? vt_rfmt_json(d) : NULL);
+	bad |= write_out(r->junit_path, r->junit_path ? vt_rfmt_junit(d) : NULL);
+	bad |= write_out(r->md_path,
+			 r->md_path ? vt_rfmt_markdown(d, SUMMARY_STACKS) : NULL);
+	return bad && code == 0 ? 1 : code;
+}
+
+enum {
+	OPT_REPORT = 0x200,
+	OPT_FAIL_ON,
+	OPT_WARMUP,
+	OPT_IGNORE,
+	OPT_JUNIT,
+	OPT_SUMMARY_MD,
+};
+
+static const struct argp_option options[] = {
+	{ "report", OPT_REPORT, "FILE", 0,
+	  "write the end-of-run report (JSON, docs/report-format.md)", 1 },
+	{ "fail-on", OPT_FAIL_ON, "LIST", 0,
+	  "fail (exit 1, or 3 for drops) when a condition is met: leak, "
+	  "leak>N, overflow, drops, hwm:SLAB>PCT%, peak:SLAB>N, used:SLAB>N, "
+	  "arena-overflow (comma-separated)", 1 },
+	{ "warmup", OPT_WARMUP, "S", 0,
+	  "slots acquired in the first S seconds are not leaks (default 0)", 1 },
+	{ "ignore", OPT_IGNORE, "LIST", 0,
+	  "not leaks: slab names (tcp_buffers, handles, stream_arenas, "
+	  "http_servers, http_clients) or handle kinds (task, timer, "
+	  "connection, object); listeners never are", 1 },
+	{ "junit", OPT_JUNIT, "FILE", 0,
+	  "JUnit XML: a test case per condition per process", 1 },
+	{ "summary-md", OPT_SUMMARY_MD, "FILE", 0,
+	  "a Markdown summary (for $GITHUB_STEP_SUMMARY)", 1 },
+	{ 0 }
+};
+
+static error_t parse_ignore(struct vt_report_opts *o, char *arg,
+			    struct argp_state *st)
+{
+	char *save = NULL, msg[160];
+
+	for (char *w = strtok_r(arg, ",", &save); w;
+	     w = strtok_r(NULL, ",", &save)) {
+		int bit = vt_report_ignore_bit(w);
+
+		if (bit < 0) {
+			snprintf(msg, sizeof(msg), "--ignore: unknown slab or "
+				 "kind '%.60s'", w);
+			return vt_cmd_bad(st, "%s", msg);
+		}
+		o->ignore |= 1u << bit;
+	}
+	return 0;
+}
+
+static error_t check_paths(const struct vt_result *r)
+{
+	const char *what[] = { "--report", "--junit", "--summary-md" };
+	const char *path[] = { r->json_path, r->junit_path, r->md_path };
+	char err[4200];
+
+	for (size_t i = 0; i < 3; i++)
+		if (path[i] && vt_trace_check_output(what[i], path[i], err,
+						     sizeof(err))) {
+			fprintf(stderr, "valk-trace: %s\n", err);
+			return EINVAL;
+		}
+	return 0;
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *st)
+{
+	struct vt_result_args *a = st->input;
+	char err[512], *end;
+	double v;
+
+	switch (key) {
+	case OPT_REPORT:
+		a->res.json_path = arg;
+		break;
+	case OPT_FAIL_ON:
+		if (vt_cond_parse(arg, a->res.conds, &a->res.nconds,
+				  VT_VERDICT_MAX, err, sizeof(err)))
+			return vt_cmd_bad(st, "%s", err);
+		for (size_t i = 0; i < a->res.nconds && !a->diff; i++)
+			if (a->res.conds[i].relative)
+				return vt_cmd_bad(st, "relative thresholds "
+						  "(>+N) belong to `valk-trace "
+						  "diff`");
+		break;
+	case OPT_WARMUP:
+		errno = 0;
+		v = strtod(arg, &end);
+		if (errno || end == arg || *end || v < 0 || v > 1e9)
+			return vt_cmd_bad(st, "--warmup wants seconds >= 0");
+		a->report.warmup_ms = v * 1000;
+		break;
+	case OPT_IGNORE:
+		if (parse_ignore(&a->report, arg, st))
+			return EINVAL;
+		break;
+	case OPT_JUNIT:
+		a->res.junit_path = arg;
+		break;
+	case OPT_SUMMARY_MD:
+		a->res.md_path = arg;
+		break;
+	case ARGP_KEY_END:	/* a typo costs no run */
+		return check_paths(&a->res);
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	a->any = true;
+	return 0;
+}
+
+const struct argp vt_result_argp = { options, parse_opt, NULL, NULL, NULL,
+				     NULL, NULL };
