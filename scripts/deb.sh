@@ -4,7 +4,8 @@
 # binary stripped, documentation compressed, Depends computed by
 # dpkg-shlibdeps from the libraries the binary links. VERSION is what
 # `valk-trace --version` says. DEB_MAINTAINER overrides the maintainer
-# (default: the author of the last commit).
+# (default: the author of the last commit). The fleet kit of contrib/
+# comes along: the systemd unit installed, rules and dashboard as docs.
 #   usage: scripts/deb.sh BUILD
 set -eu
 build=$1
@@ -24,6 +25,12 @@ strip --strip-unneeded --remove-section=.comment --remove-section=.note \
 gzip -9n "$stage/usr/share/man/man8/valk-trace.8"
 install -d -m 0755 "$doc"
 gzip -9n <README.md >"$doc/README.md.gz"
+# the fleet kit: the unit where systemd finds it, rules and dashboard as docs
+install -D -m 0644 contrib/systemd/valk-trace@.service \
+	"$stage/usr/lib/systemd/system/valk-trace@.service"
+for f in contrib/README.md contrib/prometheus/* contrib/grafana/*; do
+	install -D -m 0644 "$f" "$doc/$f"
+done
 year=$(git log -1 --format=%ad --date=format:%Y 2>/dev/null || date +%Y)
 cat >"$doc/copyright" <<COPY
 valk-trace: an external memory tracer for the Valkyria runtime.
@@ -42,7 +49,7 @@ valk-trace ($version) unstable; urgency=medium
 
  -- $maint  $date
 LOG
-chmod 0644 "$doc"/*
+find "$doc" -type f -exec chmod 0644 {} +
 
 # dpkg-shlibdeps reads debian/control from its working directory
 mkdir -p "$build/deb/src/debian"

@@ -49,7 +49,7 @@ help_has demo "--clients --sim --listen" "--json --layout"
 expect_err "bad --listen first" "invalid listen address" "$VT" attach 999999 --listen nowhere
 expect_err "bad --listen port first" "invalid listen address" "$VT" attach 999999 --listen 127.0.0.1:99999
 busy=$((20000 + RANDOM % 20000))
-python3 -c "import socket,sys,time; s=socket.socket(); s.bind(('127.0.0.1',$busy)); s.listen(); print('up', flush=True); time.sleep(60)" >"$TMP/busy" &
+node -e "require('net').createServer().listen($busy, '127.0.0.1', () => console.log('up'))" >"$TMP/busy" &
 PIDS+=($!)
 for _ in $(seq 1 50); do grep -q up "$TMP/busy" && break; sleep 0.1; done
 expect_err "busy port first" "address already in use" "$VT" attach 999999 --listen "127.0.0.1:$busy"

@@ -56,6 +56,10 @@ zcat "$root/usr/share/man/man8/valk-trace.8.gz" | grep -q '^\.TH VALK\\-TRACE 8'
 	fail "no man page"
 bash -c ". $root/usr/share/bash-completion/completions/valk-trace && complete -p valk-trace" >/dev/null 2>&1 &&
 	pass "bash completion installed" || fail "no bash completion"
+[ -f "$root/usr/lib/systemd/system/valk-trace@.service" ] &&
+	[ -f "$root/usr/share/doc/valk-trace/contrib/prometheus/valk-trace.rules.yml" ] &&
+	[ -f "$root/usr/share/doc/valk-trace/contrib/grafana/valk-trace.json" ] &&
+	pass "fleet kit installed: systemd unit, Prometheus rules, Grafana dashboard" || fail "fleet kit not installed"
 dpkg --root="$root" --log=/dev/null --no-triggers -r valk-trace >"$TMP/dpkg" 2>&1 && ! [ -e "$root/usr/sbin/valk-trace" ] &&
 	pass "dpkg -r removes it" || fail "dpkg -r: $(tail -n 3 "$TMP/dpkg")"
 finish

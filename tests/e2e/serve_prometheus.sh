@@ -10,7 +10,7 @@ need_root
 need_bins
 need_serve_tools prometheus promtool
 
-families=valk_slab_slots,valk_slab_hwm_slots,valk_slab_overflow_total,valk_slab_acquires_total,valk_slab_releases_total,valk_connections,valk_arena_bytes,valk_trace_events_total,valk_trace_lost_events_total
+families=valk_slab_slots,valk_slab_hwm_slots,valk_slab_overflow_total,valk_slab_acquires_total,valk_slab_releases_total,valk_leak_suspect_slots,valk_connections,valk_arena_bytes,valk_trace_events_total,valk_trace_lost_events_total
 
 declare -a SIMS TRACERS PORTS
 for i in 0 1; do

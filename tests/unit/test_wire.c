@@ -650,6 +650,17 @@ static const char *const prom_lines[] = {
 	"valk_trace_probe_hits_total{pid=\"4242\",probe=\"uprobe:valk_slab_release\"} 17\n",
 };
 
+/* The sum of the values of every sample line starting with `series`. */
+static uint64_t prom_sum(const char *text, const char *series)
+{
+	uint64_t sum = 0;
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p)
+		if (!strncmp(p, series, strlen(series)))
+			sum += strtoull(strchr(p, ' ') + 1, NULL, 10);
+	return sum;
+}
+
 static void test_prometheus(void)
 {
 	struct vt_state *s = fixture();
@@ -663,6 +674,7 @@ static void test_prometheus(void)
 			fprintf(stderr, "missing: %s", prom_lines[i]);
 		CHECK(strstr(text, prom_lines[i]) != NULL);
 	}
+	CHECK_EQ_U64(prom_sum(text, "valk_leak_suspect_slots{"), 4 + 7 + 25 + 1 + 1);
 	free(text);
 
 	/* a label value that needs escapes, on a connection of owner 2 */

@@ -959,6 +959,39 @@ static void leak_offer(struct vt_leak *h, size_t *n, size_t max,
 	}
 }
 
+/* Counts sl's slots in use for at least min_age_ms and, given out, offers
+ * each to the max oldest kept there (n of them so far). */
+static uint64_t slab_suspects(const struct vt_slab *sl, uint64_t now_ms,
+			      uint64_t min_age_ms, struct vt_leak *out,
+			      size_t *n, size_t max)
+{
+	uint64_t count = 0;
+
+	for (uint64_t j = 0; j < sl->total; j++) {
+		struct vt_leak c = { sl, j, 0, sl->since_attach[j] };
+
+		if (j % 8 == 0 && !sl->bitmap[j / 8]) {
+			j += 7;		/* a byte of free slots */
+			continue;
+		}
+		if (!vt_slab_bit(sl->bitmap, j))
+			continue;
+		c.age_ms = now_ms > sl->since_ms[j] ? now_ms - sl->since_ms[j] : 0;
+		if (c.age_ms < min_age_ms)
+			continue;
+		count++;
+		if (out)
+			leak_offer(out, n, max, &c);
+	}
+	return count;
+}
+
+uint64_t vt_slab_suspects(const struct vt_slab *sl, uint64_t now_ms,
+			  uint64_t min_age_ms)
+{
+	return slab_suspects(sl, now_ms, min_age_ms, NULL, NULL, 0);
+}
+
 size_t vt_state_leaks(const struct vt_state *s, uint64_t now_ms,
 		      uint64_t min_age_ms, struct vt_leak *out, size_t max)
 {
@@ -966,23 +999,8 @@ size_t vt_state_leaks(const struct vt_state *s, uint64_t now_ms,
 
 	if (!max)
 		return 0;
-	for (size_t i = 0; i < s->nslabs; i++) {
-		const struct vt_slab *sl = s->slabs[i];
-
-		for (uint64_t j = 0; j < sl->total; j++) {
-			struct vt_leak c = { sl, j, 0, sl->since_attach[j] };
-
-			if (j % 8 == 0 && !sl->bitmap[j / 8]) {
-				j += 7;		/* a byte of free slots */
-				continue;
-			}
-			if (!vt_slab_bit(sl->bitmap, j))
-				continue;
-			c.age_ms = now_ms > sl->since_ms[j] ? now_ms - sl->since_ms[j] : 0;
-			if (c.age_ms >= min_age_ms)
-				leak_offer(out, &n, max, &c);
-		}
-	}
+	for (size_t i = 0; i < s->nslabs; i++)
+		slab_suspects(s->slabs[i], now_ms, min_age_ms, out, &n, max);
 	/* heap sort: repeatedly move the last-sorting root to the end */
 	for (size_t k = n; k > 1; k--) {
 		struct vt_leak t = out[0];

@@ -283,6 +283,9 @@ struct vt_leak {
 	uint64_t slot, age_ms;
 	bool since_attach;
 };
+/* How many of sl's slots have been in use for at least min_age_ms. */
+uint64_t vt_slab_suspects(const struct vt_slab *sl, uint64_t now_ms,
+			  uint64_t min_age_ms);
 size_t vt_state_leaks(const struct vt_state *s, uint64_t now_ms,
 		      uint64_t min_age_ms, struct vt_leak *out, size_t max);
 

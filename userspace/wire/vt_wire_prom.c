@@ -71,6 +71,20 @@ static const struct {
 	  offsetof(struct vt_slab, releases) },
 };
 
+static void prom_slab_suspects(struct vt_wire__buf *b, const struct vt_state *s,
+			       const struct vt_wire_meta *m)
+{
+	prom_family(b, "valk_leak_suspect_slots", "gauge",
+		    "Slab slots in use for at least the leak age (--leak-age).");
+	for (size_t i = 0; i < vt_state_nslabs(s); i++) {
+		const struct vt_slab *sl = vt_state_slab(s, i);
+
+		prom_start(b, "valk_leak_suspect_slots", m, sl->system);
+		prom_label(b, "slab", vt_slab_kind_name(sl->kind));
+		prom_end(b, vt_slab_suspects(sl, m->now_ms, m->leak_age_ms));
+	}
+}
+
 static void prom_slab_counters(struct vt_wire__buf *b, const struct vt_state *s,
 			       const struct vt_wire_meta *m)
 {
@@ -205,6 +219,7 @@ char *vt_wire_prometheus(const struct vt_state *s,
 
 	prom_slab_slots(&b, s, m);
 	prom_slab_counters(&b, s, m);
+	prom_slab_suspects(&b, s, m);
 	prom_family(&b, "valk_connections", "gauge",
 		    "HTTP connections in the handle slab by owner and state.");
 	for (size_t i = 0; i < vt_state_nslabs(s); i++)
