@@ -55,6 +55,8 @@ for _ in $(seq 1 50); do grep -q up "$TMP/busy" && break; sleep 0.1; done
 expect_err "busy port first" "address already in use" "$VT" attach 999999 --listen "127.0.0.1:$busy"
 expect_err "unwritable --json first" "cannot write --json" "$VT" attach 999999 --listen none --json /nonexistent/dir/state.json
 expect_err "--json a directory first" "is a directory" "$VT" attach 999999 --listen none --json "$TMP"
+expect_err "unwritable --record first" "cannot write --record" "$VT" attach 999999 --listen none --record /nonexistent/dir/t.vtrec
+expect_err "unwritable record -o first" "cannot write --record" "$VT" record 999999 -o /nonexistent/dir/t.vtrec
 expect_err "unreadable --layout first" "cannot read layout file" "$VT" snapshot 999999 --layout "$TMP/none.json"
 if grep -q ':-1:' "$TMP/err"; then fail "layout error shows :-1:"; else pass "layout error without :-1:"; fi
 echo '{"fields":' >"$TMP/broken.json"

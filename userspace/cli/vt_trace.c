@@ -759,8 +759,9 @@ int vt_trace_check_output(const char *what, const char *path, char *err,
 	return -1;
 }
 
-/* What can be refused without the target — the --json path, the --layout
- * file, the --listen address and its port — is checked before the target
+/* What can be refused without the target — the --json and --record
+ * paths, the --layout file, the --listen address and its port — is
+ * checked before the target
  * is touched: a typo costs no attach, and no trace is lost at the end. */
 static int prepare(struct vt_trace *t, uv_loop_t *loop)
 {
@@ -768,6 +769,10 @@ static int prepare(struct vt_trace *t, uv_loop_t *loop)
 
 	if (o->json_path && vt_trace_check_output("--json", o->json_path,
 						  t->err, sizeof(t->err)))
+		return -1;
+	if (o->record_path && vt_trace_check_output("--record",
+						    o->record_path, t->err,
+						    sizeof(t->err)))
 		return -1;
 	if (o->layout_path && vt_layout_read_json(o->layout_path, &t->layout,
 						  t->err, sizeof(t->err)))
