@@ -23,6 +23,8 @@ const volatile struct vt_bpf_offsets off = {};
  * thread, which its ptrace tracer swallows) where memory must be read at
  * once — a started AIO system before it runs, a slab before it is freed. */
 const volatile bool hold = false;
+/* A report wants each acquire's call stack. */
+const volatile bool want_stacks = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -36,6 +38,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } lost SEC(".maps");
+
+/* User call stacks of acquires (frame-pointer walks), by id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, VT_STACK_MAP_ENTRIES);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, VT_STACK_DEPTH * sizeof(__u64));
+} stacks SEC(".maps");
 
 /* Holds sent, per CPU: the tracer tells its own SIGSTOPs by this count. */
 struct {
@@ -218,6 +228,12 @@ int BPF_KRETPROBE(slab_acquire_ret, __u64 item)
 		e->acquire.slot = read_u64(item + off.item_handle);
 		e->acquire.version = read_u64(s.a0 + off.slab_version);
 		e->acquire.peak = read_u64(s.a0 + off.slab_peak);
+		if (want_stacks) {
+			/* at the return the registers are the caller's */
+			long id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+
+			e->acquire.stack = id >= 0 ? (__u32)id + 1 : 0;
+		}
 	} else {
 		e->acquire_fail.slab = s.a0;
 	}

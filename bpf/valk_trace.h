@@ -4,6 +4,8 @@
 #define VALK_TRACE_H
 
 #define VT_NAME_LEN 32
+#define VT_STACK_DEPTH 32		/* frames kept per acquire stack */
+#define VT_STACK_MAP_ENTRIES 16384	/* distinct acquire stacks */
 
 enum vt_event_type {
 	VT_EV_ACQUIRE = 1,	/* .acquire */
@@ -48,7 +50,7 @@ struct vt_ev_acquire {
 	__u64 slot;		/* item->handle */
 	__u64 version;		/* bitmap_version after the acquire's bump */
 	__u64 peak;		/* peakUsed */
-	__u32 stack;		/* the call stack's id, 0: none captured */
+	__u32 stack;		/* 1 + its call stack's id, 0: none captured */
 };
 
 struct vt_ev_acquire_fail {

@@ -38,6 +38,9 @@ run_vt() {
 		fail "$label: exit $rc, wanted $want: $(tail -n 3 "$TMP/err")"; fi
 }
 
+# the line of main_acquire_handle's call to valk_slab_aquire
+acq_line=$(awk '/^static void main_acquire_handle/ { on = 1 } on && /valk_slab_aquire/ { print NR; exit }' \
+	"$(dirname "$0")/../fixture/sim_churn.c")
 for build in shared static; do
 	sim=$([ "$build" = shared ] && echo "$SIM_SHARED" || echo "$SIM_STATIC")
 	run_vt "$build leak --fail-on leak" 1 --json "$TMP/r.json" --fail-on leak -- \
@@ -53,8 +56,24 @@ for build in shared static; do
 	jq -e '.processes[0].leaks.count == (.processes[0].leaks.slots | length) and
 	       .processes[0].lost_events == 0 and .processes[0].exit_code == 0' "$TMP/r.json" >/dev/null ||
 		fail "$build leak: count, losses or exit code wrong"
-	grep -q "^valk-trace: FAIL leak: [0-9]* slots leaked; [0-9]* handles slots from" "$TMP/err" ||
-		fail "$build leak: no FAIL line: $(grep FAIL "$TMP/err")"
+	grep -q "^valk-trace: FAIL leak: [0-9]* slots leaked; [0-9]* handles slots from main_acquire_handle (sim_churn.c:$acq_line)" "$TMP/err" &&
+		pass "$build leak: the FAIL line names the top stack's frame" ||
+		fail "$build leak: FAIL line: $(grep FAIL "$TMP/err")"
+	# The acquire stacks: the largest group is the workload's leaking
+	# acquire, named with the source line that calls valk_slab_aquire and
+	# the function that called it; every leak acquired after the start has
+	# a stack (the stopper, acquired before its slab was read, has none)
+	if jq -e --argjson line "$acq_line" '.processes[0].leaks.by_stack[0] as $g |
+	    $g.slab == "handles" and $g.frames[0].function == "main_acquire_handle" and
+	    $g.frames[0].file == "sim_churn.c" and $g.frames[0].line == $line and
+	    ($g.frames | map(.function) | index("main_op")) != null and
+	    .processes[0].unwinder != "none"' "$TMP/r.json" >/dev/null &&
+	   jq -e '.processes[0].leaks as $l | [$l.slots[] | select(.acquired_at_s >= 0) |
+	    $l.by_stack[.stack].stack_id] | all(. > 0)' "$TMP/r.json" >/dev/null; then
+		pass "$build leak: stacks name main_acquire_handle (sim_churn.c:$acq_line) called from main_op"
+	else
+		fail "$build leak: stacks: $(jq -c '.processes[0].leaks.by_stack[0] | {slab, count, frames: [.frames[] | [.function, .file, .line, .inlined]]}' "$TMP/r.json")"
+	fi
 	run_vt "$build churn" 0 --json "$TMP/c.json" --fail-on drops -- \
 		"$sim" --workload churn --seed 7 --ops 4000 --truth "$TMP/t.json" --truth-at-exit
 	truth_used "$TMP/t.json" >"$TMP/want"

@@ -22,6 +22,7 @@
 #include "target/vt_proc.h"
 #include "serve/vt_routes.h"
 #include "target/vt_snap.h"
+#include "target/vt_sym.h"
 #include "model/vt_state.h"
 #include "target/vt_target.h"
 #include "wire/vt_wire.h"
@@ -799,6 +800,7 @@ static int attach_probes(struct vt_trace *t, const char *obj, const char *uv)
 		.release_inlined = !t->layout.release_ptr_calls_release,
 		.ringbuf_bytes = o->ringbuf_bytes,
 		.hold = o->runtime_path != NULL,
+		.stacks = o->report,
 	};
 
 	if (vt_sites_plan(&po, &t->sites, t->err, sizeof(t->err)) ||
@@ -958,6 +960,25 @@ static void report_identity(struct vt_trace *t, struct vt_rep_proc *rep)
 		 t->probe ? "frame-pointer" : "none");
 }
 
+/* Each leak group's acquire stack, symbolized while the process exists. */
+static void symbolize(struct vt_trace *t, struct vt_rep_proc *rep)
+{
+	struct vt_sym *sym;
+
+	if (!t->probe || !rep->ngroups || !(sym = vt_sym_open(t->o->pid)))
+		return;
+	for (size_t i = 0; i < rep->ngroups; i++) {
+		struct vt_rep_group *g = &rep->groups[i];
+		uint64_t pcs[VT_STACK_DEPTH];
+		size_t n = vt_probe_stack(t->probe, g->stack_id, pcs,
+					  VT_STACK_DEPTH);
+
+		g->nframes = vt_sym_frames(sym, pcs, n, g->frames,
+					   VT_REP_MAX_FRAMES, &g->truncated);
+	}
+	vt_sym_close(sym);
+}
+
 int vt_trace_end(struct vt_trace *t, struct vt_rep_proc *rep)
 {
 	int rc = 0;
@@ -969,6 +990,8 @@ int vt_trace_end(struct vt_trace *t, struct vt_rep_proc *rep)
 	if (rep && t->report) {
 		rc = vt_report_finish(t->report, t->state, vt_proc_now_ms(), rep);
 		report_identity(t, rep);
+		if (!rc)
+			symbolize(t, rep);
 	}
 	t->closing = 1 + (t->routes != NULL);
 	uv_close((uv_handle_t *)&t->tick, on_closed);

@@ -176,6 +176,7 @@ static int load(struct vt_probe *p, const struct vt_probe_opts *o,
 	p->skel->rodata->target_tgid = o->pid;
 	p->skel->rodata->off = o->off;
 	p->skel->rodata->hold = o->hold;
+	p->skel->rodata->want_stacks = o->stacks;
 	progs_init(p->progs, p->skel);
 	for (int i = 0; i < VT_P_COUNT; i++) {
 		bpf_program__set_autoload(p->progs[i], vt_probe_wanted(i, o));
@@ -275,6 +276,24 @@ static uint64_t percpu_sum(int fd, uint32_t key, int ncpu)
 uint64_t vt_probe_lost(const struct vt_probe *p)
 {
 	return percpu_sum(bpf_map__fd(p->skel->maps.lost), 0, p->ncpu);
+}
+
+size_t vt_probe_stack(const struct vt_probe *p, uint32_t stack,
+		      uint64_t *pcs, size_t max)
+{
+	uint64_t v[VT_STACK_DEPTH] = { 0 };
+	uint32_t id = stack - 1;
+	size_t n = 0;
+
+	if (!stack || bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.stacks),
+					  &id, v))
+		return 0;
+	/* a walk that loops (a frame pointer pointing at itself) ends */
+	while (n < VT_STACK_DEPTH && n < max && v[n] && (!n || v[n] != v[n - 1])) {
+		pcs[n] = v[n];
+		n++;
+	}
+	return n;
 }
 
 uint64_t vt_probe_holds(const struct vt_probe *p)

@@ -20,6 +20,7 @@ struct vt_probe_opts {
 	 * defines the function (the target layer places them). */
 	uint64_t offsets[VT_P_COUNT];
 	size_t ringbuf_bytes;	/* power of two, >= page size */
+	bool stacks;		/* capture each acquire's user call stack */
 	bool hold;		/* SIGSTOP the thread at AIO start and slab free
 				 * (a ptrace tracer swallows it, see vt_run) */
 };
@@ -51,6 +52,10 @@ int vt_probe_drain(struct vt_probe *p);
 /* Ring-buffer reserve failures summed over CPUs. */
 uint64_t vt_probe_lost(const struct vt_probe *p);
 void vt_probe_hits(const struct vt_probe *p, uint64_t hits[VT_P_COUNT]);
+/* The return addresses of an acquire's stack (its event's `stack`, 0:
+ * none), innermost first; how many, 0 when the id is unknown. */
+size_t vt_probe_stack(const struct vt_probe *p, uint32_t stack,
+		      uint64_t *pcs, size_t max);
 /* SIGSTOPs the probes sent (opts.hold). */
 uint64_t vt_probe_holds(const struct vt_probe *p);
 /* Detaches every probe; the target is left as it was. */

@@ -12,6 +12,7 @@
 #include "wire/vt_rfmt.h"
 
 #define JSON_FLAGS (JSON_INDENT(1) | JSON_REAL_PRECISION(9))
+#define SHOWN_FRAMES 8	/* of a stack in the summaries; the JSON has all */
 
 static const char conn_letters[VT_REP_CONN_STATES] = { 'N', 'A', 'I', 'C' };
 
@@ -518,12 +519,15 @@ static void stacks_text(struct tbuf *b, const struct vt_rep_proc *p,
 			continue;
 		}
 		tb_printf(b, "stack %u:\n", gr->stack_id);
-		for (size_t i = 0; i < gr->nframes; i++) {
+		for (size_t i = 0; i < gr->nframes && i < SHOWN_FRAMES; i++) {
 			tb_printf(b, "%s    ", indent);
 			frame_text(b, &gr->frames[i]);
 			tb_printf(b, "\n");
 		}
-		if (gr->truncated)
+		if (gr->nframes > SHOWN_FRAMES)
+			tb_printf(b, "%s    ... %zu more frames in the report\n",
+				  indent, gr->nframes - SHOWN_FRAMES);
+		else if (gr->truncated)
 			tb_printf(b, "%s    ... (deeper frames not captured)\n",
 				  indent);
 	}

@@ -1,0 +1,171 @@
+#include "target/vt_sym.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <dwarf.h>
+
+struct vt_sym {
+	Dwfl *dwfl;
+};
+
+static const Dwfl_Callbacks callbacks = {
+	.find_elf = dwfl_linux_proc_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+};
+
+struct vt_sym *vt_sym_open(int pid)
+{
+	struct vt_sym *s = calloc(1, sizeof(*s));
+
+	if (!s || !(s->dwfl = dwfl_begin(&callbacks)))
+		goto fail;
+	dwfl_report_begin(s->dwfl);
+	if (dwfl_linux_proc_report(s->dwfl, pid) ||
+	    dwfl_report_end(s->dwfl, NULL, NULL))
+		goto fail;
+	return s;
+fail:
+	vt_sym_close(s);
+	return NULL;
+}
+
+void vt_sym_close(struct vt_sym *s)
+{
+	if (!s)
+		return;
+	if (s->dwfl)
+		dwfl_end(s->dwfl);
+	free(s);
+}
+
+static const char *base(const char *path)
+{
+	const char *slash = path ? strrchr(path, '/') : NULL;
+
+	return slash ? slash + 1 : path ? path : "";
+}
+
+/* The name of a subprogram or of what an inlined call inlines. */
+static const char *die_name(Dwarf_Die *d)
+{
+	Dwarf_Attribute a;
+	Dwarf_Die origin;
+	const char *n = dwarf_diename(d);
+
+	if (!n && dwarf_attr_integrate(d, DW_AT_abstract_origin, &a) &&
+	    dwarf_formref_die(&a, &origin))
+		n = dwarf_diename(&origin);
+	return n ? n : "??";
+}
+
+struct frames {
+	struct vt_rep_frame *out;
+	size_t n, max;
+	bool truncated;
+};
+
+static struct vt_rep_frame *next(struct frames *f, uint64_t pc,
+				 const char *module)
+{
+	struct vt_rep_frame *x;
+
+	if (f->n == f->max) {
+		f->truncated = true;
+		return NULL;
+	}
+	x = &f->out[f->n++];
+	memset(x, 0, sizeof(*x));
+	x->pc = pc;
+	snprintf(x->module, sizeof(x->module), "%s", base(module));
+	return x;
+}
+
+/* The inlined chain at addr, innermost first, as eu-addr2line -i finds
+ * it: the scopes that contain the innermost one (dwarf_getscopes gives an
+ * inlined function's abstract scopes, not its callers'). Each frame's
+ * line is where the pc is, or where its callee was inlined. */
+static bool dwarf_frames(struct frames *f, Dwfl_Module *mod, uint64_t pc,
+			 uint64_t addr, const char *module)
+{
+	Dwarf_Addr bias;
+	Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, &bias), *scopes = NULL;
+	Dwarf_Die *chain = NULL;
+	Dwfl_Line *line = dwfl_module_getsrc(mod, addr);
+	const char *file = line ? dwfl_lineinfo(line, NULL, NULL, NULL, NULL,
+						NULL) : NULL;
+	int lineno = 0, n;
+	Dwarf_Files *files = NULL;
+	size_t nfiles = 0;
+	bool any = false;
+
+	if (!cu || dwarf_getscopes(cu, addr - bias, &scopes) <= 0)
+		return false;
+	n = dwarf_getscopes_die(&scopes[0], &chain);
+	free(scopes);
+	if (n <= 0)
+		return false;
+	if (line)
+		dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
+	dwarf_getsrcfiles(cu, &files, &nfiles);
+	for (int i = 0; i < n; i++) {
+		int tag = dwarf_tag(&chain[i]);
+		struct vt_rep_frame *x;
+		Dwarf_Word cf = 0, cl = 0;
+		Dwarf_Attribute a;
+
+		if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
+			continue;
+		if (!(x = next(f, pc, module)))
+			break;
+		any = true;
+		x->symbolized = true;
+		x->inlined = tag == DW_TAG_inlined_subroutine;
+		snprintf(x->func, sizeof(x->func), "%s", die_name(&chain[i]));
+		snprintf(x->file, sizeof(x->file), "%s", base(file));
+		x->line = file ? lineno : 0;
+		if (tag == DW_TAG_subprogram)
+			break;
+		/* the caller's line: where this call was inlined */
+		if (dwarf_formudata(dwarf_attr(&chain[i], DW_AT_call_file, &a),
+				    &cf) == 0 &&
+		    dwarf_formudata(dwarf_attr(&chain[i], DW_AT_call_line, &a),
+				    &cl) == 0 && files && cf < nfiles) {
+			file = dwarf_filesrc(files, cf, NULL, NULL);
+			lineno = (int)cl;
+		}
+	}
+	free(chain);
+	return any;
+}
+
+size_t vt_sym_frames(struct vt_sym *s, const uint64_t *pcs, size_t n,
+		     struct vt_rep_frame *out, size_t max, bool *truncated)
+{
+	struct frames f = { out, 0, max, false };
+
+	for (size_t i = 0; i < n && !f.truncated; i++) {
+		/* a return address: the call is the instruction before it */
+		uint64_t addr = pcs[i] ? pcs[i] - 1 : 0;
+		Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
+		const char *module = NULL, *name;
+		struct vt_rep_frame *x;
+
+		if (mod)
+			module = dwfl_module_info(mod, NULL, NULL, NULL, NULL,
+						  NULL, NULL, NULL);
+		if (mod && dwarf_frames(&f, mod, pcs[i], addr, module))
+			continue;
+		if (!(x = next(&f, pcs[i], module)))
+			break;
+		name = mod ? dwfl_module_addrname(mod, addr) : NULL;
+		if (name) {
+			x->symbolized = true;
+			snprintf(x->func, sizeof(x->func), "%s", name);
+		}
+	}
+	*truncated = f.truncated;
+	return f.n;
+}

@@ -1,0 +1,27 @@
+/* vt_sym: a live process's return addresses as function, source file:line
+ * and inlined frames, from the DWARF (or the symbol table) of the objects
+ * it maps, with libdw. Used while the process still exists. */
+#ifndef VT_SYM_H
+#define VT_SYM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/vt_report.h"
+
+struct vt_sym;
+
+/* NULL when the process's mappings cannot be read. */
+struct vt_sym *vt_sym_open(int pid);
+void vt_sym_close(struct vt_sym *s);
+
+/* The frames of return addresses pcs[0..n), innermost first: each
+ * address's inlined calls, then its function. An address in no known
+ * object, or without symbols, is one frame with only its address and
+ * object. Returns the frames written (at most max); *truncated when more
+ * did not fit. */
+size_t vt_sym_frames(struct vt_sym *s, const uint64_t *pcs, size_t n,
+		     struct vt_rep_frame *out, size_t max, bool *truncated);
+
+#endif /* VT_SYM_H */
