@@ -5,7 +5,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 cd "$(dirname "$0")/../.." || exit 1
 
-out=$(make -n ARCH=arm64 all 2>&1); rc=$?
+out=$(make --no-print-directory -n ARCH=arm64 all 2>&1); rc=$?
 [ "$rc" -ne 0 ] && pass "ARCH=arm64: make stops (exit $rc)" || fail "ARCH=arm64: make went on"
 [[ "$out" == *"x86_64 only"*"ARCH=arm64"*"vmlinux/arm64/vmlinux.h"* ]] &&
 	pass "ARCH=arm64: the message names the architecture and the fix" ||

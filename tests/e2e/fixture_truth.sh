@@ -56,12 +56,13 @@ def letters: explode | group_by(.) | map({key: ([.[0]] | implode), value: length
    | if .gc.heap_used_bytes < $u then "gc used \(.gc.heap_used_bytes) < size classes \($u)" else empty end)
 JQ
 
-# start BIN WORKLOAD ARGS...: sets pid and port once the ready line is out.
+# start BIN WORKLOAD ARGS...: sets pid and port once the ready line is out
+# (up to 20 s: a loaded CI machine starts processes slowly).
 start() {
 	local bin=$1; shift
 	"$out/$bin" --truth "$tmp/truth.json" "$@" >"$tmp/stdout" 2>"$tmp/stderr" &
 	pid=$!
-	for _ in $(seq 100); do
+	for _ in $(seq 400); do
 		grep -q ready "$tmp/stdout" && break
 		sleep 0.05
 	done
@@ -73,7 +74,7 @@ start() {
 truth() {
 	rm -f "$tmp/truth.json"
 	kill -USR1 "$pid"
-	for _ in $(seq 100); do
+	for _ in $(seq 400); do
 		[ -f "$tmp/truth.json" ] && break
 		sleep 0.05
 	done

@@ -51,7 +51,7 @@ sim_start() {
 	"$bin" "$@" --truth "$TMP/truth.json" >"$out" 2>&1 &
 	local pid=$!
 	PIDS+=("$pid")
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 400); do
 		if grep -q 'ready' "$out" 2>/dev/null; then break; fi
 		sleep 0.05
 	done
