@@ -319,6 +319,20 @@ static void test_formats(void)
 	free(md);
 	vt_rep_doc_free(&back);
 
+	/* groups of one stack by their frames merge, leaks follow */
+	d.procs[0].groups[1].nframes = 2;
+	memcpy(d.procs[0].groups[1].frames, g->frames, sizeof(g->frames[0]) * 2);
+	snprintf(d.procs[0].groups[1].slab, sizeof(g->slab), "handles");
+	d.procs[0].groups[1].stack_id = 99;
+	CHECK(vt_rep_group_same(&d.procs[0].groups[0], &d.procs[0].groups[1]));
+	vt_rep_groups_merge(&d.procs[0]);
+	CHECK_EQ_U64(d.procs[0].ngroups, 2);
+	CHECK_EQ_U64(d.procs[0].groups[0].count, 4);
+	for (size_t i = 0; i < d.procs[0].nlisted; i++)
+		CHECK(d.procs[0].leaks[i].stack < d.procs[0].ngroups);
+	CHECK(!strcmp(d.procs[0].leaks[0].slab,
+		      d.procs[0].groups[d.procs[0].leaks[0].stack].slab));
+
 	CHECK(vt_rfmt_json_parse("{\"schema\":\"valk-trace/report\","
 				 "\"version\":99,\"processes\":[]}", &back,
 				 err, sizeof(err)) < 0);

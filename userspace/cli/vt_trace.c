@@ -977,6 +977,7 @@ static void symbolize(struct vt_trace *t, struct vt_rep_proc *rep)
 					   VT_REP_MAX_FRAMES, &g->truncated);
 	}
 	vt_sym_close(sym);
+	vt_rep_groups_merge(rep);
 }
 
 int vt_trace_end(struct vt_trace *t, struct vt_rep_proc *rep)

@@ -314,6 +314,10 @@ static void close_slab(struct vt_report *r, const struct vt_state *s,
 
 	observe_slab(r, s, sl, now_ms);
 	rs = rslab_get(r, s, sl, now_ms);
+	/* a slab that lived less than a window: its rate over its life */
+	if (rs && !rs->row.max_acquires_per_s && now_ms - rs->win_ms >= 10)
+		rs->row.max_acquires_per_s = (sl->acquires - rs->win_acquires) *
+					     1000 / (now_ms - rs->win_ms);
 	if (rs) {
 		rs->row.destroyed = destroyed;
 		if (sl->states)
@@ -371,35 +375,161 @@ static int group_cmp(const void *a, const void *b)
 	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
 }
 
-/* Leaks by acquire stack, largest group first; each leak points at its
- * group. Slots without a captured stack form the group of stack id 0. */
+static int group_rank_cmp(const void *a, const void *b, void *groups)
+{
+	const struct vt_rep_group *g = groups;
+
+	return group_cmp(&g[*(const uint32_t *)a], &g[*(const uint32_t *)b]);
+}
+
+/* Largest group first; each leak keeps pointing at its own group. */
+static void sort_groups(struct vt_rep_proc *p)
+{
+	size_t n = p->ngroups ? p->ngroups : 1;
+	uint32_t *order = calloc(n, sizeof(*order)), *rank = calloc(n, sizeof(*rank));
+	struct vt_rep_group *sorted = calloc(n, sizeof(*sorted));
+
+	if (!order || !rank || !sorted)
+		goto out;	/* unsorted, still consistent */
+	for (size_t i = 0; i < p->ngroups; i++)
+		order[i] = i;
+	qsort_r(order, p->ngroups, sizeof(*order), group_rank_cmp, p->groups);
+	for (size_t i = 0; i < p->ngroups; i++) {
+		sorted[i] = p->groups[order[i]];
+		rank[order[i]] = i;
+	}
+	memcpy(p->groups, sorted, p->ngroups * sizeof(*sorted));
+	for (size_t i = 0; i < p->nlisted; i++)
+		if (p->leaks[i].stack < p->ngroups)
+			p->leaks[i].stack = rank[p->leaks[i].stack];
+out:
+	free(order);
+	free(rank);
+	free(sorted);
+}
+
+/* A leak group before its frames: stack id, slab, count. */
+struct gkey {
+	uint32_t stack_id;
+	const char *slab;
+	uint64_t count;
+};
+
+static int gkey_cmp(const void *a, const void *b, void *keys)
+{
+	const struct gkey *x = (const struct gkey *)keys + *(const uint32_t *)a;
+	const struct gkey *y = (const struct gkey *)keys + *(const uint32_t *)b;
+
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	if (x->stack_id != y->stack_id)
+		return x->stack_id < y->stack_id ? -1 : 1;
+	return strcmp(x->slab, y->slab);
+}
+
+/* Leaks by acquire stack and slab, largest group first, the largest
+ * VT_REP_MAX_GROUPS kept; each leak points at its group (UINT32_MAX past
+ * them). Slots without a captured stack form the groups of stack id 0. */
 static int group_leaks(const struct vt_report *r, struct vt_rep_proc *out)
 {
-	out->groups = calloc(r->nlisted ? r->nlisted : 1, sizeof(*out->groups));
-	if (!out->groups)
-		return -1;
+	size_t n = r->nlisted ? r->nlisted : 1, nkeys = 0;
+	struct gkey *keys = calloc(n, sizeof(*keys));
+	uint32_t *of = calloc(n, sizeof(*of)), *order = calloc(n, sizeof(*order));
+	uint32_t *rank = calloc(n, sizeof(*rank));
+	int rc = -1;
+
+	if (!keys || !of || !order || !rank)
+		goto out;
 	for (size_t i = 0; i < r->nlisted; i++) {
+		const struct rleak *l = &r->leaks[i];
+		size_t k;
+
+		for (k = 0; k < nkeys; k++)
+			if (keys[k].stack_id == l->stack_id &&
+			    !strcmp(keys[k].slab, l->leak.slab))
+				break;
+		if (k == nkeys)
+			keys[nkeys++] = (struct gkey){ l->stack_id, l->leak.slab, 0 };
+		keys[k].count++;
+		of[i] = k;
+	}
+	for (size_t k = 0; k < nkeys; k++)
+		order[k] = k;
+	qsort_r(order, nkeys, sizeof(*order), gkey_cmp, keys);
+	out->ngroups = nkeys < VT_REP_MAX_GROUPS ? nkeys : VT_REP_MAX_GROUPS;
+	out->groups = calloc(out->ngroups ? out->ngroups : 1,
+			     sizeof(*out->groups));
+	if (!out->groups)
+		goto out;
+	for (size_t g = 0; g < nkeys; g++) {
+		rank[order[g]] = g;
+		if (g >= out->ngroups)
+			continue;
+		out->groups[g].stack_id = keys[order[g]].stack_id;
+		out->groups[g].count = keys[order[g]].count;
+		snprintf(out->groups[g].slab, sizeof(out->groups[g].slab), "%s",
+			 keys[order[g]].slab);
+	}
+	for (size_t i = 0; i < r->nlisted; i++)
+		out->leaks[i].stack = rank[of[i]] < out->ngroups ? rank[of[i]]
+								 : UINT32_MAX;
+	rc = 0;
+out:
+	free(keys);
+	free(of);
+	free(order);
+	free(rank);
+	return rc;
+}
+
+static bool frame_same(const struct vt_rep_frame *a,
+		       const struct vt_rep_frame *b)
+{
+	if (a->symbolized != b->symbolized || a->inlined != b->inlined)
+		return false;
+	if (!a->symbolized)
+		return !strcmp(a->module, b->module);
+	return !strcmp(a->func, b->func) && !strcmp(a->file, b->file) &&
+	       a->line == b->line;
+}
+
+bool vt_rep_group_same(const struct vt_rep_group *a,
+		       const struct vt_rep_group *b)
+{
+	if (strcmp(a->slab, b->slab) || a->nframes != b->nframes ||
+	    !a->stack_id != !b->stack_id)
+		return false;
+	for (size_t i = 0; i < a->nframes; i++)
+		if (!frame_same(&a->frames[i], &b->frames[i]))
+			return false;
+	return true;
+}
+
+void vt_rep_groups_merge(struct vt_rep_proc *p)
+{
+	size_t n = 0;
+	uint32_t *to = calloc(p->ngroups ? p->ngroups : 1, sizeof(*to));
+
+	if (!to)
+		return;		/* the groups stay apart */
+	for (size_t i = 0; i < p->ngroups; i++) {
 		size_t g;
 
-		for (g = 0; g < out->ngroups; g++)
-			if (out->groups[g].stack_id == r->leaks[i].stack_id &&
-			    !strcmp(out->groups[g].slab, r->leaks[i].leak.slab))
+		for (g = 0; g < n; g++)
+			if (vt_rep_group_same(&p->groups[g], &p->groups[i]))
 				break;
-		if (g == out->ngroups) {
-			out->groups[g].stack_id = r->leaks[i].stack_id;
-			snprintf(out->groups[g].slab, sizeof(out->groups[g].slab),
-				 "%s", r->leaks[i].leak.slab);
-			out->ngroups++;
-		}
-		out->groups[g].count++;
+		if (g == n)
+			p->groups[n++] = p->groups[i];
+		else
+			p->groups[g].count += p->groups[i].count;
+		to[i] = g;
 	}
-	qsort(out->groups, out->ngroups, sizeof(*out->groups), group_cmp);
-	for (size_t i = 0; i < r->nlisted; i++)
-		for (size_t g = 0; g < out->ngroups; g++)
-			if (out->groups[g].stack_id == r->leaks[i].stack_id &&
-			    !strcmp(out->groups[g].slab, r->leaks[i].leak.slab))
-				out->leaks[i].stack = g;
-	return 0;
+	p->ngroups = n;
+	for (size_t i = 0; i < p->nlisted; i++)
+		if (p->leaks[i].stack < UINT32_MAX)
+			p->leaks[i].stack = to[p->leaks[i].stack];
+	free(to);
+	sort_groups(p);
 }
 
 int vt_report_finish(struct vt_report *r, const struct vt_state *s,

@@ -20,6 +20,7 @@
 #define VT_REP_MAX_ARENAS 32	/* rows after grouping by system and class */
 #define VT_REP_MAX_LEAKS 10000	/* slots listed; the count is always exact */
 #define VT_REP_MAX_FRAMES 32
+#define VT_REP_MAX_GROUPS 1000	/* leak stacks kept, the largest */
 #define VT_REP_OWNERS (VT_MAX_OWNERS + 1)	/* + "none" for no owner */
 #define VT_REP_CONN_STATES 4			/* N A I C */
 
@@ -120,6 +121,14 @@ struct vt_rep_proc {
 };
 
 void vt_rep_proc_free(struct vt_rep_proc *p);
+/* Two leak groups of one stack: the same slab and frames (functions and
+ * lines; an unsymbolized frame by its object, as addresses move). */
+bool vt_rep_group_same(const struct vt_rep_group *a,
+		       const struct vt_rep_group *b);
+/* Once the groups' frames are known: groups of the same stack become one
+ * (their stack ids differed only in frames no symbol names), largest
+ * first again. */
+void vt_rep_groups_merge(struct vt_rep_proc *p);
 /* The slab row of (system, name), or NULL. */
 const struct vt_rep_slab *vt_rep_slab_find(const struct vt_rep_proc *p,
 					   int system, const char *name);

@@ -72,7 +72,8 @@ int vt_verdict_judge(struct vt_rep_doc *d, const struct vt_cond *c, size_t n,
 		     const struct vt_rep_doc *base);
 
 /* The base process for d's i-th: the same command line, the same rank
- * among the processes with that command line; NULL when base has none. */
+ * among the processes with that command line; without one, the base's
+ * i-th; NULL when base has fewer. */
 const struct vt_rep_proc *vt_verdict_base_of(const struct vt_rep_doc *d,
 					      size_t i,
 					      const struct vt_rep_doc *base);

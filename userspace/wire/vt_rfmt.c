@@ -295,7 +295,7 @@ static int leaks_parse(const json_t *o, struct vt_rep_proc *p)
 {
 	const json_t *g = json_object_get(o, "by_stack");
 	const json_t *sl = json_object_get(o, "slots");
-	size_t ng = bounded(g, VT_REP_MAX_LEAKS), nl = bounded(sl, VT_REP_MAX_LEAKS);
+	size_t ng = bounded(g, VT_REP_MAX_GROUPS), nl = bounded(sl, VT_REP_MAX_LEAKS);
 	json_int_t n = json_integer_value(json_object_get(o, "count"));
 
 	p->nleaks = n > 0 ? (uint64_t)n : 0;
@@ -668,7 +668,7 @@ char *vt_rfmt_text(const struct vt_rep_doc *d, size_t top_stacks)
 	for (size_t i = 0; i < d->nprocs; i++) {
 		const struct vt_rep_proc *p = &d->procs[i];
 
-		tb_printf(&b, "valk-trace: pid %d (%s): %.1f s, %llu lost "
+		tb_printf(&b, "valk-trace: pid %d (%s): %.2f s, %llu lost "
 			      "events, %llu leaked slots\n", p->pid, p->argv,
 			  p->duration_s, (unsigned long long)p->lost_events,
 			  (unsigned long long)p->nleaks);
@@ -704,33 +704,12 @@ static void growth(struct tbuf *b, uint64_t was, uint64_t now)
 		tb_printf(b, " (new)");
 }
 
-/* A stack as known across reports: its slab and its frames. */
-static char *stack_key(const struct vt_rep_group *g)
+static uint64_t base_count(const struct vt_rep_proc *base,
+			   const struct vt_rep_group *g)
 {
-	struct tbuf b = { 0 };
-
-	tb_printf(&b, "%s", g->slab);
-	for (size_t i = 0; i < g->nframes; i++) {
-		tb_printf(&b, "|");
-		if (g->frames[i].symbolized)	/* addresses move between runs */
-			tb_printf(&b, "%s %s:%d", g->frames[i].func,
-				  g->frames[i].file, g->frames[i].line);
-		else
-			tb_printf(&b, "?%s", g->frames[i].module);
-	}
-	return tb_take(&b);
-}
-
-static uint64_t base_count(const struct vt_rep_proc *base, const char *key)
-{
-	for (size_t i = 0; base && i < base->ngroups; i++) {
-		char *k = stack_key(&base->groups[i]);
-		bool same = k && !strcmp(k, key);
-
-		free(k);
-		if (same)
+	for (size_t i = 0; base && i < base->ngroups; i++)
+		if (vt_rep_group_same(&base->groups[i], g))
 			return base->groups[i].count;
-	}
 	return 0;
 }
 
@@ -739,10 +718,8 @@ static void diff_stacks(struct tbuf *b, const struct vt_rep_proc *base,
 {
 	for (size_t i = 0; i < p->ngroups; i++) {
 		const struct vt_rep_group *g = &p->groups[i];
-		char *key = stack_key(g);
-		uint64_t was = key ? base_count(base, key) : 0;
+		uint64_t was = base_count(base, g);
 
-		free(key);
 		if (g->count <= was)
 			continue;
 		tb_printf(b, "  +%llu %s slots (%llu, base %llu) from ",
