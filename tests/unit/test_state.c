@@ -324,7 +324,7 @@ static void test_owners(void)
  * read: acquires that read at most the image's version are in it, as are
  * acquires onto a set slot and releases of a clear one; a release that may
  * be in it is undone when the slot's next acquire turns out to be. */
-static void test_boot_window(void)
+static void test_in_image(void)
 {
 	struct vt_state *s = vt_state_new(100);
 	struct img m;
@@ -933,7 +933,7 @@ int main(void)
 	test_order();
 	test_events();
 	test_owners();
-	test_boot_window();
+	test_in_image();
 	test_reconcile();
 	test_sample();
 	test_leaks();
