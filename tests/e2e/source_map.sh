@@ -9,8 +9,7 @@ for dir in userspace/*/; do
 	layer=$(basename "$dir")
 	row=$(grep "^| \`userspace/$layer/\` |" README.md)
 	[ -n "$row" ] || { fail "README: no row for userspace/$layer/"; continue; }
-	for f in "$dir"*.[chS]; do
-		m=$(basename "${f%.*}")
+	for m in $(ls "$dir" | grep '\.[chS]$' | sed 's/\.[chS]$//' | sort -u); do
 		[ "$m" = main ] && continue
 		# a module is named, or its family is (vt_rec for vt_rec_event)
 		named=
