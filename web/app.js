@@ -1,6 +1,7 @@
 // app.js — the dashboard's DOM side: the SSE connection, the per-system
 // pool panels, arenas, GC heap and long-lived slots. Logic lives in model.js.
 import * as M from './model.js';
+import { Timeline } from './timeline.js';
 
 const STREAM_URL = '/api/diagnostics/memory/stream';
 const FLASH_MS = 300;
@@ -375,12 +376,14 @@ class SlabView {
   }
 
   slotTip(slot) {
-    return M.slotTooltip({
+    const tip = M.slotTooltip({
       slab: this.name, slot, code: this.slots.codes[slot],
       owner: M.slotOwner(this.slab.owners, slot, this.ctx.ownerNames),
       leak: this.ctx.leaks.get(M.leakKey(this.system, this.name, slot)),
       seenMs: performance.now() - this.seenSince[slot],
     });
+    const past = timeline.slotHistory(this.system, this.name, slot);
+    return past ? `${tip}\nhistory:\n${past}` : tip;
   }
 
   showError(msg) {
@@ -647,6 +650,7 @@ class Dashboard {
 
 const dash = new Dashboard();
 dash.stream.start();
+const timeline = new Timeline(dash);
 
 // The page's own API, used by the browser tests and handy from the console.
 window.vtDashboard = {
@@ -654,4 +658,11 @@ window.vtDashboard = {
   stop: () => dash.stream.stop(),
   start: () => dash.stream.start(),
   stats: () => ({ updates: dash.updates, lastUpdateMs: dash.lastUpdateMs, status: dash.status }),
+};
+window.vtTimeline = {
+  history: () => timeline.h,
+  state: () => ({ index: timeline.index, shown: timeline.shown }),
+  show: i => timeline.show(i),
+  step: d => timeline.step(d),
+  live: () => timeline.live(),
 };

@@ -17,6 +17,9 @@
 #      slabs (tests/browser/perf.mjs) against one 60 Hz frame
 #   6. attach and detach: `snapshot` in each mode and the detach of a whole
 #      probe set, per build, with the classes of its probe sites
+#   7. recording: hybrid tracing of the paced churn of 3b with --record,
+#      bytes per event in the file (target <= 16) and the tracer's CPU
+#      beside hybrid without it
 #
 # The probe modes (events, hybrid) need root; without it they are skipped.
 # Knobs (environment): BENCH_ROUNDS (3), BENCH_OPS (one op count for every
@@ -143,7 +146,7 @@ tracer_start() {
 	VT_JSON=$TMP/vt.json
 	rm -f "$VT_JSON"
 	"${PIN_OTHER[@]}" "$VT" attach "$2" --mode "$1" --listen none --json "$VT_JSON" \
-		>"$TMP/vt.log" 2>&1 &
+		"${@:3}" >"$TMP/vt.log" 2>&1 &
 	VT_PID=$!
 	PIDS+=("$VT_PID")
 	if ! wait_line "$TMP/vt.log" 'attached to pid' 30 "$VT_PID"; then
@@ -334,6 +337,31 @@ paced_run() {
 	say "  paced $v: target $(((s1 - s0) * 1000 / (t1 - t0))) ms/s"
 }
 
+# 6. The paced churn traced in hybrid with a recording: its CPU (beside
+# the hybrid runs of paced_run) and the file's bytes per event.
+record_run() {
+	local r=$1 c0 c1 t0 t1 rec=$TMP/bench.rec info
+	sim_start "${PIN_TARGET[@]}" "$(sim_bin shared)" --workload churn --rate "$RATE" \
+		--max-handles "$SLOTS" || { fail_run recording shared hybrid "$r"; return; }
+	sleep 0.5
+	tracer_start hybrid "$SIM_PID" --record "$rec" || { sim_stop; fail_run recording shared hybrid "$r"; return; }
+	c0=$(cpu_ns "$VT_PID")
+	t0=$(now_ns)
+	sleep "$WINDOW"
+	c1=$(cpu_ns "$VT_PID")
+	t1=$(now_ns)
+	tracer_stop
+	sim_stop
+	info=$("$VT" info "$rec")
+	# "events:    N (B bytes each)": the events records' bytes per event
+	record recording shared hybrid "$r" vt_cpu_ns=$((c1 - c0)) wall_ns=$((t1 - t0)) \
+		events="$(sed -n 's/^events: *\([0-9]*\).*/\1/p' <<<"$info")" \
+		ev_bytes="$(sed -n 's/^events:.*(\([0-9.]*\) bytes each).*/\1/p' <<<"$info")" \
+		file_bytes="$(stat -c %s "$rec")"
+	rm -f "$rec"
+	say "  recording: $(grep '^events' <<<"$info")"
+}
+
 # ---- checks -------------------------------------------------------------------
 
 for b in "$VT" $(for b in "${BUILDS[@]}"; do sim_bin "$b"; done); do
@@ -419,6 +447,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		for p in $(rotated $((r * 3)) "${pairs[@]}"); do http_run "${p%%:*}" "${p#*:}" "$r"; done
 	fi
 	for v in $(rotated "$r" "${VARIANTS[@]}"); do paced_run "$v" "$r"; done
+	[[ " ${VARIANTS[*]} " == *" hybrid "* ]] && record_run "$r"
 done
 
 # ---- 6. attach and detach ------------------------------------------------------
@@ -602,6 +631,11 @@ END {
 			}
 			if ((sec, b, "untraced", r, "req_s") in F && v != "untraced")
 				add("hratio" SUBSEP b SUBSEP v, F[sec, b, v, r, "req_s"] / F[sec, b, "untraced", r, "req_s"])
+		} else if (sec == "recording") {
+			add("rec_ms_s", F[sec, b, v, r, "vt_cpu_ns"] / F[sec, b, v, r, "wall_ns"] * 1000)
+			add("rec_ev_b", F[sec, b, v, r, "ev_bytes"])
+			if (F[sec, b, v, r, "events"] > 0)
+				add("rec_file_b", F[sec, b, v, r, "file_bytes"] / F[sec, b, v, r, "events"])
 		} else if (sec == "paced") {
 			w = F[sec, b, v, r, "wall_ns"]
 			add("sim_ms_s" SUBSEP v, F[sec, b, v, r, "sim_cpu_ns"] / w * 1000)
@@ -712,6 +746,16 @@ END {
 			num(med("snap" SUBSEP b SUBSEP "sample"), "%.3f"), num(med("snap" SUBSEP b SUBSEP "events"), "%.3f"),
 			num(med("snap" SUBSEP b SUBSEP "hybrid"), "%.3f"), num(med("attach" SUBSEP b), "%.3f"),
 			num(med("detach" SUBSEP b), "%.3f")
+	}
+	if (("recording", "shared", "hybrid") in seen) {
+		printf "\n7. Recording: the steady churn of 3b traced in hybrid with --record\n"
+		printf "%-28s %10s %10s\n", "", "measured", "target"
+		printf "%-28s %10s %10s\n", "bytes/event, events records", num(med("rec_ev_b"), "%.1f"), "<= 16"
+		printf "%-28s %10s %10s\n", "bytes/event, whole file", num(med("rec_file_b"), "%.1f"), "-"
+		printf "%-28s %10s %10s\n", "tracer ms/s with --record", num(med("rec_ms_s"), "%.1f"), "-"
+		printf "%-28s %10s %10s\n", "tracer ms/s without", num(med("pvt_ms_s" SUBSEP "hybrid"), "%.1f"), "-"
+		if (med("pvt_ms_s" SUBSEP "hybrid") > 0)
+			printf "%-28s %10s %10s\n", "ratio", num(med("rec_ms_s") / med("pvt_ms_s" SUBSEP "hybrid"), "%.2f"), "-"
 	}
 }' "$RESULTS"
 	local n

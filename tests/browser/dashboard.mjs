@@ -2,12 +2,10 @@
 // dashboard in chromium. Checks the page against the runtime's own exact
 // state (valk-sim writes it on SIGUSR1 while paused), flashes on change,
 // the SSE dot across a tracer restart on the same port, and screenshots.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, launch, loadPlaywright, skip, check, done, until, sleep, watchErrors, shotsDir, gridLetters, truthLetters } from './lib.mjs';
+import { ROOT, launch, loadPlaywright, skip, check, done, until, sleep, watchErrors, shotsDir, gridLetters, truthLetters, start, waitLine, stop, freePort } from './lib.mjs';
 
 const BUILD = process.env.VT_BUILD || path.join(ROOT, 'build');
 const TRACER = path.join(BUILD, 'valk-trace');
@@ -17,35 +15,6 @@ if (process.getuid() !== 0) skip('browser_dashboard: attaching uprobes needs roo
 await loadPlaywright();
 for (const bin of [TRACER, SIM])
   if (!fs.existsSync(bin)) { console.log(`${bin} missing: build it first (make)`); process.exit(1); }
-
-// A child process whose output is kept, with a wait for a line.
-function start(cmd, args) {
-  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  p.out = '';
-  const take = d => { p.out += d; process.stdout.write(`  [${path.basename(cmd)}] ${d}`.replace(/\n(?=.)/g, `\n  [${path.basename(cmd)}] `)); };
-  p.stdout.setEncoding('utf8').on('data', take);
-  p.stderr.setEncoding('utf8').on('data', take);
-  p.exited = new Promise(r => p.on('exit', (code, sig) => r(code ?? sig)));
-  return p;
-}
-async function waitLine(p, re, ms, what) {
-  const m = await until(() => re.exec(p.out) || (p.exitCode !== null && 'exited'), ms);
-  if (!m || m === 'exited') throw new Error(`${what}: ${m === 'exited' ? `exited (${p.exitCode})` : `no "${re.source}" within ${ms} ms`}`);
-  return m;
-}
-async function stop(p) {
-  if (!p || p.exitCode !== null || p.signalCode) return;
-  p.kill('SIGTERM');
-  if (await Promise.race([p.exited, sleep(5000).then(() => 'timeout')]) === 'timeout') {
-    p.kill('SIGKILL');
-    await p.exited;
-  }
-}
-function freePort() {
-  return new Promise(resolve => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vt-browser-'));
 const truthFile = path.join(tmp, 'truth.json');

@@ -1,8 +1,10 @@
 // Shared pieces of the browser tests: launching Debian's chromium through
 // playwright-core, serving web/ for tests that feed the page synthetic
 // documents, and small wait and check functions.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -44,6 +46,7 @@ export function serveWeb() {
   const files = {
     '/': ['index.html', 'text/html'], '/debug/': ['index.html', 'text/html'],
     '/app.js': ['app.js', 'text/javascript'], '/model.js': ['model.js', 'text/javascript'],
+    '/timeline.js': ['timeline.js', 'text/javascript'],
     '/style.css': ['style.css', 'text/css'],
   };
   const server = http.createServer((req, res) => {
@@ -114,4 +117,34 @@ export function truthLetters(slab) {
     s += (byte >> (i & 7)) & 1 ? '*' : 'F';
   }
   return s;
+}
+
+// A child process whose output is kept (and echoed), with a wait for a
+// line, a stop that escalates to SIGKILL, and a free loopback port.
+export function start(cmd, args) {
+  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  p.out = '';
+  const take = d => { p.out += d; process.stdout.write(`  [${path.basename(cmd)}] ${d}`.replace(/\n(?=.)/g, `\n  [${path.basename(cmd)}] `)); };
+  p.stdout.setEncoding('utf8').on('data', take);
+  p.stderr.setEncoding('utf8').on('data', take);
+  p.exited = new Promise(r => p.on('exit', (code, sig) => r(code ?? sig)));
+  return p;
+}
+export async function waitLine(p, re, ms, what) {
+  const m = await until(() => re.exec(p.out) || (p.exitCode !== null && 'exited'), ms);
+  if (!m || m === 'exited') throw new Error(`${what}: ${m === 'exited' ? `exited (${p.exitCode})` : `no "${re.source}" within ${ms} ms`}`);
+  return m;
+}
+export async function stop(p) {
+  if (!p || p.exitCode !== null || p.signalCode) return;
+  p.kill('SIGTERM');
+  if (await Promise.race([p.exited, sleep(5000).then(() => 'timeout')]) === 'timeout') {
+    p.kill('SIGKILL');
+    await p.exited;
+  }
+}
+export function freePort() {
+  return new Promise(resolve => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
 }

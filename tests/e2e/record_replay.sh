@@ -38,8 +38,14 @@ run_case() {
 	PIDS+=("$tracer")
 	wait_line "$TMP/live.err" serving || { fail "$workload: live tracer did not serve: $(cat "$TMP/live.err")"; return; }
 	curl -sN --max-time 7 "http://127.0.0.1:$p1/api/diagnostics/memory/stream" >"$TMP/live.sse" &
+	sse=$!
+	# the live history (--history, on by default): a past tick's state
+	sleep 3
+	curl -s "http://127.0.0.1:$p1/api/history" >"$TMP/history.json"
+	at=$(jq '.ticks[10]' "$TMP/history.json")
+	curl -s "http://127.0.0.1:$p1/api/diagnostics/memory?at=$at" | jq -c 'del(.seq)' >"$TMP/at.json"
 	wait "$tracer" || fail "$workload: tracer exit $?: $(tail -n 3 "$TMP/live.err")"
-	wait $!
+	wait $sse
 	grep -q "recording to $TMP/$workload.rec" "$TMP/live.err" || fail "$workload: no 'recording to' line"
 
 	p2=$(port)
@@ -76,6 +82,13 @@ run_case() {
 	else
 		fail "$workload: the replay's last state differs from the live final state"
 	fi
+	[ "$(jq .live "$TMP/history.json")" = true ] && [ "$(jq '.slabs | length' "$TMP/history.json")" -ge 3 ] &&
+		pass "$workload: /api/history of the live trace" || fail "$workload: /api/history: $(head -c 300 "$TMP/history.json")"
+	if cmp -s "$TMP/at.json" <(jq -c "select(.ts_ms <= $at)" "$TMP/live.states" | tail -n 1); then
+		pass "$workload: the live history's state at a past tick equals what the stream sent then"
+	else
+		fail "$workload: the live history's state at $at differs from the stream's"
+	fi
 	"$VT" info "$TMP/$workload.rec" >"$TMP/info.out" || fail "$workload: info exit $?"
 	grep -q "status:    complete" "$TMP/info.out" && grep -q "^keyframes: [1-9]" "$TMP/info.out" &&
 		grep -q "^events:    [1-9]" "$TMP/info.out" && pass "$workload: info" ||
@@ -91,6 +104,12 @@ sim_start "$SIM_SHARED" --workload churn --seed 5 --port 0 || fail "record: star
 "$VT" record "$SIM_PID" -o "$TMP/r.rec" --duration 1 -q || fail "record exit $?"
 "$VT" replay "$TMP/r.rec" --speed max --listen none -q || fail "replay of record's file exit $?"
 "$VT" info "$TMP/r.rec" | grep -q "status:    complete" && pass "record: complete recording" || fail "record: $("$VT" info "$TMP/r.rec")"
+p3=$(port)
+"$VT" attach "$SIM_PID" --duration 2 --history 0 --listen "127.0.0.1:$p3" -q 2>/dev/null &
+sleep 1
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$p3/api/history")
+[ "$code" = 404 ] && pass "--history 0: no /api/history" || fail "--history 0: /api/history answered $code"
+wait $!
 "$VT" record "$SIM_PID" 2>"$TMP/noout.err"; rc=$?
 [ "$rc" -eq 2 ] && grep -q "record needs -o FILE" "$TMP/noout.err" && pass "record without -o: exit 2" ||
 	fail "record without -o: exit $rc: $(cat "$TMP/noout.err")"

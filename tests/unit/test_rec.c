@@ -11,6 +11,9 @@
 #include "vt_test.h"
 #include "wire/vt_rec.h"
 #include "wire/vt_rec_codec.h"
+#include "wire/vt_timeline.h"
+
+#include <jansson.h>
 
 #define TCP 0x10000
 #define HND 0x20000
@@ -414,6 +417,97 @@ static void test_seek(const struct session *x)
 	vt_state_free(s);
 }
 
+/* The timeline of a recording shows every tick's live state; its
+ * document has a series per slab and each slab's peak; a slot's history
+ * starts free and ends as the live slot is. */
+static void test_timeline(const struct session *x)
+{
+	char err[256], *doc;
+	struct vt_timeline *tl = vt_timeline_of(x->rec.p, x->rec.len, err,
+						 sizeof(err));
+	const struct vt_state *s;
+	struct vt_rec_tick t;
+	size_t bad = 0;
+	json_t *j, *changes;
+
+	CHECK(tl != NULL);
+	if (!tl)
+		return;
+	CHECK_EQ_U64(vt_timeline_nticks(tl), x->nticks + 1);
+	for (size_t i = 1; i <= x->nticks; i++) {	/* in and out of order */
+		size_t k = i % 2 ? i : x->nticks + 1 - i;
+
+		if (vt_timeline_state_at(tl, 1000 + k + 7e11, &s, &t) ||
+		    t.now_ms != 1000 + k || !state_eq(s, x->at[k - 1]))
+			bad++;
+	}
+	CHECK_EQ_U64(bad, 0);
+	doc = vt_timeline_json(tl, false, 0);
+	j = doc ? json_loads(doc, 0, NULL) : NULL;
+	CHECK_EQ_U64(json_array_size(json_object_get(j, "ticks")), x->nticks + 1);
+	CHECK_EQ_U64(json_array_size(json_object_get(j, "slabs")), 2);
+	CHECK(strstr(doc, "\"kind\":\"peak\",\"system\":0,\"slab\":\"handles\"") != NULL);
+	json_decref(j);
+	free(doc);
+	doc = vt_timeline_slot_json(tl, 0, "handles", 69, err, sizeof(err));
+	j = doc ? json_loads(doc, 0, NULL) : NULL;
+	changes = json_object_get(j, "changes");
+	CHECK(json_array_size(changes) >= 1);
+	{
+		const struct vt_slab *h = vt_state_slab_find(x->live, HND);
+		char now[2] = { vt_slab_bit(h->bitmap, 69) ? h->states[69] : 'F', 0 };
+
+		CHECK_STR(json_string_value(json_object_get(json_array_get(changes,
+			json_array_size(changes) - 1), "state")), now);
+	}
+	json_decref(j);
+	free(doc);
+	CHECK(vt_timeline_slot_json(tl, 0, "handles", 70, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "no slot 70 of handles") != NULL);
+	vt_timeline_free(tl);
+}
+
+/* A live history keeps about keep_ms: whole segments (keyframe to
+ * keyframe) go once the next one began before the window. */
+static void test_timeline_keep(const struct session *x)
+{
+	struct vt_timeline *tl = vt_timeline_new(500, 12);
+	struct vt_rec_reader r;
+	struct vt_rec rec;
+	struct vt_state *s = vt_state_new(500);
+	size_t from = 0, key = SIZE_MAX, most = 0;
+	struct vt_rec_tick t;
+	char err[256];
+
+	vt_rec_open(&r, x->rec.p, x->rec.len);
+	while (vt_rec_next(&r, &rec) == 1) {
+		int a = vt_rec_apply(s, &rec, &t, err, sizeof(err));
+
+		if (rec.type == VT_REC_HEADER)
+			from = r.off;
+		if (rec.type == VT_REC_KEYFRAME)
+			key = rec.off - from;
+		if (a != 1)
+			continue;
+		CHECK(vt_timeline_tick(tl, x->rec.p + from, r.off - from, key, s,
+				       &t) == 0);
+		from = r.off;
+		key = SIZE_MAX;
+		if (vt_timeline_nticks(tl) > most)
+			most = vt_timeline_nticks(tl);
+	}
+	/* keyframes every 5 ticks: at most 12 + 5 + 1 ticks are kept */
+	CHECK(most <= 18 && most >= 12);
+	{
+		const struct vt_state *newest;
+
+		CHECK(vt_timeline_state_at(tl, 1040 + 7e11, &newest, &t) == 0);
+		CHECK(state_eq(newest, x->live));
+	}
+	vt_timeline_free(tl);
+	vt_state_free(s);
+}
+
 static void test_bit_flips(const struct session *x)
 {
 	uint8_t *p = malloc(x->rec.len);
@@ -493,6 +587,8 @@ int main(int argc, char **argv)
 	test_replay_equals_live(&x);
 	test_truncation(&x);
 	test_seek(&x);
+	test_timeline(&x);
+	test_timeline_keep(&x);
 	test_bit_flips(&x);
 	test_foreign_files(&x);
 	test_noise_payloads();

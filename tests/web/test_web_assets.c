@@ -64,6 +64,8 @@ int main(void)
 	check_asset("/app.js", "web/app.js", "text/javascript; charset=utf-8");
 	check_asset("/model.js?v=2", "web/model.js",
 		    "text/javascript; charset=utf-8");
+	check_asset("/timeline.js", "web/timeline.js",
+		    "text/javascript; charset=utf-8");
 	check_asset("/style.css", "web/style.css", "text/css; charset=utf-8");
 	for (i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
 		CHECK(vt_web_find(missing[i]) == NULL);

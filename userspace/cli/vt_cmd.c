@@ -17,6 +17,7 @@ enum {
 	OPT_RECORD,
 	OPT_FOLLOW,
 	OPT_RUNTIME,
+	OPT_HISTORY,
 };
 
 /* Options of every session: attach, snapshot. */
@@ -51,6 +52,9 @@ static struct argp_option attach_options[] = {
 	  "instead of <pid>: trace the valk process named NAME (command or "
 	  "executable name), waiting for it, and the next one whenever it "
 	  "exits or restarts", 0 },
+	{ "history", OPT_HISTORY, "S", 0,
+	  "keep the last S seconds in memory for the dashboard's time travel "
+	  "(default 300, 0: none)", 0 },
 	{ 0 }
 };
 
@@ -308,6 +312,11 @@ static error_t parse_attach(int key, char *arg, struct argp_state *st)
 					      "not a path");
 		o->follow = arg;
 		break;
+	case OPT_HISTORY:
+		if (vt_cmd_num(arg, 0, 86400, &v))
+			return vt_cmd_bad(st, "--history wants 0..86400 s");
+		o->history_ms = v * 1000;
+		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
@@ -403,5 +412,6 @@ struct vt_trace_opts vt_cmd_trace_defaults(void)
 		.interval_ms = 100,
 		.ringbuf_bytes = 1 << 22,
 		.leak_age_ms = 30000,
+		.history_ms = 300000,
 	};
 }

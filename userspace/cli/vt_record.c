@@ -8,11 +8,6 @@
 
 #include "cli/vt_recfile.h"
 
-struct segment {
-	struct vt_rec_buf buf;
-	uint64_t start_ms;	/* of its keyframe */
-};
-
 struct vt_record {
 	struct vt_record_opts o;
 	char path[4096];
@@ -23,8 +18,7 @@ struct vt_record {
 	uint64_t last_keyframe_ms;
 	bool gap;			/* the file dropped a tick */
 	struct vt_rec_gap pending_gap;
-	struct segment *segs;		/* the history, oldest first */
-	size_t nsegs;
+	struct vt_timeline *history;	/* the last minutes, or NULL */
 	char msg[4096 + 256];
 };
 
@@ -86,51 +80,19 @@ void vt_record_gc(struct vt_record *r, const struct vt_gc *gc)
 
 /* ---- history -------------------------------------------------------------- */
 
-static void history_append(struct vt_record *r, const uint8_t *p, size_t len)
+/* The tick's records; a keyframe, when it ends in one, starts at
+ * keyframe_off (else SIZE_MAX). */
+static void history_tick(struct vt_record *r, size_t keyframe_off,
+			 const struct vt_state *s, const struct vt_rec_tick *t)
 {
-	if (r->nsegs)
-		vt_rec_buf_put(&r->segs[r->nsegs - 1].buf, p, len);
+	if (r->history)
+		vt_timeline_tick(r->history, r->tick.p, r->tick.len,
+				 keyframe_off, s, t);
 }
 
-/* A new segment from a keyframe on; segments that ended before the kept
- * window began are dropped. */
-static void history_segment(struct vt_record *r, uint64_t now_ms)
+struct vt_timeline *vt_record_history(const struct vt_record *r)
 {
-	struct segment *v = realloc(r->segs, (r->nsegs + 1) * sizeof(*v));
-
-	if (!v)
-		return;
-	r->segs = v;
-	r->segs[r->nsegs++] = (struct segment){ .start_ms = now_ms };
-	while (r->nsegs > 1 && r->segs[1].start_ms + r->o.history_ms <= now_ms) {
-		vt_rec_buf_free(&r->segs[0].buf);
-		memmove(r->segs, r->segs + 1, --r->nsegs * sizeof(*r->segs));
-	}
-}
-
-/* Records of the tick: [0, split) before its keyframe, [split, len) the
- * keyframe (split == len without one). */
-static void history_tick(struct vt_record *r, size_t split, uint64_t now_ms)
-{
-	if (!r->o.history_ms)
-		return;
-	history_append(r, r->tick.p, split);
-	if (split == r->tick.len)
-		return;
-	history_segment(r, now_ms);
-	history_append(r, r->tick.p + split, r->tick.len - split);
-}
-
-size_t vt_record_nsegments(const struct vt_record *r)
-{
-	return r->nsegs;
-}
-
-const uint8_t *vt_record_segment(const struct vt_record *r, size_t i,
-				 size_t *len)
-{
-	*len = i < r->nsegs && !r->segs[i].buf.oom ? r->segs[i].buf.len : 0;
-	return *len ? r->segs[i].buf.p : NULL;
+	return r->history;
 }
 
 /* ---- the file ------------------------------------------------------------- */
@@ -191,12 +153,12 @@ static void file_tick(struct vt_record *r, uint64_t now_ms)
 const char *vt_record_tick(struct vt_record *r, const struct vt_state *s,
 			   const struct vt_rec_tick *t)
 {
-	size_t split;
+	size_t keyframe_off = SIZE_MAX;
 	uint64_t written;
 
 	events_close(r);
-	split = r->tick.len;
 	if (r->gap || t->now_ms - r->last_keyframe_ms >= r->o.keyframe_ms) {
+		keyframe_off = r->tick.len;
 		vt_rec_keyframe(&r->tick, s, t);
 		r->last_keyframe_ms = t->now_ms;
 	} else
@@ -206,7 +168,7 @@ const char *vt_record_tick(struct vt_record *r, const struct vt_state *s,
 		if (r->file)
 			gap_count(r, t->now_ms, 0);
 	} else {
-		history_tick(r, split, t->now_ms);
+		history_tick(r, keyframe_off, s, t);
 		if (r->file)
 			file_tick(r, t->now_ms);
 	}
@@ -229,8 +191,15 @@ int vt_record_open(const struct vt_record_opts *o, const char *header_json,
 	}
 	r->o = *o;
 	snprintf(r->path, sizeof(r->path), "%s", o->path ? o->path : "");
+	if (o->history_ms && !(r->history = vt_timeline_new(
+				       vt_state_attach_ms(s), o->history_ms))) {
+		snprintf(err, errlen, "out of memory");
+		free(r);
+		return -1;
+	}
 	if (o->path && vt_recfile_create(o->path, o->queue_bytes, &r->file,
 					 err, errlen)) {
+		vt_timeline_free(r->history);
 		free(r);
 		return -1;
 	}
@@ -259,9 +228,7 @@ int vt_record_close(struct vt_record *r, uint64_t now_ms)
 		vt_rec_buf_free(&end);
 		rc = vt_recfile_close(r->file);
 	}
-	for (size_t i = 0; i < r->nsegs; i++)
-		vt_rec_buf_free(&r->segs[i].buf);
-	free(r->segs);
+	vt_timeline_free(r->history);
 	vt_rec_buf_free(&r->tick);
 	free(r);
 	return rc;

@@ -12,6 +12,7 @@
 
 #include "model/vt_state.h"
 #include "wire/vt_rec.h"
+#include "wire/vt_timeline.h"
 
 struct vt_record_opts {
 	const char *path;	/* the recording's file, or NULL */
@@ -46,11 +47,8 @@ void vt_record_gc(struct vt_record *r, const struct vt_gc *gc);
 const char *vt_record_tick(struct vt_record *r, const struct vt_state *s,
 			   const struct vt_rec_tick *t);
 
-/* The history kept in memory, segment by segment, oldest first: each
- * segment is whole records, starting with a keyframe. */
-size_t vt_record_nsegments(const struct vt_record *r);
-const uint8_t *vt_record_segment(const struct vt_record *r, size_t i,
-				 size_t *len);
+/* The history kept in memory (--history), or NULL. */
+struct vt_timeline *vt_record_history(const struct vt_record *r);
 
 /* Writes the end record, flushes and closes the file. 0, or -1 when the
  * file could not be written completely. */

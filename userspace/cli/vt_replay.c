@@ -14,6 +14,7 @@
 #include "model/vt_state.h"
 #include "serve/vt_routes.h"
 #include "wire/vt_rec.h"
+#include "wire/vt_timeline.h"
 #include "wire/vt_wire.h"
 
 struct vt_replay {
@@ -23,6 +24,7 @@ struct vt_replay {
 	struct vt_rec_index ix;
 	struct vt_state *state;
 	struct vt_routes *routes;
+	struct vt_timeline *history;	/* the whole recording, served */
 	size_t at;			/* the tick the state holds */
 	struct vt_wire_meta meta;
 	char object[512], build_id[65], mode[16];
@@ -191,6 +193,7 @@ static int open_recording(struct vt_replay *r)
 
 static void cleanup(struct vt_replay *r)
 {
+	vt_timeline_free(r->history);
 	vt_state_free(r->state);
 	vt_rec_index_free(&r->ix);
 	if (r->p)
@@ -201,9 +204,11 @@ static int serve(struct vt_replay *r, uv_loop_t *loop)
 {
 	if (!r->o->listen)
 		return 0;
-	if (vt_routes_start(loop, r->o->listen, r->state, fill_meta, r,
+	if (!(r->history = vt_timeline_of(r->p, r->len, r->err, sizeof(r->err))) ||
+	    vt_routes_start(loop, r->o->listen, r->state, fill_meta, r,
 			    &r->routes, r->err, sizeof(r->err)))
 		return -1;
+	vt_routes_set_history(r->routes, r->history, false);
 	fprintf(stderr, "valk-trace: serving %s\n", vt_routes_url(r->routes));
 	return 0;
 }

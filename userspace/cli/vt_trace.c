@@ -490,6 +490,7 @@ static int record_start(struct vt_trace *t)
 {
 	struct vt_record_opts ro = {
 		.path = t->o->record_path,
+		.history_ms = t->routes ? t->o->history_ms : 0,
 		.keyframe_ms = KEYFRAME_MS,
 		.queue_bytes = RECORD_QUEUE,
 	};
@@ -497,7 +498,7 @@ static int record_start(struct vt_trace *t)
 	char *head;
 	int rc;
 
-	if (!ro.path)
+	if (!ro.path && !ro.history_ms)
 		return 0;
 	if (!(head = header_json(t))) {
 		snprintf(t->err, sizeof(t->err), "out of memory");
@@ -506,7 +507,22 @@ static int record_start(struct vt_trace *t)
 	rc = vt_record_open(&ro, head, t->state, &now, &t->rec, t->err,
 			    sizeof(t->err));
 	free(head);
+	if (rc == 0 && t->routes)
+		vt_routes_set_history(t->routes, vt_record_history(t->rec), true);
 	return rc;
+}
+
+/* The recording ends, and the history with it. */
+static void record_stop(struct vt_trace *t)
+{
+	if (t->routes)
+		vt_routes_set_history(t->routes, NULL, false);
+	if (t->rec && vt_record_close(t->rec, vt_proc_now_ms()) &&
+	    t->o->record_path)
+		fprintf(stderr, "valk-trace: the recording %s is incomplete "
+			"(see the message above); it reads up to where it "
+			"stopped\n", t->o->record_path);
+	t->rec = NULL;
 }
 
 /* A full disk stops the file with one line; tracing goes on. */
@@ -531,11 +547,7 @@ static void stop(struct vt_trace *t, int code)
 		t->exit_code = VT_EXIT_FAIL;
 	if (t->o->snapshot && write_json(t, stdout))
 		t->exit_code = VT_EXIT_FAIL;
-	if (t->rec && vt_record_close(t->rec, vt_proc_now_ms()))
-		fprintf(stderr, "valk-trace: the recording %s is incomplete "
-			"(see the message above); it reads up to where it "
-			"stopped\n", t->o->record_path);
-	t->rec = NULL;
+	record_stop(t);
 	uv_timer_stop(&t->tick);
 	if (t->on_stop)
 		t->on_stop(t);
@@ -605,6 +617,7 @@ static void detach(struct vt_trace *t)
 {
 	char why[128];
 
+	record_stop(t);		/* a new history with the next target */
 	vt_probe_close(t->probe);
 	vt_snap_free(t->snap);
 	vt_figures_reader_free(t->figures);
@@ -771,6 +784,11 @@ static int prepare(struct vt_trace *t, uv_loop_t *loop)
 	if (o->json_path && vt_trace_check_output("--json", o->json_path,
 						  t->err, sizeof(t->err)))
 		return -1;
+	if (o->record_path && o->follow) {
+		snprintf(t->err, sizeof(t->err), "--record follows one process: "
+			 "record each one by its pid instead of --follow");
+		return -1;
+	}
 	if (o->record_path && vt_trace_check_output("--record",
 						    o->record_path, t->err,
 						    sizeof(t->err)))
@@ -867,7 +885,7 @@ static int attach(struct vt_trace *t)
 
 static void session_free(struct vt_trace *t)
 {
-	vt_record_close(t->rec, vt_proc_now_ms());
+	record_stop(t);
 	vt_probe_close(t->probe);
 	vt_snap_free(t->snap);
 	vt_figures_reader_free(t->figures);
@@ -1071,7 +1089,7 @@ int vt_trace_run(struct vt_trace_opts *o, const struct vt_result *res)
 	} else if (!o->follow) {
 		say_attached(a.t);
 	}
-	if (a.t->rec)
+	if (o->record_path)
 		say(a.t, "recording to %s", o->record_path);
 	if (a.t->routes)
 		fprintf(stderr, "valk-trace: serving %s\n",

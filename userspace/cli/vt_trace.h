@@ -35,6 +35,7 @@ struct vt_trace_opts {
 	const char *record_path;/* write a recording here, or NULL */
 	const char *follow;	/* trace the valk process of this name, and
 				 * the next one after it exits (no pid) */
+	uint64_t history_ms;	/* kept for time travel when serving */
 	int snapshot;		/* print one document after one tick, exit */
 	int quiet;
 	/* When set, starts the target once the outputs are checked and the

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "serve/vt_history.h"
 #include "serve/vt_server.h"
 #include "serve/vt_web.h"
 
@@ -16,6 +17,8 @@ struct vt_routes {
 	struct vt_wire_delta *delta;	/* what the valk stream has sent */
 	struct vt_wire_mdelta *mdelta;	/* what the memory stream has sent */
 	uint64_t mem_id;
+	struct vt_timeline *history;	/* time travel, or NULL */
+	bool history_live;
 	bool pushed;			/* the streams have a state */
 	char unhealthy[256];
 	void (*done)(void *);
@@ -87,6 +90,9 @@ static void route(void *ctx, const char *path, const char *query,
 		return;
 	}
 	meta(r, &m);
+	if (r->history && vt_history_route(r->history, r->history_live, path,
+					   query, &m, out))
+		return;
 	if (!strcmp(path, "/api/diagnostics/memory"))
 		reply(out, 200, "application/json",
 		      vt_wire_memory(r->st, &m, r->mem_id));
@@ -208,6 +214,13 @@ void vt_routes_set_state(struct vt_routes *r, const struct vt_state *st)
 {
 	r->st = st;
 	r->pushed = false;	/* a full state first, in both dialects */
+}
+
+void vt_routes_set_history(struct vt_routes *r, struct vt_timeline *tl,
+			   bool live)
+{
+	r->history = tl;
+	r->history_live = live;
 }
 
 void vt_routes_set_unhealthy(struct vt_routes *r, const char *reason)

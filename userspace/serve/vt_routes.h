@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include "model/vt_state.h"
+#include "wire/vt_timeline.h"
 #include "wire/vt_wire.h"
 
 struct vt_routes;
@@ -30,6 +31,11 @@ void vt_routes_tick(struct vt_routes *r, uint64_t now_ms);
 /* Serves st from now on (a new target's state): every stream gets a
  * full state at the next tick. */
 void vt_routes_set_state(struct vt_routes *r, const struct vt_state *st);
+
+/* Time travel over tl (the session keeps it; NULL: none): the routes of
+ * vt_history.h. live: it follows a live trace. */
+void vt_routes_set_history(struct vt_routes *r, struct vt_timeline *tl,
+			   bool live);
 
 /* /healthz answers 503 with this one-line reason from now on (NULL: 200
  * ok). */

@@ -27,6 +27,7 @@ vt_web_assets:
 	vt_asset index_html, "/", "text/html; charset=utf-8", "web/index.html"
 	vt_asset app_js, "/app.js", "text/javascript; charset=utf-8", "web/app.js"
 	vt_asset model_js, "/model.js", "text/javascript; charset=utf-8", "web/model.js"
+	vt_asset timeline_js, "/timeline.js", "text/javascript; charset=utf-8", "web/timeline.js"
 	vt_asset style_css, "/style.css", "text/css; charset=utf-8", "web/style.css"
 	.section .data.rel.ro.vt_web, "aw"
 	.size vt_web_assets, . - vt_web_assets

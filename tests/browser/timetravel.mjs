@@ -1,0 +1,151 @@
+// Time travel in chromium: valk-sim's churn traced live with --record while
+// an SSE client keeps every state the live trace sent; the recording
+// replayed; in the replay's dashboard, a click on the timeline scrubs to a
+// recorded instant and every grid cell must equal the state the live trace
+// sent for that instant; one tick back and forward likewise; a slot's
+// tooltip gives its history; "live" returns to the stream.
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT, launch, loadPlaywright, skip, check, done, until, watchErrors, shotsDir, gridLetters, truthLetters, start, waitLine, stop, freePort } from './lib.mjs';
+
+const BUILD = process.env.VT_BUILD || path.join(ROOT, 'build');
+const TRACER = path.join(BUILD, 'valk-trace');
+const SIM = path.join(BUILD, 'fixture/valk-sim');
+
+if (process.getuid() !== 0) skip('browser_timetravel: attaching uprobes needs root');
+await loadPlaywright();
+for (const bin of [TRACER, SIM])
+  if (!fs.existsSync(bin)) { console.log(`${bin} missing: build it first (make)`); process.exit(1); }
+
+// Every memory document of an SSE stream, until it ends.
+function collect(url, docs) {
+  return new Promise(resolve => {
+    http.get(url, res => {
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', d => {
+        buf += d;
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const ev = buf.slice(0, i); buf = buf.slice(i + 2);
+          const data = ev.split('\n').filter(l => l.startsWith('data: ')).map(l => l.slice(6)).join('\n');
+          if (/^event: memory$/m.test(ev) && data) docs.push(JSON.parse(data));
+        }
+      });
+      res.on('end', resolve);
+      res.on('error', resolve);
+    }).on('error', resolve);
+  });
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vt-timetravel-'));
+const rec = path.join(tmp, 'churn.rec');
+let sim, tracer, replay, browser;
+
+// The live state at wall time t: the last document sent at or before it.
+function liveAt(live, t) {
+  let d = null;
+  for (const x of live) if (x.ts_ms <= t) d = x;
+  return d;
+}
+
+// Waits until every slab with a cell grid shows the document's letters.
+async function matches(page, doc, label) {
+  let bad = [];
+  const ok = await until(async () => {
+    bad = [];
+    let grids = 0;
+    for (const slab of doc.slabs) {
+      const shown = await gridLetters(page, slab.system ?? 0, slab.name);
+      if (shown === null) continue;
+      grids++;
+      if (shown !== truthLetters(slab)) bad.push(slab.name);
+    }
+    return grids > 0 && bad.length === 0;
+  }, 5000, 100);
+  check(ok, `${label}: every cell equals the state the live trace sent at ${doc.ts_ms}${ok ? '' : ` (differs: ${bad.join(', ')})`}`);
+}
+
+async function shownTick(page, ticks, i, label) {
+  let got;
+  await until(async () => (got = await page.evaluate(() => window.vtTimeline.state().shown)) === ticks[i], 5000);
+  check(got === ticks[i], `${label}: the page shows tick ${i} (${got} == ${ticks[i]})`);
+}
+
+try {
+  sim = start(SIM, ['--workload', 'churn', '--seed', '9', '--port', '0', '--max-handles', '256']);
+  const pid = Number((await waitLine(sim, /pid (\d+) ready/, 10000, 'valk-sim'))[1]);
+  const p1 = await freePort();
+  tracer = start(TRACER, ['attach', String(pid), '--listen', `127.0.0.1:${p1}`, '--record', rec, '--duration', '6']);
+  await waitLine(tracer, /serving/, 15000, 'tracer');
+  const live = [];
+  const streamed = collect(`http://127.0.0.1:${p1}/api/diagnostics/memory/stream`, live);
+  check(await tracer.exited === 0, 'live trace with --record exits 0');
+  await streamed;
+  check(live.length > 20, `the live trace sent ${live.length} states`);
+
+  const p2 = await freePort();
+  replay = start(TRACER, ['replay', rec, '--listen', `127.0.0.1:${p2}`]);
+  await waitLine(replay, /serving/, 10000, 'replay');
+  browser = await launch();
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = watchErrors(page);
+  await page.goto(`http://127.0.0.1:${p2}/`);
+  const shown = await until(() => page.evaluate(() => !document.getElementById('timeline').hidden &&
+    window.vtTimeline.history()?.ticks.length > 0), 10000);
+  check(shown, 'the timeline appears with the recording\'s ticks');
+  const h = await page.evaluate(() => window.vtTimeline.history());
+  const ticks = h.ticks;
+  check(h.slabs.length >= 2 && h.marks.some(m => m.kind === 'peak'), `timeline: ${h.slabs.length} slab series, ${h.marks.length} marks`);
+
+  // scrub: a click on the timeline where a recorded instant is
+  const target = live[Math.floor(live.length / 2)].ts_ms;
+  const box = await page.locator('#tl-canvas').boundingBox();
+  const x = box.x + (target - ticks[0]) / (ticks[ticks.length - 1] - ticks[0]) * box.width;
+  await page.mouse.click(x, box.y + box.height / 2);
+  const at = await until(() => page.evaluate(() => window.vtTimeline.state().shown), 5000);
+  const i = ticks.indexOf(at);
+  check(i > 0 && Math.abs(at - target) < 1000, `scrub lands on tick ${i} (${at}, aimed at ${target})`);
+  check(await page.locator('#tl-when').textContent().then(t => t.startsWith('paused at')), 'the timeline says paused');
+  await matches(page, liveAt(live, at), 'scrubbed');
+
+  await page.click('#tl-back');
+  await shownTick(page, ticks, i - 1, 'one tick back');
+  await matches(page, liveAt(live, ticks[i - 1]), 'one tick back');
+  await page.click('#tl-fwd');
+  await page.click('#tl-fwd');
+  await shownTick(page, ticks, i + 1, 'two ticks forward');
+  await matches(page, liveAt(live, ticks[i + 1]), 'two ticks forward');
+  await page.screenshot({ path: path.join(shotsDir(), 'timetravel-1280.png') });
+
+  // a slot's tooltip gives its history
+  const cell = page.locator('.pool-canvas[data-slab="handles"] .cells > div').nth(3);
+  await cell.hover();
+  const tip = await until(async () => {
+    await cell.hover({ position: { x: 1, y: 1 } });
+    await cell.hover({ position: { x: 2, y: 2 } });
+    const t = await page.locator('#tip').textContent();
+    return /history:\n\+\d/.test(t) && t;
+  }, 5000, 200);
+  check(!!tip, `a slot's tooltip has its history${tip ? `: ${tip.split('\n').slice(-2).join(' / ')}` : ''}`);
+
+  // live: back to the stream
+  const before = await page.evaluate(() => window.vtDashboard.stats().updates);
+  await page.click('#tl-live');
+  const back = await until(() => page.evaluate(b => window.vtTimeline.state().index === -1 &&
+    window.vtDashboard.stats().updates > b && window.vtDashboard.stats().status === 'up', before), 5000);
+  check(back, '"live" returns to the stream');
+  check(await page.locator('#tl-live').isDisabled(), '"live" is disabled while live');
+  check(errors.length === 0, `no page errors${errors.length ? `: ${errors.join('; ')}` : ''}`);
+} catch (e) {
+  check(false, e.message);
+} finally {
+  if (browser) await browser.close();
+  await stop(replay);
+  await stop(tracer);
+  await stop(sim);
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+done('timetravel');
