@@ -28,6 +28,8 @@ struct vt_replay {
 	size_t at;			/* the tick the state holds */
 	struct vt_wire_meta meta;
 	char object[512], build_id[65], mode[16];
+	struct vt_wire_site sites[VT_P_COUNT];
+	json_t *header;			/* holds the sites' strings */
 	uv_timer_t step;
 	uv_signal_t sigint, sigterm;
 	bool stopping;
@@ -36,11 +38,39 @@ struct vt_replay {
 
 #define say(r, ...) vt_trace_say((r)->o->quiet, __VA_ARGS__)
 
+/* Where the live session's probes went, as its documents listed them. */
+static const struct vt_wire_site *read_sites(struct vt_replay *r,
+					     json_t *probes)
+{
+	size_t i;
+	json_t *p;
+
+	if (!json_is_array(probes))
+		return NULL;	/* sample mode: no probes */
+	json_array_foreach(probes, i, p) {
+		struct vt_wire_site *w = &r->sites[i];
+
+		if (i == VT_P_COUNT)
+			break;
+		w->attached = json_is_true(json_object_get(p, "attached"));
+		w->function = json_string_value(json_object_get(p, "function"));
+		w->offset = (uint64_t)json_integer_value(json_object_get(p, "offset"));
+		w->file_offset = (uint64_t)json_integer_value(
+			json_object_get(p, "file_offset"));
+		w->insn = json_string_value(json_object_get(p, "instruction"));
+		w->entry = json_string_value(json_object_get(p, "entry"));
+		w->cls = json_string_value(json_object_get(p, "class"));
+		w->cost_us = json_number_value(json_object_get(p, "cost_us"));
+	}
+	return r->sites;
+}
+
 /* What the live session's documents said of the target, from the header;
  * the clocks and sizes come with each tick. */
 static int read_header(struct vt_replay *r, uint64_t *attach_ms)
 {
-	json_t *h = r->ix.header ? json_loads(r->ix.header, 0, NULL) : NULL;
+	json_t *h = r->header = r->ix.header ? json_loads(r->ix.header, 0, NULL)
+					     : NULL;
 	int rc = -1;
 
 	if (json_is_object(h)) {
@@ -55,9 +85,9 @@ static int read_header(struct vt_replay *r, uint64_t *attach_ms)
 			json_object_get(h, "leak_age_ms"));
 		*attach_ms = (uint64_t)json_integer_value(
 			json_object_get(h, "start_mono_ms"));
+		r->meta.sites = read_sites(r, json_object_get(h, "probes"));
 		rc = 0;
 	}
-	json_decref(h);
 	r->meta.binary = r->object;
 	r->meta.build_id = r->build_id;
 	r->meta.mode = r->mode;
@@ -193,6 +223,7 @@ static int open_recording(struct vt_replay *r)
 
 static void cleanup(struct vt_replay *r)
 {
+	json_decref(r->header);
 	vt_timeline_free(r->history);
 	vt_state_free(r->state);
 	vt_rec_index_free(&r->ix);

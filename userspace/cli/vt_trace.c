@@ -454,12 +454,23 @@ static json_t *layout_json(const struct vt_layout *l)
 	return j ? j : json_null();
 }
 
+/* Where the probes went, as the documents list them (hits aside). */
+static json_t *sites_json(const struct vt_trace *t)
+{
+	uint64_t hits[VT_P_COUNT] = { 0 };
+	char *text = t->probe ? vt_wire_probes(t->wsites, hits) : NULL;
+	json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+
+	free(text);
+	return j ? j : json_null();
+}
+
 /* The recording's header: what replay needs to serve as the live trace
  * did, and what a reader needs to know what it holds. */
 static char *header_json(const struct vt_trace *t)
 {
 	const struct vt_trace_opts *o = t->o;
-	json_t *h = json_pack("{s:i, s:s, s:i, s:o, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}",
+	json_t *h = json_pack("{s:i, s:s, s:i, s:o, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
 		"format", VT_REC_VERSION, "valk_trace", VT_TRACE_VERSION,
 		"pid", o->pid, "argv", argv_json(o->pid),
 		"object", t->target.object, "build_id", t->target.build_id,
@@ -469,7 +480,7 @@ static char *header_json(const struct vt_trace *t)
 		"keyframe_ms", (json_int_t)KEYFRAME_MS,
 		"start_wall_ms", (json_int_t)t->meta.wall_ms,
 		"start_mono_ms", (json_int_t)vt_state_attach_ms(t->state),
-		"layout", layout_json(&t->layout));
+		"layout", layout_json(&t->layout), "probes", sites_json(t));
 	char *text = h ? json_dumps(h, JSON_COMPACT) : NULL;
 
 	json_decref(h);
