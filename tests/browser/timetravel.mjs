@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { applyMemoryDelta } from '../../web/model.js';
 import { ROOT, launch, loadPlaywright, skip, check, done, until, watchErrors, shotsDir, gridLetters, truthLetters, start, waitLine, stop, freePort } from './lib.mjs';
 
 const BUILD = process.env.VT_BUILD || path.join(ROOT, 'build');
@@ -19,7 +20,8 @@ await loadPlaywright();
 for (const bin of [TRACER, SIM])
   if (!fs.existsSync(bin)) { console.log(`${bin} missing: build it first (make)`); process.exit(1); }
 
-// Every memory document of an SSE stream, until it ends.
+// Every state of a memory-dialect SSE stream, until it ends: full events
+// as they are, deltas applied to the state before them (web/model.js).
 function collect(url, docs) {
   return new Promise(resolve => {
     http.get(url, res => {
@@ -32,6 +34,8 @@ function collect(url, docs) {
           const ev = buf.slice(0, i); buf = buf.slice(i + 2);
           const data = ev.split('\n').filter(l => l.startsWith('data: ')).map(l => l.slice(6)).join('\n');
           if (/^event: memory$/m.test(ev) && data) docs.push(JSON.parse(data));
+          else if (/^event: memory-delta$/m.test(ev) && data && docs.length)
+            docs.push(applyMemoryDelta(docs[docs.length - 1], JSON.parse(data)));
         }
       });
       res.on('end', resolve);

@@ -1,10 +1,12 @@
 #!/bin/bash
 # A live trace recorded with --record, then replayed: an SSE client of the
-# replay receives the same sequence of memory-dialect states, slot by slot
-# and field by field (only the stream's own sequence number differs), as
-# an SSE client of the live trace did; the replay's last state equals the
-# live trace's final state; `info` describes the file. For the churn and
-# the http workloads, and `record` writes the same format.
+# replay receives the same sequence of memory-dialect events, slot by slot
+# and field by field (only the stream's own sequence numbers differ), as
+# an SSE client of the live trace did — the same deltas tick by tick, and
+# the live client's first full state is the replay's state at that tick;
+# the replay's last state equals the live trace's final state; `info`
+# describes the file. For the churn and the http workloads, and `record`
+# writes the same format.
 . "$(dirname "$0")/../lib/common.sh"
 need_root
 need_bins
@@ -19,9 +21,11 @@ wait_line() {
 	return 1
 }
 
-# states SSE_FILE OUT: each memory event's document without its seq
-states() {
-	sed -n 's/^data: //p' "$1" | jq -c 'del(.seq)' >"$2"
+# events SSE_FILE OUT: each event as {event, data} without the stream's
+# own numbering (seq, and a delta's base)
+events() {
+	awk '/^event: /{t=$2} /^data: /{printf "{\"event\":\"%s\",\"data\":%s}\n", t, substr($0, 7)}' "$1" |
+		jq -c '.data |= del(.seq, .base)' >"$2"
 }
 
 run_case() {
@@ -56,27 +60,36 @@ run_case() {
 	curl -sN --max-time 7 "http://127.0.0.1:$p2/api/diagnostics/memory/stream" >"$TMP/replay.sse"
 	wait_line "$TMP/replay.err" "replay finished" || fail "$workload: replay did not finish: $(cat "$TMP/replay.err")"
 	curl -s "http://127.0.0.1:$p2/api/diagnostics/memory" | jq -c 'del(.seq)' >"$TMP/replay.last"
+	curl -s "http://127.0.0.1:$p2/api/diagnostics/memory?at=$at" | jq -c 'del(.seq)' >"$TMP/replay.at10.json"
+	t0=$(sed -n 's/^data: //p' "$TMP/live.sse" | head -n 1 | jq .ts_ms)
+	curl -s "http://127.0.0.1:$p2/api/diagnostics/memory?at=$t0" | jq -c 'del(.seq)' >"$TMP/replay.at.json"
 	kill -INT "$replay"
 	wait "$replay" || fail "$workload: replay exit $?"
 
-	states "$TMP/live.sse" "$TMP/live.states"
-	states "$TMP/replay.sse" "$TMP/replay.states"
-	n=$(wc -l <"$TMP/replay.states")
-	[ "$n" -ge 30 ] || { fail "$workload: only $n replayed states"; return; }
-	first=$(grep -nxF -f <(head -n 1 "$TMP/replay.states") "$TMP/live.states" | head -n 1 | cut -d: -f1)
+	events "$TMP/live.sse" "$TMP/live.events"
+	events "$TMP/replay.sse" "$TMP/replay.events"
+	n=$(wc -l <"$TMP/live.events")
+	[ "$n" -ge 30 ] || { fail "$workload: only $n live events"; return; }
+	# the live client's first event is a full state; from the next one on
+	# both streams carry one delta per tick
+	t1=$(sed -n 2p "$TMP/live.events" | jq .data.ts_ms)
+	first=$(jq -s "map(.data.ts_ms) | index($t1) // empty | . + 1" "$TMP/replay.events")
 	if [ -z "$first" ]; then
-		fail "$workload: the replay's first state was never sent live"
-		diff <(head -n 1 "$TMP/replay.states" | jq -S .) <(head -n 1 "$TMP/live.states" | jq -S .) | head -20
+		fail "$workload: the replay never sent the tick of the live stream's second event"
 		return
 	fi
-	if cmp -s "$TMP/replay.states" <(tail -n "+$first" "$TMP/live.states"); then
-		pass "$workload: $n replayed states equal the live ones from state $first on"
+	if cmp -s <(tail -n +2 "$TMP/live.events") <(tail -n "+$first" "$TMP/replay.events"); then
+		pass "$workload: $((n - 1)) replayed events equal the live ones, tick by tick"
 	else
-		fail "$workload: the replayed sequence differs from the live one"
-		diff <(tail -n "+$first" "$TMP/live.states" | jq -c '[.slabs[] | .used]') \
-			<(jq -c '[.slabs[] | .used]' "$TMP/replay.states") | head -10
+		fail "$workload: the replayed events differ from the live ones"
+		diff <(tail -n +2 "$TMP/live.events" | cut -c1-150) <(tail -n "+$first" "$TMP/replay.events" | cut -c1-150) | head -10
 	fi
-	[ "$(wc -l <"$TMP/live.states")" -ge $((first + n - 1)) ] || fail "$workload: live stream shorter than the replay"
+	t0=$(head -n 1 "$TMP/live.events" | jq .data.ts_ms)
+	if cmp -s <(head -n 1 "$TMP/live.events" | jq -c '.data') <(jq -c "select(.ts_ms == $t0)" "$TMP/replay.at.json"); then
+		pass "$workload: the live client's first full state is the replay's state at that tick"
+	else
+		fail "$workload: the live client's first full state differs from the replay's at $t0"
+	fi
 	if cmp -s "$TMP/replay.last" <(jq -c 'del(.seq)' "$TMP/final.json"); then
 		pass "$workload: the replay's last state equals the live final state"
 	else
@@ -84,10 +97,10 @@ run_case() {
 	fi
 	[ "$(jq .live "$TMP/history.json")" = true ] && [ "$(jq '.slabs | length' "$TMP/history.json")" -ge 3 ] &&
 		pass "$workload: /api/history of the live trace" || fail "$workload: /api/history: $(head -c 300 "$TMP/history.json")"
-	if cmp -s "$TMP/at.json" <(jq -c "select(.ts_ms <= $at)" "$TMP/live.states" | tail -n 1); then
-		pass "$workload: the live history's state at a past tick equals what the stream sent then"
+	if cmp -s "$TMP/at.json" <(jq -c "select(.ts_ms == $at)" "$TMP/replay.at10.json"); then
+		pass "$workload: the live history's state at a past tick equals the recording's"
 	else
-		fail "$workload: the live history's state at $at differs from the stream's"
+		fail "$workload: the live history's state at $at differs from the recording's"
 	fi
 	"$VT" info "$TMP/$workload.rec" >"$TMP/info.out" || fail "$workload: info exit $?"
 	grep -q "status:    complete" "$TMP/info.out" && grep -q "^keyframes: [1-9]" "$TMP/info.out" &&
