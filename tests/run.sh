@@ -6,6 +6,8 @@
 set -u
 cd "$(dirname "$0")/.."
 export VT_BUILD="${VT_BUILD:-$PWD/build}"
+# Under `make test` a test's own make runs as if from a shell, not nested.
+unset MAKEFLAGS MAKELEVEL MFLAGS
 export VT_ROOT="$PWD"
 logdir="$VT_BUILD/test-logs"
 mkdir -p "$logdir"
