@@ -23,8 +23,10 @@ const volatile struct vt_bpf_offsets off = {};
  * thread, which its ptrace tracer swallows) where memory must be read at
  * once — a started AIO system before it runs, a slab before it is freed. */
 const volatile bool hold = false;
-/* A report wants each acquire's call stack. */
+/* A report wants each acquire's call stack: walked by frame pointers, and
+ * for code without them also copied (want_ustacks). */
 const volatile bool want_stacks = false;
+const volatile bool want_ustacks = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -46,6 +48,20 @@ struct {
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, VT_STACK_DEPTH * sizeof(__u64));
 } stacks SEC(".maps");
+
+/* User stacks copied at acquires (const want_ustacks). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, VT_USTACK_RING);
+} ustacks SEC(".maps");
+
+/* The sequence numbers of copied stacks, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} ustack_seq SEC(".maps");
 
 /* Holds sent, per CPU: the tracer tells its own SIGSTOPs by this count. */
 struct {
@@ -164,6 +180,43 @@ static __always_inline bool stash_take(__u32 fn, struct stash_val *out)
 	return true;
 }
 
+/* The caller's registers and as much of its stack as can be read, in the
+ * ustacks ring; returns the record's sequence number (CPU in the top
+ * bits), 0 when the ring is full. */
+static __always_inline __u32 copy_ustack(struct pt_regs *ctx)
+{
+	__u32 zero = 0, *seq = bpf_map_lookup_elem(&ustack_seq, &zero);
+	struct vt_ustack *u;
+	__u64 sp = PT_REGS_SP(ctx);
+	__u32 id;
+
+	if (!seq)
+		return 0;
+	u = bpf_ringbuf_reserve(&ustacks, sizeof(*u), 0);
+	if (!u)
+		return 0;
+	*seq = *seq % 0xffffff + 1;	/* 1 .. 2^24-1: never 0 */
+	u->seq = (bpf_get_smp_processor_id() & 0xff) << 24 | *seq;
+	u->regs[VT_UR_RIP] = PT_REGS_IP(ctx);
+	u->regs[VT_UR_RSP] = sp;
+	u->regs[VT_UR_RBP] = ctx->bp;
+	u->regs[VT_UR_RBX] = ctx->bx;
+	u->regs[VT_UR_R12] = ctx->r12;
+	u->regs[VT_UR_R13] = ctx->r13;
+	u->regs[VT_UR_R14] = ctx->r14;
+	u->regs[VT_UR_R15] = ctx->r15;
+	/* the stack's top may be nearer than the copy: shorter tries */
+	u->len = VT_USTACK_BYTES;
+	if (bpf_probe_read_user(u->data, VT_USTACK_BYTES, (void *)sp)) {
+		u->len = VT_USTACK_BYTES / 4;
+		if (bpf_probe_read_user(u->data, VT_USTACK_BYTES / 4, (void *)sp))
+			u->len = 0;
+	}
+	id = u->seq;		/* the record is the reader's once submitted */
+	bpf_ringbuf_submit(u, BPF_RB_NO_WAKEUP);
+	return id;
+}
+
 /* A slot release; `item` is the slot's header. */
 static __always_inline void emit_release(__u64 slab, __u64 item, __u32 probe)
 {
@@ -233,6 +286,8 @@ int BPF_KRETPROBE(slab_acquire_ret, __u64 item)
 			long id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
 
 			e->acquire.stack = id >= 0 ? (__u32)id + 1 : 0;
+			if (want_ustacks)
+				e->acquire.ustack = copy_ustack(ctx);
 		}
 	} else {
 		e->acquire_fail.slab = s.a0;

@@ -6,6 +6,9 @@
 #define VT_NAME_LEN 32
 #define VT_STACK_DEPTH 32		/* frames kept per acquire stack */
 #define VT_STACK_MAP_ENTRIES 16384	/* distinct acquire stacks */
+#define VT_USTACK_BYTES 8192	/* user stack copied for DWARF unwinding */
+#define VT_USTACK_RING (1 << 25)	/* their own ring: a full one loses a
+					 * stack, never an event */
 
 enum vt_event_type {
 	VT_EV_ACQUIRE = 1,	/* .acquire */
@@ -51,6 +54,20 @@ struct vt_ev_acquire {
 	__u64 version;		/* bitmap_version after the acquire's bump */
 	__u64 peak;		/* peakUsed */
 	__u32 stack;		/* 1 + its call stack's id, 0: none captured */
+	__u32 ustack;		/* its struct vt_ustack's seq, 0: none */
+};
+
+/* The caller's registers and the top of its stack at an acquire's return,
+ * for code without frame pointers: unwound in userspace with the DWARF
+ * call-frame information, as `perf --call-graph dwarf` does. */
+enum { VT_UR_RIP, VT_UR_RSP, VT_UR_RBP, VT_UR_RBX, VT_UR_R12, VT_UR_R13,
+       VT_UR_R14, VT_UR_R15, VT_UR_COUNT };
+
+struct vt_ustack {
+	__u32 seq;		/* the acquire event's `ustack` */
+	__u32 len;		/* bytes of data copied from rsp up */
+	__u64 regs[VT_UR_COUNT];
+	__u8 data[VT_USTACK_BYTES];
 };
 
 struct vt_ev_acquire_fail {

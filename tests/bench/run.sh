@@ -20,6 +20,9 @@
 #   7. recording: hybrid tracing of the paced churn of 3b with --record,
 #      bytes per event in the file (target <= 16) and the tracer's CPU
 #      beside hybrid without it
+#   8. `valk-trace run -- CMD`: the wall time it adds around a runtime that
+#      exits at once, and a fixed-work churn run under it against the same
+#      run untraced, per build
 #
 # The probe modes (events, hybrid) need root; without it they are skipped.
 # Knobs (environment): BENCH_ROUNDS (3), BENCH_OPS (one op count for every
@@ -496,6 +499,36 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	for b in $(rotated "$r" "${BUILDS[@]}"); do life_run "$b" "$r"; done
 done
 
+# ---- 8. run -- CMD ------------------------------------------------------------------
+
+# run_cmd BUILD ROUND: `valk-sim --workload churn --ops N` plain and under
+# `valk-trace run` (exec held, probes by path, the report at its exit),
+# for N = 1 (a command that exits at once) and N = OPS_PROBE; wall times.
+run_cmd() {
+	local build=$1 r=$2 n v t0 t1 rc
+	for n in 1 "$OPS_PROBE"; do
+		for v in $(rotated "$r" plain traced); do
+			local cmd=("${PIN_TARGET[@]}" "$(sim_bin "$build")" --workload churn --seed 1
+				   --ops "$n" --truth "$TMP/truth.json")
+			t0=$(now_ns)
+			if [ "$v" = plain ]; then "${cmd[@]}" >/dev/null 2>"$TMP/run.err"; rc=$?
+			else "$VT" run -q --json "$TMP/run.json" -- "${cmd[@]}" >/dev/null 2>"$TMP/run.err"; rc=$?; fi
+			t1=$(now_ns)
+			if [ "$rc" -ne 0 ]; then
+				ERR="exit $rc: $(tail -n 1 "$TMP/run.err")"; fail_run run "$build" "$v$n" "$r"; continue
+			fi
+			record run "$build" "$v$([ "$n" = 1 ] && echo 1 || echo N)" "$r" wall_ns=$((t1 - t0))
+		done
+	done
+}
+
+if [[ " ${VARIANTS[*]} " == *" events "* ]]; then
+	say "run -- CMD"
+	for ((r = 1; r <= ROUNDS; r++)); do
+		for b in $(rotated "$r" shared static); do run_cmd "$b" "$r"; done
+	done
+fi
+
 # ---- 4. encoding ----------------------------------------------------------------
 
 say "encoding: building and running bench_wire"
@@ -622,6 +655,13 @@ END {
 			else if (v == "attach") add("attach" SUBSEP b, F[sec, b, v, r, "attach_ns"] / 1e9)
 			else if (v == "detach") add("detach" SUBSEP b, F[sec, b, v, r, "detach_ns"] / 1e9)
 			else add("snap" SUBSEP b SUBSEP v, F[sec, b, v, r, "snap_ns"] / 1e9)
+		} else if (sec == "run") {
+			add("run" SUBSEP b SUBSEP v, F[sec, b, v, r, "wall_ns"] / 1e9)
+			pv = v; sub(/^traced/, "plain", pv)
+			if (v ~ /^traced/ && (sec, b, pv, r, "wall_ns") in F) {
+				add("run_add" SUBSEP b SUBSEP v, (F[sec, b, v, r, "wall_ns"] - F[sec, b, pv, r, "wall_ns"]) / 1e9)
+				add("run_ratio" SUBSEP b SUBSEP v, F[sec, b, v, r, "wall_ns"] / F[sec, b, pv, r, "wall_ns"])
+			}
 		} else if (sec == "http") {
 			add("req_s" SUBSEP b SUBSEP v, F[sec, b, v, r, "req_s"])
 			if (v != "untraced") {
@@ -756,6 +796,22 @@ END {
 		printf "%-28s %10s %10s\n", "tracer ms/s without", num(med("pvt_ms_s" SUBSEP "hybrid"), "%.1f"), "-"
 		if (med("pvt_ms_s" SUBSEP "hybrid") > 0)
 			printf "%-28s %10s %10s\n", "ratio", num(med("rec_ms_s") / med("pvt_ms_s" SUBSEP "hybrid"), "%.2f"), "-"
+	}
+
+	if (("run", "shared", "plain1") in seen) {
+		printf "\n8. valk-trace run -- valk-sim --workload churn --ops N: wall seconds, median over rounds\n"
+		printf "   (target: run adds <= 0.3 s around a command that exits at once, N = 1)\n"
+		printf "%-7s %6s %10s %10s %10s %8s\n", "build", "N", "plain", "under run", "added", "ratio"
+		for (i = 1; i <= nb; i++) {
+			b = B[i]
+			if (!(("run", b, "plain1") in seen)) continue
+			printf "%-7s %6s %10s %10s %10s %8s\n", b, 1, num(med("run" SUBSEP b SUBSEP "plain1"), "%.3f"),
+				num(med("run" SUBSEP b SUBSEP "traced1"), "%.3f"), num(med("run_add" SUBSEP b SUBSEP "traced1"), "%+.3f"),
+				num(med("run_ratio" SUBSEP b SUBSEP "traced1"), "%.2f")
+			printf "%-7s %6s %10s %10s %10s %8s\n", b, ops_probe, num(med("run" SUBSEP b SUBSEP "plainN"), "%.3f"),
+				num(med("run" SUBSEP b SUBSEP "tracedN"), "%.3f"), num(med("run_add" SUBSEP b SUBSEP "tracedN"), "%+.3f"),
+				num(med("run_ratio" SUBSEP b SUBSEP "tracedN"), "%.2f")
+		}
 	}
 }' "$RESULTS"
 	local n

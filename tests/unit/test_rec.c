@@ -107,7 +107,7 @@ static struct vt_event random_event(void)
 	case VT_EV_ACQUIRE:
 		ev.acquire = (struct vt_ev_acquire){ rnd() % 40 * 64, wide(),
 						     wide(), wide(),
-						     (uint32_t)wide() };
+						     (uint32_t)wide(), 0 };
 		break;
 	case VT_EV_RELEASE:
 		ev.release = (struct vt_ev_release){ rnd() % 40 * 64, wide(),

@@ -73,7 +73,7 @@ static inline struct vt_event img_ev(uint32_t type, uint64_t slab,
 
 	switch (type) {
 	case VT_EV_ACQUIRE:
-		ev.acquire = (struct vt_ev_acquire){ slab, slot, IMG_AFTER, 0, 0 };
+		ev.acquire = (struct vt_ev_acquire){ slab, slot, IMG_AFTER, 0, 0, 0 };
 		break;
 	case VT_EV_RELEASE:
 		ev.release = (struct vt_ev_release){ slab, slot, IMG_AFTER };

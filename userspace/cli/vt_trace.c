@@ -16,13 +16,13 @@
 
 #include "cli/vt_record.h"
 #include "cli/vt_sites.h"
+#include "cli/vt_stacks.h"
 #include "target/vt_figures.h"
 #include "target/vt_layout.h"
 #include "probe/vt_probe.h"
 #include "target/vt_proc.h"
 #include "serve/vt_routes.h"
 #include "target/vt_snap.h"
-#include "target/vt_sym.h"
 #include "model/vt_state.h"
 #include "target/vt_target.h"
 #include "wire/vt_wire.h"
@@ -57,6 +57,8 @@ struct vt_trace {
 	uint64_t seq;
 	struct vt_arena *arenas;
 	struct vt_report *report;	/* when asked for */
+	struct vt_stacks *stacks;	/* the report's acquire stacks */
+	bool ustacks;		/* stacks are copied and unwound with DWARF */
 	bool mapped;		/* the runtime is in the process's memory */
 	uint64_t holds;		/* the probes' holds handled (run) */
 	int exit_code;
@@ -350,6 +352,20 @@ static void on_event(void *ctx, const struct vt_event *ev)
 
 	if (t->rec)
 		vt_record_event(t->rec, ev);
+	/* an acquire whose stack was copied: its unwound stack's id (the copy
+	 * went into its ring first; drained again if read since) */
+	if (t->stacks && ev->type == VT_EV_ACQUIRE && ev->acquire.ustack) {
+		struct vt_event e = *ev;
+		uint32_t id = vt_stacks_of_copy(t->stacks, ev->acquire.ustack);
+
+		if (!id && vt_probe_drain_ustacks(t->probe) > 0)
+			id = vt_stacks_of_copy(t->stacks, ev->acquire.ustack);
+		if (id)
+			e.acquire.stack = id;
+		if (vt_state_apply(t->state, &e) == VT_STATE_READ_SYSTEMS)
+			t->rescan = true;
+		return;
+	}
 	/* held at the free (run), the slab's memory is still there */
 	if (t->report && ev->type == VT_EV_SLAB_FREE) {
 		type_pending(t);
@@ -632,7 +648,9 @@ static void detach(struct vt_trace *t)
 	vt_probe_close(t->probe);
 	vt_snap_free(t->snap);
 	vt_figures_reader_free(t->figures);
+	vt_stacks_free(t->stacks);
 	free(t->arenas);
+	t->stacks = NULL;
 	t->probe = NULL;
 	t->snap = NULL;
 	t->figures = NULL;
@@ -818,6 +836,30 @@ static int prepare(struct vt_trace *t, uv_loop_t *loop)
 			 : 0;
 }
 
+static void on_ustack(void *ctx, const struct vt_ustack *u)
+{
+	struct vt_trace *t = ctx;
+
+	vt_stacks_copied(t->stacks, u);
+}
+
+/* Code built with frame pointers starts its functions with push %rbp
+ * (after endbr64): there the kernel's walk is the stack; elsewhere the
+ * stack is copied and unwound with the DWARF CFI. */
+static bool frame_pointers(const char *obj)
+{
+	static const uint8_t endbr64[] = { 0xf3, 0x0f, 0x1e, 0xfa };
+	struct vt_target_func f;
+	bool fp;
+
+	if (vt_target_func_code(obj, "valk_slab_aquire", &f))
+		return true;
+	fp = (f.len > 0 && f.code[0] == 0x55) ||
+	     (f.len > 4 && !memcmp(f.code, endbr64, 4) && f.code[4] == 0x55);
+	free(f.code);
+	return fp;
+}
+
 static int attach_probes(struct vt_trace *t, const char *obj, const char *uv)
 {
 	const struct vt_trace_opts *o = t->o;
@@ -830,6 +872,7 @@ static int attach_probes(struct vt_trace *t, const char *obj, const char *uv)
 		.ringbuf_bytes = o->ringbuf_bytes,
 		.hold = o->runtime_path != NULL,
 		.stacks = o->report,
+		.ustacks = o->report && !frame_pointers(obj),
 	};
 
 	if (vt_sites_plan(&po, &t->sites, t->err, sizeof(t->err)) ||
@@ -837,6 +880,12 @@ static int attach_probes(struct vt_trace *t, const char *obj, const char *uv)
 			  sizeof(t->err)))
 		return -1;
 	vt_sites_wire(&t->sites, t->wsites);
+	t->ustacks = po.ustacks;
+	if (o->report && !(t->stacks = vt_stacks_new(o->pid))) {
+		snprintf(t->err, sizeof(t->err), "out of memory");
+		return -1;
+	}
+	vt_probe_on_ustack(t->probe, on_ustack);
 	return 0;
 }
 
@@ -902,6 +951,7 @@ static void session_free(struct vt_trace *t)
 	vt_figures_reader_free(t->figures);
 	vt_state_free(t->state);
 	vt_report_free(t->report);
+	vt_stacks_free(t->stacks);
 	free(t->arenas);
 	free(t);
 }
@@ -986,26 +1036,21 @@ static void report_identity(struct vt_trace *t, struct vt_rep_proc *rep)
 		 t->mapped ? t->target.build_id : "");
 	snprintf(rep->mode, sizeof(rep->mode), "%s", vt_mode_name(t->o->mode));
 	snprintf(rep->unwinder, sizeof(rep->unwinder), "%s",
-		 t->probe ? "frame-pointer" : "none");
+		 !t->probe ? "none" : t->ustacks ? "dwarf" : "frame-pointer");
 }
 
 /* Each leak group's acquire stack, symbolized while the process exists. */
 static void symbolize(struct vt_trace *t, struct vt_rep_proc *rep)
 {
-	struct vt_sym *sym;
-
-	if (!t->probe || !rep->ngroups || !(sym = vt_sym_open(t->o->pid)))
+	if (!t->stacks || !rep->ngroups)
 		return;
 	for (size_t i = 0; i < rep->ngroups; i++) {
 		struct vt_rep_group *g = &rep->groups[i];
-		uint64_t pcs[VT_STACK_DEPTH];
-		size_t n = vt_probe_stack(t->probe, g->stack_id, pcs,
-					  VT_STACK_DEPTH);
 
-		g->nframes = vt_sym_frames(sym, pcs, n, g->frames,
-					   VT_REP_MAX_FRAMES, &g->truncated);
+		g->nframes = vt_stacks_frames(t->stacks, t->probe, g->stack_id,
+					      g->frames, VT_REP_MAX_FRAMES,
+					      &g->truncated);
 	}
-	vt_sym_close(sym);
 	vt_rep_groups_merge(rep);
 }
 

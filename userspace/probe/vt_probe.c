@@ -59,6 +59,8 @@ static const struct vt_probe_spec spec_table[VT_P_COUNT] = {
 struct vt_probe {
 	struct valk_trace *skel;
 	struct ring_buffer *rb;
+	struct ring_buffer *urb;	/* copied stacks, when asked for */
+	vt_probe_ustack_fn ufn;
 	struct bpf_program *progs[VT_P_COUNT];
 	bool multi;
 	int fds[VT_P_COUNT];
@@ -107,6 +109,15 @@ static int on_sample(void *ctx, void *data, size_t len)
 
 	if (len >= sizeof(struct vt_event))
 		p->fn(p->ctx, data);
+	return 0;
+}
+
+static int on_ustack(void *ctx, void *data, size_t len)
+{
+	struct vt_probe *p = ctx;
+
+	if (len >= sizeof(struct vt_ustack) && p->ufn)
+		p->ufn(p->ctx, data);
 	return 0;
 }
 
@@ -177,6 +188,9 @@ static int load(struct vt_probe *p, const struct vt_probe_opts *o,
 	p->skel->rodata->off = o->off;
 	p->skel->rodata->hold = o->hold;
 	p->skel->rodata->want_stacks = o->stacks;
+	p->skel->rodata->want_ustacks = o->stacks && o->ustacks;
+	if (!(o->stacks && o->ustacks))	/* a ring nobody fills: the least */
+		bpf_map__set_max_entries(p->skel->maps.ustacks, 4096);
 	progs_init(p->progs, p->skel);
 	for (int i = 0; i < VT_P_COUNT; i++) {
 		bpf_program__set_autoload(p->progs[i], vt_probe_wanted(i, o));
@@ -245,7 +259,10 @@ int vt_probe_open(const struct vt_probe_opts *o, vt_probe_event_fn fn,
 		goto fail;
 	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), on_sample,
 				 p, NULL);
-	if (!p->rb) {
+	if (p->rb && o->stacks && o->ustacks)
+		p->urb = ring_buffer__new(bpf_map__fd(p->skel->maps.ustacks),
+					  on_ustack, p, NULL);
+	if (!p->rb || (o->stacks && o->ustacks && !p->urb)) {
 		snprintf(err, errlen, "cannot open the ring buffer: %s",
 			 strerror(errno));
 		goto fail;
@@ -257,8 +274,20 @@ fail:
 	return -1;
 }
 
+void vt_probe_on_ustack(struct vt_probe *p, vt_probe_ustack_fn fn)
+{
+	p->ufn = fn;
+}
+
+int vt_probe_drain_ustacks(struct vt_probe *p)
+{
+	return p->urb ? ring_buffer__consume(p->urb) : 0;
+}
+
+/* Stacks first: each is in its ring before the event that names it. */
 int vt_probe_drain(struct vt_probe *p)
 {
+	vt_probe_drain_ustacks(p);
 	return ring_buffer__consume(p->rb);
 }
 
@@ -352,6 +381,7 @@ void vt_probe_close(struct vt_probe *p)
 	if (!p)
 		return;
 	ring_buffer__free(p->rb);
+	ring_buffer__free(p->urb);
 	detach_all(p);
 	free(p);
 }

@@ -21,6 +21,8 @@ struct vt_probe_opts {
 	uint64_t offsets[VT_P_COUNT];
 	size_t ringbuf_bytes;	/* power of two, >= page size */
 	bool stacks;		/* capture each acquire's user call stack */
+	bool ustacks;		/* and copy its top for DWARF unwinding (code
+				 * without frame pointers) */
 	bool hold;		/* SIGSTOP the thread at AIO start and slab free
 				 * (a ptrace tracer swallows it, see vt_run) */
 };
@@ -41,12 +43,19 @@ const struct vt_probe_spec *vt_probe_spec(enum vt_probe_id id);
 bool vt_probe_wanted(enum vt_probe_id id, const struct vt_probe_opts *o);
 
 typedef void (*vt_probe_event_fn)(void *ctx, const struct vt_event *ev);
+/* A copied user stack (opts.ustacks), handed over before the acquire
+ * event that names it by seq; len bytes of data are valid. */
+typedef void (*vt_probe_ustack_fn)(void *ctx, const struct vt_ustack *u);
 
 struct vt_probe;
 
 /* Returns 0, or -1 with a one-line reason in err. */
 int vt_probe_open(const struct vt_probe_opts *o, vt_probe_event_fn fn,
 		  void *ctx, struct vt_probe **out, char *err, size_t errlen);
+/* Where copied stacks go (before the first drain). */
+void vt_probe_on_ustack(struct vt_probe *p, vt_probe_ustack_fn fn);
+/* Hands every copied stack queued so far to the ustack callback. */
+int vt_probe_drain_ustacks(struct vt_probe *p);
 /* Hands every queued event to fn; returns how many, or -1. */
 int vt_probe_drain(struct vt_probe *p);
 /* Ring-buffer reserve failures summed over CPUs. */

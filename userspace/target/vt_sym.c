@@ -9,6 +9,9 @@
 
 struct vt_sym {
 	Dwfl *dwfl;
+	int pid;
+	bool attached;			/* the unwinder's callbacks are set */
+	const struct vt_ustack *u;	/* the stack being unwound */
 };
 
 static const Dwfl_Callbacks callbacks = {
@@ -22,6 +25,7 @@ struct vt_sym *vt_sym_open(int pid)
 
 	if (!s || !(s->dwfl = dwfl_begin(&callbacks)))
 		goto fail;
+	s->pid = pid;
 	dwfl_report_begin(s->dwfl);
 	if (dwfl_linux_proc_report(s->dwfl, pid) ||
 	    dwfl_report_end(s->dwfl, NULL, NULL))
@@ -168,4 +172,94 @@ size_t vt_sym_frames(struct vt_sym *s, const uint64_t *pcs, size_t n,
 	}
 	*truncated = f.truncated;
 	return f.n;
+}
+
+/* ---- DWARF unwinding of a copied stack ----------------------------------- */
+
+/* One thread: the copy's. */
+static pid_t next_thread(Dwfl *dwfl, void *arg, void **thread)
+{
+	struct vt_sym *s = arg;
+
+	(void)dwfl;
+	if (*thread)
+		return 0;
+	*thread = s;
+	return s->pid;
+}
+
+/* Memory is the copy; what lies outside it cannot be read. */
+static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *out,
+			void *arg)
+{
+	const struct vt_ustack *u = ((struct vt_sym *)arg)->u;
+	uint64_t sp = u->regs[VT_UR_RSP];
+	size_t len = u->len < VT_USTACK_BYTES ? u->len : VT_USTACK_BYTES;
+
+	(void)dwfl;
+	if (addr < sp || addr - sp > len || len - (addr - sp) < sizeof(*out))
+		return false;
+	memcpy(out, u->data + (addr - sp), sizeof(*out));
+	return true;
+}
+
+/* x86-64 DWARF numbering: rbx 3, rbp 6, rsp 7, r12-r15 12-15, rip 16. */
+static bool set_initial_registers(Dwfl_Thread *thread, void *arg)
+{
+	const struct vt_ustack *u = ((struct vt_sym *)arg)->u;
+	Dwarf_Word r[17] = { 0 };
+
+	r[3] = u->regs[VT_UR_RBX];
+	r[6] = u->regs[VT_UR_RBP];
+	r[7] = u->regs[VT_UR_RSP];
+	r[12] = u->regs[VT_UR_R12];
+	r[13] = u->regs[VT_UR_R13];
+	r[14] = u->regs[VT_UR_R14];
+	r[15] = u->regs[VT_UR_R15];
+	r[16] = u->regs[VT_UR_RIP];
+	return dwfl_thread_state_registers(thread, 0, 17, r);
+}
+
+static const Dwfl_Thread_Callbacks thread_callbacks = {
+	.next_thread = next_thread,
+	.memory_read = memory_read,
+	.set_initial_registers = set_initial_registers,
+};
+
+struct unwound {
+	uint64_t *pcs;
+	size_t n, max;
+};
+
+static int on_frame(Dwfl_Frame *frame, void *arg)
+{
+	struct unwound *w = arg;
+	Dwarf_Addr pc;
+
+	if (!dwfl_frame_pc(frame, &pc, NULL) || !pc)
+		return DWARF_CB_ABORT;
+	w->pcs[w->n++] = pc;
+	return w->n < w->max ? DWARF_CB_OK : DWARF_CB_ABORT;
+}
+
+size_t vt_sym_unwind(struct vt_sym *s, const struct vt_ustack *u,
+		     uint64_t *pcs, size_t max, bool *stopped)
+{
+	struct unwound w = { pcs, 0, max };
+	int rc;
+
+	*stopped = true;
+	if (!max)
+		return 0;
+	if (!s->attached) {
+		if (!dwfl_attach_state(s->dwfl, NULL, s->pid, &thread_callbacks,
+				       s))
+			return 0;
+		s->attached = true;
+	}
+	s->u = u;
+	rc = dwfl_getthread_frames(s->dwfl, s->pid, on_frame, &w);
+	/* 0: the outermost frame was reached */
+	*stopped = rc != 0 && w.n < max ? true : w.n == max;
+	return w.n;
 }

@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <linux/types.h>
+
+#include "bpf/valk_trace.h"
 #include "model/vt_report.h"
 
 struct vt_sym;
@@ -23,5 +26,13 @@ void vt_sym_close(struct vt_sym *s);
  * did not fit. */
 size_t vt_sym_frames(struct vt_sym *s, const uint64_t *pcs, size_t n,
 		     struct vt_rep_frame *out, size_t max, bool *truncated);
+
+/* Unwinds a stack copied at an acquire's return (struct vt_ustack) with
+ * the DWARF call-frame information of the process's objects: the return
+ * addresses, innermost first, into pcs; how many. *stopped: the unwinding
+ * ended before the outermost frame (the copy was too short, or a frame had
+ * no CFI). */
+size_t vt_sym_unwind(struct vt_sym *s, const struct vt_ustack *u,
+		     uint64_t *pcs, size_t max, bool *stopped);
 
 #endif /* VT_SYM_H */

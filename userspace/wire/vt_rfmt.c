@@ -499,9 +499,8 @@ static void frame_text(struct tbuf *b, const struct vt_rep_frame *f)
 	else if (f->line)
 		tb_printf(b, "%s (%s:%d)%s", f->func, f->file, f->line,
 			  f->inlined ? " [inlined]" : "");
-	else
-		tb_printf(b, "%s+0x%llx (%s)%s", f->func,
-			  (unsigned long long)f->pc, f->module,
+	else		/* a symbol, no line table */
+		tb_printf(b, "%s (%s)%s", f->func, f->module,
 			  f->inlined ? " [inlined]" : "");
 }
 
