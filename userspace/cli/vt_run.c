@@ -39,6 +39,9 @@ struct run {
 	const char *runtime;	/* --runtime */
 	uv_loop_t loop;
 	uv_signal_t sigchld, sigint, sigterm;
+	uv_timer_t progress;	/* a line on a terminal while it runs */
+	bool progress_on;
+	uint64_t start_ms;
 	int child;		/* CMD itself */
 	int child_status;	/* its exit code, 128+signal when killed */
 	bool child_done;
@@ -171,8 +174,9 @@ static void on_exec(struct run *r, int pid)
 	}
 	*slot = s;
 	if (!r->base->quiet)
-		fprintf(stderr, "valk-trace: tracing pid %d (%s, runtime %s)\n",
-			pid, exe, s->runtime);
+		fprintf(stderr, "%svalk-trace: tracing pid %d (%s, runtime "
+			"%s)\n", r->progress_on ? "\r\033[K" : "", pid, exe,
+			s->runtime);
 }
 
 static void on_exit_stop(struct run *r, int pid)
@@ -234,8 +238,26 @@ static void on_stop(struct run *r, int tid, int wstatus)
 	ptrace(PTRACE_CONT, tid, 0, sig);
 }
 
+/* The progress line: rewritten in place every second. */
+static void on_progress(uv_timer_t *h)
+{
+	struct run *r = h->data;
+	size_t live = 0;
+
+	for (size_t i = 0; i < MAX_REPORTS; i++)
+		live += r->sessions[i] != NULL;
+	fprintf(stderr, "\rvalk-trace: %llu s, %zu runtime process(es) "
+		"traced, %zu reported\033[K",
+		(unsigned long long)((uv_now(&r->loop) - r->start_ms) / 1000),
+		live, r->doc.nprocs);
+}
+
 static void finish(struct run *r)
 {
+	if (r->progress_on) {
+		uv_close((uv_handle_t *)&r->progress, NULL);
+		fputs("\r\033[K", stderr);
+	}
 	uv_close((uv_handle_t *)&r->sigchld, NULL);
 	uv_close((uv_handle_t *)&r->sigint, NULL);
 	uv_close((uv_handle_t *)&r->sigterm, NULL);
@@ -364,6 +386,13 @@ int vt_run(const struct vt_trace_opts *base, const struct vt_result *res,
 	uv_signal_start(&r.sigchld, on_sigchld, SIGCHLD);
 	uv_signal_start(&r.sigint, on_forward, SIGINT);
 	uv_signal_start(&r.sigterm, on_forward, SIGTERM);
+	if (!base->quiet && isatty(STDERR_FILENO)) {
+		r.progress_on = true;
+		r.start_ms = uv_now(&r.loop);
+		uv_timer_init(&r.loop, &r.progress);
+		r.progress.data = &r;
+		uv_timer_start(&r.progress, on_progress, 1000, 1000);
+	}
 	r.child = fork();
 	if (r.child == 0)
 		child_exec(cmd);
