@@ -37,7 +37,8 @@ run_case() {
 	}
 	p1=$(port)
 	"$VT" attach "$SIM_PID" --duration 5 --listen "127.0.0.1:$p1" \
-		--record "$TMP/$workload.rec" --json "$TMP/final.json" 2>"$TMP/live.err" &
+		--record "$TMP/$workload.rec" --json "$TMP/final.json" \
+		--report "$TMP/live.report.json" 2>"$TMP/live.err" &
 	tracer=$!
 	PIDS+=("$tracer")
 	wait_line "$TMP/live.err" serving || { fail "$workload: live tracer did not serve: $(cat "$TMP/live.err")"; return; }
@@ -102,6 +103,28 @@ run_case() {
 	else
 		fail "$workload: the live history's state at $at differs from the recording's"
 	fi
+	# the report, offline: what the live session reported (leak groups,
+	# and each leak's group, stay by raw stack id: symbolizing, which
+	# merges groups, needs the process, gone by then)
+	"$VT" replay "$TMP/$workload.rec" --speed max --listen none -q \
+		--report "$TMP/replay.report.json" || fail "$workload: replay --report exit $?"
+	"$VT" replay "$TMP/$workload.rec" --speed max --listen none -q \
+		--fail-on leak 2>"$TMP/replay.fail"; rc=$?
+	norm='del(.processes[].leaks.by_stack, .processes[].leaks.slots[].stack)'
+	if cmp -s <(jq -S "$norm" "$TMP/live.report.json") <(jq -S "$norm" "$TMP/replay.report.json"); then
+		pass "$workload: the replayed report equals the live one"
+	else
+		fail "$workload: the replayed report differs from the live one"
+		diff <(jq -S "$norm" "$TMP/live.report.json") <(jq -S "$norm" "$TMP/replay.report.json") | head -10
+	fi
+	leaks=$(jq '.processes[0].leaks.count' "$TMP/live.report.json")
+	if [ "$leaks" -gt 0 ]; then
+		[ "$rc" -eq 1 ] && grep -q "FAIL leak: $leaks slots leaked" "$TMP/replay.fail" &&
+			pass "$workload: replay --fail-on leak: exit 1 and the FAIL line" ||
+			fail "$workload: replay --fail-on leak: exit $rc: $(cat "$TMP/replay.fail")"
+	else
+		[ "$rc" -eq 0 ] && pass "$workload: replay --fail-on leak: no leak, exit 0" || fail "$workload: replay --fail-on leak: exit $rc"
+	fi
 	"$VT" info "$TMP/$workload.rec" >"$TMP/info.out" || fail "$workload: info exit $?"
 	grep -q "status:    complete" "$TMP/info.out" && grep -q "^keyframes: [1-9]" "$TMP/info.out" &&
 		grep -q "^events:    [1-9]" "$TMP/info.out" && pass "$workload: info" ||
@@ -111,6 +134,14 @@ run_case() {
 
 run_case churn
 run_case http
+
+# diff takes recordings as well as reports: replayed into their reports
+"$VT" diff "$TMP/churn.rec" "$TMP/churn.rec" --fail-on 'leak>+0' >"$TMP/diff.out" 2>&1 &&
+	grep -q "leaks: \([0-9]*\) -> \1;" "$TMP/diff.out" && pass "diff of a recording with itself: no growth, exit 0" ||
+	fail "diff of a recording with itself: $(cat "$TMP/diff.out")"
+"$VT" diff "$TMP/churn.rec" "$TMP/live.report.json" >"$TMP/diff2.out" 2>&1 &&
+	grep -q "^pid " "$TMP/diff2.out" && pass "diff of a recording with a report" ||
+	fail "diff of a recording with a report: $(cat "$TMP/diff2.out")"
 
 # `record` writes the same format, serving nothing
 sim_start "$SIM_SHARED" --workload churn --seed 5 --port 0 || fail "record: start"

@@ -1,6 +1,8 @@
 /* valk-trace diff BASE.json NEW.json: what grew between two reports,
  * judged with thresholds relative to the base (leak>+0, peak:SLAB>+10%). */
 #include "cli/vt_cmd.h"
+#include "cli/vt_replay.h"
+#include "wire/vt_rec.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,11 +83,32 @@ static char *slurp(const char *path, char *err, size_t errlen)
 	return buf;
 }
 
-static int load(const char *path, struct vt_rep_doc *d)
+/* A recording (VALKREC) is replayed into its report. */
+static bool is_recording(const char *path)
 {
-	char err[512], why[512], *text = slurp(path, err, sizeof(err));
+	char magic[8];
+	FILE *f = fopen(path, "rb");
+	bool yes = f && fread(magic, 1, 8, f) == 8 &&
+		   !memcmp(magic, VT_REC_MAGIC, 8);
+
+	if (f)
+		fclose(f);
+	return yes;
+}
+
+static int load(const char *path, const struct vt_report_opts *ro,
+		struct vt_rep_doc *d)
+{
+	char err[512], why[512], *text;
 	int rc;
 
+	if (is_recording(path)) {
+		rc = vt_replay_report(path, ro, d, why, sizeof(why));
+		if (rc)
+			fprintf(stderr, "valk-trace: %s: %s\n", path, why);
+		return rc;
+	}
+	text = slurp(path, err, sizeof(err));
 	if (!text) {
 		fprintf(stderr, "valk-trace: %s\n", err);
 		memset(d, 0, sizeof(*d));
@@ -108,7 +131,8 @@ int vt_cmd_diff(int argc, char **argv)
 	};
 	struct argp argp = { NULL, parse_diff, "BASE.json NEW.json",
 			     "What grew from BASE to NEW, two reports of "
-			     "`valk-trace run`; --fail-on takes thresholds "
+			     "`valk-trace run` or two recordings (replayed "
+			     "into their reports); --fail-on takes thresholds "
 			     "relative to BASE (leak>+0, peak:handles>+10%).",
 			     children, NULL, NULL };
 	struct diff_args a = { .npaths = 0 };
@@ -119,7 +143,8 @@ int vt_cmd_diff(int argc, char **argv)
 	argv[0] = "valk-trace diff";
 	if (vt_cmd_parse(&argp, argc, argv, &a))
 		return VT_EXIT_USAGE;
-	if (load(a.path[0], &base) == 0 && load(a.path[1], &now) == 0) {
+	if (load(a.path[0], &a.r.report, &base) == 0 &&
+	    load(a.path[1], &a.r.report, &now) == 0) {
 		text = vt_rfmt_diff(&base, &now);
 		if (text)
 			fputs(text, stdout);

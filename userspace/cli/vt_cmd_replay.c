@@ -1,5 +1,6 @@
 /* valk-trace replay FILE: serve a recording as the live trace served it,
- * at the recorded pace times --speed, from --from on. */
+ * at the recorded pace times --speed, from --from on; with --report and
+ * --fail-on, the report and verdicts `run` gives, offline. */
 #include <stdio.h>
 #include <string.h>
 
@@ -20,12 +21,21 @@ static struct argp_option options[] = {
 	{ 0 }
 };
 
+struct replay_args {
+	struct vt_replay_opts o;
+	struct vt_result_args report;
+};
+
 static error_t parse(int key, char *arg, struct argp_state *st)
 {
-	struct vt_replay_opts *o = st->input;
+	struct replay_args *a = st->input;
+	struct vt_replay_opts *o = &a->o;
 	double v;
 
 	switch (key) {
+	case ARGP_KEY_INIT:
+		st->child_inputs[0] = &a->report;
+		break;
 	case OPT_SPEED:
 		if (!strcmp(arg, "max"))
 			o->speed = 0;
@@ -64,15 +74,23 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 
 int vt_cmd_replay(int argc, char **argv)
 {
-	struct vt_replay_opts o = { .speed = 1, .listen = VT_CMD_LISTEN };
+	static const struct argp_child children[] = {
+		{ &vt_result_argp, 0, "The report of the replayed trace:", 0 },
+		{ 0 }
+	};
+	struct replay_args a = { .o = { .speed = 1, .listen = VT_CMD_LISTEN } };
 	struct argp argp = { options, parse, "FILE",
 			     "Serve a recording made by `valk-trace record` or "
 			     "--record as the live trace served it: the same "
 			     "SSE streams, JSON routes, /metrics and "
-			     "dashboard.", 0, 0, 0 };
+			     "dashboard; with --report, the report `run` "
+			     "writes.", children, 0, 0 };
 
 	argv[0] = "valk-trace replay";
-	if (vt_cmd_parse(&argp, argc, argv, &o))
+	if (vt_cmd_parse(&argp, argc, argv, &a))
 		return VT_EXIT_USAGE;
-	return vt_replay_run(&o);
+	a.report.res.quiet = a.o.quiet;
+	if (a.report.any)
+		a.o.report = &a.report;
+	return vt_replay_run(&a.o);
 }

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "cli/vt_recfile.h"
+#include "model/vt_report.h"
 #include "cli/vt_trace.h"
 #include "model/vt_state.h"
 #include "serve/vt_routes.h"
@@ -25,6 +26,11 @@ struct vt_replay {
 	struct vt_state *state;
 	struct vt_routes *routes;
 	struct vt_timeline *history;	/* the whole recording, served */
+	struct vt_report *report;	/* --report, or NULL */
+	struct vt_rec_hook hook;	/* tells the report of slabs freed */
+	json_t *argv;			/* the target's, from the header */
+	int exit_code;
+	uint64_t report_start_ms;	/* the live session's, else attach */
 	size_t at;			/* the tick the state holds */
 	struct vt_wire_meta meta;
 	char object[512], build_id[65], mode[16];
@@ -86,6 +92,9 @@ static int read_header(struct vt_replay *r, uint64_t *attach_ms)
 		*attach_ms = (uint64_t)json_integer_value(
 			json_object_get(h, "start_mono_ms"));
 		r->meta.sites = read_sites(r, json_object_get(h, "probes"));
+		r->argv = json_object_get(h, "argv");
+		r->report_start_ms = (uint64_t)json_integer_value(
+			json_object_get(h, "report_start_ms"));
 		rc = 0;
 	}
 	r->meta.binary = r->object;
@@ -114,6 +123,62 @@ static double since_start(const struct vt_replay *r, size_t i)
 	return (r->ix.ticks[i].now_ms - r->ix.ticks[0].now_ms) / 1000.0;
 }
 
+/* ---- the report ----------------------------------------------------------- */
+
+static void before_event(void *ctx, const struct vt_state *s,
+			 const struct vt_event *ev)
+{
+	struct vt_replay *r = ctx;
+
+	if (ev->type == VT_EV_SLAB_FREE)
+		vt_report_slab_freed(r->report, s, ev->slab_free.slab,
+				     ev->ts_ns / 1000000);
+}
+
+/* Who was traced, as the live session's report said it: from the header
+ * (stacks stay unsymbolized: their process is gone). */
+static void report_identity(const struct vt_replay *r, struct vt_rep_proc *p)
+{
+	size_t i, n = 0;
+	json_t *w;
+
+	p->pid = r->meta.pid;
+	json_array_foreach(r->argv, i, w)
+		n += (size_t)snprintf(p->argv + n, n < sizeof(p->argv)
+				      ? sizeof(p->argv) - n : 0, "%s%s",
+				      i ? " " : "", json_string_value(w) ?: "");
+	snprintf(p->object, sizeof(p->object), "%s", r->object);
+	snprintf(p->build_id, sizeof(p->build_id), "%s", r->build_id);
+	snprintf(p->mode, sizeof(p->mode), "%s", r->mode);
+	snprintf(p->unwinder, sizeof(p->unwinder), "%s",
+		 r->meta.sites ? "frame-pointer" : "none");
+}
+
+/* The report of the ticks replayed, judged and written as `run` does. */
+static int report_build(struct vt_replay *r, struct vt_rep_proc *rep)
+{
+	if (vt_report_finish(r->report, r->state, r->meta.now_ms, rep))
+		return -1;
+	report_identity(r, rep);
+	return 0;
+}
+
+static void report_emit(struct vt_replay *r)
+{
+	struct vt_rep_doc doc = { .exit_status = -1, .nprocs = 1 };
+	struct vt_rep_proc rep;
+
+	if (report_build(r, &rep)) {
+		fprintf(stderr, "valk-trace: out of memory building the report\n");
+		r->exit_code = VT_EXIT_FAIL;
+	} else {
+		doc.procs = &rep;
+		r->exit_code = vt_result_emit(&r->o->report->res, &doc, NULL, -1);
+	}
+	vt_rep_proc_free(&rep);
+	free(doc.judged);
+}
+
 /* ---- the loop ------------------------------------------------------------- */
 
 static void on_closed(uv_handle_t *h)
@@ -126,6 +191,8 @@ static void stop(struct vt_replay *r)
 	if (r->stopping)
 		return;
 	r->stopping = true;
+	if (r->report)
+		report_emit(r);
 	uv_close((uv_handle_t *)&r->step, on_closed);
 	uv_close((uv_handle_t *)&r->sigint, on_closed);
 	uv_close((uv_handle_t *)&r->sigterm, on_closed);
@@ -155,27 +222,40 @@ static uint64_t next_delay(const struct vt_replay *r)
 			  r->o->speed);
 }
 
+/* The model, the meta and the report to the next tick. 0, or -1 with
+ * the reason in r->err (the model stays at the tick before). */
+static int step(struct vt_replay *r)
+{
+	struct vt_rec_tick t;
+	size_t next = r->at + 1;
+
+	if (vt_rec_seek_hooked(r->p, &r->ix, r->state, &r->at, next, &t,
+			       &r->hook, r->err, sizeof(r->err))) {
+		r->at = next - 1;
+		return -1;
+	}
+	set_meta(r, &t);
+	if (r->report)
+		vt_report_observe(r->report, r->state, t.now_ms);
+	return 0;
+}
+
 /* One tick: the model to the next recorded tick, then the documents. */
 static void on_step(uv_timer_t *h)
 {
 	struct vt_replay *r = h->data;
-	struct vt_rec_tick t;
-	size_t next = r->at + 1;
 
-	if (next >= r->ix.nticks) {
+	if (r->at + 1 >= r->ix.nticks) {
 		finished(r, "finished");
 		return;
 	}
-	if (vt_rec_seek(r->p, &r->ix, r->state, &r->at, next, &t, r->err,
-			sizeof(r->err))) {
+	if (step(r)) {
 		fprintf(stderr, "valk-trace: %s\n", r->err);
-		r->at = next - 1;
 		finished(r, "stopped");
 		return;
 	}
-	set_meta(r, &t);
 	if (r->routes)
-		vt_routes_tick(r->routes, t.now_ms);
+		vt_routes_tick(r->routes, r->meta.now_ms);
 	uv_timer_start(&r->step, on_step, next_delay(r), 0);
 }
 
@@ -207,22 +287,27 @@ static int open_recording(struct vt_replay *r)
 			 *r->ix.err ? ": " : "", r->ix.err);
 		return -1;
 	}
-	if (!(r->state = vt_state_new(attach_ms))) {
+	if (!(r->state = vt_state_new(attach_ms)) ||
+	    (o->report && !(r->report = vt_report_new(&o->report->report,
+				r->report_start_ms ? r->report_start_ms
+						   : attach_ms)))) {
 		snprintf(r->err, sizeof(r->err), "out of memory");
 		return -1;
 	}
+	r->hook = (struct vt_rec_hook){ r->report ? before_event : NULL, r };
 	i = vt_rec_index_find(&r->ix, r->ix.ticks[0].now_ms +
 					      (uint64_t)(o->from_s * 1000));
 	r->at = SIZE_MAX;
-	if (vt_rec_seek(r->p, &r->ix, r->state, &r->at, i, &t, r->err,
-			sizeof(r->err)))
+	if (vt_rec_seek_hooked(r->p, &r->ix, r->state, &r->at, i, &t, &r->hook,
+			       r->err, sizeof(r->err)))
 		return -1;
-	set_meta(r, &t);
+	set_meta(r, &t);	/* observed from the next tick on, as live */
 	return 0;
 }
 
 static void cleanup(struct vt_replay *r)
 {
+	vt_report_free(r->report);
 	json_decref(r->header);
 	vt_timeline_free(r->history);
 	vt_state_free(r->state);
@@ -246,7 +331,7 @@ static int serve(struct vt_replay *r, uv_loop_t *loop)
 
 int vt_replay_run(const struct vt_replay_opts *o)
 {
-	struct vt_replay r = { .o = o };
+	struct vt_replay r = { .o = o, .exit_code = VT_EXIT_OK };
 	uv_loop_t loop;
 	char speed[32];
 
@@ -278,5 +363,31 @@ int vt_replay_run(const struct vt_replay_opts *o)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	cleanup(&r);
-	return VT_EXIT_OK;
+	return r.exit_code;
+}
+
+int vt_replay_report(const char *path, const struct vt_report_opts *ro,
+		     struct vt_rep_doc *d, char *err, size_t errlen)
+{
+	struct vt_result_args args = { .report = *ro, .any = true };
+	struct vt_replay_opts o = { .path = path, .report = &args, .quiet = 1 };
+	struct vt_replay r = { .o = &o };
+	int rc = -1;
+
+	*d = (struct vt_rep_doc){ .exit_status = -1 };
+	if (open_recording(&r) == 0) {
+		while (r.at + 1 < r.ix.nticks && step(&r) == 0)
+			;
+		d->procs = calloc(1, sizeof(*d->procs));
+		if (d->procs && report_build(&r, d->procs) == 0) {
+			d->nprocs = 1;
+			rc = 0;
+		} else {
+			snprintf(err, errlen, "out of memory");
+		}
+	} else {
+		snprintf(err, errlen, "%s", r.err);
+	}
+	cleanup(&r);
+	return rc;
 }

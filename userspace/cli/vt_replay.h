@@ -4,17 +4,27 @@
 #ifndef VT_REPLAY_H
 #define VT_REPLAY_H
 
+#include "cli/vt_result.h"
+
 struct vt_replay_opts {
 	const char *path;
 	double speed;		/* 1: as recorded; 0: as fast as possible */
 	double from_s;		/* start this far into the recording */
 	const char *listen;	/* serve here, or NULL */
 	int quiet;
+	const struct vt_result_args *report;	/* --report, --fail-on ...; NULL */
 };
 
-/* Runs a whole replay on its own loop; returns a VT_EXIT_* code. With a
- * listener it serves the final state after the last tick until Ctrl-C;
- * without one it ends there. */
+/* Runs a whole replay on its own loop; returns a VT_EXIT_* code (with a
+ * report, its verdict as `run` gives it). With a listener it serves the
+ * final state after the last tick until Ctrl-C; without one it ends
+ * there. */
 int vt_replay_run(const struct vt_replay_opts *o);
+
+/* The report of a whole recording, offline, as one process of d (freed
+ * with vt_rep_doc_free): for `diff` of recordings. 0, or -1 with a
+ * one-line reason. */
+int vt_replay_report(const char *path, const struct vt_report_opts *ro,
+		     struct vt_rep_doc *d, char *err, size_t errlen);
 
 #endif /* VT_REPLAY_H */

@@ -48,6 +48,7 @@ struct vt_trace {
 	struct vt_routes *routes;	/* HTTP, when serving */
 	struct vt_record *rec;		/* recording, or NULL */
 	struct vt_wire_meta meta;	/* as of the last tick */
+	uint64_t report_start_ms;	/* what a report counts from */
 	uint64_t systems[VT_SNAP_MAX_SYSTEMS];
 	size_t nsystems;
 	bool rescan;		/* an AIO system started: look for it */
@@ -486,7 +487,7 @@ static json_t *sites_json(const struct vt_trace *t)
 static char *header_json(const struct vt_trace *t)
 {
 	const struct vt_trace_opts *o = t->o;
-	json_t *h = json_pack("{s:i, s:s, s:i, s:o, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
+	json_t *h = json_pack("{s:i, s:s, s:i, s:o, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:I}",
 		"format", VT_REC_VERSION, "valk_trace", VT_TRACE_VERSION,
 		"pid", o->pid, "argv", argv_json(o->pid),
 		"object", t->target.object, "build_id", t->target.build_id,
@@ -496,7 +497,8 @@ static char *header_json(const struct vt_trace *t)
 		"keyframe_ms", (json_int_t)KEYFRAME_MS,
 		"start_wall_ms", (json_int_t)t->meta.wall_ms,
 		"start_mono_ms", (json_int_t)vt_state_attach_ms(t->state),
-		"layout", layout_json(&t->layout), "probes", sites_json(t));
+		"layout", layout_json(&t->layout), "probes", sites_json(t),
+		"report_start_ms", (json_int_t)t->report_start_ms);
 	char *text = h ? json_dumps(h, JSON_COMPACT) : NULL;
 
 	json_decref(h);
@@ -749,8 +751,8 @@ static void refresh(struct vt_trace *t, uint64_t now)
 	update_counters(t, now);
 	update_meta(t);
 	record_tick(t);
-	if (t->report)
-		vt_report_observe(t->report, t->state, now);
+	if (t->report)	/* the tick's instant, as its documents say it */
+		vt_report_observe(t->report, t->state, t->meta.now_ms);
 }
 
 static void on_tick(uv_timer_t *h)
@@ -906,8 +908,9 @@ static int attach(struct vt_trace *t)
 	if (check_env(t) || load_layout(t, obj))
 		return -1;
 	t->arenas = calloc(MAX_ARENAS, sizeof(*t->arenas));
+	t->report_start_ms = vt_proc_now_ms();
 	if (o->report)
-		t->report = vt_report_new(&o->report_opts, vt_proc_now_ms());
+		t->report = vt_report_new(&o->report_opts, t->report_start_ms);
 	if (!t->arenas || (o->report && !t->report)) {
 		snprintf(t->err, sizeof(t->err), "out of memory");
 		return -1;
@@ -1063,7 +1066,7 @@ int vt_trace_end(struct vt_trace *t, struct vt_rep_proc *rep)
 		t->stopping = true;
 	}
 	if (rep && t->report) {
-		rc = vt_report_finish(t->report, t->state, vt_proc_now_ms(), rep);
+		rc = vt_report_finish(t->report, t->state, t->meta.now_ms, rep);
 		report_identity(t, rep);
 		if (!rc)
 			symbolize(t, rep);

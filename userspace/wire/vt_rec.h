@@ -139,6 +139,16 @@ int vt_rec_next(struct vt_rec_reader *r, struct vt_rec *rec);
  * a reason in err, the model unchanged by the bad part. */
 int vt_rec_apply(struct vt_state *s, const struct vt_rec *rec,
 		 struct vt_rec_tick *tick, char *err, size_t errlen);
+/* Told of each event before the model gets it (a report watching slabs
+ * freed, as the live session's does). */
+struct vt_rec_hook {
+	void (*before)(void *ctx, const struct vt_state *s,
+		       const struct vt_event *ev);
+	void *ctx;
+};
+int vt_rec_apply_hooked(struct vt_state *s, const struct vt_rec *rec,
+			struct vt_rec_tick *tick, const struct vt_rec_hook *h,
+			char *err, size_t errlen);
 int vt_rec_tick_decode(const struct vt_rec *rec, struct vt_rec_tick *t);
 int vt_rec_gap_decode(const struct vt_rec *rec, struct vt_rec_gap *g);
 /* A keyframe's tick time, without inflating it: 0, or -1. */
@@ -184,5 +194,9 @@ size_t vt_rec_index_find(const struct vt_rec_index *ix, uint64_t now_ms);
 int vt_rec_seek(const uint8_t *p, const struct vt_rec_index *ix,
 		struct vt_state *s, size_t *at, size_t i,
 		struct vt_rec_tick *t, char *err, size_t errlen);
+int vt_rec_seek_hooked(const uint8_t *p, const struct vt_rec_index *ix,
+		       struct vt_state *s, size_t *at, size_t i,
+		       struct vt_rec_tick *t, const struct vt_rec_hook *h,
+		       char *err, size_t errlen);
 
 #endif /* VT_REC_H */

@@ -135,15 +135,15 @@ size_t vt_rec_index_find(const struct vt_rec_index *ix, uint64_t now_ms)
 
 /* Applies the records of [off, end) to s; the last tick's facts to *t. */
 static int apply_range(const uint8_t *p, size_t off, size_t end,
-		       struct vt_state *s, struct vt_rec_tick *t, char *err,
-		       size_t errlen)
+		       struct vt_state *s, struct vt_rec_tick *t,
+		       const struct vt_rec_hook *h, char *err, size_t errlen)
 {
 	struct vt_rec_reader r = { .p = p, .len = end, .off = off };
 	struct vt_rec rec;
 	int rc;
 
 	while ((rc = vt_rec_next(&r, &rec)) == 1)
-		if (vt_rec_apply(s, &rec, t, err, errlen) < 0)
+		if (vt_rec_apply_hooked(s, &rec, t, h, err, errlen) < 0)
 			return -1;
 	if (rc < 0)
 		snprintf(err, errlen, "%s", r.err);
@@ -153,6 +153,14 @@ static int apply_range(const uint8_t *p, size_t off, size_t end,
 int vt_rec_seek(const uint8_t *p, const struct vt_rec_index *ix,
 		struct vt_state *s, size_t *at, size_t i,
 		struct vt_rec_tick *t, char *err, size_t errlen)
+{
+	return vt_rec_seek_hooked(p, ix, s, at, i, t, NULL, err, errlen);
+}
+
+int vt_rec_seek_hooked(const uint8_t *p, const struct vt_rec_index *ix,
+		       struct vt_state *s, size_t *at, size_t i,
+		       struct vt_rec_tick *t, const struct vt_rec_hook *h,
+		       char *err, size_t errlen)
 {
 	size_t k = ix->ticks[i].keyframe;
 
@@ -164,7 +172,7 @@ int vt_rec_seek(const uint8_t *p, const struct vt_rec_index *ix,
 		++*at;
 	for (; *at <= i; ++*at)
 		if (apply_range(p, ix->ticks[*at].off, ix->ticks[*at].end, s,
-				t, err, errlen)) {
+				t, h, err, errlen)) {
 			*at = SIZE_MAX;
 			return -1;
 		}

@@ -469,16 +469,21 @@ static void keyframe_get(struct vt_rec_cur *c, struct vt_state *s,
 
 /* ---- applying ------------------------------------------------------------- */
 
-static void events_get(struct vt_rec_cur *c, struct vt_state *s)
+static void events_get(struct vt_rec_cur *c, struct vt_state *s,
+		       const struct vt_rec_hook *h)
 {
 	struct vt_rec_events e = { 0 };
 	struct vt_event ev;
 
-	while (c->p < c->end && !c->bad)
-		if (vt_rec_event_read(c, &e, &ev) == 0)
-			vt_state_apply(s, &ev);
-		else
+	while (c->p < c->end && !c->bad) {
+		if (vt_rec_event_read(c, &e, &ev)) {
 			c->bad = true;
+			break;
+		}
+		if (h && h->before)
+			h->before(h->ctx, s, &ev);
+		vt_state_apply(s, &ev);
+	}
 }
 
 long vt_rec_events_count(const struct vt_rec *rec)
@@ -531,13 +536,14 @@ static int inflated(const struct vt_rec *rec, struct vt_state *s,
 	return c.bad || c.p != c.end ? -1 : 0;
 }
 
-static int apply_plain(struct vt_state *s, const struct vt_rec *rec)
+static int apply_plain(struct vt_state *s, const struct vt_rec *rec,
+		       const struct vt_rec_hook *h)
 {
 	struct vt_rec_cur c = vt_rec_cursor(rec);
 
 	switch (rec->type) {
 	case VT_REC_EVENTS:
-		events_get(&c, s);
+		events_get(&c, s, h);
 		break;
 	case VT_REC_TYPED:
 		typed_get(&c, s);
@@ -572,6 +578,13 @@ static const char *const type_names[VT_REC_TYPES] = {
 int vt_rec_apply(struct vt_state *s, const struct vt_rec *rec,
 		 struct vt_rec_tick *tick, char *err, size_t errlen)
 {
+	return vt_rec_apply_hooked(s, rec, tick, NULL, err, errlen);
+}
+
+int vt_rec_apply_hooked(struct vt_state *s, const struct vt_rec *rec,
+			struct vt_rec_tick *tick, const struct vt_rec_hook *h,
+			char *err, size_t errlen)
+{
 	struct vt_rec_tick t;
 	int rc;
 
@@ -591,7 +604,7 @@ int vt_rec_apply(struct vt_state *s, const struct vt_rec *rec,
 		rc = inflated(rec, s, tick, true);
 		break;
 	default:
-		rc = apply_plain(s, rec);
+		rc = apply_plain(s, rec, h);
 	}
 	if (rc)	/* only known types get here */
 		snprintf(err, errlen, "malformed %s record at byte %zu",
