@@ -464,3 +464,11 @@ int BPF_KRETPROBE(owner_ret, __u64 idx)
 	ev_submit(e);
 	return 0;
 }
+
+/* Calibration: nothing but the trap, on valk-trace's own functions whose
+ * first instruction is of each class (userspace/probe/vt_calib.c). */
+SEC("uprobe")
+int calib(struct pt_regs *ctx)
+{
+	return 0;
+}

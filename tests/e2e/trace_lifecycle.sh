@@ -43,9 +43,10 @@ left=$(comm -12 <(echo "$ours") <(prog_ids))
 kill -0 "$SIM_PID" && pass "target still running after both detached" || fail "target died"
 sim_resume; kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null
 
-# --- a ring buffer too small on purpose ---------------------------------
+# --- a ring buffer too small on purpose (no overhead budget: the repair
+# by reconciliation is what is checked) ----------------------------------
 sim_start "$SIM_STATIC" --workload churn --seed 5 --port 0 --rate 200000
-tracer_start small --mode hybrid --ringbuf-size 4096 --listen 127.0.0.1:0 && t=$TR_PID
+tracer_start small --mode hybrid --ringbuf-size 4096 --max-overhead 0 --listen 127.0.0.1:0 && t=$TR_PID
 for _ in $(seq 1 100); do grep -q 'serving http' "$TMP/small.err" && break; sleep 0.05; done
 port=$(sed -n 's|.*serving http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$TMP/small.err")
 sleep 2

@@ -18,6 +18,7 @@ enum {
 	OPT_FOLLOW,
 	OPT_RUNTIME,
 	OPT_HISTORY,
+	OPT_MAX_OVERHEAD,
 };
 
 /* Options of every session: attach, snapshot. */
@@ -55,6 +56,10 @@ static struct argp_option attach_options[] = {
 	{ "history", OPT_HISTORY, "S", 0,
 	  "keep the last S seconds in memory for the dashboard's time travel "
 	  "(default 300, 0: none)", 0 },
+	{ "max-overhead", OPT_MAX_OVERHEAD, "PCT", 0,
+	  "hybrid mode: when the probes would cost the target more than PCT "
+	  "% of its CPU, read the slabs instead of probing each operation "
+	  "(default 5; 0: no limit)", 0 },
 	{ 0 }
 };
 
@@ -317,6 +322,12 @@ static error_t parse_attach(int key, char *arg, struct argp_state *st)
 			return vt_cmd_bad(st, "--history wants 0..86400 s");
 		o->history_ms = v * 1000;
 		break;
+	case OPT_MAX_OVERHEAD:
+		if (vt_cmd_num(arg, 0, 100, &v))
+			return vt_cmd_bad(st, "--max-overhead wants a percentage, "
+					      "0..100 (0: no limit)");
+		o->max_overhead_pct = v;
+		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
@@ -413,5 +424,6 @@ struct vt_trace_opts vt_cmd_trace_defaults(void)
 		.ringbuf_bytes = 1 << 22,
 		.leak_age_ms = 30000,
 		.history_ms = 300000,
+		.max_overhead_pct = 5,
 	};
 }

@@ -4,6 +4,9 @@
 
 #include "cli/vt_sites.h"
 
+/* The calibration measures the classes in vt_site's order. */
+_Static_assert(VT_SITE_NCLASS == VT_PROBE_CLASSES, "site classes");
+
 /* Extra cost of a return probe's trampoline, per call (kernel 6.18). */
 #define RET_COST_US 0.45
 
@@ -54,14 +57,18 @@ static bool entry_shares(const struct vt_sites *s, enum vt_probe_id id)
 	return false;
 }
 
-double vt_sites_cost_us(const struct vt_sites *s, enum vt_probe_id id)
+double vt_sites_cost_us(const struct vt_sites *s, enum vt_probe_id id,
+			const double class_us[VT_SITE_NCLASS])
 {
+	double trap;
+
 	if ((unsigned)id >= VT_P_COUNT || !s->wanted[id])
 		return 0;
+	trap = class_us ? class_us[s->site[id].cls]
+			: vt_site_cost_us(s->site[id].cls);
 	if (!vt_probe_spec(id)->ret)
-		return vt_site_cost_us(s->site[id].cls);
-	return RET_COST_US +
-	       (entry_shares(s, id) ? 0 : vt_site_cost_us(s->site[id].cls));
+		return trap;
+	return RET_COST_US + (entry_shares(s, id) ? 0 : trap);
 }
 
 void vt_sites_wire(const struct vt_sites *s,
@@ -78,7 +85,7 @@ void vt_sites_wire(const struct vt_sites *s,
 			.insn = v->insn,
 			.entry = v->entry,
 			.cls = vt_site_class_name(v->cls),
-			.cost_us = vt_sites_cost_us(s, i),
+			.cost_us = vt_sites_cost_us(s, i, NULL),
 		};
 	}
 }

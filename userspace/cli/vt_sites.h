@@ -27,8 +27,10 @@ int vt_sites_plan(struct vt_probe_opts *o, struct vt_sites *out, char *err,
 /* What the probe adds to one call of its function, microseconds: the trap
  * at its site for an entry probe; the return trampoline for a return
  * probe, plus the trap when no entry probe shares the site. Summed over
- * the probes of a function, the call's whole cost. */
-double vt_sites_cost_us(const struct vt_sites *s, enum vt_probe_id id);
+ * the probes of a function, the call's whole cost. A trap costs
+ * class_us[class] (calibrated here), or vt_site's table when NULL. */
+double vt_sites_cost_us(const struct vt_sites *s, enum vt_probe_id id,
+			const double class_us[VT_SITE_NCLASS]);
 
 /* The plan as the wire reports it; out points into s. */
 void vt_sites_wire(const struct vt_sites *s,

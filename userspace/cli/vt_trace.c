@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "cli/vt_record.h"
+#include "cli/vt_budget.h"
 #include "cli/vt_sites.h"
 #include "cli/vt_stacks.h"
 #include "target/vt_figures.h"
@@ -42,6 +43,9 @@ struct vt_trace {
 	struct vt_probe *probe;
 	struct vt_sites sites;	/* where each probe went */
 	struct vt_wire_site wsites[VT_P_COUNT];
+	struct vt_budget budget;	/* hybrid: the probes' cost */
+	struct vt_wire_overhead overhead;
+	bool budgeted;
 	struct vt_snap *snap;
 	struct vt_figures_reader *figures;
 	struct vt_state *state;
@@ -399,6 +403,7 @@ static void update_meta(struct vt_trace *t)
 		.vms = pi.vms,
 		.system_total = pi.system_total,
 		.sites = t->probe ? t->wsites : NULL,
+		.overhead = t->budgeted ? &t->overhead : NULL,
 	};
 }
 
@@ -711,6 +716,71 @@ static bool target_ended(struct vt_trace *t)
 	return true;
 }
 
+/* Calibrates what a hit costs here and prices every probe by its site.
+ * Hybrid sessions only: events mode is the measure of the event pipeline
+ * and never drops a probe, a snapshot lasts one tick. */
+static void budget_start(struct vt_trace *t)
+{
+	double cls[VT_PROBE_CLASSES], hit_us[VT_P_COUNT];
+
+	if (t->o->mode != VT_MODE_HYBRID || t->o->snapshot ||
+	    vt_probe_calibrate(t->probe, cls))
+		return;
+	for (int i = 0; i < VT_P_COUNT; i++)
+		hit_us[i] = vt_sites_cost_us(&t->sites, i, cls);
+	vt_budget_init(&t->budget, t->o->max_overhead_pct, hit_us);
+	t->overhead.max_pct = t->o->max_overhead_pct;
+	memcpy(t->overhead.hit_us, cls, sizeof(cls));
+	t->budgeted = true;
+}
+
+static void slab_totals(const struct vt_state *s, uint64_t *acq, uint64_t *rel)
+{
+	*acq = *rel = 0;
+	for (size_t i = 0; i < vt_state_nslabs(s); i++) {
+		*acq += vt_state_slab(s, i)->acquires;
+		*rel += vt_state_slab(s, i)->releases;
+	}
+}
+
+/* Once a window: over budget the slab probes come off and the slabs are
+ * read every tick; back within it they go on again and every slab is
+ * bootstrapped as at attach (the events since buffered and classified by
+ * the version they read). */
+static void budget_tick(struct vt_trace *t, uint64_t now)
+{
+	uint64_t hits[VT_P_COUNT], acq, rel;
+	enum vt_budget_act act;
+
+	if (!t->budgeted)
+		return;
+	vt_probe_hits(t->probe, hits);
+	slab_totals(t->state, &acq, &rel);
+	act = vt_budget_tick(&t->budget, hits, acq, rel,
+			     vt_proc_cpu_ns(t->o->pid), now);
+	t->overhead.estimate_pct = t->budget.estimate_pct;
+	t->overhead.projected_pct = t->budget.projected_pct;
+	if (act == VT_BUDGET_DETACH) {
+		vt_probe_detach(t->probe, VT_BUDGET_SLAB_PROBES);
+		say(t, "probes cost the target %.1f%% of its CPU, over the "
+		       "%.0f%% budget: slab operations are read, not probed",
+		    t->budget.estimate_pct, t->budget.max_pct);
+	} else if (act == VT_BUDGET_ATTACH) {
+		if (vt_probe_attach(t->probe, VT_BUDGET_SLAB_PROBES, t->err,
+				    sizeof(t->err))) {
+			say(t, "%s; slabs stay read", t->err);
+			return;
+		}
+		refresh_all(t, LOAD_BOOT);
+		say(t, "slab probes would cost %.1f%%, within the %.0f%% "
+		       "budget: probing slab operations again",
+		    t->budget.projected_pct, t->budget.max_pct);
+	}
+	if (act != VT_BUDGET_KEEP)
+		vt_budget_done(&t->budget, act);
+	t->overhead.slabs_read = t->budget.slabs_read;
+}
+
 /* A process held before its exec maps the runtime later: until then
  * there is nothing to read (and no event in the ring). */
 static int find_mapped(struct vt_trace *t)
@@ -737,11 +807,13 @@ static void refresh(struct vt_trace *t, uint64_t now)
 		t->rescan = false;
 		scan_systems(t);
 	}
-	if (t->o->mode == VT_MODE_SAMPLE)
+	/* slabs read instead of probed still get connection events, whose
+	 * owners are typed as without a budget */
+	if (t->o->mode == VT_MODE_SAMPLE || t->budget.slabs_read)
 		refresh_all(t, LOAD_SAMPLE);
-	else
+	if (t->o->mode != VT_MODE_SAMPLE)
 		type_pending(t);
-	if (t->o->mode == VT_MODE_HYBRID &&
+	if (t->o->mode == VT_MODE_HYBRID && !t->budget.slabs_read &&
 	    now - t->last_reconcile_ms >= RECONCILE_MS) {
 		t->last_reconcile_ms = now;
 		refresh_all(t, LOAD_RECONCILE);
@@ -749,6 +821,7 @@ static void refresh(struct vt_trace *t, uint64_t now)
 	read_arenas_gc(t);
 	read_figures(t);
 	update_counters(t, now);
+	budget_tick(t, now);
 	update_meta(t);
 	record_tick(t);
 	if (t->report)	/* the tick's instant, as its documents say it */
@@ -888,6 +961,7 @@ static int attach_probes(struct vt_trace *t, const char *obj, const char *uv)
 		return -1;
 	}
 	vt_probe_on_ustack(t->probe, on_ustack);
+	budget_start(t);
 	return 0;
 }
 

@@ -31,6 +31,7 @@ struct vt_trace_opts {
 	const char *layout_path;/* layout JSON for a stripped target */
 	size_t ringbuf_bytes;
 	uint64_t leak_age_ms;
+	double max_overhead_pct;/* hybrid: the probes' budget, 0: none */
 	const char *listen;	/* serve HTTP here, or NULL */
 	const char *record_path;/* write a recording here, or NULL */
 	const char *follow;	/* trace the valk process of this name, and

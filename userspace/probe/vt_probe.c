@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "probe/vt_calib.h"
 #include "probe/vt_ulink.h"
 #include "valk_trace.skel.h"
 
@@ -61,11 +62,11 @@ struct vt_probe {
 	struct ring_buffer *rb;
 	struct ring_buffer *urb;	/* copied stacks, when asked for */
 	vt_probe_ustack_fn ufn;
+	struct vt_probe_opts o;	/* paths are the caller's */
 	struct bpf_program *progs[VT_P_COUNT];
 	bool multi;
-	int fds[VT_P_COUNT];
+	int fds[VT_P_COUNT];	/* by probe id, -1: not attached */
 	struct bpf_link *links[VT_P_COUNT];
-	size_t nlinks;
 	vt_probe_event_fn fn;
 	void *ctx;
 	int ncpu;
@@ -157,11 +158,11 @@ static int attach_one(struct vt_probe *p, enum vt_probe_id id,
 
 	if (p->multi) {
 		fd = vt_ulink_open(bpf_program__fd(p->progs[id]),
-				   spec_path(id, o), o->offsets[id], s->ret,
+				   spec_path(id, o), &o->offsets[id], 1, s->ret,
 				   o->pid);
 		if (fd < 0)
 			return fd;
-		p->fds[p->nlinks++] = fd;
+		p->fds[id] = fd;
 		return 0;
 	}
 	l = bpf_program__attach_uprobe_opts(p->progs[id], o->pid,
@@ -169,7 +170,8 @@ static int attach_one(struct vt_probe *p, enum vt_probe_id id,
 					    &uo);
 	if (!l)
 		return -errno;
-	p->links[p->nlinks++] = l;
+	p->links[id] = l;
+	p->fds[id] = bpf_link__fd(l);
 	return 0;
 }
 
@@ -198,6 +200,9 @@ static int load(struct vt_probe *p, const struct vt_probe_opts *o,
 			bpf_program__set_expected_attach_type(
 				p->progs[i], VT_ULINK_ATTACH_TYPE);
 	}
+	if (p->multi)
+		bpf_program__set_expected_attach_type(p->skel->progs.calib,
+						      VT_ULINK_ATTACH_TYPE);
 	bpf_map__set_max_entries(p->skel->maps.events, o->ringbuf_bytes);
 	rc = valk_trace__load(p->skel);
 	if (rc) {
@@ -210,25 +215,35 @@ static int load(struct vt_probe *p, const struct vt_probe_opts *o,
 	return 0;
 }
 
-/* Loads and attaches every wanted probe; -errno of the first attach that
- * failed (err says which), or 1 when loading failed. */
-static int attach_all(struct vt_probe *p, const struct vt_probe_opts *o,
-		      char *err, size_t errlen)
+/* Attaches the wanted probes of mask; -errno of the first that failed
+ * (err says which). */
+static int attach_mask(struct vt_probe *p, uint32_t mask, char *err,
+		       size_t errlen)
 {
-	if (load(p, o, err, errlen))
-		return 1;
 	for (int i = 0; i < VT_P_COUNT; i++) {
-		int rc = vt_probe_wanted(i, o) ? attach_one(p, i, o) : 0;
+		int rc = (mask >> i & 1) && p->fds[i] < 0 &&
+				 vt_probe_wanted(i, &p->o)
+			 ? attach_one(p, i, &p->o)
+			 : 0;
 
 		if (rc) {
 			snprintf(err, errlen, "cannot attach %s to %s in %s: %s",
 				 spec_table[i].ret ? "uretprobe" : "uprobe",
-				 spec_table[i].func, spec_path(i, o),
+				 spec_table[i].func, spec_path(i, &p->o),
 				 strerror(-rc));
 			return rc;
 		}
 	}
 	return 0;
+}
+
+/* Loads and attaches every wanted probe; -errno of the first attach that
+ * failed, or 1 when loading failed. */
+static int attach_all(struct vt_probe *p, char *err, size_t errlen)
+{
+	if (load(p, &p->o, err, errlen))
+		return 1;
+	return attach_mask(p, UINT32_MAX, err, errlen);
 }
 
 static void detach_all(struct vt_probe *p);
@@ -246,14 +261,17 @@ int vt_probe_open(const struct vt_probe_opts *o, vt_probe_event_fn fn,
 	libbpf_set_print(libbpf_quiet);
 	p->fn = fn;
 	p->ctx = ctx;
+	p->o = *o;
 	p->ncpu = libbpf_num_possible_cpus();
 	p->multi = true;
-	rc = attach_all(p, o, err, errlen);
+	for (int i = 0; i < VT_P_COUNT; i++)
+		p->fds[i] = -1;
+	rc = attach_all(p, err, errlen);
 	/* a kernel without uprobe_multi links (before 6.6): perf events */
 	if (rc == -EINVAL || rc == -ENOSYS || rc == -EOPNOTSUPP) {
 		detach_all(p);
 		p->multi = false;
-		rc = attach_all(p, o, err, errlen);
+		rc = attach_all(p, err, errlen);
 	}
 	if (rc)
 		goto fail;
@@ -343,37 +361,72 @@ static void *link_destroy(void *arg)
 	struct vt_probe *p = ((void **)arg)[0];
 	size_t i = (size_t)((void **)arg)[1];
 
-	if (p->multi)
-		close(p->fds[i]);
-	else
+	if (p->links[i])
 		bpf_link__destroy(p->links[i]);
+	else
+		close(p->fds[i]);
+	p->links[i] = NULL;
+	p->fds[i] = -1;
 	return NULL;
 }
 
 /* Removing a uprobe waits for RCU grace periods (tens of milliseconds
  * each): one thread per link lets those waits overlap instead of adding
  * up. A link whose thread cannot start is removed inline. */
-static void detach_all(struct vt_probe *p)
+static void detach_mask(struct vt_probe *p, uint32_t mask)
 {
 	pthread_t th[VT_P_COUNT];
 	void *args[VT_P_COUNT][2];
 	bool started[VT_P_COUNT] = { false };
 
-	for (size_t i = 0; i < p->nlinks; i++) {
+	for (size_t i = 0; i < VT_P_COUNT; i++) {
+		if (!(mask >> i & 1) || p->fds[i] < 0)
+			continue;
 		args[i][0] = p;
 		args[i][1] = (void *)i;
 		started[i] = !pthread_create(&th[i], NULL, link_destroy,
 					     args[i]);
-	}
-	for (size_t i = 0; i < p->nlinks; i++) {
-		if (started[i])
-			pthread_join(th[i], NULL);
-		else
+		if (!started[i])
 			link_destroy(args[i]);
 	}
-	p->nlinks = 0;
+	for (size_t i = 0; i < VT_P_COUNT; i++)
+		if (started[i])
+			pthread_join(th[i], NULL);
+}
+
+static void detach_all(struct vt_probe *p)
+{
+	detach_mask(p, UINT32_MAX);
 	valk_trace__destroy(p->skel);
 	p->skel = NULL;
+}
+
+void vt_probe_detach(struct vt_probe *p, uint32_t mask)
+{
+	detach_mask(p, mask);
+}
+
+int vt_probe_attach(struct vt_probe *p, uint32_t mask, char *err,
+		    size_t errlen)
+{
+	return attach_mask(p, mask, err, errlen) ? -1 : 0;
+}
+
+_Static_assert(VT_CALIB_N == VT_PROBE_CLASSES, "calibrated classes");
+
+int vt_probe_calibrate(struct vt_probe *p, double us[VT_CALIB_N])
+{
+	return vt_calib_measure(p->skel->progs.calib, p->multi, us);
+}
+
+uint32_t vt_probe_attached(const struct vt_probe *p)
+{
+	uint32_t m = 0;
+
+	for (int i = 0; i < VT_P_COUNT; i++)
+		if (p->fds[i] >= 0)
+			m |= 1u << i;
+	return m;
 }
 
 void vt_probe_close(struct vt_probe *p)

@@ -67,6 +67,21 @@ size_t vt_probe_stack(const struct vt_probe *p, uint32_t stack,
 		      uint64_t *pcs, size_t max);
 /* SIGSTOPs the probes sent (opts.hold). */
 uint64_t vt_probe_holds(const struct vt_probe *p);
+/* Removes the probes of mask (bit = enum vt_probe_id), concurrently. */
+void vt_probe_detach(struct vt_probe *p, uint32_t mask);
+/* Attaches the probes of mask the target wants again; 0, or -1 with a
+ * one-line reason. */
+int vt_probe_attach(struct vt_probe *p, uint32_t mask, char *err,
+		    size_t errlen);
+/* What a hit costs here, microseconds, per kind of probed instruction
+ * (VT_CALIB_NOP5, _EMULATED, _STEPPED), measured on valk-trace's own
+ * functions. 0, or -1. */
+#define VT_PROBE_CLASSES 3
+int vt_probe_calibrate(struct vt_probe *p, double us[VT_PROBE_CLASSES]);
+
+/* The probes attached now, as a mask. */
+uint32_t vt_probe_attached(const struct vt_probe *p);
+
 /* Detaches every probe; the target is left as it was. */
 void vt_probe_close(struct vt_probe *p);
 

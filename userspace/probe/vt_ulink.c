@@ -24,8 +24,8 @@ struct link_create_uprobe_multi {
 	uint32_t pid;
 };
 
-int vt_ulink_open(int prog_fd, const char *path, uint64_t offset, bool ret,
-		  int pid)
+int vt_ulink_open(int prog_fd, const char *path, const uint64_t *offsets,
+		  uint32_t n, bool ret, int pid)
 {
 	struct link_create_uprobe_multi a;
 	long fd;
@@ -34,8 +34,8 @@ int vt_ulink_open(int prog_fd, const char *path, uint64_t offset, bool ret,
 	a.prog_fd = (uint32_t)prog_fd;
 	a.attach_type = VT_ULINK_ATTACH_TYPE;
 	a.path = (uint64_t)(uintptr_t)path;
-	a.offsets = (uint64_t)(uintptr_t)&offset;
-	a.cnt = 1;
+	a.offsets = (uint64_t)(uintptr_t)offsets;
+	a.cnt = n;
 	a.multi_flags = ret ? UPROBE_MULTI_RETURN : 0;
 	a.pid = (uint32_t)pid;
 	fd = syscall(__NR_bpf, BPF_LINK_CREATE, &a, sizeof(a));

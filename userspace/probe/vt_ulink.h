@@ -11,10 +11,10 @@
 /* The attach type a program must be loaded with (BPF_TRACE_UPROBE_MULTI). */
 #define VT_ULINK_ATTACH_TYPE 48
 
-/* A link running prog_fd at the file offset of path, in process pid only;
- * a return probe when ret. The link's fd, or -errno: -EINVAL or -ENOSYS
+/* A link running prog_fd at n file offsets of path, in process pid only;
+ * return probes when ret. The link's fd, or -errno: -EINVAL or -ENOSYS
  * when the kernel has no uprobe_multi links. Closing the fd detaches. */
-int vt_ulink_open(int prog_fd, const char *path, uint64_t offset, bool ret,
-		  int pid);
+int vt_ulink_open(int prog_fd, const char *path, const uint64_t *offsets,
+		  uint32_t n, bool ret, int pid);
 
 #endif /* VT_ULINK_H */

@@ -26,30 +26,50 @@ static int read_statm(int pid, uint64_t *vms, uint64_t *rss)
 	return 0;
 }
 
-/* Field 22 of /proc/<pid>/stat: start time in clock ticks since boot.
- * The command name (field 2) may hold spaces and parentheses, so parse
- * from the last ')'. */
-uint64_t vt_proc_start_ticks(int pid)
+/* /proc/<pid>/stat from field 3 on, into buf. The command name (field
+ * 2) may hold spaces and parentheses, so the fields start after the last
+ * ')'. NULL when the process is gone. */
+static const char *stat_fields(int pid, char *buf, size_t len)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long ticks;
+	char path[64], *p;
 	size_t n;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	f = fopen(path, "re");
 	if (!f)
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
+		return NULL;
+	n = fread(buf, 1, len - 1, f);
 	fclose(f);
 	buf[n] = '\0';
 	p = strrchr(buf, ')');
-	if (!p)
+	return p && p[1] ? p + 2 : NULL;
+}
+
+/* Field 22: start time in clock ticks since boot. */
+uint64_t vt_proc_start_ticks(int pid)
+{
+	char buf[1024];
+	const char *p = stat_fields(pid, buf, sizeof(buf));
+	unsigned long long ticks;
+
+	/* fields 3..21 skipped */
+	return p && sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+			      "%*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			   &ticks) == 1 ? ticks : 0;
+}
+
+uint64_t vt_proc_cpu_ns(int pid)
+{
+	char buf[1024];
+	const char *p = stat_fields(pid, buf, sizeof(buf));
+	unsigned long long ut, st;
+
+	/* fields 14 and 15: user and system time, clock ticks */
+	if (!p || sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+			    "%llu %llu", &ut, &st) != 2)
 		return 0;
-	/* after ") " come fields 3..: skip 19 of them to reach field 22 */
-	return sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-			     "%*u %*u %*d %*d %*d %*d %*d %*d %llu",
-		      &ticks) == 1 ? ticks : 0;
+	return (ut + st) * (1000000000ull / (uint64_t)sysconf(_SC_CLK_TCK));
 }
 
 int vt_proc_info(int pid, struct vt_proc_info *out)

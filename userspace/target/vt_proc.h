@@ -18,6 +18,9 @@ int vt_proc_info(int pid, struct vt_proc_info *out);
  * /proc/PID/stat): with the pid, it names one process for good. 0 when
  * the process is gone. */
 uint64_t vt_proc_start_ticks(int pid);
+/* CPU time the process has used (user + system, all its threads), ns,
+ * at clock-tick resolution; 0 when it is gone. */
+uint64_t vt_proc_cpu_ns(int pid);
 /* The process's argv from /proc/<pid>/cmdline, NUL-separated, into buf:
  * the bytes used, 0 when it cannot be read. */
 size_t vt_proc_cmdline(int pid, char *buf, size_t len);

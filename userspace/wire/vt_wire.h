@@ -27,6 +27,15 @@ struct vt_wire_site {
 	double cost_us;		/* expected, per call of the function */
 };
 
+/* What the probes cost the target (valk-trace attach --max-overhead). */
+struct vt_wire_overhead {
+	double estimate_pct;	/* of the target's CPU, the last second */
+	double projected_pct;	/* were the slab probes on */
+	double max_pct;		/* the budget, 0: none */
+	bool slabs_read;	/* slab probes off: slabs read every tick */
+	double hit_us[3];	/* calibrated: nop5, emulated, stepped */
+};
+
 struct vt_wire_meta {
 	int pid;
 	const char *binary;	/* path of the traced object */
@@ -38,6 +47,7 @@ struct vt_wire_meta {
 	double uptime_s;	/* of the target process */
 	uint64_t rss, vms, system_total;	/* bytes */
 	const struct vt_wire_site *sites; /* VT_P_COUNT, NULL: no probes */
+	const struct vt_wire_overhead *overhead;	/* NULL: no probes */
 };
 
 /* "uprobe:valk_slab_aquire" style name of a probe. */

@@ -144,6 +144,21 @@ char *vt_wire_probes(const struct vt_wire_site *sites,
 	return vt_wire__dump(probes_json(sites, hits));
 }
 
+static json_t *overhead_json(const struct vt_wire_overhead *w)
+{
+	json_t *o = json_object(), *cal = json_object();
+	static const char *const cls[3] = { "nop5", "emulated", "stepped" };
+
+	json_object_set_new(o, "estimate_pct", json_real(w->estimate_pct));
+	json_object_set_new(o, "projected_pct", json_real(w->projected_pct));
+	json_object_set_new(o, "max_pct", json_real(w->max_pct));
+	vt_wire__set_s(o, "slab_probes", w->slabs_read ? "detached" : "attached");
+	for (int i = 0; i < 3; i++)
+		json_object_set_new(cal, cls[i], json_real(w->hit_us[i]));
+	json_object_set_new(o, "hit_us", cal);
+	return o;
+}
+
 static json_t *tracer_json(const struct vt_state *s,
 			   const struct vt_wire_meta *m)
 {
@@ -159,6 +174,8 @@ static json_t *tracer_json(const struct vt_state *s,
 	vt_wire__set_u(o, "resyncs", c->resyncs);
 	vt_wire__set_u(o, "ignored", c->ignored);
 	json_object_set_new(o, "probes", probes_json(m->sites, c->probe_hits));
+	if (m->overhead)
+		json_object_set_new(o, "overhead", overhead_json(m->overhead));
 	return o;
 }
 

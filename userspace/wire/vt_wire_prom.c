@@ -210,6 +210,18 @@ static void prom_tracer(struct vt_wire__buf *b, const struct vt_state *s,
 		prom_label(b, "probe", vt_wire_probe_name(i));
 		prom_end(b, c->probe_hits[i]);
 	}
+	if (!m->overhead)
+		return;
+	prom_family(b, "valk_trace_overhead_percent", "gauge",
+		    "Estimated share of the target's CPU spent in the probes, "
+		    "the last second.");
+	prom_start(b, "valk_trace_overhead_percent", m, -1);
+	vt_wire__buf_printf(b, "} %.3f\n", m->overhead->estimate_pct);
+	prom_family(b, "valk_trace_slab_probes_attached", "gauge",
+		    "1 while slab operations are probed, 0 while the slabs are "
+		    "read instead (over --max-overhead).");
+	prom_start(b, "valk_trace_slab_probes_attached", m, -1);
+	prom_end(b, !m->overhead->slabs_read);
 }
 
 char *vt_wire_prometheus(const struct vt_state *s,
