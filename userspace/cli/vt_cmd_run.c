@@ -11,6 +11,7 @@ int vt_cmd_run(int argc, char **argv)
 	char **cmd = NULL;
 
 	o.report = true;
+	o.max_overhead_pct = 0;	/* a run is judged on every event: no budget */
 	argv[0] = "valk-trace run";
 	if (vt_cmd_run_args(argc, argv, "Run CMD with every valk process it "
 			    "starts traced from its first instruction; report "
