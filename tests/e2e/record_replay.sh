@@ -36,7 +36,9 @@ run_case() {
 		PIDS+=($!)
 	}
 	p1=$(port)
-	"$VT" attach "$SIM_PID" --duration 5 --listen "127.0.0.1:$p1" \
+	# no overhead budget: its live estimate (tracer.overhead) is not
+	# part of a recording
+	"$VT" attach "$SIM_PID" --duration 5 --listen "127.0.0.1:$p1" --max-overhead 0 \
 		--record "$TMP/$workload.rec" --json "$TMP/final.json" \
 		--report "$TMP/live.report.json" 2>"$TMP/live.err" &
 	tracer=$!

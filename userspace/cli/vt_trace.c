@@ -717,14 +717,14 @@ static bool target_ended(struct vt_trace *t)
 }
 
 /* Calibrates what a hit costs here and prices every probe by its site.
- * Hybrid sessions only: events mode is the measure of the event pipeline
- * and never drops a probe, a snapshot lasts one tick. */
+ * Hybrid sessions with a budget only: events mode is the measure of the
+ * event pipeline and never drops a probe, a snapshot lasts one tick. */
 static void budget_start(struct vt_trace *t)
 {
 	double cls[VT_PROBE_CLASSES], hit_us[VT_P_COUNT];
 
 	if (t->o->mode != VT_MODE_HYBRID || t->o->snapshot ||
-	    vt_probe_calibrate(t->probe, cls))
+	    t->o->max_overhead_pct <= 0 || vt_probe_calibrate(t->probe, cls))
 		return;
 	for (int i = 0; i < VT_P_COUNT; i++)
 		hit_us[i] = vt_sites_cost_us(&t->sites, i, cls);
