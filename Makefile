@@ -29,6 +29,7 @@ OBJS      := $(SRCS:userspace/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/serve/vt_web_as
 LIBOBJS   := $(filter-out $(BUILD)/obj/cli/main.o,$(OBJS))
 WEB       := $(wildcard web/*)
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+TOOLS     := $(BUILD)/tests/vt-poke
 
 FUZZERS   := $(BUILD)/fuzz/fuzz_rec
 FUZZ_SRCS := userspace/model/vt_state.c $(wildcard userspace/wire/vt_rec*.c)
@@ -67,6 +68,10 @@ $(BUILD)/valk-trace: $(OBJS)
 $(BUILD)/tests/%: tests/unit/%.c $(LIBOBJS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -MMD -MP -Itests/unit $(filter %.c %.o,$^) -o $@ $(LDLIBS)
 
+# Test helpers the end-to-end tests run (not tests themselves).
+$(BUILD)/tests/vt-poke: tests/tools/vt_poke.c $(LIBOBJS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -MMD -MP $(filter %.c %.o,$^) -o $@ $(LDLIBS)
+
 fixture:
 	$(MAKE) -C tests/fixture O=$(abspath $(BUILD))/fixture
 
@@ -75,7 +80,7 @@ fixture:
 # need root (the build stays the user's).
 test:
 	$(AS_ROOT) scripts/deps.sh
-	$(MAKE) all $(TESTS) $(FUZZERS)
+	$(MAKE) all $(TESTS) $(TOOLS) $(FUZZERS)
 	$(AS_ROOT) tests/run.sh
 
 demo:
@@ -123,4 +128,4 @@ $(BUILD) $(BUILD)/tests:
 clean:
 	rm -rf $(BUILD)
 
--include $(OBJS:.o=.d) $(TESTS:=.d)
+-include $(OBJS:.o=.d) $(TESTS:=.d) $(TOOLS:=.d)

@@ -187,6 +187,25 @@ static void test_json_errors(void)
 	json_broken(NULL, "release_ptr_calls_release", json_integer(1),
 		    "release_ptr_calls_release");
 	json_broken(NULL, "fields", NULL, "fields");
+	/* values that would index the tracer's own buffers out of bounds */
+	json_broken("fields", "valk_slab_t.numItems", json_integer(100000),
+		    "valk_slab_t.numItems at 100000");
+	json_broken("fields", "valk_slab_t.usage_bitmap",
+		    json_integer(1LL << 40), "valk_slab_t.usage_bitmap");
+	json_broken("fields", "valk_slab_t.bitmap_version", json_integer(90),
+		    "valk_slab_t.bitmap_version at 90 (+8 bytes) ends past");
+	json_broken("fields", "valk_aio_handle_t.kind", json_integer(374),
+		    "ends past the struct's size");
+	json_broken("fields", "sizeof(valk_subsystem_t)", json_integer(0),
+		    "sizeof(valk_subsystem_t)");
+	json_broken("fields", "valk_slab_t.heap", json_integer(4096),
+		    "valk_slab_t.heap");
+	json_broken("fields", "valk_slab_t.heap", json_integer(80),
+		    "ends past the items at 80");
+	json_broken("counts", "valk_owner_entry_t.name", json_integer(0),
+		    "valk_owner_entry_t.name has 0 elements");
+	json_broken("counts", "valk_system_t.subsystems",
+		    json_integer(1LL << 31), "valk_system_t.subsystems");
 
 	snprintf(bad, sizeof(bad), "%s/trunc.json", tmpdir);
 	f = fopen(bad, "w");

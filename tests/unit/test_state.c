@@ -1,6 +1,7 @@
 /* vt_state: every event type, bootstrap dedup, reconciliation, sampling,
  * leaks, and a randomized replay against a simulated runtime slab. */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -925,6 +926,81 @@ static void test_invariants_checked(void)
 	vt_state_free(s);
 }
 
+/* A busy target never holds its version still: a drift is repaired from
+ * one settled image taken at the version the model has reached, or from
+ * any settled image while the slab is marked invalid. */
+static void test_reconcile_busy(void)
+{
+	struct vt_state *s = vt_state_new(0);
+	const struct vt_slab *sl;
+	struct img bad, m;
+
+	/* the model adopted a corrupt image: slot 5 missing */
+	img_init(&bad, ADDR, VT_SLAB_TCP_BUFFERS, 16);
+	img_use(&bad, 0, 0, 0, 0);
+	bad.v.version = 2;
+	bad.v.acquires = 2;
+	bad.v.releases = 0;
+	CHECK(vt_state_slab_load(s, &bad.v, 0) == 0);
+	sl = vt_state_slab_find(s, ADDR);
+	img_init(&m, ADDR, VT_SLAB_TCP_BUFFERS, 16);
+	img_use(&m, 0, 0, 0, 0);
+	img_use(&m, 5, 0, 0, 0);
+	m.v.acquires = 2;
+	m.v.hwm = 2;
+
+	/* at another version, or not settled: events may be in flight */
+	m.v.version = 4;
+	m.v.settled = true;
+	CHECK(vt_state_slab_reconcile(s, &m.v, 10) == 0);
+	m.v.version = 2;
+	m.v.settled = false;
+	CHECK(vt_state_slab_reconcile(s, &m.v, 20) == 0);
+	CHECK(!model_bit(sl, 5));
+	/* settled at the model's version: repaired at the first look */
+	m.v.settled = true;
+	sl = vt_state_slab_find(s, ADDR);
+	CHECK(vt_state_slab_reconcile(s, &m.v, 30) == 1);
+	CHECK(model_bit(sl, 5));
+	CHECK_EQ_U64(vt_state_counters(s)->resyncs, 1);
+
+	/* invalid: kept as it was until memory agrees or a settled image
+	 * replaces it, whatever its version */
+	vt_state_slab_invalid(s, ADDR);
+	CHECK(sl->invalid);
+	CHECK(vt_state_slab_reconcile(s, &m.v, 40) == 0);
+	CHECK(!sl->invalid);
+	vt_state_slab_invalid(s, ADDR);
+	img_use(&m, 7, 0, 0, 0);
+	m.v.version = 9;
+	m.v.acquires = 3;
+	m.v.hwm = 3;
+	CHECK(vt_state_slab_reconcile(s, &m.v, 50) == 1);
+	CHECK(model_bit(sl, 7) && !sl->invalid);
+	img_fini(&bad);
+	img_fini(&m);
+	vt_state_free(s);
+}
+
+/* Warnings: each distinct one once, the last VT_MAX_WARNINGS kept. */
+static void test_warnings(void)
+{
+	struct vt_state *s = vt_state_new(0);
+	char msg[32];
+
+	CHECK(vt_state_warning(s, 0) == NULL);
+	CHECK(vt_state_warn(s, "w0") == 1);
+	CHECK(vt_state_warn(s, "w0") == 0);
+	for (int i = 1; i < VT_MAX_WARNINGS + 4; i++) {
+		snprintf(msg, sizeof(msg), "w%d", i);
+		CHECK(vt_state_warn(s, msg) == 1);
+	}
+	CHECK(!strcmp(vt_state_warning(s, 0), "w4"));
+	CHECK(!strcmp(vt_state_warning(s, VT_MAX_WARNINGS - 1), "w19"));
+	CHECK(vt_state_warning(s, VT_MAX_WARNINGS) == NULL);
+	vt_state_free(s);
+}
+
 int main(void)
 {
 	srand(12345);
@@ -935,6 +1011,8 @@ int main(void)
 	test_owners();
 	test_in_image();
 	test_reconcile();
+	test_reconcile_busy();
+	test_warnings();
 	test_sample();
 	test_leaks();
 	test_arenas_gc();

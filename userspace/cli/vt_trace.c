@@ -2,18 +2,17 @@
 #include "cli/vt_result.h"
 
 #include <errno.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/stat.h>
 #include <linux/capability.h>
 
 #include <jansson.h>
 
+#include "cli/vt_file.h"
 #include "cli/vt_record.h"
 #include "cli/vt_budget.h"
 #include "cli/vt_sites.h"
@@ -190,26 +189,111 @@ static bool changed(const struct vt_trace *t, uint64_t gen)
 	return t->rec && vt_state_generation(t->state) != gen;
 }
 
-enum load_how { LOAD_BOOT, LOAD_RECONCILE, LOAD_SAMPLE };
+enum load_how { LOAD_BOOT, LOAD_RECONCILE, LOAD_SAMPLE, LOAD_CHECK };
+
+/* A problem with the target's memory: on stderr once, and in the stream. */
+static void warn(struct vt_trace *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void warn(struct vt_trace *t, const char *fmt, ...)
+{
+	char msg[VT_WARNING_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(t->err, sizeof(t->err), "%s", msg);	/* for attach */
+	if (vt_state_warn(t->state, msg) && t->start_ms)
+		say(t, "warning: %s", msg);
+}
+
+/* Why a read of the target failed: the implausible structure, or errno. */
+static const char *why(const struct vt_trace *t)
+{
+	return errno == EPROTO ? vt_snap_problem(t->snap) : strerror(errno);
+}
+
+/* An unreadable slab keeps its last good state, marked invalid; the other
+ * slabs go on being traced. */
+static int slab_failed(struct vt_trace *t, uint64_t addr, int system,
+		       enum vt_slab_kind kind)
+{
+	if (errno == EPROTO)
+		warn(t, "system %d %s %s; its last good state is kept", system,
+		     vt_slab_kind_name(kind), vt_snap_problem(t->snap));
+	else
+		warn(t, "system %d %s slab %#llx cannot be read (%s); its "
+		     "last good state is kept", system, vt_slab_kind_name(kind),
+		     (unsigned long long)addr, strerror(errno));
+	vt_state_slab_invalid(t->state, addr);
+	return -1;
+}
+
+/* The runtime never resizes a live slab nor moves its bitmap: a header
+ * that does, with no free event for the slab, is reported and the slab
+ * marked invalid (reconciliation then reloads it from memory). */
+static bool geometry_changed(struct vt_trace *t, const struct vt_slab *sl,
+			     const struct vt_slab_image *img)
+{
+	if (sl->total == img->total && sl->item_size == img->item_size &&
+	    sl->bitmap_addr == img->bitmap_addr)
+		return false;
+	warn(t, "system %d %s slab %#llx changed without being freed: "
+	     "numItems %llu -> %llu, itemSize %llu -> %llu, usage_bitmap "
+	     "%#llx -> %#llx", sl->system, vt_slab_kind_name(sl->kind),
+	     (unsigned long long)sl->addr, (unsigned long long)sl->total,
+	     (unsigned long long)img->total, (unsigned long long)sl->item_size,
+	     (unsigned long long)img->item_size,
+	     (unsigned long long)sl->bitmap_addr,
+	     (unsigned long long)img->bitmap_addr);
+	vt_state_slab_invalid(t->state, sl->addr);
+	return true;
+}
+
+/* Events mode reads no slab but checks each header once per reconcile
+ * interval: true when that settled it. An invalid slab is read in full
+ * until a settled image replaces its state. */
+static bool check_only(struct vt_trace *t, const struct vt_slab *sl)
+{
+	struct vt_slab_image img;
+
+	if (sl->invalid)
+		return false;
+	if (vt_snap_slab_header(t->snap, sl->addr, sl->system, sl->kind, &img)) {
+		slab_failed(t, sl->addr, sl->system, sl->kind);
+		return true;
+	}
+	return !geometry_changed(t, sl, &img);
+}
 
 static int load_slab(struct vt_trace *t, uint64_t addr, int system,
 		     enum vt_slab_kind kind, enum load_how how)
 {
-	struct vt_slab_image img;
-
-	/* a slab the runtime freed keeps its pointer in the system */
-	if (how == LOAD_RECONCILE && !vt_state_slab_find(t->state, addr))
-		return 0;
+	const struct vt_slab *sl = vt_state_slab_find(t->state, addr);
 	uint64_t gen = vt_state_generation(t->state);
+	struct vt_slab_image img;
 	int rc = 0;
 
+	/* a slab the runtime freed keeps its pointer in the system */
+	if ((how == LOAD_RECONCILE || how == LOAD_CHECK) && !sl)
+		return 0;
+	if (how == LOAD_CHECK && check_only(t, sl))
+		return 0;
 	if (vt_snap_slab(t->snap, addr, system, kind, &img))
-		return -1;
+		return slab_failed(t, addr, system, kind);
+	if (sl && !sl->invalid)
+		geometry_changed(t, sl, &img);
 	switch (how) {
 	case LOAD_BOOT:
 		rc = vt_state_slab_load(t->state, &img, vt_proc_now_ms());
 		break;
 	case LOAD_RECONCILE:
+	case LOAD_CHECK:
+		/* events up to the read are in the ring buffer by now */
+		if (t->probe)
+			vt_probe_drain(t->probe);
+		gen = vt_state_generation(t->state);
 		vt_state_slab_reconcile(t->state, &img, vt_proc_now_ms());
 		break;
 	case LOAD_SAMPLE:
@@ -221,18 +305,56 @@ static int load_slab(struct vt_trace *t, uint64_t addr, int system,
 	return rc;
 }
 
+/* The model's slab of that system and kind, if it has one. */
+static const struct vt_slab *slab_of(const struct vt_trace *t, int system,
+				     enum vt_slab_kind kind)
+{
+	for (size_t j = 0; j < vt_state_nslabs(t->state); j++) {
+		const struct vt_slab *s = vt_state_slab(t->state, j);
+
+		if (s->system == system && s->kind == kind)
+			return s;
+	}
+	return NULL;
+}
+
+/* A system points at its slabs for their whole life: another pointer while
+ * the model's slab was never freed is reported, that slab marked invalid. */
+static void check_pointer(struct vt_trace *t, int system,
+			  enum vt_slab_kind kind, uint64_t addr)
+{
+	const struct vt_slab *sl = slab_of(t, system, kind);
+
+	if (!sl || sl->addr == addr)
+		return;
+	warn(t, "system %d points its %s slab at %#llx, but slab %#llx was "
+	     "never freed", system, vt_slab_kind_name(kind),
+	     (unsigned long long)addr, (unsigned long long)sl->addr);
+	vt_state_slab_invalid(t->state, sl->addr);
+}
+
+/* Every slab and the owner registry of a system; -1 when the system itself
+ * cannot be read or a slab failed at boot. */
 static int load_system(struct vt_trace *t, int idx, enum load_how how)
 {
 	uint64_t slabs[VT_SLAB_KINDS];
-	char names[16][32];
-	int n;
+	char names[VT_MAX_OWNERS][32];
+	int n, rc = 0;
 
-	if (vt_snap_system_slabs(t->snap, t->systems[idx], slabs))
+	if (vt_snap_system_slabs(t->snap, t->systems[idx], slabs)) {
+		warn(t, "AIO system %d at %#llx cannot be read: %s", idx,
+		     (unsigned long long)t->systems[idx], strerror(errno));
 		return -1;
-	for (int k = 0; k < VT_SLAB_KINDS; k++)
+	}
+	for (int k = 0; k < VT_SLAB_KINDS; k++) {
+		if (how == LOAD_RECONCILE || how == LOAD_CHECK)
+			check_pointer(t, idx, k, slabs[k]);
 		if (slabs[k] && load_slab(t, slabs[k], idx, k, how))
-			return -1;
-	n = vt_snap_owners(t->snap, t->systems[idx], names, 16);
+			rc = -1;
+	}
+	n = vt_snap_owners(t->snap, t->systems[idx], names, VT_MAX_OWNERS);
+	if (n < 0)
+		warn(t, "system %d owner registry: %s", idx, why(t));
 	for (int i = 0; i < n; i++) {
 		uint64_t gen = vt_state_generation(t->state);
 
@@ -240,7 +362,7 @@ static int load_system(struct vt_trace *t, int idx, enum load_how how)
 		if (changed(t, gen))
 			vt_record_owner(t->rec, idx, i, names[i]);
 	}
-	return 0;
+	return rc;
 }
 
 /* New AIO systems since the last scan are bootstrapped from memory; a
@@ -266,6 +388,8 @@ static int scan_systems(struct vt_trace *t)
 			return -1;
 		t->nsystems++;
 	}
+	if (n < 0)
+		warn(t, "valk_sys and its subsystems: %s", why(t));
 	return n < 0 ? -1 : 0;
 }
 
@@ -313,16 +437,9 @@ static void read_arenas_gc(struct vt_trace *t)
 	uint64_t gen;
 
 	for (size_t i = 0; i < t->nsystems; i++) {
-		const struct vt_slab *arenas = NULL;
+		const struct vt_slab *arenas = slab_of(t, i, VT_SLAB_STREAM_ARENAS);
 		int got;
 
-		for (size_t j = 0; j < vt_state_nslabs(t->state); j++) {
-			const struct vt_slab *s = vt_state_slab(t->state, j);
-
-			if (s->system == (int)i &&
-			    s->kind == VT_SLAB_STREAM_ARENAS)
-				arenas = s;
-		}
 		got = vt_snap_arenas(t->snap, i, t->systems[i], arenas,
 				     t->arenas, n, MAX_ARENAS);
 		if (got > 0)
@@ -333,8 +450,15 @@ static void read_arenas_gc(struct vt_trace *t)
 	if (changed(t, gen))
 		vt_record_arenas(t->rec, t->arenas, n);
 	gen = vt_state_generation(t->state);
-	if (vt_snap_gc(t->snap, &gc) == 0)
+	switch (vt_snap_gc(t->snap, &gc)) {
+	case 0:
 		vt_state_gc_set(t->state, &gc);
+		break;
+	case -1:
+		warn(t, "GC heap (valk_system_t.heap) cannot be read: %s",
+		     strerror(errno));
+		break;
+	}
 	if (changed(t, gen))
 		vt_record_gc(t->rec, &gc);
 }
@@ -412,14 +536,19 @@ static void fill_meta(void *ctx, struct vt_wire_meta *m)
 	*m = ((struct vt_trace *)ctx)->meta;
 }
 
-static int write_json(struct vt_trace *t, FILE *f)
+static char *json_doc(struct vt_trace *t)
 {
 	struct vt_wire_meta m;
-	char *doc;
-	int rc;
 
 	fill_meta(t, &m);
-	doc = vt_wire_memory(t->state, &m, ++t->seq);
+	return vt_wire_memory(t->state, &m, ++t->seq);
+}
+
+static int write_json(struct vt_trace *t, FILE *f)
+{
+	char *doc = json_doc(t);
+	int rc;
+
 	if (!doc)
 		return -1;
 	rc = fputs(doc, f) != EOF && fputc('\n', f) != EOF ? 0 : -1;
@@ -427,23 +556,26 @@ static int write_json(struct vt_trace *t, FILE *f)
 	return rc;
 }
 
-/* A regular file is replaced atomically (tmp + rename), so a reader never
- * sees half a document; a pipe or a terminal (/dev/stdout) is written. */
+/* `-` is standard output; a file is replaced whole (vt_file), so a reader
+ * never sees half a document. */
 static int write_json_file(struct vt_trace *t, const char *path)
 {
-	char tmp[4096];
-	struct stat st;
-	bool direct = !stat(path, &st) && !S_ISREG(st.st_mode);
-	FILE *f;
+	char *doc, err[512];
+	size_t n;
+	int rc;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(direct ? path : tmp, "w");
-	if (!f || write_json(t, f) || fclose(f) ||
-	    (!direct && rename(tmp, path))) {
-		say(t, "cannot write %s: %s", path, strerror(errno));
+	if (!strcmp(path, "-"))
+		return write_json(t, stdout);
+	doc = json_doc(t);
+	if (!doc)
 		return -1;
-	}
-	return 0;
+	n = strlen(doc);
+	doc[n] = '\n';	/* over the terminator: written by length */
+	rc = vt_file_write(path, doc, n + 1, err, sizeof(err));
+	free(doc);
+	if (rc)
+		say(t, "%s", err);
+	return rc;
 }
 
 /* ---- recording ---------------------------------------------------------- */
@@ -799,11 +931,14 @@ static int find_mapped(struct vt_trace *t)
 /* One tick's work: events, memory reads, counters, the report. */
 static void refresh(struct vt_trace *t, uint64_t now)
 {
+	bool due = now - t->last_reconcile_ms >= RECONCILE_MS;
+
 	if (find_mapped(t))
 		return;
 	if (t->probe)
 		vt_probe_drain(t->probe);
-	if (t->rescan || t->o->mode == VT_MODE_SAMPLE) {
+	/* the subsystem list is checked each reconcile interval too */
+	if (t->rescan || due || t->o->mode == VT_MODE_SAMPLE) {
 		t->rescan = false;
 		scan_systems(t);
 	}
@@ -813,10 +948,10 @@ static void refresh(struct vt_trace *t, uint64_t now)
 		refresh_all(t, LOAD_SAMPLE);
 	if (t->o->mode != VT_MODE_SAMPLE)
 		type_pending(t);
-	if (t->o->mode == VT_MODE_HYBRID && !t->budget.slabs_read &&
-	    now - t->last_reconcile_ms >= RECONCILE_MS) {
+	if (t->o->mode != VT_MODE_SAMPLE && !t->budget.slabs_read && due) {
 		t->last_reconcile_ms = now;
-		refresh_all(t, LOAD_RECONCILE);
+		refresh_all(t, t->o->mode == VT_MODE_HYBRID ? LOAD_RECONCILE
+							    : LOAD_CHECK);
 	}
 	read_arenas_gc(t);
 	read_figures(t);
@@ -855,25 +990,11 @@ static void on_tick(uv_timer_t *h)
 int vt_trace_check_output(const char *what, const char *path, char *err,
 			  size_t errlen)
 {
-	struct stat st;
-	char dir[4096];
-	bool exists = !stat(path, &st);
+	char why[480];
 
-	if (exists && S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "%s %s is a directory; name a file", what,
-			 path);
-		return -1;
-	}
-	if (exists && !S_ISREG(st.st_mode)) {	/* a pipe, a terminal */
-		if (!access(path, W_OK))
-			return 0;
-	} else if (exists || errno == ENOENT) {	/* tmp + rename in its dir */
-		snprintf(dir, sizeof(dir), "%s", path);
-		if (!access(dirname(dir), W_OK | X_OK))
-			return 0;
-	}
-	snprintf(err, errlen, "cannot write %s %s: %s; choose a writable path",
-		 what, path, strerror(errno));
+	if (!strcmp(path, "-") || !vt_file_check(path, why, sizeof(why)))
+		return 0;
+	snprintf(err, errlen, "%s: %s", what, why);
 	return -1;
 }
 
@@ -1001,12 +1122,13 @@ static int attach(struct vt_trace *t)
 	}
 	t->mapped = true;
 	if (scan_systems(t)) {
-		char why[256];
+		char why[400];
 
 		if (errno == EPERM || errno == EACCES)
 			vt_proc_eperm_reason(o->pid, why, sizeof(why));
-		else
-			snprintf(why, sizeof(why), "%s", strerror(errno));
+		else	/* the structure that was implausible or unreadable */
+			snprintf(why, sizeof(why), "%s (is its memory corrupt, "
+				 "or the layout of another build?)", t->err);
 		snprintf(t->err, sizeof(t->err),
 			 "cannot read the memory of pid %d: %s", o->pid, why);
 		return -1;

@@ -1,12 +1,10 @@
 /* vt_state: the pure memory-state model (see vt_state.h). */
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model/vt_state.h"
-
-#define VT_MAX_SLOTS (1ULL << 24)	/* far above any configured slab */
-#define VT_MAX_ITEM (1ULL << 32)
 
 struct vt_state {
 	uint64_t attach_ms, generation;
@@ -19,6 +17,8 @@ struct vt_state {
 	struct vt_gc gc;
 	struct vt_figures *figures;
 	struct vt_state_counters counters;
+	char warnings[VT_MAX_WARNINGS][VT_WARNING_LEN];
+	size_t nwarnings;		/* ever added; the last 16 are kept */
 };
 
 static const char *const slab_kind_names[VT_SLAB_KINDS] = {
@@ -211,6 +211,7 @@ static bool same_geometry(const struct vt_slab *sl,
 			  const struct vt_slab_image *img)
 {
 	return sl->total == img->total && sl->item_size == img->item_size &&
+	       sl->bitmap_addr == img->bitmap_addr &&
 	       sl->kind == img->kind && sl->system == img->system &&
 	       sl->heap_off == img->heap_off && sl->data_off == img->data_off;
 }
@@ -247,6 +248,7 @@ static struct vt_slab *slab_alloc(const struct vt_slab_image *img)
 	sl->total = n;
 	sl->heap_off = img->heap_off;
 	sl->data_off = img->data_off;
+	sl->bitmap_addr = img->bitmap_addr;
 	sl->stride = vt_slab_stride(img->data_off, img->item_size);
 	sl->bitmap = calloc((n + 7) / 8, 1);
 	sl->since_ms = calloc(n, sizeof(*sl->since_ms));
@@ -307,6 +309,7 @@ static void slab_adopt(struct vt_slab *sl, const struct vt_slab_image *img,
 	sl->image_ms = now_ms;
 	memset(sl->unsure, 0, sl->total);
 	sl->suspect = false;
+	sl->invalid = false;
 	slab_check(sl);
 }
 
@@ -361,6 +364,15 @@ static bool slab_matches(const struct vt_slab *sl,
 	return true;
 }
 
+/* Memory agrees with the model again. */
+static void slab_valid(struct vt_state *s, struct vt_slab *sl)
+{
+	if (sl->invalid) {
+		sl->invalid = false;
+		s->generation++;
+	}
+}
+
 int vt_state_slab_reconcile(struct vt_state *s,
 			    const struct vt_slab_image *img, uint64_t now_ms)
 {
@@ -376,11 +388,14 @@ int vt_state_slab_reconcile(struct vt_state *s,
 	}
 	if (slab_matches(sl, img)) {
 		sl->suspect = false;
+		slab_valid(s, sl);
 		return 0;
 	}
 	/* Events still in flight explain a mismatch while memory moves; one
-	 * that persists over an unchanged bitmap_version is a real drift. */
-	if (sl->suspect && sl->suspect_version == img->version) {
+	 * at the model's own version, or that persists over an unchanged
+	 * bitmap_version, is a real drift. */
+	if ((img->settled && (sl->invalid || sl->version == img->version)) ||
+	    (sl->suspect && sl->suspect_version == img->version)) {
 		slab_adopt(sl, img, now_ms, false);
 		s->counters.resyncs++;
 		s->generation++;
@@ -400,8 +415,10 @@ int vt_state_slab_sample(struct vt_state *s, const struct vt_slab_image *img,
 		return -1;
 	if (!sl || !same_geometry(sl, img))
 		return vt_state_slab_load(s, img, now_ms);
-	if (slab_matches(sl, img))
+	if (slab_matches(sl, img)) {
+		slab_valid(s, sl);
 		return 0;
+	}
 	slab_adopt(sl, img, now_ms, false);
 	s->generation++;
 	return 0;
@@ -465,6 +482,40 @@ void vt_state_counters_set(struct vt_state *s,
 		s->counters = *c;
 		s->generation++;
 	}
+}
+
+void vt_state_slab_invalid(struct vt_state *s, uint64_t addr)
+{
+	struct vt_slab *sl = slab_get(s, addr);
+
+	if (sl && !sl->invalid) {
+		sl->invalid = true;
+		s->generation++;
+	}
+}
+
+int vt_state_warn(struct vt_state *s, const char *msg)
+{
+	size_t kept = s->nwarnings < VT_MAX_WARNINGS ? s->nwarnings
+						      : VT_MAX_WARNINGS;
+
+	for (size_t i = 0; i < kept; i++)
+		if (!strncmp(s->warnings[i], msg, VT_WARNING_LEN - 1))
+			return 0;
+	snprintf(s->warnings[s->nwarnings++ % VT_MAX_WARNINGS],
+		 VT_WARNING_LEN, "%s", msg);
+	s->generation++;
+	return 1;
+}
+
+const char *vt_state_warning(const struct vt_state *s, size_t i)
+{
+	size_t kept = s->nwarnings < VT_MAX_WARNINGS ? s->nwarnings
+						      : VT_MAX_WARNINGS;
+
+	if (i >= kept)
+		return NULL;
+	return s->warnings[(s->nwarnings - kept + i) % VT_MAX_WARNINGS];
 }
 
 /* ---- systems, arenas, gc --------------------------------------------------- */

@@ -44,6 +44,9 @@ static inline bool vt_slab_bit(const uint8_t *bm, uint64_t i)
 #define VT_OWNER_NONE 0xffff
 #define VT_MAX_SYSTEMS 16	/* valk_system_t.subsystems[] */
 #define VT_MAX_OWNERS 16	/* VALK_MAX_OWNERS */
+/* Bounds of a plausible slab: far above any configured one. */
+#define VT_MAX_SLOTS (1ULL << 24)
+#define VT_MAX_ITEM (1ULL << 32)
 
 /* The state letter of a used handle slot from its kind and diag words:
  * T listener, K task, M timer, N/A/I/C connection by diag (a connection
@@ -57,10 +60,12 @@ struct vt_slab_image {
 	int system;		/* AIO system index */
 	enum vt_slab_kind kind;
 	uint64_t item_size, total;
+	uint64_t bitmap_addr;	/* usage_bitmap: fixed for the slab's life */
 	uint64_t heap_off;	/* offsetof(valk_slab_t, heap) */
 	uint64_t data_off;	/* offsetof(valk_slab_item_t, data) */
 	uint64_t used, hwm, overflow, acquires, releases, version;
 	uint64_t read_ns;	/* when the read began (event clock) */
+	bool settled;		/* read between two equal, consistent versions */
 	const uint8_t *bitmap;	/* (total+7)/8 bytes, LSB = lowest slot */
 	const uint32_t *kinds;	/* handles: kind word per slot, else NULL */
 	const uint32_t *diags;	/* handles: diag state per slot */
@@ -156,7 +161,7 @@ struct vt_slab {
 	uint64_t addr;
 	int system;
 	enum vt_slab_kind kind;
-	uint64_t item_size, total, stride, heap_off, data_off;
+	uint64_t item_size, total, stride, heap_off, data_off, bitmap_addr;
 	uint64_t used, hwm, overflow, acquires, releases;
 	uint64_t version;	/* newest bitmap_version seen */
 	uint8_t *bitmap;
@@ -176,6 +181,7 @@ struct vt_slab {
 	uint64_t image_version;
 	uint64_t image_ms;	/* when that image was adopted */
 	uint8_t *unsure;	/* released per an event that may predate it */
+	bool invalid;		/* its memory last read implausible */
 };
 
 struct vt_system {
@@ -203,15 +209,32 @@ int vt_state_slab_load(struct vt_state *s, const struct vt_slab_image *img,
 		       uint64_t now_ms);
 /* The slab was freed in the target: forget it. */
 void vt_state_slab_drop(struct vt_state *s, uint64_t addr);
-/* Compare with memory; repair a mismatch seen at two consecutive calls with
- * the slab's memory unchanged between them (otherwise events may still be in
- * flight). Returns 1 when it repaired, else 0; repairs count in resyncs. */
+/* Compare with memory and repair a drift: at once from a settled image read
+ * at the version the model has reached (it holds every event the model
+ * applied and no later one), or from a slab marked invalid; otherwise when
+ * the mismatch is seen at two consecutive calls with the slab's memory
+ * unchanged between them (events may still be in flight). Returns 1 when
+ * it repaired, else 0; repairs count in resyncs. */
 int vt_state_slab_reconcile(struct vt_state *s,
 			    const struct vt_slab_image *img, uint64_t now_ms);
 /* Sample mode: take the image as the truth, no resync counting; loads a
  * slab it does not know yet. */
 int vt_state_slab_sample(struct vt_state *s, const struct vt_slab_image *img,
 			 uint64_t now_ms);
+
+/* The slab's memory read implausible (a header no slab can have, a bitmap
+ * in unmapped memory): it keeps its last good state, marked invalid, until
+ * a settled image replaces it. */
+void vt_state_slab_invalid(struct vt_state *s, uint64_t addr);
+
+/* A one-line problem with what the target's memory holds. The last
+ * VT_MAX_WARNINGS distinct ones are kept for the stream. Returns 1 when it
+ * is new, 0 when it is listed already. */
+#define VT_MAX_WARNINGS 16
+#define VT_WARNING_LEN 256
+int vt_state_warn(struct vt_state *s, const char *msg);
+/* Warning i, oldest first; NULL past the last. */
+const char *vt_state_warning(const struct vt_state *s, size_t i);
 
 int vt_state_system_set(struct vt_state *s, int system, uint64_t addr);
 void vt_state_owner_set(struct vt_state *s, int system, unsigned idx,

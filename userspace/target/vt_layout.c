@@ -397,6 +397,103 @@ static int resolve_symbols(Elf *elf, struct vt_layout *out, const char *path,
 	return 0;
 }
 
+/* ---- checks ----------------------------------------------------------- */
+
+#define MAX_OFF (1u << 20)	/* far above any struct the tracer reads */
+#define MAX_COUNT 65536
+#define HDR_MAX 512		/* vt_snap reads slab headers on the stack */
+
+/* Bytes the tracer reads at a field: 8 unless listed; 0 for a size or a
+ * flexible array. */
+static uint64_t field_width(const struct vt_layout *l, enum vt_layout_id id)
+{
+	switch (id) {
+	case VT_L_HANDLE_KIND:
+	case VT_L_HANDLE_DIAG_STATE:
+	case VT_L_VSYS_SUBSYSTEM_COUNT:
+		return 4;
+	case VT_L_HANDLE_DIAG_OWNER:
+	case VT_L_OWNERS_COUNT:
+	case VT_L_PAGELIST_SLOT_SIZE:
+		return 2;
+	case VT_L_OWNER_NAME:
+		return l->count[VT_LC_OWNER_NAME_LEN];
+	case VT_L_SLAB_HEAP:
+	case VT_L_ITEM_DATA:
+		return 0;
+	default:
+		return *vt_layout_fields[id].path ? 8 : 0;
+	}
+}
+
+/* The sizeof entry of a field's struct, or VT_L_COUNT if none is known. */
+static enum vt_layout_id size_of(enum vt_layout_id id)
+{
+	for (int i = 0; i < VT_L_COUNT; i++)
+		if (!*vt_layout_fields[i].path &&
+		    !strcmp(vt_layout_fields[i].type, vt_layout_fields[id].type))
+			return i;
+	return VT_L_COUNT;
+}
+
+static int bad_field(const struct vt_layout *l, enum vt_layout_id id,
+		     const char *why, uint64_t limit, char *err, size_t errlen)
+{
+	char name[128];
+
+	snprintf(err, errlen, "layout of %s: %s at %llu (+%llu bytes) %s %llu: "
+		 "regenerate it with `valk-trace layout`", l->object,
+		 vt_layout_field_name(id, name, sizeof(name)),
+		 (unsigned long long)l->off[id],
+		 (unsigned long long)field_width(l, id), why,
+		 (unsigned long long)limit);
+	return -1;
+}
+
+/* Every offset plus the bytes read there within its struct (the slab
+ * header's fields within the header before the items); array lengths
+ * bounded, strides and name lengths not zero. */
+static int layout_check(const struct vt_layout *l, char *err, size_t errlen)
+{
+	char name[128];
+
+	for (int i = 0; i < VT_L_COUNT; i++) {
+		enum vt_layout_id sz = size_of(i);
+		uint64_t end = l->off[i] + field_width(l, i);
+
+		if (l->off[i] > MAX_OFF || end > MAX_OFF)
+			return bad_field(l, i, "is above", MAX_OFF, err, errlen);
+		if (sz != VT_L_COUNT && (int)sz != i && end > l->off[sz])
+			return bad_field(l, i, "ends past the struct's size",
+					 l->off[sz], err, errlen);
+		if (!strcmp(vt_layout_fields[i].type, "valk_slab_t") &&
+		    i != VT_L_SLAB_HEAP && i != VT_L_SLAB_SIZEOF &&
+		    end > l->off[VT_L_SLAB_HEAP])
+			return bad_field(l, i, "ends past the items at",
+					 l->off[VT_L_SLAB_HEAP], err, errlen);
+		if (!*vt_layout_fields[i].path && l->off[i] == 0)
+			return bad_field(l, i, "is a size of", 0, err, errlen);
+	}
+	if (l->off[VT_L_SLAB_HEAP] > HDR_MAX || l->off[VT_L_PAGELIST_SIZEOF] > HDR_MAX)
+		return bad_field(l, l->off[VT_L_SLAB_HEAP] > HDR_MAX ?
+				 VT_L_SLAB_HEAP : VT_L_PAGELIST_SIZEOF,
+				 "is above", HDR_MAX, err, errlen);
+	for (int i = 0; i < VT_LC_COUNT; i++) {
+		const struct vt_layout_spec *sp = &vt_layout_counts[i];
+
+		if (l->count[i] <= MAX_COUNT &&
+		    (i != VT_LC_OWNER_NAME_LEN || l->count[i] > 0))
+			continue;
+		spec_name(sp, name, sizeof(name));
+		snprintf(err, errlen, "layout of %s: %s has %llu elements, not "
+			 "within %d..%d: regenerate it with `valk-trace layout`",
+			 l->object, name, (unsigned long long)l->count[i],
+			 i == VT_LC_OWNER_NAME_LEN, MAX_COUNT);
+		return -1;
+	}
+	return 0;
+}
+
 static bool truncated(int fd, Elf *elf)
 {
 	GElf_Ehdr eh;
@@ -446,6 +543,8 @@ int vt_layout_from_elf(const char *path, struct vt_layout *out, char *err,
 		goto out;
 	}
 	r = resolve_all(dw, out, path, err, errlen);
+	if (r == 0)
+		r = layout_check(out, err, errlen);
 out:
 	dwarf_end(dw);
 	elf_end(elf);
@@ -616,7 +715,7 @@ int vt_layout_read_json(const char *path, struct vt_layout *out, char *err,
 			     i >= VT_LS_REQUIRED, &out->sym[i], path, err,
 			     errlen))
 			goto out;
-	r = 0;
+	r = layout_check(out, err, errlen);
 out:
 	json_decref(root);
 	return r;

@@ -1,6 +1,8 @@
 /* vt_mem: full-or-error reads of another process's memory. */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/uio.h>
 
 #include "target/vt_mem.h"
@@ -69,4 +71,70 @@ int vt_mem_u32(int pid, uint64_t addr, uint32_t *out)
 int vt_mem_u16(int pid, uint64_t addr, uint16_t *out)
 {
 	return vt_mem_read(pid, addr, out, sizeof(*out));
+}
+
+static int region_add(struct vt_mem_regions *r, uint64_t start, uint64_t end)
+{
+	if (r->n && r->v[r->n - 1].end == start) {	/* maps is sorted */
+		r->v[r->n - 1].end = end;
+		return 0;
+	}
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 64;
+		struct vt_mem_region *v = realloc(r->v, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		r->v = v;
+		r->cap = cap;
+	}
+	r->v[r->n++] = (struct vt_mem_region){ start, end };
+	return 0;
+}
+
+int vt_mem_regions_load(int pid, struct vt_mem_regions *r)
+{
+	char path[64], perms[8], *line = NULL;
+	unsigned long long start, end;
+	size_t cap = 0;
+	int rc = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	r->n = 0;
+	while (rc == 0 && getline(&line, &cap, f) > 0)
+		if (sscanf(line, "%llx-%llx %7s", &start, &end, perms) == 3 &&
+		    perms[0] == 'r')
+			rc = region_add(r, start, end);
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+int vt_mem_regions_cover(const struct vt_mem_regions *r, uint64_t addr,
+			 uint64_t len)
+{
+	size_t lo = 0, hi = r->n;
+
+	if (len > UINT64_MAX - addr)
+		return 0;
+	while (lo < hi) {	/* the region holding addr, if any */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (r->v[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < r->n && r->v[lo].start <= addr &&
+	       addr + len <= r->v[lo].end;
+}
+
+void vt_mem_regions_free(struct vt_mem_regions *r)
+{
+	free(r->v);
+	*r = (struct vt_mem_regions){ 0 };
 }

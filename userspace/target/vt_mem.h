@@ -26,6 +26,23 @@ int vt_mem_read(int pid, uint64_t addr, void *buf, size_t len);
 int vt_mem_readv(int pid, const struct vt_mem_span *spans, size_t n,
 		 size_t *done);
 
+/* The target's readable mappings, merged where adjacent, to check that a
+ * structure read from its memory lies where memory is before trusting its
+ * size. */
+struct vt_mem_regions {
+	struct vt_mem_region {
+		uint64_t start, end;
+	} *v;
+	size_t n, cap;
+};
+
+/* (Re)reads /proc/<pid>/maps. 0, or -1 with errno. */
+int vt_mem_regions_load(int pid, struct vt_mem_regions *r);
+/* Whether [addr, addr+len) lies wholly in readable memory. */
+int vt_mem_regions_cover(const struct vt_mem_regions *r, uint64_t addr,
+			 uint64_t len);
+void vt_mem_regions_free(struct vt_mem_regions *r);
+
 int vt_mem_u64(int pid, uint64_t addr, uint64_t *out);
 int vt_mem_u32(int pid, uint64_t addr, uint32_t *out);
 int vt_mem_u16(int pid, uint64_t addr, uint16_t *out);

@@ -1,6 +1,7 @@
 #include "target/vt_snap.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,18 +11,26 @@
 
 #define VERSION_TRIES 8
 #define HDR_MAX 512
+/* bitmap_version counts bitmap changes, total_acquires + total_releases the
+ * operations that finished: they differ by the operations in flight. */
+#define VERSION_SLACK 4096
+/* Buffers are sized for the largest slab of the last SHRINK_EVERY reads:
+ * a slab that shrinks or is rejected gives its memory back. */
+#define SHRINK_EVERY 64
 
 struct vt_snap {
 	int pid;
 	const struct vt_layout *l;
 	uint64_t bias;
 	uint64_t valk_sys;	/* address of the valk_sys pointer */
+	struct vt_mem_regions maps;	/* cached; read again on a miss */
 	/* per-slab buffers, grown as needed, reused across calls */
-	size_t cap;
+	size_t cap, want, reads;
 	uint8_t *bitmap;
 	uint32_t *kinds, *diags;
 	uint16_t *owners;
 	struct vt_mem_span *spans;
+	char problem[256];
 };
 
 #define OFF(s, id) ((s)->l->off[VT_L_##id])
@@ -49,15 +58,47 @@ void vt_snap_free(struct vt_snap *s)
 	free(s->diags);
 	free(s->owners);
 	free(s->spans);
+	vt_mem_regions_free(&s->maps);
 	free(s);
 }
 
-static int grow(struct vt_snap *s, size_t total)
+const char *vt_snap_problem(const struct vt_snap *s)
+{
+	return s->problem;
+}
+
+/* A structure read from the target that cannot be what it claims: the
+ * reason goes to vt_snap_problem, errno is EPROTO. */
+static int implausible(struct vt_snap *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int implausible(struct vt_snap *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->problem, sizeof(s->problem), fmt, ap);
+	va_end(ap);
+	errno = EPROTO;
+	return -1;
+}
+
+/* Whether len bytes at addr are readable memory of the target: the cached
+ * maps first, read again once when they do not cover it. */
+static bool mapped(struct vt_snap *s, uint64_t addr, uint64_t len)
+{
+	if (vt_mem_regions_cover(&s->maps, addr, len))
+		return true;
+	return vt_mem_regions_load(s->pid, &s->maps) == 0 &&
+	       vt_mem_regions_cover(&s->maps, addr, len);
+}
+
+static int resize(struct vt_snap *s, size_t total)
 {
 	void *b, *k, *d, *o, *sp;
 
-	if (total <= s->cap)
-		return 0;
+	if (total < 1)
+		total = 1;
 	b = realloc(s->bitmap, (total + 7) / 8);
 	if (b)
 		s->bitmap = b;
@@ -73,12 +114,36 @@ static int grow(struct vt_snap *s, size_t total)
 	sp = realloc(s->spans, 3 * total * sizeof(*s->spans));
 	if (sp)
 		s->spans = sp;
+	/* a failed realloc leaves its buffer as it was, the others now
+	 * hold total: cap is the smaller, never more than a buffer holds */
 	if (!b || !k || !d || !o || !sp) {
+		if (total < s->cap)
+			s->cap = total;
 		errno = ENOMEM;
 		return -1;
 	}
 	s->cap = total;
 	return 0;
+}
+
+/* Sizes every per-slot buffer for at least `total` slots, and every
+ * SHRINK_EVERY calls down to the largest need since. */
+static int fit(struct vt_snap *s, size_t total)
+{
+	if (total > VT_MAX_SLOTS) {
+		errno = EOVERFLOW;
+		return -1;
+	}
+	if (total > s->want)
+		s->want = total;
+	if (++s->reads % SHRINK_EVERY == 0) {
+		size_t want = s->want;
+
+		s->want = 0;
+		if (s->cap > 2 * want)
+			resize(s, want);	/* on failure cap is still >= want */
+	}
+	return total <= s->cap ? 0 : resize(s, total);
 }
 
 static uint64_t get(const uint8_t *buf, uint64_t off, size_t width)
@@ -103,7 +168,9 @@ int vt_snap_systems(struct vt_snap *s, uint64_t *sys, size_t max)
 	if (vt_mem_u32(s->pid, vsys + OFF(s, VSYS_SUBSYSTEM_COUNT), &count))
 		return -1;
 	if (count > l->count[VT_LC_N_SUBSYSTEMS])
-		count = l->count[VT_LC_N_SUBSYSTEMS];
+		return implausible(s, "valk_system_t.subsystem_count = %u, "
+				   "above its %llu entries", count,
+				   (unsigned long long)l->count[VT_LC_N_SUBSYSTEMS]);
 	for (uint32_t i = 0; i < count && n < max; i++) {
 		uint64_t base = vsys + OFF(s, VSYS_SUBSYSTEMS) +
 				i * OFF(s, SUBSYS_SIZEOF);
@@ -146,35 +213,107 @@ static uint64_t popcount(const uint8_t *b, uint64_t total)
 	return n;
 }
 
+/* The header's geometry, checked before anything is sized by it: slot
+ * count and item size within bounds, the bitmap and every item in memory
+ * the target has mapped. */
+static int check_geometry(struct vt_snap *s, uint64_t addr, const uint8_t *hdr)
+{
+	uint64_t total = get(hdr, OFF(s, SLAB_NUM_ITEMS), 8);
+	uint64_t item = get(hdr, OFF(s, SLAB_ITEM_SIZE), 8);
+	uint64_t bm = get(hdr, OFF(s, SLAB_BITMAP), 8);
+	uint64_t items;
+
+	if (total == 0 || total > VT_MAX_SLOTS)
+		return implausible(s, "slab %#llx: valk_slab_t.numItems = %llu, "
+				   "not within 1..%llu", (unsigned long long)addr,
+				   (unsigned long long)total, VT_MAX_SLOTS);
+	if (item == 0 || item > VT_MAX_ITEM)
+		return implausible(s, "slab %#llx: valk_slab_t.itemSize = %llu, "
+				   "not within 1..%llu", (unsigned long long)addr,
+				   (unsigned long long)item, VT_MAX_ITEM);
+	/* both bounded above: no product or sum here can wrap */
+	items = total * stride_of(OFF(s, ITEM_DATA), item);
+	if (!mapped(s, bm, (total + 7) / 8))
+		return implausible(s, "slab %#llx: valk_slab_t.usage_bitmap = "
+				   "%#llx: its %llu bytes are not mapped",
+				   (unsigned long long)addr,
+				   (unsigned long long)bm,
+				   (unsigned long long)(total + 7) / 8);
+	if (!mapped(s, addr, OFF(s, SLAB_HEAP) + items))
+		return implausible(s, "slab %#llx: %llu items of %llu bytes "
+				   "reach past its mapping",
+				   (unsigned long long)addr,
+				   (unsigned long long)total,
+				   (unsigned long long)item);
+	return 0;
+}
+
+/* A slab header into hdr[HDR_MAX], its geometry checked. */
+static int read_header(struct vt_snap *s, uint64_t addr, uint8_t *hdr)
+{
+	if (OFF(s, SLAB_HEAP) > HDR_MAX) {	/* vt_layout refuses it */
+		errno = EINVAL;
+		return -1;
+	}
+	if (vt_mem_read(s->pid, addr, hdr, OFF(s, SLAB_HEAP)))
+		return -1;
+	return check_geometry(s, addr, hdr);
+}
+
+/* Counters that cannot belong to a slab of that size. */
+static int check_counts(struct vt_snap *s, uint64_t addr, const uint8_t *hdr,
+			uint64_t version)
+{
+	uint64_t total = get(hdr, OFF(s, SLAB_NUM_ITEMS), 8);
+	uint64_t peak = get(hdr, OFF(s, SLAB_PEAK), 8);
+	uint64_t ops = get(hdr, OFF(s, SLAB_ACQUIRES), 8) +
+		       get(hdr, OFF(s, SLAB_RELEASES), 8);
+	uint64_t d = version > ops ? version - ops : ops - version;
+
+	if (peak > total)
+		return implausible(s, "slab %#llx: valk_slab_t.peakUsed = %llu, "
+				   "above numItems %llu", (unsigned long long)addr,
+				   (unsigned long long)peak,
+				   (unsigned long long)total);
+	if (d > VERSION_SLACK + total)
+		return implausible(s, "slab %#llx: valk_slab_t.bitmap_version = "
+				   "%llu, but %llu acquires and releases",
+				   (unsigned long long)addr,
+				   (unsigned long long)version,
+				   (unsigned long long)ops);
+	return 0;
+}
+
 /* Header and bitmap between two equal bitmap_version reads. The runtime
  * bumps the version once per bitmap change and the bitmap starts empty, so
  * a consistent pair has version + popcount even; an odd sum is a change
  * caught between its bit write and its bump: read again. A very busy slab
- * may never give a clean pair: after a few tries the last one is taken
- * (reconciliation waits for a mismatch to persist before repairing). */
+ * may never give a clean pair: after a few tries the last one is taken,
+ * not settled (reconciliation does not repair from it). */
 static int read_bitmap(struct vt_snap *s, uint64_t addr, uint8_t *hdr,
-		       size_t hlen, uint64_t *version, uint64_t *used)
+		       struct vt_slab_image *img)
 {
 	uint64_t v2 = 0;
 
 	for (int i = 0; i < VERSION_TRIES; i++) {
 		uint64_t total, bm;
 
-		if (vt_mem_read(s->pid, addr, hdr, hlen))
+		if (read_header(s, addr, hdr))
 			return -1;
 		total = get(hdr, OFF(s, SLAB_NUM_ITEMS), 8);
 		bm = get(hdr, OFF(s, SLAB_BITMAP), 8);
-		if (grow(s, total) ||
+		if (fit(s, total) ||
 		    vt_mem_read(s->pid, bm, s->bitmap, (total + 7) / 8) ||
 		    vt_mem_u64(s->pid, addr + OFF(s, SLAB_VERSION), &v2))
 			return -1;
-		*version = get(hdr, OFF(s, SLAB_VERSION), 8);
-		*used = popcount(s->bitmap, total);
-		if (*version == v2 && (v2 + *used) % 2 == 0)
-			return 0;
+		img->version = get(hdr, OFF(s, SLAB_VERSION), 8);
+		img->used = popcount(s->bitmap, total);
+		img->settled = img->version == v2 && (v2 + img->used) % 2 == 0;
+		if (img->settled)
+			break;
 	}
-	*version = v2;
-	return 0;
+	img->version = v2;
+	return check_counts(s, addr, hdr, v2);
 }
 
 static uint64_t slot_data(const struct vt_slab_image *img, uint64_t slot)
@@ -228,29 +367,30 @@ static void counters(const uint8_t *hdr, struct vt_snap *s,
 	img->releases = get(hdr, OFF(s, SLAB_RELEASES), 8);
 }
 
-int vt_snap_slab(struct vt_snap *s, uint64_t addr, int system,
-		 enum vt_slab_kind kind, struct vt_slab_image *img)
+/* The header's own fields of an image. */
+static void header_fields(const struct vt_snap *s, const uint8_t *hdr,
+			  struct vt_slab_image *img)
 {
-	uint8_t hdr[HDR_MAX];
-	size_t hlen = OFF(s, SLAB_HEAP);
-
-	if (hlen > sizeof(hdr)) {
-		errno = EINVAL;
-		return -1;
-	}
-	memset(img, 0, sizeof(*img));
-	img->read_ns = vt_proc_now_ns();
-	if (read_bitmap(s, addr, hdr, hlen, &img->version, &img->used))
-		return -1;
-	img->addr = addr;
-	img->system = system;
-	img->kind = kind;
 	img->item_size = get(hdr, OFF(s, SLAB_ITEM_SIZE), 8);
 	img->total = get(hdr, OFF(s, SLAB_NUM_ITEMS), 8);
+	img->bitmap_addr = get(hdr, OFF(s, SLAB_BITMAP), 8);
 	img->heap_off = OFF(s, SLAB_HEAP);
 	img->data_off = OFF(s, ITEM_DATA);
 	img->hwm = get(hdr, OFF(s, SLAB_PEAK), 8);
 	img->overflow = get(hdr, OFF(s, SLAB_OVERFLOW), 8);
+}
+
+int vt_snap_slab(struct vt_snap *s, uint64_t addr, int system,
+		 enum vt_slab_kind kind, struct vt_slab_image *img)
+{
+	uint8_t hdr[HDR_MAX];
+
+	*img = (struct vt_slab_image){ .addr = addr, .system = system,
+				       .kind = kind,
+				       .read_ns = vt_proc_now_ns() };
+	if (read_bitmap(s, addr, hdr, img))
+		return -1;
+	header_fields(s, hdr, img);
 	counters(hdr, s, img);
 	img->bitmap = s->bitmap;
 	if (kind != VT_SLAB_HANDLES)
@@ -263,13 +403,27 @@ int vt_snap_slab(struct vt_snap *s, uint64_t addr, int system,
 	return 0;
 }
 
+int vt_snap_slab_header(struct vt_snap *s, uint64_t addr, int system,
+			enum vt_slab_kind kind, struct vt_slab_image *img)
+{
+	uint8_t hdr[HDR_MAX];
+
+	*img = (struct vt_slab_image){ .addr = addr, .system = system,
+				       .kind = kind };
+	if (read_header(s, addr, hdr))
+		return -1;
+	header_fields(s, hdr, img);
+	img->version = get(hdr, OFF(s, SLAB_VERSION), 8);
+	return check_counts(s, addr, hdr, img->version);
+}
+
 int vt_snap_handles(struct vt_snap *s, const struct vt_slab *const *slabs,
 		    const uint64_t *slots, size_t n, uint32_t *kinds,
 		    uint32_t *diags, uint16_t *owners)
 {
 	struct vt_mem_span *sp;
 
-	if (grow(s, n))
+	if (fit(s, n))
 		return -1;
 	sp = s->spans;
 	for (size_t i = 0; i < n; i++) {
@@ -291,8 +445,14 @@ int vt_snap_owners(struct vt_snap *s, uint64_t sys, char names[][32],
 
 	if (namelen > 32)
 		namelen = 32;
+	if (namelen == 0)	/* vt_layout rejects it; never index name[-1] */
+		return 0;
 	if (vt_mem_u16(s->pid, reg + OFF(s, OWNERS_COUNT), &count))
 		return -1;
+	if (count > s->l->count[VT_LC_N_OWNERS])
+		return implausible(s, "valk_owner_registry_t.count = %u, above "
+				   "its %llu entries", count,
+				   (unsigned long long)s->l->count[VT_LC_N_OWNERS]);
 	if (count > max)
 		count = max;
 	for (uint16_t i = 0; i < count; i++) {
@@ -376,16 +536,20 @@ int vt_snap_arenas(struct vt_snap *s, int system, uint64_t sys,
 int vt_snap_gc(struct vt_snap *s, struct vt_gc *gc)
 {
 	const struct vt_layout *l = s->l;
-	uint64_t vsys, heap, large;
+	uint64_t vsys = 0, heap = 0, large;
 	uint8_t pl[HDR_MAX];
 	size_t plen = OFF(s, PAGELIST_SIZEOF);
 
 	memset(gc, 0, sizeof(*gc));
-	if (plen > sizeof(pl) ||
-	    vt_mem_u64(s->pid, s->valk_sys, &vsys) ||
-	    !vsys || vt_mem_u64(s->pid, vsys + OFF(s, VSYS_HEAP), &heap) ||
-	    !heap)
+	if (plen > sizeof(pl)) {
+		errno = EINVAL;
 		return -1;
+	}
+	if (vt_mem_u64(s->pid, s->valk_sys, &vsys) ||
+	    (vsys && vt_mem_u64(s->pid, vsys + OFF(s, VSYS_HEAP), &heap)))
+		return -1;
+	if (!vsys || !heap)
+		return 1;
 	gc->nclasses = l->count[VT_LC_N_GC_CLASSES];
 	if (gc->nclasses > sizeof(gc->classes) / sizeof(gc->classes[0]))
 		gc->nclasses = sizeof(gc->classes) / sizeof(gc->classes[0]);

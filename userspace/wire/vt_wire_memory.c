@@ -62,6 +62,8 @@ static json_t *memory_slab(const struct vt_state *s, const struct vt_slab *sl)
 	vt_wire__set_u(o, "overflow", sl->overflow);
 	vt_wire__set_u(o, "acquires", sl->acquires);
 	vt_wire__set_u(o, "releases", sl->releases);
+	if (sl->invalid)
+		json_object_set_new(o, "invalid", json_true());
 	if (!sl->states) {
 		json_object_set_new(o, "bitmap", bitmap_hex(sl));
 		return o;
@@ -163,7 +165,8 @@ static json_t *tracer_json(const struct vt_state *s,
 			   const struct vt_wire_meta *m)
 {
 	const struct vt_state_counters *c = vt_state_counters(s);
-	json_t *o = json_object();
+	json_t *o = json_object(), *warn = json_array();
+	const char *w;
 
 	vt_wire__set_s(o, "mode", m->mode);
 	/* wall clock, like ts_ms: the state keeps the monotonic attach time */
@@ -176,6 +179,9 @@ static json_t *tracer_json(const struct vt_state *s,
 	json_object_set_new(o, "probes", probes_json(m->sites, c->probe_hits));
 	if (m->overhead)
 		json_object_set_new(o, "overhead", overhead_json(m->overhead));
+	for (size_t i = 0; (w = vt_state_warning(s, i)); i++)
+		json_array_append_new(warn, json_string(w));
+	json_object_set_new(o, "warnings", warn);
 	return o;
 }
 
