@@ -59,6 +59,16 @@ uint64_t vt_proc_start_ticks(int pid)
 			   &ticks) == 1 ? ticks : 0;
 }
 
+bool vt_proc_running(int pid, uint64_t start_ticks)
+{
+	char buf[1024];
+	const char *p = stat_fields(pid, buf, sizeof(buf));
+
+	/* field 3, the state: a zombie (Z) or dead (X) one has exited */
+	return p && *p != 'Z' && *p != 'X' &&
+	       vt_proc_start_ticks(pid) == start_ticks;
+}
+
 uint64_t vt_proc_cpu_ns(int pid)
 {
 	char buf[1024];

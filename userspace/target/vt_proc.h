@@ -21,6 +21,9 @@ uint64_t vt_proc_start_ticks(int pid);
 /* CPU time the process has used (user + system, all its threads), ns,
  * at clock-tick resolution; 0 when it is gone. */
 uint64_t vt_proc_cpu_ns(int pid);
+/* Whether that process still runs: a zombie keeps its start time but has
+ * exited, even while its parent has not reaped it. */
+bool vt_proc_running(int pid, uint64_t start_ticks);
 /* The process's argv from /proc/<pid>/cmdline, NUL-separated, into buf:
  * the bytes used, 0 when it cannot be read. */
 size_t vt_proc_cmdline(int pid, char *buf, size_t len);

@@ -562,7 +562,7 @@ int vt_target_check(const struct vt_target *t)
 	char path[PATH_MAX];
 	struct stat st;
 
-	if (vt_proc_start_ticks(t->pid) != t->start_time)
+	if (!vt_proc_running(t->pid, t->start_time))
 		return VT_TARGET_ENOPID;
 	map_files_path(t->pid, &m, path, sizeof(path));
 	if (!stat(path, &st) && st.st_dev == t->dev && st.st_ino == t->ino)
@@ -571,8 +571,8 @@ int vt_target_check(const struct vt_target *t)
 	if ((errno == EPERM || errno == EACCES) && still_mapped(t))
 		return 0;
 	/* The mapping went away: an exec, unless the process just exited. */
-	return vt_proc_start_ticks(t->pid) == t->start_time ? VT_TARGET_EEXEC
-							      : VT_TARGET_ENOPID;
+	return vt_proc_running(t->pid, t->start_time) ? VT_TARGET_EEXEC
+						      : VT_TARGET_ENOPID;
 }
 
 int vt_target_find_named(const char *name)
