@@ -994,7 +994,7 @@ int vt_trace_check_output(const char *what, const char *path, char *err,
 
 	if (!strcmp(path, "-") || !vt_file_check(path, why, sizeof(why)))
 		return 0;
-	snprintf(err, errlen, "%s: %s", what, why);
+	snprintf(err, errlen, "cannot write %s: %s", what, why);
 	return -1;
 }
 
@@ -1127,7 +1127,7 @@ static int attach(struct vt_trace *t)
 		if (errno == EPERM || errno == EACCES)
 			vt_proc_eperm_reason(o->pid, why, sizeof(why));
 		else	/* the structure that was implausible or unreadable */
-			snprintf(why, sizeof(why), "%s (is its memory corrupt, "
+			snprintf(why, sizeof(why), "%.300s (is its memory corrupt, "
 				 "or the layout of another build?)", t->err);
 		snprintf(t->err, sizeof(t->err),
 			 "cannot read the memory of pid %d: %s", o->pid, why);

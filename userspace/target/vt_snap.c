@@ -232,7 +232,7 @@ static int check_geometry(struct vt_snap *s, uint64_t addr, const uint8_t *hdr)
 				   "not within 1..%llu", (unsigned long long)addr,
 				   (unsigned long long)item, VT_MAX_ITEM);
 	/* both bounded above: no product or sum here can wrap */
-	items = total * stride_of(OFF(s, ITEM_DATA), item);
+	items = total * vt_slab_stride(OFF(s, ITEM_DATA), item);
 	if (!mapped(s, bm, (total + 7) / 8))
 		return implausible(s, "slab %#llx: valk_slab_t.usage_bitmap = "
 				   "%#llx: its %llu bytes are not mapped",
