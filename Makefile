@@ -18,7 +18,7 @@ endif
 
 WARN      := -Wall -Wextra -Werror
 CFLAGS    ?= -O2 -g
-CFLAGS    += $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -iquote userspace -iquote .
+CFLAGS    += $(SAN) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -iquote userspace -iquote .
 LDLIBS    := -lbpf -lcapstone -lelf -lz -luv -lnghttp2 -ljansson -ldw -lhttp_parser -lm
 BPFCFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Ivmlinux
 
@@ -31,10 +31,15 @@ WEB       := $(wildcard web/*)
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 TOOLS     := $(BUILD)/tests/vt-poke
 
-FUZZERS   := $(BUILD)/fuzz/fuzz_rec
+FUZZERS   := $(addprefix $(BUILD)/fuzz/,fuzz_rec fuzz_http1 fuzz_http2 fuzz_layout fuzz_image)
 FUZZ_SRCS := userspace/model/vt_state.c $(wildcard userspace/wire/vt_rec*.c)
+FUZZ_CC   := $(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined \
+	     -fno-sanitize-recover=undefined -std=gnu11 -D_GNU_SOURCE \
+	     -iquote userspace -iquote .
+SERVE_SRCS := $(addprefix userspace/serve/,vt_server.c vt_http1.c vt_http2.c vt_sse.c)
+TARGET_SRCS := $(addprefix userspace/target/,vt_layout.c vt_target.c vt_proc.c)
 
-.PHONY: all deps test demo bench fuzz clean fixture vmlinux install uninstall deb
+.PHONY: all deps test test-asan demo bench fuzz clean fixture vmlinux install uninstall deb
 all: $(BUILD)/valk-trace fixture
 
 PREFIX    ?= /usr/local
@@ -81,7 +86,14 @@ fixture:
 test:
 	$(AS_ROOT) scripts/deps.sh
 	$(MAKE) all $(TESTS) $(TOOLS) $(FUZZERS)
-	$(AS_ROOT) tests/run.sh
+	$(AS_ROOT) env VT_BUILD=$(abspath $(BUILD)) tests/run.sh
+
+# The whole suite again, the collector, its tests and tools built with
+# ASan and UBSan in $(BUILD)-asan (the stand-in runtime is built as usual:
+# it is the traced program, not the tracer). Any finding fails its test.
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+test-asan:
+	+$(MAKE) test BUILD=$(BUILD)-asan SAN="$(ASAN_FLAGS)"
 
 demo:
 	$(AS_ROOT) scripts/deps.sh
@@ -111,6 +123,24 @@ $(BUILD)/fuzz/fuzz_rec: tests/fuzz/fuzz_rec.c $(FUZZ_SRCS) $(wildcard userspace/
 	@mkdir -p $(@D)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-std=gnu11 -D_GNU_SOURCE -iquote userspace -iquote . $(filter %.c,$^) -o $@ -lz
+
+# The server's request path, HTTP/2 frames, the layout reader and the
+# memory-image decoder, the same way (tests/fuzz/run.sh).
+$(BUILD)/fuzz/fuzz_http1: tests/fuzz/fuzz_http.c $(SERVE_SRCS) $(wildcard userspace/serve/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(filter %.c,$^) -o $@ -luv -lnghttp2 -lhttp_parser
+
+$(BUILD)/fuzz/fuzz_http2: tests/fuzz/fuzz_http.c $(SERVE_SRCS) $(wildcard userspace/serve/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -DVT_FUZZ_H2 $(filter %.c,$^) -o $@ -luv -lnghttp2 -lhttp_parser
+
+$(BUILD)/fuzz/fuzz_layout: tests/fuzz/fuzz_layout.c $(TARGET_SRCS) $(wildcard userspace/target/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(filter %.c,$^) -o $@ -ljansson -ldw -lelf
+
+$(BUILD)/fuzz/fuzz_image: tests/fuzz/fuzz_image.c $(TARGET_SRCS) userspace/target/vt_snap.c userspace/target/vt_mem.c userspace/model/vt_state.c $(wildcard userspace/target/*.h) userspace/model/vt_state.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(filter %.c,$^) -o $@ -ljansson -ldw -lelf
 
 fuzz: $(FUZZERS) $(BUILD)/tests/test_rec
 	tests/fuzz/run.sh 600

@@ -3,7 +3,7 @@
 # read as a recording give an error or a state, never a crash, a hang or
 # an out-of-bounds read. `make fuzz` runs it for 10 minutes.
 dir=$(dirname "$0")
-out=$("$dir/../fuzz/run.sh" 30); rc=$?
+out=$("$dir/../fuzz/run.sh" 30 rec); rc=$?
 echo "$out"
 [ "$rc" -eq 0 ] && grep -q "Done [0-9]* runs" <<<"$out" || { echo "FAIL: fuzzer exit $rc"; exit 1; }
 echo "ok: fuzzer ran $(sed -n 's/.*Done \([0-9]*\) runs.*/\1/p' <<<"$out") inputs without a finding"

@@ -38,7 +38,7 @@ run_mode() {
 	"$VT" attach "$SIM_PID" --mode "$mode" --listen 127.0.0.1:0 2>"$TMP/tracer.err" &
 	tracer=$!
 	PIDS+=("$tracer")
-	for _ in $(seq 1 100); do grep -q serving "$TMP/tracer.err" && break; sleep 0.05; done
+	for _ in $(seq 1 400); do grep -q serving "$TMP/tracer.err" && break; sleep 0.05; done
 	PORT=$(sed -n 's/.*serving http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/tracer.err")
 	[ -n "$PORT" ] || { fail "$mode: tracer did not serve: $(cat "$TMP/tracer.err")"; return; }
 	for c in "${CASES[@]}"; do

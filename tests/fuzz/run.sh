@@ -1,16 +1,33 @@
 #!/bin/bash
-# Runs the recording reader's fuzzer for SECONDS (default 600), seeded with
-# the sample recording test_rec writes and its prefixes. `make fuzz` runs
-# it; the suite runs it briefly (tests/e2e/fuzz_rec.sh).
+# Runs libFuzzer targets for SECONDS each (default 600): `run.sh [SECONDS
+# [NAME...]]`, NAME among rec, http1, http2, layout, image (default all).
+# Each starts from a copy of its committed corpus (tests/fuzz/corpus/NAME;
+# rec's is the sample recording test_rec writes and its prefixes). `make
+# fuzz` runs them; the suite runs them briefly (tests/e2e/fuzz_*.sh).
 set -eu
 secs=${1:-600}
-build=${VT_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
-fuzz=$build/fuzz/fuzz_rec
-[ -x "$fuzz" ] && [ -x "$build/tests/test_rec" ] || { echo "missing $fuzz or test_rec: run make test"; exit 1; }
-corpus=$(mktemp -d /tmp/vt-fuzz.XXXXXX)
-trap 'rm -rf "$corpus"' EXIT
-"$build/tests/test_rec" "$corpus/sample.rec" >/dev/null
-for n in 16 100 1000 5000; do head -c "$n" "$corpus/sample.rec" >"$corpus/prefix.$n"; done
-# one process, bounded memory and time per input: a hang or a balloon fails
-"$fuzz" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-	-max_len=32768 -print_final_stats=1 "$corpus" 2>&1 | tail -n 25
+shift || true
+names=${*:-rec http1 http2 layout image}
+here=$(cd "$(dirname "$0")" && pwd)
+build=${VT_BUILD:-$here/../../build}
+rc=0
+for name in $names; do
+	fuzz=$build/fuzz/fuzz_$name
+	[ -x "$fuzz" ] || { echo "missing $fuzz: run make test"; exit 1; }
+	corpus=$(mktemp -d /tmp/vt-fuzz.XXXXXX)
+	if [ "$name" = rec ]; then
+		[ -x "$build/tests/test_rec" ] || { echo "missing test_rec: run make test"; exit 1; }
+		"$build/tests/test_rec" "$corpus/sample.rec" >/dev/null
+		for n in 16 100 1000 5000; do head -c "$n" "$corpus/sample.rec" >"$corpus/prefix.$n"; done
+	else
+		cp "$here/corpus/$name"/* "$corpus/"
+	fi
+	echo "== fuzz_$name, $secs s"
+	# one process, bounded memory and time per input: a hang or a
+	# balloon fails; findings land in the temporary directory's parent
+	(cd "$corpus" && "$fuzz" -max_total_time="$secs" -timeout=10 \
+		-rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+		-artifact_prefix="$build/fuzz/$name-" . 2>&1 | tail -n 25) || rc=1
+	rm -rf "$corpus"
+done
+exit $rc

@@ -374,7 +374,7 @@ static void test_truncation(const struct session *x)
 
 		while (k < nends && ends[k] <= len)
 			k++;
-		boundary = len == VT_REC_PREAMBLE || ends[k - 1] == len;
+		boundary = len == VT_REC_PREAMBLE || (k && ends[k - 1] == len);
 		bad += t != (k ? ticks_at[k - 1] : 0) ||
 		       (boundary ? *err != 0
 				 : !strstr(err, "cut short") || !strstr(err, "intact"));

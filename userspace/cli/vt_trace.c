@@ -290,10 +290,8 @@ static int load_slab(struct vt_trace *t, uint64_t addr, int system,
 		break;
 	case LOAD_RECONCILE:
 	case LOAD_CHECK:
-		/* events up to the read are in the ring buffer by now */
-		if (t->probe)
-			vt_probe_drain(t->probe);
-		gen = vt_state_generation(t->state);
+		/* no drain since the tick's: events the read raced are still
+		 * in the ring, told apart by version once a repair adopts it */
 		vt_state_slab_reconcile(t->state, &img, vt_proc_now_ms());
 		break;
 	case LOAD_SAMPLE:
