@@ -404,9 +404,11 @@ static int resolve_symbols(Elf *elf, struct vt_layout *out, const char *path,
 #define HDR_MAX 512		/* vt_snap reads slab headers on the stack */
 
 /* Bytes the tracer reads at a field: 8 unless listed; 0 for a size or a
- * flexible array. */
+ * flexible array; at least 1 for an optional field (read by width). */
 static uint64_t field_width(const struct vt_layout *l, enum vt_layout_id id)
 {
+	if ((int)id >= (int)VT_L_REQUIRED)
+		return *vt_layout_fields[id].path ? 1 : 0;
 	switch (id) {
 	case VT_L_HANDLE_KIND:
 	case VT_L_HANDLE_DIAG_STATE:
@@ -461,9 +463,12 @@ static int layout_check(const struct vt_layout *l, char *err, size_t errlen)
 		enum vt_layout_id sz = size_of(i);
 		uint64_t end = l->off[i] + field_width(l, i);
 
+		if (l->off[i] == VT_LAYOUT_ABSENT)	/* optional, not there */
+			continue;
 		if (l->off[i] > MAX_OFF || end > MAX_OFF)
 			return bad_field(l, i, "is above", MAX_OFF, err, errlen);
-		if (sz != VT_L_COUNT && (int)sz != i && end > l->off[sz])
+		if (sz != VT_L_COUNT && (int)sz != i &&
+		    l->off[sz] != VT_LAYOUT_ABSENT && end > l->off[sz])
 			return bad_field(l, i, "ends past the struct's size",
 					 l->off[sz], err, errlen);
 		if (!strcmp(vt_layout_fields[i].type, "valk_slab_t") &&
@@ -481,7 +486,7 @@ static int layout_check(const struct vt_layout *l, char *err, size_t errlen)
 	for (int i = 0; i < VT_LC_COUNT; i++) {
 		const struct vt_layout_spec *sp = &vt_layout_counts[i];
 
-		if (l->count[i] <= MAX_COUNT &&
+		if ((l->count[i] <= MAX_COUNT || l->count[i] == VT_LAYOUT_ABSENT) &&
 		    (i != VT_LC_OWNER_NAME_LEN || l->count[i] > 0))
 			continue;
 		spec_name(sp, name, sizeof(name));
