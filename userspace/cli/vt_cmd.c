@@ -336,6 +336,9 @@ static error_t parse_attach(int key, char *arg, struct argp_state *st)
 
 static const struct argp session_argp = { session_options, parse_session,
 					  "<pid>", NULL, NULL, NULL, NULL };
+/* run's: the same options, the command instead of <pid> */
+static const struct argp run_session_argp = { session_options, parse_session,
+					      NULL, NULL, NULL, NULL, NULL };
 static const struct argp_child attach_children[] = {
 	{ &session_argp, 0, NULL, 0 },
 	{ &vt_result_argp, 0, "The end-of-session report:", 0 },
@@ -401,7 +404,7 @@ int vt_cmd_run_args(int argc, char **argv, const char *doc,
 		    char ***cmd, const char **runtime)
 {
 	static const struct argp_child children[] = {
-		{ &session_argp, 0, NULL, 0 },
+		{ &run_session_argp, 0, NULL, 0 },
 		{ &vt_result_argp, 0, "The report:", 0 },
 		{ 0 }
 	};
