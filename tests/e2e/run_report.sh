@@ -172,6 +172,13 @@ grep -q "FAIL drops: [1-9][0-9]* events lost" "$TMP/err" && pass "drops: FAIL li
 [ "$rc" -eq 2 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] && pass "no such command: $(cat "$TMP/err")" ||
 	fail "no such command: exit $rc: $(cat "$TMP/err")"
 
+# without the capabilities uprobes need, CMD is not started at all
+setpriv --bounding-set=-bpf,-perfmon,-sys_admin --inh-caps=-bpf,-perfmon,-sys_admin \
+	"$VT" run -- touch "$TMP/ran" >"$TMP/out" 2>"$TMP/err"; rc=$?
+[ "$rc" -eq 2 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] && grep -q "uprobes need" "$TMP/err" && [ ! -e "$TMP/ran" ] &&
+	pass "no uprobe privilege: CMD not run: $(cat "$TMP/err")" ||
+	fail "no privilege: exit $rc, ran: $([ -e "$TMP/ran" ] && echo yes || echo no): $(cat "$TMP/err")"
+
 # diff: a leaking run against a clean base grows; a report against itself does not
 "$VT" diff "$TMP/c.json" "$TMP/r.json" --fail-on 'leak>+0,peak:handles>+10%' >"$TMP/out" 2>"$TMP/err"; rc=$?
 [ "$rc" -eq 1 ] && grep -q "FAIL leak>+0" "$TMP/err" && grep -q "leaks: [0-9]* -> [0-9]*" "$TMP/out" &&

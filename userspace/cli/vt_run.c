@@ -365,6 +365,13 @@ int vt_run(const struct vt_trace_opts *base, const struct vt_result *res,
 	struct run r = { .base = base, .res = res, .runtime = runtime };
 	int code;
 
+	char err[512];
+
+	/* refused before CMD runs: a run that cannot be traced is not run */
+	if (vt_trace_check_env(base->mode, err, sizeof(err))) {
+		fprintf(stderr, "valk-trace: %s\n", err);
+		return VT_EXIT_USAGE;
+	}
 	if (!runnable(cmd[0])) {
 		fprintf(stderr, "valk-trace: cannot run %s: not found or not "
 				"executable (check the command and PATH)\n",

@@ -120,12 +120,12 @@ static bool can_bpf(void)
 	       (vt_proc_has_cap(CAP_BPF) && vt_proc_has_cap(CAP_PERFMON));
 }
 
-static int check_env(struct vt_trace *t)
+int vt_trace_check_env(enum vt_mode mode, char *err, size_t errlen)
 {
-	if (t->o->mode == VT_MODE_SAMPLE)
+	if (mode == VT_MODE_SAMPLE)
 		return 0;
 	if (!can_bpf()) {
-		snprintf(t->err, sizeof(t->err), geteuid()
+		snprintf(err, errlen, geteuid()
 			 ? "uprobes need root or CAP_BPF+CAP_PERFMON; run as "
 			   "root, or use --mode sample (memory reads only)"
 			 : "uprobes need CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN, "
@@ -134,12 +134,16 @@ static int check_env(struct vt_trace *t)
 		return -1;
 	}
 	if (access("/sys/bus/event_source/devices/uprobe/type", R_OK)) {
-		snprintf(t->err, sizeof(t->err),
-			 "this kernel has no uprobe support "
+		snprintf(err, errlen, "this kernel has no uprobe support "
 			 "(CONFIG_UPROBE_EVENTS); use --mode sample");
 		return -1;
 	}
 	return 0;
+}
+
+static int check_env(struct vt_trace *t)
+{
+	return vt_trace_check_env(t->o->mode, t->err, sizeof(t->err));
 }
 
 /* The layout from the target's DWARF, or the --layout file read by

@@ -81,6 +81,10 @@ bool vt_trace_held(struct vt_trace *t);
  * mapped its runtime (nothing to report); -1 out of memory. */
 int vt_trace_end(struct vt_trace *t, struct vt_rep_proc *rep);
 
+/* 0 when this process may attach probes in that mode, else -1 with the
+ * one-line reason. */
+int vt_trace_check_env(enum vt_mode mode, char *err, size_t errlen);
+
 /* 0 when the output file `path` (named by option `what` in the error) can
  * be written: a pipe or terminal we may write, or a regular file replaced
  * through a temporary file in a directory we may write. */
