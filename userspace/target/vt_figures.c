@@ -8,6 +8,7 @@
 
 #define ELEM_MAX (64u << 10)	/* no metric struct is larger */
 #define FAMILY_MAX (1u << 16)	/* slots per family read at most */
+#define FAMILY_BYTES (16u << 20)	/* and bytes */
 #define STR_CACHE 8192		/* interned strings remembered (power of 2) */
 #define PAGE 4096u
 
@@ -135,6 +136,64 @@ static void str_copy(char *dst, size_t len, const char *src)
 
 /* ---- the registry ------------------------------------------------------- */
 
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* A member of `width` bytes at `off` lies inside `size` bytes. */
+static bool fits(uint64_t off, uint64_t width, uint64_t size)
+{
+	return off <= size && width <= size - off;
+}
+
+static unsigned nlabels_max(const struct vt_figures_reader *r)
+{
+	return (unsigned)min_u64(r->l->count[VT_LC_N_LABELS], VT_METRIC_MAX_LABELS);
+}
+
+static unsigned nbounds_max(const struct vt_figures_reader *r)
+{
+	return (unsigned)min_u64(r->l->count[VT_LC_N_HIST_BOUNDS],
+				 VT_METRIC_MAX_BOUNDS);
+}
+
+/* A metric's name, labels and active flag inside an element of `size`. */
+static bool metric_fits(const struct vt_figures_reader *r, uint64_t size,
+			uint64_t name, uint64_t labels, uint64_t active)
+{
+	uint64_t set = OFF(r, LABELSET_LABELS) +
+		       nlabels_max(r) * OFF(r, LABEL_SIZEOF);
+
+	return size > 0 && size <= ELEM_MAX && fits(name, 8, size) &&
+	       fits(active, 1, size) && fits(labels, set, size) &&
+	       fits(labels + OFF(r, LABELSET_COUNT), 1, size);
+}
+
+/* Elements are parsed from a local buffer, and a layout file is as
+ * untrusted as the target: every member read must lie inside its struct. */
+static bool registry_geometry(const struct vt_figures_reader *r)
+{
+	uint64_t hs = OFF(r, HIST_SIZEOF), nb = nbounds_max(r);
+
+	return fits(OFF(r, LABEL_KEY), 8, OFF(r, LABEL_SIZEOF)) &&
+	       fits(OFF(r, LABEL_VALUE), 8, OFF(r, LABEL_SIZEOF)) &&
+	       metric_fits(r, OFF(r, COUNTER_SIZEOF), OFF(r, COUNTER_NAME),
+			   OFF(r, COUNTER_LABELS), OFF(r, COUNTER_ACTIVE)) &&
+	       fits(OFF(r, COUNTER_VALUE), 8, OFF(r, COUNTER_SIZEOF)) &&
+	       metric_fits(r, OFF(r, GAUGE_SIZEOF), OFF(r, GAUGE_NAME),
+			   OFF(r, GAUGE_LABELS), OFF(r, GAUGE_ACTIVE)) &&
+	       fits(OFF(r, GAUGE_VALUE), 8, OFF(r, GAUGE_SIZEOF)) &&
+	       metric_fits(r, hs, OFF(r, HIST_NAME), OFF(r, HIST_LABELS),
+			   OFF(r, HIST_ACTIVE)) &&
+	       fits(OFF(r, HIST_NBOUNDS), 1, hs) &&
+	       fits(OFF(r, HIST_BOUNDS), 8 * nb, hs) &&
+	       fits(OFF(r, HIST_BUCKETS), 8 * (nb + 1), hs) &&
+	       fits(OFF(r, HIST_COUNT), 8, hs) && fits(OFF(r, HIST_SUM), 8, hs) &&
+	       OFF(r, SUMMARY_SIZEOF) > 0 && OFF(r, SUMMARY_SIZEOF) <= ELEM_MAX &&
+	       fits(OFF(r, SUMMARY_ACTIVE), 1, OFF(r, SUMMARY_SIZEOF));
+}
+
 static bool have_registry(const struct vt_figures_reader *r)
 {
 	const struct vt_layout *l = r->l;
@@ -146,10 +205,7 @@ static bool have_registry(const struct vt_figures_reader *r)
 		if (l->count[i] == VT_LAYOUT_ABSENT)
 			return false;
 	return r->sym[VT_LS_G_METRICS] != VT_LAYOUT_ABSENT &&
-	       OFF(r, COUNTER_SIZEOF) <= ELEM_MAX &&
-	       OFF(r, GAUGE_SIZEOF) <= ELEM_MAX &&
-	       OFF(r, HIST_SIZEOF) <= ELEM_MAX &&
-	       OFF(r, SUMMARY_SIZEOF) <= ELEM_MAX;
+	       registry_geometry(r);
 }
 
 /* Where one family lives in valk_metrics_registry_t. */
@@ -189,11 +245,8 @@ static void read_labels(struct vt_figures_reader *r, const uint8_t *ls,
 			struct vt_metric *m)
 {
 	uint64_t n = get(ls, OFF(r, LABELSET_COUNT), 1);
-	uint64_t max = r->l->count[VT_LC_N_LABELS];
 
-	if (max > VT_METRIC_MAX_LABELS)
-		max = VT_METRIC_MAX_LABELS;
-	m->nlabels = n < max ? n : max;
+	m->nlabels = (unsigned)min_u64(n, nlabels_max(r));
 	for (unsigned i = 0; i < m->nlabels; i++) {
 		const uint8_t *lb = ls + OFF(r, LABELSET_LABELS) +
 				    i * OFF(r, LABEL_SIZEOF);
@@ -209,11 +262,8 @@ static void read_histogram(struct vt_figures_reader *r, const uint8_t *e,
 			   struct vt_metric *m)
 {
 	uint64_t n = get(e, OFF(r, HIST_NBOUNDS), 1);
-	uint64_t max = r->l->count[VT_LC_N_HIST_BOUNDS];
 
-	if (max > VT_METRIC_MAX_BOUNDS)
-		max = VT_METRIC_MAX_BOUNDS;
-	m->nbounds = n < max ? n : max;
+	m->nbounds = (unsigned)min_u64(n, nbounds_max(r));
 	for (unsigned b = 0; b < m->nbounds; b++)
 		memcpy(&m->bounds[b], e + OFF(r, HIST_BOUNDS) + 8 * b, 8);
 	for (unsigned b = 0; b <= m->nbounds; b++)
@@ -262,13 +312,12 @@ static int read_family(struct vt_figures_reader *r, uint64_t base, int k,
 	struct vt_metric_family *st = &f->fam[k];
 	uint64_t size = l->off[fam->size], hwm;
 
-	st->capacity = l->count[fam->cap] < FAMILY_MAX ? l->count[fam->cap]
-						       : FAMILY_MAX;
+	st->capacity = min_u64(l->count[fam->cap], FAMILY_MAX);
 	if (vt_mem_u64(r->pid, base + l->off[fam->count], &hwm))
 		return -1;
-	st->hwm = hwm < st->capacity ? hwm : st->capacity;
+	st->hwm = min_u64(hwm, st->capacity);
 	st->free = free_depth(r, base, fam, st->capacity);
-	if (grow(r, st->hwm * size) ||
+	if (st->hwm * size > FAMILY_BYTES || grow(r, st->hwm * size) ||
 	    vt_mem_read(r->pid, base + l->off[fam->arr], r->buf, st->hwm * size))
 		return -1;
 	for (uint64_t i = 0; i < st->hwm; i++) {

@@ -1,0 +1,343 @@
+/* vt_figures against a registry, GC heap and counters laid out in this
+ * process (read through process_vm_readv of our own pid, with a layout made
+ * here by offsetof): every figure as written, and what hostile memory or a
+ * hostile layout cannot make it do — read out of bounds, run past a
+ * capacity, loop on a free list, emit a control character. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "target/vt_figures.h"
+#include "vt_test.h"
+
+#define NC 4	/* slots per family */
+#define NL 8
+#define NB 32
+
+struct label { const char *key, *value; };
+struct labelset { struct label labels[NL]; uint8_t count; uint32_t hash; };
+struct counter {
+	const char *name, *help;
+	struct labelset labels;
+	uint64_t value, last[4];
+	bool active;
+};
+struct gauge {
+	const char *name, *help;
+	struct labelset labels;
+	int64_t value;
+	bool active;
+};
+struct hist {
+	const char *name, *help;
+	struct labelset labels;
+	double bounds[NB];
+	uint8_t nbounds;
+	uint64_t buckets[NB + 1], count, sum;
+	bool active;
+};
+struct summary { char centroids[200]; bool active; };
+struct registry {
+	struct counter counters[NC];
+	uint64_t counter_count;
+	struct gauge gauges[NC];
+	uint64_t gauge_count;
+	struct hist histograms[2];
+	uint64_t histogram_count;
+	struct summary summaries[2];
+	uint64_t summary_count;
+	uint32_t counter_free, counter_next[NC];
+	uint32_t gauge_free, gauge_next[NC];
+	uint32_t histogram_free, histogram_next[2];
+	uint32_t summary_free, summary_next[2];
+	uint64_t pool_count, evictions[5], start_us;
+};
+struct runtime_metrics {
+	uint64_t cycles, pause_total, pause_max, reclaimed, allocated,
+		before, last_reclaimed, pause[5], survival[4];
+};
+struct heap { uint64_t pad; struct runtime_metrics rm; };
+struct vsys { struct heap *heap; };
+struct eval {
+	uint64_t evals, fcalls, bcalls;
+	uint32_t depth, depth_max;
+	uint64_t closures, lookups;
+};
+
+static struct registry reg;
+static struct heap heap;
+static struct vsys vsys = { &heap };
+static struct vsys *valk_sys_ptr = &vsys;
+static struct eval ev;
+static uint64_t ssl_bytes = 81920, ng_bytes = 40960;
+
+#define SET(id, v) l->off[VT_L_##id] = (v)
+
+static void layout(struct vt_layout *l, struct vt_target *t)
+{
+	memset(l, 0, sizeof(*l));
+	memset(t, 0, sizeof(*t));
+	t->pid = getpid();
+	t->is_exe = true;
+	SET(REG_COUNTERS, offsetof(struct registry, counters));
+	SET(REG_COUNTER_COUNT, offsetof(struct registry, counter_count));
+	SET(REG_COUNTER_FREE, offsetof(struct registry, counter_free));
+	SET(REG_COUNTER_NEXT, offsetof(struct registry, counter_next));
+	SET(REG_GAUGES, offsetof(struct registry, gauges));
+	SET(REG_GAUGE_COUNT, offsetof(struct registry, gauge_count));
+	SET(REG_GAUGE_FREE, offsetof(struct registry, gauge_free));
+	SET(REG_GAUGE_NEXT, offsetof(struct registry, gauge_next));
+	SET(REG_HISTOGRAMS, offsetof(struct registry, histograms));
+	SET(REG_HISTOGRAM_COUNT, offsetof(struct registry, histogram_count));
+	SET(REG_HISTOGRAM_FREE, offsetof(struct registry, histogram_free));
+	SET(REG_HISTOGRAM_NEXT, offsetof(struct registry, histogram_next));
+	SET(REG_SUMMARIES, offsetof(struct registry, summaries));
+	SET(REG_SUMMARY_COUNT, offsetof(struct registry, summary_count));
+	SET(REG_SUMMARY_FREE, offsetof(struct registry, summary_free));
+	SET(REG_SUMMARY_NEXT, offsetof(struct registry, summary_next));
+	SET(REG_POOL_COUNT, offsetof(struct registry, pool_count));
+	for (int i = 0; i < 5; i++)
+		l->off[VT_L_REG_EVICTIONS + i] =
+			offsetof(struct registry, evictions) + 8 * i;
+	SET(REG_START, offsetof(struct registry, start_us));
+	SET(COUNTER_SIZEOF, sizeof(struct counter));
+	SET(COUNTER_NAME, offsetof(struct counter, name));
+	SET(COUNTER_LABELS, offsetof(struct counter, labels));
+	SET(COUNTER_VALUE, offsetof(struct counter, value));
+	SET(COUNTER_ACTIVE, offsetof(struct counter, active));
+	SET(GAUGE_SIZEOF, sizeof(struct gauge));
+	SET(GAUGE_NAME, offsetof(struct gauge, name));
+	SET(GAUGE_LABELS, offsetof(struct gauge, labels));
+	SET(GAUGE_VALUE, offsetof(struct gauge, value));
+	SET(GAUGE_ACTIVE, offsetof(struct gauge, active));
+	SET(HIST_SIZEOF, sizeof(struct hist));
+	SET(HIST_NAME, offsetof(struct hist, name));
+	SET(HIST_LABELS, offsetof(struct hist, labels));
+	SET(HIST_BOUNDS, offsetof(struct hist, bounds));
+	SET(HIST_NBOUNDS, offsetof(struct hist, nbounds));
+	SET(HIST_BUCKETS, offsetof(struct hist, buckets));
+	SET(HIST_COUNT, offsetof(struct hist, count));
+	SET(HIST_SUM, offsetof(struct hist, sum));
+	SET(HIST_ACTIVE, offsetof(struct hist, active));
+	SET(SUMMARY_SIZEOF, sizeof(struct summary));
+	SET(SUMMARY_ACTIVE, offsetof(struct summary, active));
+	SET(LABELSET_LABELS, offsetof(struct labelset, labels));
+	SET(LABELSET_COUNT, offsetof(struct labelset, count));
+	SET(LABEL_SIZEOF, sizeof(struct label));
+	SET(LABEL_KEY, offsetof(struct label, key));
+	SET(LABEL_VALUE, offsetof(struct label, value));
+	SET(VSYS_HEAP, offsetof(struct vsys, heap));
+	{
+		static const size_t rm[] = {
+			offsetof(struct runtime_metrics, cycles),
+			offsetof(struct runtime_metrics, pause_total),
+			offsetof(struct runtime_metrics, pause_max),
+			offsetof(struct runtime_metrics, reclaimed),
+			offsetof(struct runtime_metrics, allocated),
+			offsetof(struct runtime_metrics, before),
+			offsetof(struct runtime_metrics, last_reclaimed),
+			offsetof(struct runtime_metrics, survival[0]),
+			offsetof(struct runtime_metrics, survival[1]),
+			offsetof(struct runtime_metrics, survival[2]),
+			offsetof(struct runtime_metrics, survival[3]),
+			offsetof(struct runtime_metrics, pause[0]),
+			offsetof(struct runtime_metrics, pause[1]),
+			offsetof(struct runtime_metrics, pause[2]),
+			offsetof(struct runtime_metrics, pause[3]),
+			offsetof(struct runtime_metrics, pause[4]),
+		};
+		for (int i = 0; i < 16; i++)	/* the layout's GC id order */
+			l->off[VT_L_GC_CYCLES + i] = offsetof(struct heap, rm) + rm[i];
+	}
+	SET(EVAL_EVALS, offsetof(struct eval, evals));
+	SET(EVAL_FUNCTION_CALLS, offsetof(struct eval, fcalls));
+	SET(EVAL_BUILTIN_CALLS, offsetof(struct eval, bcalls));
+	SET(EVAL_STACK_MAX, offsetof(struct eval, depth_max));
+	SET(EVAL_CLOSURES, offsetof(struct eval, closures));
+	SET(EVAL_LOOKUPS, offsetof(struct eval, lookups));
+	l->count[VT_LC_N_COUNTERS] = NC;
+	l->count[VT_LC_N_GAUGES] = NC;
+	l->count[VT_LC_N_HISTOGRAMS] = 2;
+	l->count[VT_LC_N_SUMMARIES] = 2;
+	l->count[VT_LC_N_STRING_POOL] = 4096;
+	l->count[VT_LC_N_LABELS] = NL;
+	l->count[VT_LC_N_HIST_BOUNDS] = NB;
+	l->sym[VT_LS_VALK_SYS] = (uintptr_t)&valk_sys_ptr;
+	l->sym[VT_LS_G_METRICS] = (uintptr_t)&reg;
+	l->sym[VT_LS_G_EVAL_METRICS] = (uintptr_t)&ev;
+	l->sym[VT_LS_SSL_BYTES] = (uintptr_t)&ssl_bytes;
+	l->sym[VT_LS_NGHTTP2_BYTES] = (uintptr_t)&ng_bytes;
+	l->sym[VT_LS_LIBUV_BYTES] = VT_LAYOUT_ABSENT;	/* a runtime without it */
+}
+
+static void fill(void)
+{
+	memset(&reg, 0, sizeof(reg));
+	reg.counters[0] = (struct counter){ .name = "http_requests_total",
+		.labels = { .labels = { { "server", "0.0.0.0" }, { "port", "8443" } },
+			    .count = 2 }, .value = 1234, .active = true };
+	reg.counters[1] = (struct counter){ .name = "evicted_total", .value = 9 };
+	reg.counters[2] = (struct counter){ .name = "event_loop_iterations",
+		.labels = { .labels = { { "loop", "main" } }, .count = 1 },
+		.value = 77, .active = true };
+	reg.counter_count = 3;
+	reg.counter_free = 1;
+	reg.counter_next[1] = UINT32_MAX;
+	reg.gauges[0] = (struct gauge){ .name = "aio_pending_requests",
+		.value = -3, .active = true };
+	reg.gauge_count = 1;
+	reg.gauge_free = reg.histogram_free = reg.summary_free = UINT32_MAX;
+	reg.histograms[0] = (struct hist){ .name = "http_request_duration_seconds",
+		.bounds = { 0.001, 0.01 }, .nbounds = 2,
+		.buckets = { 5, 3, 1 }, .count = 9, .sum = 12345, .active = true };
+	reg.histogram_count = 1;
+	reg.summaries[0].active = true;
+	reg.summary_count = 2;
+	reg.pool_count = 11;
+	reg.evictions[0] = reg.evictions[1] = 1;
+	reg.start_us = 424242;
+	heap.rm = (struct runtime_metrics){ .cycles = 4, .pause_total = 6000,
+		.pause_max = 2500, .reclaimed = 1 << 20, .allocated = 3 << 20,
+		.before = 1000, .last_reclaimed = 250, .pause = { 1, 3 },
+		.survival = { 10, 5, 2, 1 } };
+	ev = (struct eval){ .evals = 99, .fcalls = 7, .bcalls = 80,
+			    .depth_max = 12, .closures = 3, .lookups = 400 };
+}
+
+static const struct vt_metric *find(const struct vt_figures *f, const char *name)
+{
+	for (size_t i = 0; i < f->nmetrics; i++)
+		if (!strcmp(f->metrics[i].name, name))
+			return &f->metrics[i];
+	return NULL;
+}
+
+static void test_read(struct vt_figures_reader *r)
+{
+	struct vt_figures *f = vt_figures_read(r);
+	const struct vt_metric *m;
+
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	CHECK_EQ_U64(f->have, VT_FIG_REGISTRY | VT_FIG_GC | VT_FIG_EVAL |
+			      VT_FIG_SSL | VT_FIG_NGHTTP2);
+	CHECK_EQ_U64(f->nmetrics, 4);	/* 2 counters, 1 gauge, 1 histogram */
+	m = find(f, "http_requests_total");
+	CHECK(m && m->type == VT_METRIC_COUNTER && m->counter == 1234 &&
+	      m->nlabels == 2);
+	if (m) {
+		CHECK_STR(m->labels[1].key, "port");
+		CHECK_STR(m->labels[1].value, "8443");
+	}
+	CHECK(find(f, "evicted_total") == NULL);	/* inactive: evicted */
+	m = find(f, "aio_pending_requests");
+	CHECK(m && m->type == VT_METRIC_GAUGE && m->gauge == -3);
+	m = find(f, "http_request_duration_seconds");
+	CHECK(m && m->nbounds == 2 && m->bounds[1] == 0.01 &&
+	      m->buckets[2] == 1 && m->count == 9 && m->sum_us == 12345);
+	CHECK_EQ_U64(f->fam[VT_FAM_COUNTERS].active, 2);
+	CHECK_EQ_U64(f->fam[VT_FAM_COUNTERS].hwm, 3);
+	CHECK_EQ_U64(f->fam[VT_FAM_COUNTERS].capacity, NC);
+	CHECK_EQ_U64(f->fam[VT_FAM_COUNTERS].free, 1);
+	CHECK_EQ_U64(f->fam[VT_FAM_SUMMARIES].active, 1);
+	CHECK_EQ_U64(f->pool_used, 11);
+	CHECK_EQ_U64(f->evictions[1], 1);
+	CHECK_EQ_U64(f->start_us, 424242);
+	CHECK_EQ_U64(f->gc.cycles, 4);
+	CHECK_EQ_U64(f->gc.pause_us_max, 2500);
+	CHECK_EQ_U64(f->gc.pause[1], 3);
+	CHECK_EQ_U64(f->gc.survival[3], 1);
+	CHECK_EQ_U64(f->gc.last_reclaimed, 250);
+	CHECK_EQ_U64(f->eval.stack_max, 12);
+	CHECK_EQ_U64(f->eval.lookups, 400);
+	CHECK_EQ_U64(f->ssl_bytes, 81920);
+	CHECK_EQ_U64(f->nghttp2_bytes, 40960);
+	vt_figures_free(f);
+}
+
+/* Memory a hostile or corrupt runtime could hold. */
+static void test_hostile_memory(struct vt_figures_reader *r, char *unmapped)
+{
+	struct vt_figures *f;
+	const struct vt_metric *m;
+	static char evil[] = "a\"b\\c\x01\xff";
+
+	fill();
+	reg.counter_count = 1000000000;	/* past every capacity */
+	reg.counters[0].labels.count = 200;	/* past the label array */
+	reg.counters[0].labels.labels[0].value = evil;
+	reg.counters[2].name = unmapped;	/* a string that is not there */
+	reg.counter_free = 0;			/* a free list in a cycle */
+	reg.counter_next[0] = 1;
+	reg.counter_next[1] = 0;
+	reg.histograms[0].nbounds = 250;
+	f = vt_figures_read(r);
+	CHECK(f && (f->have & VT_FIG_REGISTRY));
+	if (!f)
+		return;
+	CHECK_EQ_U64(f->fam[VT_FAM_COUNTERS].hwm, NC);
+	CHECK(f->fam[VT_FAM_COUNTERS].free <= NC);
+	m = find(f, "http_requests_total");
+	CHECK(m && m->nlabels == NL);
+	if (m)
+		CHECK_STR(m->labels[0].value, "a?b?c??");
+	CHECK(find(f, "") != NULL);	/* the unreadable name is empty */
+	m = find(f, "http_request_duration_seconds");
+	CHECK(m && m->nbounds == NB);
+	vt_figures_free(f);
+}
+
+/* A layout file as untrusted as memory: a member placed past its struct
+ * leaves the registry out (and nothing else). */
+static void test_hostile_layout(const struct vt_target *t, struct vt_layout *l)
+{
+	struct vt_figures_reader *r;
+	struct vt_figures *f;
+
+	fill();
+	l->off[VT_L_COUNTER_VALUE] = sizeof(struct counter) - 4;
+	r = vt_figures_reader_new(t, l);
+	f = r ? vt_figures_read(r) : NULL;
+	CHECK(f && !(f->have & VT_FIG_REGISTRY) && (f->have & VT_FIG_GC) &&
+	      f->nmetrics == 0);
+	vt_figures_free(f);
+	vt_figures_reader_free(r);
+	l->off[VT_L_COUNTER_VALUE] = offsetof(struct counter, value);
+	l->count[VT_LC_N_LABELS] = 1000;	/* labels past the struct */
+	l->off[VT_L_LABEL_SIZEOF] = 4096;
+	r = vt_figures_reader_new(t, l);
+	f = r ? vt_figures_read(r) : NULL;
+	CHECK(f && !(f->have & VT_FIG_REGISTRY));
+	vt_figures_free(f);
+	vt_figures_reader_free(r);
+}
+
+int main(void)
+{
+	struct vt_layout l;
+	struct vt_target t;
+	struct vt_figures_reader *r;
+	char *hole = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	CHECK(hole != MAP_FAILED);
+	munmap(hole, 8192);	/* an address nothing is mapped at */
+	layout(&l, &t);
+	fill();
+	r = vt_figures_reader_new(&t, &l);
+	CHECK(r != NULL);
+	test_read(r);
+	/* strings are remembered by address: a new reader for new strings */
+	vt_figures_reader_free(r);
+	r = vt_figures_reader_new(&t, &l);
+	test_hostile_memory(r, hole);
+	vt_figures_reader_free(r);
+	test_hostile_layout(&t, &l);
+	return vt_test_done("test_figures");
+}
