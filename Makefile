@@ -32,7 +32,7 @@ TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/te
 TOOLS     := $(BUILD)/tests/vt-poke
 
 FUZZERS   := $(addprefix $(BUILD)/fuzz/,fuzz_rec fuzz_http1 fuzz_http2 fuzz_layout fuzz_image)
-FUZZ_SRCS := userspace/model/vt_state.c $(wildcard userspace/wire/vt_rec*.c)
+FUZZ_SRCS := userspace/model/vt_state.c $(wildcard userspace/wire/vt_rec*.c) userspace/wire/vt_timeline.c
 FUZZ_CC   := $(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined \
 	     -fno-sanitize-recover=undefined -std=gnu11 -D_GNU_SOURCE \
 	     -iquote userspace -iquote .
@@ -119,10 +119,9 @@ deb: $(BUILD)/valk-trace $(BUILD)/valk-trace.8
 
 # The recording reader under libFuzzer, ASan and UBSan (the suite runs it
 # for 30 s; this for 10 minutes).
-$(BUILD)/fuzz/fuzz_rec: tests/fuzz/fuzz_rec.c $(FUZZ_SRCS) $(wildcard userspace/wire/vt_rec*.h) userspace/model/vt_state.h
+$(BUILD)/fuzz/fuzz_rec: tests/fuzz/fuzz_rec.c $(FUZZ_SRCS) $(wildcard userspace/wire/vt_rec*.h) userspace/wire/vt_timeline.h userspace/model/vt_state.h
 	@mkdir -p $(@D)
-	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-std=gnu11 -D_GNU_SOURCE -iquote userspace -iquote . $(filter %.c,$^) -o $@ -lz
+	$(FUZZ_CC) $(filter %.c,$^) -o $@ -lz -ljansson
 
 # The server's request path, HTTP/2 frames, the layout reader and the
 # memory-image decoder, the same way (tests/fuzz/run.sh).

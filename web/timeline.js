@@ -71,7 +71,10 @@ export class Timeline {
       h = await r.json();
     } catch { return; }
     if (!h.ticks || !h.ticks.length) return;
+    // a live history drops its oldest ticks: stay at the same instant
+    const at = this.index >= 0 ? this.h.ticks[this.index] : null;
     this.h = h;
+    if (at !== null) this.index = nearestTick(h.ticks, at);
     this.slotCache.clear();
     this.root.hidden = false;
     this.fillJumps();

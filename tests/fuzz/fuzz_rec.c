@@ -1,10 +1,11 @@
 /* libFuzzer target for the recording reader: any bytes, read as a
- * recording — indexed, replayed record by record into a model, and sought
- * to every tick — never crash, hang or read out of bounds. */
+ * recording — indexed, replayed record by record into a model, sought to
+ * every tick, made a timeline — never crash, hang or read out of bounds. */
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "wire/vt_rec.h"
+#include "wire/vt_timeline.h"
 
 static void replay_all(const uint8_t *p, size_t len)
 {
@@ -38,6 +39,22 @@ static void seek_all(const uint8_t *p, size_t len)
 	vt_rec_index_free(&ix);
 }
 
+/* What replay serves of a recording: its timeline, a state, a slot. */
+static void timeline(const uint8_t *p, size_t len)
+{
+	char err[256];
+	struct vt_timeline *tl = vt_timeline_of(p, len, err, sizeof(err));
+	const struct vt_state *s;
+	struct vt_rec_tick t;
+
+	if (!tl)
+		return;
+	free(vt_timeline_json(tl, false, 1000));
+	vt_timeline_state_at(tl, 0, &s, &t);
+	free(vt_timeline_slot_json(tl, 0, "handles", 3, err, sizeof(err)));
+	vt_timeline_free(tl);
+}
+
 /* The input again as a list of records with valid frames — [type, two
  * bytes of length, payload]... — so the payload decoders see mutations the
  * checksum would otherwise stop at the frame. */
@@ -59,6 +76,7 @@ static void reframed(const uint8_t *p, size_t len)
 	if (!b.oom) {
 		replay_all(b.p, b.len);
 		seek_all(b.p, b.len);
+		timeline(b.p, b.len);
 	}
 	vt_rec_buf_free(&b);
 }
@@ -67,6 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	replay_all(data, size);
 	seek_all(data, size);
+	timeline(data, size);
 	reframed(data, size);
 	return 0;
 }
