@@ -150,6 +150,9 @@ sim_start "$SIM_SHARED" --workload churn --seed 5 --port 0 || fail "record: star
 "$VT" record "$SIM_PID" -o "$TMP/r.rec" --duration 1 -q || fail "record exit $?"
 "$VT" replay "$TMP/r.rec" --speed max --listen none -q || fail "replay of record's file exit $?"
 "$VT" info "$TMP/r.rec" | grep -q "status:    complete" && pass "record: complete recording" || fail "record: $("$VT" info "$TMP/r.rec")"
+"$VT" record "$SIM_PID" -o - --duration 1 -q >"$TMP/stdout.rec" || fail "record -o - exit $?"
+"$VT" info "$TMP/stdout.rec" | grep -q "status:    complete" && pass "record -o -: a complete recording on standard output" ||
+	fail "record -o -: $("$VT" info "$TMP/stdout.rec" 2>&1)"
 p3=$(port)
 "$VT" attach "$SIM_PID" --duration 2 --history 0 --listen "127.0.0.1:$p3" -q 2>/dev/null &
 sleep 1

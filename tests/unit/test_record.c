@@ -2,7 +2,8 @@
  * fills, ticks are dropped and counted — never blocking the caller — and
  * once there is room the file has a gap record, then a keyframe, and
  * replays to the live state. A file that cannot be written stops with a
- * one-line reason. The "disk" is a pipe nobody reads until the end. */
+ * one-line reason. The "disk" is standard output, a pipe nobody reads
+ * until the end. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -48,13 +49,31 @@ static struct vt_state *state_new(void)
 	return s;
 }
 
+/* A recording to standard output, which is a new pipe while it opens (the
+ * writer keeps its own copy): fds[0] reads it. */
+static int open_on_pipe(const struct vt_record_opts *o,
+			const struct vt_state *s, const struct vt_rec_tick *t,
+			struct vt_record **r, int fds[2])
+{
+	int out = dup(STDOUT_FILENO), rc;
+	char err[256];
+
+	if (pipe(fds))
+		return -1;
+	dup2(fds[1], STDOUT_FILENO);
+	rc = vt_record_open(o, "{}", s, t, r, err, sizeof(err));
+	dup2(out, STDOUT_FILENO);
+	close(out);
+	close(fds[1]);
+	return rc;
+}
+
 /* Ticks of traffic until the queue has dropped some, then more once the
  * reader drains the pipe: the replayed file ends in the live state. */
 static void test_gap(void)
 {
 	int fds[2];
-	char path[64];
-	struct vt_record_opts o = { .path = path, .keyframe_ms = 1000000,
+	struct vt_record_opts o = { .path = "-", .keyframe_ms = 1000000,
 				    .queue_bytes = 256 << 10 };
 	struct vt_state *s = state_new();
 	struct vt_rec_tick t = { .now_ms = 1 };
@@ -66,10 +85,7 @@ static void test_gap(void)
 	char err[256];
 	struct vt_rec_index ix;
 
-	CHECK(pipe(fds) == 0);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fds[1]);
-	CHECK(vt_record_open(&o, "{}", s, &t, &r, err, sizeof(err)) == 0);
-	close(fds[1]);		/* the writer holds its own */
+	CHECK(open_on_pipe(&o, s, &t, &r, fds) == 0);
 	for (uint64_t ms = 2; ms < 400; ms++) {
 		struct vt_event ev = img_ev(ms % 2 ? VT_EV_RELEASE : VT_EV_ACQUIRE,
 					    HND, 2 * (ms % 2000), ms * 1000000);
@@ -122,18 +138,14 @@ static void test_gap(void)
 static void test_write_fails(void)
 {
 	int fds[2];
-	char path[64], err[256];
-	struct vt_record_opts o = { .path = path, .keyframe_ms = 1000,
+	struct vt_record_opts o = { .path = "-", .keyframe_ms = 1000,
 				    .queue_bytes = 1 << 20 };
 	struct vt_state *s = state_new();
 	struct vt_rec_tick t = { .now_ms = 1 };
 	struct vt_record *r;
 	const char *msg = NULL;
 
-	CHECK(pipe(fds) == 0);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fds[1]);
-	CHECK(vt_record_open(&o, "{}", s, &t, &r, err, sizeof(err)) == 0);
-	close(fds[1]);
+	CHECK(open_on_pipe(&o, s, &t, &r, fds) == 0);
 	close(fds[0]);
 	for (uint64_t ms = 2; ms < 200 && !msg; ms++) {
 		t.now_ms = ms;

@@ -126,7 +126,7 @@ void vt_file_abort(struct vt_file *f)
 	f->tmp[0] = '\0';
 }
 
-int vt_file_commit(struct vt_file *f, char *err, size_t errlen)
+int vt_file_publish(struct vt_file *f, char *err, size_t errlen)
 {
 	struct stat st;
 
@@ -138,21 +138,33 @@ int vt_file_commit(struct vt_file *f, char *err, size_t errlen)
 		vt_file_abort(f);
 		return -1;
 	}
-	if (fchmod(f->fd, 0644) || fsync(f->fd) || close(f->fd)) {
-		f->fd = -1;
-		snprintf(err, errlen, "cannot write %s: %s", f->path,
-			 strerror(errno));
-		vt_file_abort(f);
-		return -1;
-	}
-	f->fd = -1;
-	if (rename(f->tmp, f->path)) {
+	if (fchmod(f->fd, 0644) || rename(f->tmp, f->path)) {
 		snprintf(err, errlen, "cannot write %s: %s", f->path,
 			 strerror(errno));
 		vt_file_abort(f);
 		return -1;
 	}
 	f->tmp[0] = '\0';
+	return 0;
+}
+
+int vt_file_commit(struct vt_file *f, char *err, size_t errlen)
+{
+	if (fsync(f->fd)) {
+		snprintf(err, errlen, "cannot write %s: %s", f->path,
+			 strerror(errno));
+		vt_file_abort(f);
+		return -1;
+	}
+	if (vt_file_publish(f, err, errlen))
+		return -1;
+	if (close(f->fd)) {
+		f->fd = -1;
+		snprintf(err, errlen, "cannot write %s: %s", f->path,
+			 strerror(errno));
+		return -1;
+	}
+	f->fd = -1;
 	return 0;
 }
 

@@ -29,6 +29,9 @@ int vt_file_open(struct vt_file *f, const char *path, char *err,
 /* Flushes, makes it 0644 and renames it over the destination; on failure
  * the temporary is removed. Closes f->fd either way. 0 or -1 with err. */
 int vt_file_commit(struct vt_file *f, char *err, size_t errlen);
+/* The same checks and rename, now, f->fd left open: a file written for
+ * long (a recording) is readable under its name all along. */
+int vt_file_publish(struct vt_file *f, char *err, size_t errlen);
 /* Removes the temporary, closes f->fd. */
 void vt_file_abort(struct vt_file *f);
 

@@ -2,6 +2,8 @@
  * vt_recfile.h). */
 #include "cli/vt_recfile.h"
 
+#include "cli/vt_file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -91,18 +93,29 @@ int vt_recfile_create(const char *path, size_t queue_bytes,
 		      struct vt_recfile **out, char *err, size_t errlen)
 {
 	struct vt_recfile *f = calloc(1, sizeof(*f));
+	struct vt_file vf;
 
 	if (!f) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	f->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (f->fd < 0) {
-		snprintf(err, errlen, "cannot create recording %s: %s; choose a "
-			 "writable path", path, strerror(errno));
+	/* "-": standard output (a pipe); a file is created aside (never
+	 * through a link another user planted) and in place from the start:
+	 * cut short, it still reads */
+	if (!strcmp(path, "-")) {
+		vf.fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+		if (vf.fd < 0)
+			snprintf(err, errlen, "cannot write the recording to "
+				 "standard output: %s", strerror(errno));
+	} else if (vt_file_open(&vf, path, err, errlen) ||
+		   vt_file_publish(&vf, err, errlen)) {
+		vf.fd = -1;
+	}
+	if (vf.fd < 0) {
 		free(f);
 		return -1;
 	}
+	f->fd = vf.fd;
 	f->cap = queue_bytes;
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->cond, NULL);

@@ -10,8 +10,9 @@
 
 struct vt_recfile;
 
-/* Creates path (replacing a file there) and starts its writer thread with
- * room for queue_bytes of pending data. 0, or -1 with a one-line reason. */
+/* Creates path (replacing a file there; "-": standard output) and starts
+ * its writer thread with room for queue_bytes of pending data. 0, or -1
+ * with a one-line reason. */
 int vt_recfile_create(const char *path, size_t queue_bytes,
 		      struct vt_recfile **out, char *err, size_t errlen);
 /* Queues len bytes (copied). 0; 1 when they did not fit and were

@@ -190,7 +190,8 @@ int vt_record_open(const struct vt_record_opts *o, const char *header_json,
 		return -1;
 	}
 	r->o = *o;
-	snprintf(r->path, sizeof(r->path), "%s", o->path ? o->path : "");
+	snprintf(r->path, sizeof(r->path), "%s", !o->path ? ""
+		 : strcmp(o->path, "-") ? o->path : "standard output");
 	if (o->history_ms && !(r->history = vt_timeline_new(
 				       vt_state_attach_ms(s), o->history_ms))) {
 		snprintf(err, errlen, "out of memory");
