@@ -153,6 +153,18 @@ sim_start "$SIM_SHARED" --workload churn --seed 5 --port 0 || fail "record: star
 "$VT" record "$SIM_PID" -o - --duration 1 -q >"$TMP/stdout.rec" || fail "record -o - exit $?"
 "$VT" info "$TMP/stdout.rec" | grep -q "status:    complete" && pass "record -o -: a complete recording on standard output" ||
 	fail "record -o -: $("$VT" info "$TMP/stdout.rec" 2>&1)"
+# run --record: the recording of a process run from its start; its replay
+# reports the slabs as run did
+"$VT" run -q --record "$TMP/run.rec" --report "$TMP/run.report.json" -- \
+	"$SIM_SHARED" --workload churn --seed 7 --ops 20000 >/dev/null 2>&1 || fail "run --record exit $?"
+"$VT" replay "$TMP/run.rec" --speed max --listen none -q --report "$TMP/run.replay.json" ||
+	fail "replay of run's recording exit $?"
+if cmp -s <(jq -S '.processes[0].slabs' "$TMP/run.report.json") <(jq -S '.processes[0].slabs' "$TMP/run.replay.json"); then
+	pass "run --record: the replay reports every slab as run did"
+else
+	fail "run --record: the replayed slabs differ from run's report"
+	diff <(jq -S '.processes[0].slabs' "$TMP/run.report.json") <(jq -S '.processes[0].slabs' "$TMP/run.replay.json") | head -10
+fi
 p3=$(port)
 "$VT" attach "$SIM_PID" --duration 2 --history 0 --listen "127.0.0.1:$p3" -q 2>/dev/null &
 sleep 1

@@ -375,6 +375,9 @@ static struct argp_option run_options[] = {
 	{ "runtime", OPT_RUNTIME, "PATH", 0,
 	  "the runtime object, for programs that load it in a way their ELF "
 	  "headers do not say (dlopen)", 0 },
+	{ "record", OPT_RECORD, "FILE", 0,
+	  "write a recording of each traced process: FILE, then FILE.PID "
+	  "for every further one", 0 },
 	{ 0 }
 };
 
@@ -392,6 +395,9 @@ static error_t parse_run(int key, char *arg, struct argp_state *st)
 		break;
 	case OPT_RUNTIME:
 		*a->runtime = arg;
+		break;
+	case OPT_RECORD:
+		a->o->record_path = arg;
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

@@ -31,6 +31,7 @@ struct session {
 	struct vt_trace_opts o;
 	struct vt_trace *t;
 	char runtime[PATH_MAX], uv[PATH_MAX];
+	char record[PATH_MAX];	/* --record: this process's recording */
 };
 
 struct run {
@@ -50,6 +51,7 @@ struct run {
 	struct session *sessions[MAX_REPORTS];
 	struct vt_rep_doc doc;
 	bool attach_failed;
+	unsigned recordings;	/* --record: files begun */
 };
 
 static struct task *task_find(struct run *r, int tid)
@@ -166,6 +168,11 @@ static void on_exec(struct run *r, int pid)
 	s->o.pid = pid;
 	s->o.runtime_path = s->runtime;
 	s->o.uv_path = *s->uv ? s->uv : NULL;
+	if (r->base->record_path) {	/* FILE, then FILE.PID for the others */
+		snprintf(s->record, sizeof(s->record), r->recordings++
+			 ? "%s.%d" : "%s", r->base->record_path, pid);
+		s->o.record_path = s->record;
+	}
 	if (vt_trace_open(&r->loop, &s->o, &s->t, err, sizeof(err))) {
 		fprintf(stderr, "valk-trace: pid %d (%s): %s\n", pid, exe, err);
 		r->attach_failed = true;

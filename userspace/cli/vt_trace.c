@@ -52,6 +52,7 @@ struct vt_trace {
 	struct vt_record *rec;		/* recording, or NULL */
 	struct vt_wire_meta meta;	/* as of the last tick */
 	uint64_t report_start_ms;	/* what a report counts from */
+	bool record_tried;		/* record_late ran */
 	uint64_t systems[VT_SNAP_MAX_SYSTEMS];
 	size_t nsystems;
 	bool rescan;		/* an AIO system started: look for it */
@@ -680,6 +681,22 @@ static int record_start(struct vt_trace *t)
 	return rc;
 }
 
+/* run: a process attached before it mapped its runtime is recorded from
+ * its first tick with the runtime mapped (once tried: a failure is said
+ * and tracing goes on). */
+static void record_late(struct vt_trace *t)
+{
+	if (t->rec || t->record_tried || !t->o->record_path)
+		return;
+	t->record_tried = true;
+	update_meta(t);
+	if (record_start(t))
+		fprintf(stderr, "valk-trace: %s; tracing goes on without the "
+			"recording\n", t->err);
+	else
+		say(t, "pid %d: recording to %s", t->o->pid, t->o->record_path);
+}
+
 /* The recording ends, and the history with it. */
 static void record_stop(struct vt_trace *t)
 {
@@ -937,6 +954,7 @@ static void refresh(struct vt_trace *t, uint64_t now)
 
 	if (find_mapped(t))
 		return;
+	record_late(t);
 	if (t->probe)
 		vt_probe_drain(t->probe);
 	/* the subsystem list is checked each reconcile interval too */
