@@ -1310,36 +1310,127 @@ static void spin(uv_loop_t *loop, int ms)
 		uv_run(loop, UV_RUN_NOWAIT);
 }
 
-/* Over max_conns, a connection is closed at once; the others are served. */
+/* Over max_conns, the oldest idle connection makes room for a new one; a
+ * server whose connections all have work refuses it. */
 static void test_max_conns(void)
 {
 	static const char req[] = "GET /hello HTTP/1.1\r\nHost: x\r\n"
 				  "Connection: close\r\n\r\n";
-	struct vt_server_opts o = { .max_conns = 1 };
+	static const char sub[] = "GET /s HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct vt_server_opts o = { .max_conns = 1, .per_client = 4 };
 	struct vt_server_stats st;
 	struct vt_server *srv;
 	uv_loop_t loop;
 	char err[256], buf[1024];
 	size_t n;
+	int a, b, c;
+
+	uv_loop_init(&loop);
+	CHECK_EQ_U64(vt_server_start(&loop, "127.0.0.1:0", &o, route, NULL,
+				     &srv, err, sizeof(err)), 0);
+	vt_server_channel(srv, "/s", "full", full_a, &(struct harness){ 0 });
+	a = dial(vt_server_port(srv));
+	spin(&loop, 50);
+	b = dial(vt_server_port(srv));		/* a is idle: it goes */
+	spin(&loop, 50);
+	CHECK(slurp(a, buf, sizeof(buf), &n, 100));
+	CHECK_EQ_U64(n, 0);
+	send_all(b, sub, sizeof(sub) - 1);	/* b streams: it stays */
+	spin(&loop, 100);
+	c = dial(vt_server_port(srv));
+	spin(&loop, 50);
+	send_all(c, req, sizeof(req) - 1);
+	spin(&loop, 100);
+	CHECK(slurp(c, buf, sizeof(buf), &n, 100));
+	CHECK_EQ_U64(n, 0);
+	CHECK(!slurp(b, buf, sizeof(buf), &n, 100) && n > 0);
+	vt_server_stats(srv, &st);
+	CHECK_EQ_U64(st.evicted, 1);
+	CHECK_EQ_U64(st.refused, 1);
+	close(a);
+	close(b);
+	close(c);
+	vt_server_close(srv, NULL, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK_EQ_U64(uv_loop_close(&loop), 0);
+}
+
+/* HEADERS for GET /big on stream id (END_STREAM|END_HEADERS). */
+static void h2_get_big(int fd, uint32_t id)
+{
+	unsigned char f[] = {
+		0, 0, 11, 1, 5, id >> 24, id >> 16, id >> 8, id,
+		0x82, 0x86,				/* GET, http */
+		0x04, 4, '/', 'b', 'i', 'g',		/* :path /big */
+		0x01, 1, 'x',				/* :authority x */
+	};
+
+	send_all(fd, f, sizeof(f));
+}
+
+static void h2_reset(int fd, uint32_t id)
+{
+	unsigned char f[] = { 0, 0, 4, 3, 0, id >> 24, id >> 16, id >> 8, id,
+			      0, 0, 0, 8 };		/* RST_STREAM CANCEL */
+
+	send_all(fd, f, sizeof(f));
+}
+
+/* HTTP/2 with a zero window: response bodies a client will not take are
+ * held up to the connection's and the server's caps (streams past them
+ * are refused), given back when the connection goes; and resetting and
+ * reopening streams does not keep such a client past the stall limit. */
+static void test_h2_held(void)
+{
+	static const unsigned char zero_window[] = {
+		0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0,
+	};
+	struct vt_server_opts o = { .stall_ms = 400, .idle_ms = 5000,
+				    .conn_held_max = 4 * 65536,
+				    .held_max = 6 * 65536 };
+	struct vt_server_stats st;
+	struct vt_server *srv;
+	uv_loop_t loop;
+	char err[256], buf[65536];
+	size_t n;
 	int a, b;
+	bool gone = false;
 
 	uv_loop_init(&loop);
 	CHECK_EQ_U64(vt_server_start(&loop, "127.0.0.1:0", &o, route, NULL,
 				     &srv, err, sizeof(err)), 0);
 	a = dial(vt_server_port(srv));
-	spin(&loop, 50);
 	b = dial(vt_server_port(srv));
-	spin(&loop, 50);
-	send_all(a, req, sizeof(req) - 1);
-	spin(&loop, 100);
-	CHECK(slurp(a, buf, sizeof(buf), &n, 100));
-	CHECK(strstr(buf, "hello world\n"));
-	CHECK(slurp(b, buf, sizeof(buf), &n, 100));
-	CHECK_EQ_U64(n, 0);
+	for (int fd = a; ; fd = b) {
+		send_all(fd, preface, 24);
+		send_all(fd, zero_window, sizeof(zero_window));
+		for (uint32_t id = 1; id < 20; id += 2)	/* 10 x 64 KiB */
+			h2_get_big(fd, id);
+		spin(&loop, 100);
+		if (fd == b)
+			break;
+	}
 	vt_server_stats(srv, &st);
-	CHECK_EQ_U64(st.refused, 1);
-	close(a);
+	CHECK_EQ_U64(st.held, 6 * 65536);	/* a: 4, b: the 2 left */
+	CHECK_EQ_U64(st.held_refused, 14);
 	close(b);
+	spin(&loop, 100);
+	vt_server_stats(srv, &st);
+	CHECK_EQ_U64(st.held, 4 * 65536);	/* b's given back */
+	/* a resets and reopens a stream every 100 ms: it still owes what
+	 * it never took, and is dropped at the stall limit */
+	for (uint32_t id = 21, i = 0; i < 15 && !gone; id += 2, i++) {
+		h2_reset(a, id - 20);
+		h2_get_big(a, id);
+		spin(&loop, 100);
+		while (!(gone = slurp(a, buf, sizeof(buf), &n, 20)) && n)
+			;
+	}
+	vt_server_stats(srv, &st);
+	CHECK(gone);
+	CHECK_EQ_U64(st.stalled, 1);
+	CHECK_EQ_U64(st.held, 0);
+	close(a);
 	vt_server_close(srv, NULL, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	CHECK_EQ_U64(uv_loop_close(&loop), 0);
@@ -1359,6 +1450,7 @@ int main(void)
 	harness_start(&h);
 	test_listen_errors(&h);
 	test_max_conns();
+	test_h2_held();
 	test_no_state_and_keepalive(&h);
 	test_full_cached(&h);
 	rate(&h, 10, 100);

@@ -35,7 +35,7 @@ struct h2_stream {
 	size_t target_len;
 	char last_id[VT_LAST_ID_MAX];	/* Last-Event-ID, "" if none */
 	struct vt_http_response resp;	/* plain response being sent */
-	size_t sent;
+	size_t sent, held;		/* body bytes sent, and held unsent */
 	struct vt_sse_sub *sub;
 };
 
@@ -50,6 +50,7 @@ static void pump(struct vt_http2 *h2);
 
 static void stream_free(struct h2_stream *st)
 {
+	vt_conn_unhold(st->h2->c, st->held, false);
 	LIST_REMOVE(st, link);
 	vt_sse_sub_free(st->sub);
 	free(st->resp.body);
@@ -69,8 +70,13 @@ static ssize_t body_read(nghttp2_session *s, int32_t id, uint8_t *buf,
 		len = left;
 	memcpy(buf, st->resp.body + st->sent, len);
 	st->sent += len;
-	if (st->sent == st->resp.len)
+	st->held -= len;
+	vt_conn_unhold(st->h2->c, len, true);
+	if (st->sent == st->resp.len) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
+		free(st->resp.body);	/* all of it is nghttp2's now */
+		st->resp.body = NULL;
+	}
 	return len;
 }
 
@@ -128,6 +134,16 @@ static void respond(struct h2_stream *st)
 	if (r->status == 405)
 		nv[n++] = (nghttp2_nv)NV("allow", "GET, HEAD");
 	prd.read_callback = k == VT_REPLY_SSE ? sse_read : body_read;
+	/* bodies held for a client that does not read are capped: past the
+	 * cap a stream is refused (the client may retry it) */
+	if (k == VT_REPLY_PLAIN && !st->head && r->len) {
+		if (!vt_conn_hold(h2->c, r->len)) {
+			nghttp2_submit_rst_stream(h2->s, NGHTTP2_FLAG_NONE,
+						  st->id, NGHTTP2_REFUSED_STREAM);
+			return;
+		}
+		st->held = r->len;
+	}
 	nghttp2_submit_response(h2->s, st->id, nv, n,
 				st->sub || (!st->head && r->len) ? &prd : NULL);
 }

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +200,43 @@ size_t vt_conn_unsent(const struct vt_conn *c)
 	return uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
 }
 
+bool vt_conn_hold(struct vt_conn *c, size_t n)
+{
+	struct vt_server *srv = c->srv;
+
+	/* one response always fits, however large: the caps bound the
+	 * responses a client piles up, not the documents it can get */
+	if ((c->held && c->held + n > srv->opts.conn_held_max) ||
+	    (srv->stats.held && srv->stats.held + n > srv->opts.held_max)) {
+		srv->stats.held_refused++;
+		return false;
+	}
+	if (!c->owed_ms)
+		c->owed_ms = vt_server__now_ms(srv);
+	c->held += n;
+	srv->stats.held += n;
+	if (srv->stats.held > srv->held_peak)
+		srv->held_peak = srv->stats.held;
+	return true;
+}
+
+void vt_conn_unhold(struct vt_conn *c, size_t n, bool delivered)
+{
+	struct vt_server *srv = c->srv;
+
+	n = n < c->held ? n : c->held;
+	c->held -= n;
+	srv->stats.held -= n;
+	if (delivered)
+		c->owed_ms = c->held ? vt_server__now_ms(srv) : 0;
+	/* once nothing is held, what the bodies took goes back to the
+	 * system (freed heap memory is otherwise kept by malloc) */
+	if (!srv->stats.held && srv->held_peak > (1u << 20)) {
+		srv->held_peak = 0;
+		malloc_trim(0);
+	}
+}
+
 void vt_conn_touch(struct vt_conn *c)
 {
 	c->active_ms = vt_server__now_ms(c->srv);
@@ -268,6 +306,8 @@ static void write_done(uv_write_t *req, int status)
 		c->proto->written(c->ps);
 }
 
+static void client_gone(struct vt_conn *c);
+
 void vt_conn_close(struct vt_conn *c)
 {
 	struct vt_sse_sub *s;
@@ -277,6 +317,7 @@ void vt_conn_close(struct vt_conn *c)
 	c->closed = true;
 	while ((s = LIST_FIRST(&c->subs)))
 		vt_sse__sub_detach(s);
+	client_gone(c);
 	LIST_REMOVE(c, link);
 	c->srv->stats.conns--;
 	uv_close((uv_handle_t *)&c->tcp, conn_closed);
@@ -400,7 +441,139 @@ static void peer_name(struct vt_conn *c)
 
 	if (!uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len))
 		port = addr_name(&ss, ip, sizeof(ip));
+	snprintf(c->ip, sizeof(c->ip), "%s", ip);
 	snprintf(c->peer, sizeof(c->peer), "%s:%d", ip, port);
+}
+
+/* ---- per-client shares ---- */
+
+/* The connection count of each client address, open addressing over
+ * 2 * max_conns slots. An address whose count fell to 0 keeps its slot
+ * (probe chains stay whole) until the table is rebuilt from the open
+ * connections. */
+struct vt_client {
+	char ip[48];
+	unsigned n;
+};
+
+static uint32_t ip_hash(const char *ip)
+{
+	uint32_t h = 2166136261u;
+
+	while (*ip)
+		h = (h ^ (uint8_t)*ip++) * 16777619u;
+	return h;
+}
+
+static struct vt_client *client_slot(struct vt_server *srv, const char *ip)
+{
+	size_t n = srv->nclients, i = ip_hash(ip) % n;
+
+	for (size_t k = 0; k < n; k++, i = (i + 1) % n)
+		if (!*srv->clients[i].ip || !strcmp(srv->clients[i].ip, ip))
+			return &srv->clients[i];
+	return NULL;
+}
+
+/* Every slot taken: keep only the addresses of open connections. */
+static void clients_rebuild(struct vt_server *srv)
+{
+	struct vt_conn *c;
+
+	memset(srv->clients, 0, srv->nclients * sizeof(*srv->clients));
+	LIST_FOREACH(c, &srv->conns, link) {
+		struct vt_client *k = *c->ip ? client_slot(srv, c->ip) : NULL;
+
+		if (k) {
+			snprintf(k->ip, sizeof(k->ip), "%s", c->ip);
+			k->n++;
+		}
+	}
+}
+
+static struct vt_client *client_of(struct vt_server *srv, const char *ip)
+{
+	struct vt_client *k = client_slot(srv, ip);
+
+	if (!k) {
+		clients_rebuild(srv);
+		k = client_slot(srv, ip);
+	}
+	if (k && !*k->ip)
+		snprintf(k->ip, sizeof(k->ip), "%s", ip);
+	return k;
+}
+
+/* The oldest connection of address ip but `except` with nothing in
+ * progress. */
+static struct vt_conn *idle_of(struct vt_server *srv, const char *ip,
+			       const struct vt_conn *except)
+{
+	struct vt_conn *o, *best = NULL;
+
+	LIST_FOREACH(o, &srv->conns, link)
+		if (o != except && !strcmp(o->ip, ip) && !o->inflight &&
+		    !o->queued &&
+		    !o->held && LIST_EMPTY(&o->subs) &&
+		    (!best || o->active_ms < best->active_ms))
+			best = o;
+	return best;
+}
+
+/* Closes the oldest idle connection of address ip other than c (an idle
+ * connection answers nothing and streams nothing: a fresh one is likelier
+ * to be someone looking). False when it has none. */
+static bool evict(struct vt_server *srv, const char *ip,
+		  const struct vt_conn *c)
+{
+	struct vt_conn *victim = idle_of(srv, ip, c);
+
+	if (!victim)
+		return false;
+	srv->stats.evicted++;
+	vt_conn_close(victim);
+	return true;
+}
+
+/* The address holding the most connections. */
+static const char *top_client(const struct vt_server *srv)
+{
+	const struct vt_client *top = NULL;
+
+	for (size_t i = 0; i < srv->nclients; i++)
+		if (!top || srv->clients[i].n > top->n)
+			top = &srv->clients[i];
+	return top && top->n ? top->ip : NULL;
+}
+
+/* A client address at its per_client share, or a full server, first
+ * makes room by closing an idle connection (the client's own, or the
+ * largest holder's); only then is the new one refused. */
+static bool admit(struct vt_conn *c)
+{
+	struct vt_server *srv = c->srv;
+	struct vt_client *k = client_of(srv, c->ip);
+	const char *top;
+
+	if (!k || (k->n >= srv->opts.per_client && !evict(srv, c->ip, c))) {
+		srv->stats.refused_share++;
+		*c->ip = '\0';		/* counts in no share */
+		return false;
+	}
+	k->n++;
+	if (srv->stats.conns <= srv->opts.max_conns ||
+	    ((top = top_client(srv)) && evict(srv, top, c)))
+		return true;
+	srv->stats.refused++;
+	return false;
+}
+
+static void client_gone(struct vt_conn *c)
+{
+	struct vt_client *k = *c->ip ? client_slot(c->srv, c->ip) : NULL;
+
+	if (k && k->n)
+		k->n--;
 }
 
 static void on_connection(uv_stream_t *l, int status)
@@ -421,13 +594,12 @@ static void on_connection(uv_stream_t *l, int status)
 		vt_conn_close(c);
 		return;
 	}
-	if (srv->stats.conns > srv->opts.max_conns) {
-		srv->stats.refused++;
+	peer_name(c);
+	if (!admit(c)) {
 		vt_conn_close(c);
 		return;
 	}
 	uv_tcp_nodelay(&c->tcp, 1);
-	peer_name(c);
 	c->active_ms = c->progress_ms = vt_server__now_ms(srv);
 	vt_conn_resume(c);
 }
@@ -438,13 +610,18 @@ static void sweep_conn(struct vt_conn *c, uint64_t now)
 {
 	const struct vt_server_opts *o = &c->srv->opts;
 
-	if (c->inflight || c->queued) {
-		if (now - c->progress_ms < o->stall_ms)
+	if (c->inflight || c->queued || c->held) {
+		uint64_t since = c->inflight || c->queued ? c->progress_ms : now;
+
+		/* owed bytes count from the first one not delivered */
+		if (c->held && c->owed_ms < since)
+			since = c->owed_ms;
+		if (now - since < o->stall_ms)
 			return;
 		fprintf(stderr, "valk-trace: dropping client %s: no bytes "
-			"accepted for %" PRIu64 " ms (%u writes, %u events "
-			"pending)\n", c->peer, now - c->progress_ms,
-			c->inflight, c->queued);
+			"accepted for %" PRIu64 " ms (%u writes, %u events, "
+			"%zu response bytes pending)\n", c->peer, now - since,
+			c->inflight, c->queued, c->held);
 		c->srv->stats.stalled++;
 		vt_conn_close(c);
 	} else if (c->shut ? now - c->shut_ms >= VT_LINGER_MS
@@ -485,6 +662,12 @@ static void opts_defaults(struct vt_server_opts *o)
 		o->queue_bytes = 8 << 20;
 	if (!o->max_conns)
 		o->max_conns = 1024;
+	if (!o->per_client)
+		o->per_client = o->max_conns / 2 ? o->max_conns / 2 : 1;
+	if (!o->held_max)
+		o->held_max = 16 << 20;
+	if (!o->conn_held_max)
+		o->conn_held_max = 1 << 20;
 }
 
 /* A quarter of the shortest deadline keeps each one within 25 %. */
@@ -607,7 +790,9 @@ int vt_server_start(uv_loop_t *loop, const char *listen,
 	srv->handles = 2;
 	srv->retry = vt_sse__buf_from(srv, "retry: 1000\n\n");
 	srv->keepalive = vt_sse__buf_from(srv, ": keep-alive\n\n");
-	if (!srv->retry || !srv->keepalive) {
+	srv->nclients = 2 * (size_t)srv->opts.max_conns + 1;
+	srv->clients = calloc(srv->nclients, sizeof(*srv->clients));
+	if (!srv->retry || !srv->keepalive || !srv->clients) {
 		snprintf(err, errlen, "out of memory starting the HTTP server");
 		rc = UV_ENOMEM;
 	} else {
@@ -647,6 +832,7 @@ static void server_release(struct vt_server *srv)
 		vt_sse__channel_free(LIST_FIRST(&srv->channels));
 	vt_sse_buf_unref(srv->retry);
 	vt_sse_buf_unref(srv->keepalive);
+	free(srv->clients);
 	if (srv->done)
 		srv->done(srv->done_arg);
 	free(srv);

@@ -58,7 +58,12 @@ struct vt_server_opts {
 	unsigned keepalive_ms;	/* ": keep-alive" on a quiet stream (15 s) */
 	unsigned queue_max;	/* events queued per subscriber (64) */
 	size_t queue_bytes;	/* bytes queued per subscriber (8 MiB) */
-	unsigned max_conns;	/* open connections; more are refused (1024) */
+	unsigned max_conns;	/* open connections (1024): when full, the oldest
+				 * idle one of the largest holder makes room,
+				 * else a new one is refused */
+	unsigned per_client;	/* of them from one client address (half) */
+	size_t held_max;	/* response bytes held, all connections (16 MiB) */
+	size_t conn_held_max;	/* response bytes held by one connection (1 MiB) */
 };
 
 struct vt_server_stats {
@@ -70,6 +75,10 @@ struct vt_server_stats {
 	uint64_t resyncs;	/* subscribers that skipped to a full state */
 	uint64_t stalled;	/* connections dropped for making no progress */
 	uint64_t refused;	/* connections refused over max_conns */
+	uint64_t refused_share;	/* refused over a client's per_client share */
+	uint64_t evicted;	/* idle connections closed to admit another */
+	uint64_t held;		/* response bytes held for clients */
+	uint64_t held_refused;	/* responses refused over held_max */
 };
 
 /* Listens on "IP:PORT" ("[::1]:PORT" for IPv6; port 0 picks a free one).

@@ -57,7 +57,13 @@ struct vt_conn {
 	void *ps;
 	unsigned inflight, queued;
 	uint64_t active_ms, progress_ms, shut_ms;
+	/* Response bytes the protocol holds for the client, and since when it
+	 * has owed some without delivering any: resets and new requests do
+	 * not move it, only delivery. */
+	size_t held;
+	uint64_t owed_ms;
 	bool reading, eof, finishing, shutting, shut, closed;
+	char ip[48];			/* the client's address, its share's key */
 	char peer[64];
 	size_t in_len;
 	char in[VT_CONN_IN];
@@ -71,6 +77,9 @@ struct vt_server {
 	vt_server_route_fn route;
 	void *ctx;
 	LIST_HEAD(, vt_conn) conns;
+	struct vt_client *clients;	/* connections per client address */
+	size_t held_peak;		/* most held since the last trim */
+	size_t nclients;
 	LIST_HEAD(, vt_sse_channel) channels;
 	struct vt_sse_buf *retry, *keepalive;
 	struct vt_server_stats stats;
@@ -113,6 +122,12 @@ enum vt_reply vt_server_dispatch(struct vt_conn *c, const char *target,
 int vt_conn_write(struct vt_conn *c, const uv_buf_t *bufs, unsigned n,
 		  void *own, struct vt_sse_buf **refs, unsigned nrefs);
 bool vt_conn_busy(const struct vt_conn *c);	/* a write in flight */
+/* Before holding a response body of n bytes for the client: false when
+ * that would pass the connection's or the server's cap (refuse it). */
+bool vt_conn_hold(struct vt_conn *c, size_t n);
+/* n held bytes are gone: delivered to the socket, or dropped (a reset
+ * stream, a closed connection). */
+void vt_conn_unhold(struct vt_conn *c, size_t n, bool delivered);
 size_t vt_conn_unsent(const struct vt_conn *c);	/* bytes the socket refused */
 void vt_conn_touch(struct vt_conn *c);		/* a request completed */
 void vt_conn_resume(struct vt_conn *c);		/* take held-back input */

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Fair serving against a running tracer: `fair.py PORT TRACER_PID`.
+1. One client address (127.0.0.2) opens 1500 idle connections: it keeps at
+   most its share (half of the 1024 connections), and a client from
+   another address (127.0.0.1) is still answered at once.
+2. 40 HTTP/2 connections from 127.0.0.3 with a zero flow-control window
+   ask 100 streams of /app.js each: the tracer's RSS grows by less than
+   HELD_BOUND_KB while they hold it and is within TRIM_BOUND_KB of where it
+   started once they are gone. Prints what it measured; exits 1 on a miss."""
+import resource, socket, struct, sys, time
+
+PORT, PID = int(sys.argv[1]), int(sys.argv[2])
+HELD_BOUND_KB, TRIM_BOUND_KB = 40 * 1024, 8 * 1024
+fails = 0
+
+
+def check(ok, what):
+    global fails
+    print(("ok: " if ok else "FAIL: ") + what)
+    fails += not ok
+
+
+def rss_kb():
+    for line in open(f"/proc/{PID}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+
+
+def dial(src):
+    s = socket.socket()
+    s.bind((src, 0))
+    s.settimeout(5)
+    s.connect(("127.0.0.1", PORT))
+    return s
+
+
+def alive(s):
+    s.setblocking(False)
+    try:
+        return s.recv(1) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+
+
+def healthz():
+    t = time.monotonic()
+    s = dial("127.0.0.1")
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    data = s.recv(4096)
+    s.close()
+    return data.startswith(b"HTTP/1.1 200"), time.monotonic() - t
+
+
+resource.setrlimit(resource.RLIMIT_NOFILE, (8192, 8192))
+hog = []
+for _ in range(1500):
+    try:
+        hog.append(dial("127.0.0.2"))
+    except OSError:
+        break
+time.sleep(1.5)
+kept = sum(alive(s) for s in hog)
+ok, took = healthz()
+check(kept <= 512, f"one address opened {len(hog)} connections and kept {kept} (share 512)")
+check(ok and took < 2, f"another address answered in {took * 1000:.0f} ms")
+for s in hog:
+    s.close()
+
+
+def frame(t, flags, sid, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([t, flags]) + struct.pack(">I", sid) + payload
+
+
+block = b"\x82\x86" + bytes([0x04, 7]) + b"/app.js" + bytes([0x01, 1]) + b"x"
+time.sleep(1)
+base = rss_kb()
+conns = []
+for _ in range(40):
+    s = dial("127.0.0.3")
+    s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, struct.pack(">HI", 4, 0)) +
+              b"".join(frame(1, 5, 2 * i + 1, block) for i in range(100)))
+    conns.append(s)
+time.sleep(2)
+held = rss_kb()
+for s in conns:
+    s.close()
+time.sleep(2)
+after = rss_kb()
+check(held - base < HELD_BOUND_KB, f"RSS {base} kB -> {held} kB with 4000 streams held (bound +{HELD_BOUND_KB} kB)")
+check(after - base < TRIM_BOUND_KB, f"RSS {after} kB once they closed (bound +{TRIM_BOUND_KB} kB)")
+sys.exit(1 if fails else 0)
