@@ -165,6 +165,19 @@ else
 	fail "run --record: the replayed slabs differ from run's report"
 	diff <(jq -S '.processes[0].slabs' "$TMP/run.report.json") <(jq -S '.processes[0].slabs' "$TMP/run.replay.json") | head -10
 fi
+# foreign, future-version and cut files: one line each, exit 2 or the prefix
+echo "hello" >"$TMP/foreign.rec"
+"$VT" info "$TMP/foreign.rec" 2>"$TMP/e1"; rc=$?
+[ "$rc" -eq 2 ] && grep -qx "valk-trace: $TMP/foreign.rec: not a valk-trace recording (no VALKREC magic)" "$TMP/e1" &&
+	pass "info of a foreign file: exit 2, one line" || fail "info of a foreign file: exit $rc: $(cat "$TMP/e1")"
+cp "$TMP/r.rec" "$TMP/future.rec" && printf '\x02' | dd of="$TMP/future.rec" bs=1 seek=8 conv=notrunc 2>/dev/null
+"$VT" replay "$TMP/future.rec" --listen none 2>"$TMP/e2"; rc=$?
+[ "$rc" -eq 2 ] && [ "$(wc -l <"$TMP/e2")" -eq 1 ] && grep -q "format version 2; this valk-trace reads version 1: use a newer valk-trace" "$TMP/e2" &&
+	pass "replay of a future version: exit 2, one line" || fail "replay of a future version: exit $rc: $(cat "$TMP/e2")"
+head -c $(( $(stat -c %s "$TMP/r.rec") - 7 )) "$TMP/r.rec" >"$TMP/cut.rec"
+"$VT" replay "$TMP/cut.rec" --speed max --listen none -q 2>"$TMP/e3"; rc=$?
+[ "$rc" -eq 0 ] && grep -Eq "cut short in a record( header)? at byte [0-9]+; the [0-9]+ bytes before it are intact" "$TMP/e3" &&
+	pass "replay of a cut file: the intact prefix, and where it was cut" || fail "replay of a cut file: exit $rc: $(cat "$TMP/e3")"
 p3=$(port)
 "$VT" attach "$SIM_PID" --duration 2 --history 0 --listen "127.0.0.1:$p3" -q 2>/dev/null &
 sleep 1
