@@ -92,8 +92,9 @@ test:
 # ASan and UBSan in $(BUILD)-asan (the stand-in runtime is built as usual:
 # it is the traced program, not the tracer). Any finding fails its test.
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+# Memory bounds of tests are those of the plain build (VT_SANITIZED).
 test-asan:
-	+$(MAKE) test BUILD=$(BUILD)-asan SAN="$(ASAN_FLAGS)"
+	+VT_SANITIZED=1 $(MAKE) test BUILD=$(BUILD)-asan SAN="$(ASAN_FLAGS)"
 
 demo:
 	$(AS_ROOT) scripts/deps.sh

@@ -263,6 +263,7 @@ static void do_close(struct harness *h, void *arg)
 static void harness_start(struct harness *h)
 {
 	struct vt_server_opts o = {
+		.allow_hosts = "x,local",	/* the Host the raw requests send */
 		.idle_ms = IDLE_MS,
 		.stall_ms = STALL_MS,
 		.keepalive_ms = KEEPALIVE_MS,
@@ -1317,7 +1318,8 @@ static void test_max_conns(void)
 	static const char req[] = "GET /hello HTTP/1.1\r\nHost: x\r\n"
 				  "Connection: close\r\n\r\n";
 	static const char sub[] = "GET /s HTTP/1.1\r\nHost: x\r\n\r\n";
-	struct vt_server_opts o = { .max_conns = 1, .per_client = 4 };
+	struct vt_server_opts o = { .max_conns = 1, .per_client = 4,
+				    .allow_hosts = "x" };
 	struct vt_server_stats st;
 	struct vt_server *srv;
 	uv_loop_t loop;
@@ -1386,6 +1388,7 @@ static void test_h2_held(void)
 		0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0,
 	};
 	struct vt_server_opts o = { .stall_ms = 400, .idle_ms = 5000,
+				    .allow_hosts = "x",
 				    .conn_held_max = 4 * 65536,
 				    .held_max = 6 * 65536 };
 	struct vt_server_stats st;

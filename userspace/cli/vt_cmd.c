@@ -19,6 +19,7 @@ enum {
 	OPT_RUNTIME,
 	OPT_HISTORY,
 	OPT_MAX_OVERHEAD,
+	OPT_ALLOW_HOST,
 };
 
 /* Options of every session: attach, snapshot. */
@@ -45,6 +46,10 @@ static struct argp_option attach_options[] = {
 	{ "listen", OPT_LISTEN, "ADDR:PORT", 0,
 	  "serve SSE, dashboard and /metrics here (default " VT_CMD_LISTEN
 	  ", 'none' to disable)", 0 },
+	{ "allow-host", OPT_ALLOW_HOST, "NAMES", 0,
+	  "answer requests whose Host is one of these names (comma-"
+	  "separated) besides localhost and the listen address; any other "
+	  "gets 421", 0 },
 	{ "record", OPT_RECORD, "FILE", 0,
 	  "also write a recording of the trace here (see `valk-trace "
 	  "replay`)", 0 },
@@ -306,6 +311,9 @@ static error_t parse_attach(int key, char *arg, struct argp_state *st)
 		break;
 	case OPT_LISTEN:
 		o->listen = strcmp(arg, "none") ? arg : NULL;
+		break;
+	case OPT_ALLOW_HOST:
+		o->allow_hosts = arg;
 		break;
 	case OPT_RECORD:
 	case 'o':

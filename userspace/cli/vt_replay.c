@@ -321,7 +321,7 @@ static int serve(struct vt_replay *r, uv_loop_t *loop)
 	if (!r->o->listen)
 		return 0;
 	if (!(r->history = vt_timeline_of(r->p, r->len, r->err, sizeof(r->err))) ||
-	    vt_routes_start(loop, r->o->listen, r->state, fill_meta, r,
+	    vt_routes_start(loop, r->o->listen, NULL, r->state, fill_meta, r,
 			    &r->routes, r->err, sizeof(r->err)))
 		return -1;
 	vt_routes_set_history(r->routes, r->history, false);

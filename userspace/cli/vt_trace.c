@@ -1046,7 +1046,8 @@ static int prepare(struct vt_trace *t, uv_loop_t *loop)
 		snprintf(t->err, sizeof(t->err), "out of memory");
 		return -1;
 	}
-	return o->listen ? vt_routes_start(loop, o->listen, t->state,
+	return o->listen ? vt_routes_start(loop, o->listen, o->allow_hosts,
+					   t->state,
 					   fill_meta, t, &t->routes, t->err,
 					   sizeof(t->err))
 			 : 0;

@@ -33,9 +33,11 @@ struct vt_http1 {
 	 * Last-Event-ID) and whether its value is that id */
 	char hname[16];
 	size_t hname_len;
-	bool in_value;
+	bool in_value, in_host;
 	char last_id[VT_LAST_ID_MAX];
 	size_t last_len;
+	char host[VT_HOST_MAX];
+	size_t host_len;
 	char chunk[24];		/* size line of the one stream write in flight */
 	char target[VT_H1_TARGET_MAX];
 };
@@ -155,7 +157,7 @@ static void respond(struct vt_http1 *h)
 	struct vt_http_response r;
 	struct vt_sse_sub *sub = NULL;
 	enum vt_reply k = vt_server_dispatch(h->c, h->target, h->target_len,
-					     h->last_id, wake, h, &r,
+					     h->last_id, h->host, wake, h, &r,
 					     head ? NULL : &sub);
 
 	if (sub) {
@@ -177,9 +179,9 @@ static int on_begin(http_parser *p)
 
 	h->hdr_bytes = h->target_len = 0;
 	h->reject = 0;
-	h->hname_len = h->last_len = 0;
+	h->hname_len = h->last_len = h->host_len = 0;
 	h->in_value = false;
-	h->last_id[0] = '\0';
+	h->last_id[0] = h->host[0] = '\0';
 	return 0;
 }
 
@@ -217,7 +219,7 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
 
 	if (h->in_value)
 		h->hname_len = 0;
-	h->in_value = false;
+	h->in_value = h->in_host = false;
 	for (size_t i = 0; i < n; i++, h->hname_len++)
 		if (h->hname_len < sizeof(h->hname))
 			h->hname[h->hname_len] = (char)tolower((unsigned char)at[i]);
@@ -236,7 +238,19 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
 	} else if (is_last_id(h)) {	/* too long: no id of ours */
 		strcpy(h->last_id, "x");
 		h->last_len = sizeof(h->last_id);
+	} else if (h->hname_len == 4 && !strncmp(h->hname, "host", 4)) {
+		/* too long, or a second Host: a name of no server */
+		if (h->host_len + n >= sizeof(h->host) ||
+		    (h->host_len && !h->in_host)) {
+			strcpy(h->host, "-");
+			h->host_len = sizeof(h->host);
+		} else {
+			memcpy(h->host + h->host_len, at, n);
+			h->host_len += n;
+			h->host[h->host_len] = '\0';
+		}
 	}
+	h->in_host = h->hname_len == 4 && !strncmp(h->hname, "host", 4);
 	return count(h, n);
 }
 

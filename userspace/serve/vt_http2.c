@@ -34,6 +34,7 @@ struct h2_stream {
 	char *target;
 	size_t target_len;
 	char last_id[VT_LAST_ID_MAX];	/* Last-Event-ID, "" if none */
+	char host[VT_HOST_MAX];		/* :authority or Host, "" if none */
 	struct vt_http_response resp;	/* plain response being sent */
 	size_t sent, held;		/* body bytes sent, and held unsent */
 	struct vt_sse_sub *sub;
@@ -119,7 +120,7 @@ static void respond(struct h2_stream *st)
 		vt_http_error(r, st->reject);
 	else
 		k = vt_server_dispatch(h2->c, st->target, st->target_len,
-				       st->last_id, wake, st, r,
+				       st->last_id, st->host, wake, st, r,
 				       st->head ? NULL : &st->sub);
 	snprintf(status, sizeof(status), "%d", r->status);
 	snprintf(length, sizeof(length), "%zu", r->len);
@@ -195,6 +196,14 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f,
 		snprintf(st->last_id, sizeof(st->last_id), "%.*s",
 			 valuelen < sizeof(st->last_id) ? (int)valuelen : 1,
 			 valuelen < sizeof(st->last_id) ? (const char *)value : "x");
+	} else if (is(name, namelen, ":authority") ||
+		   is(name, namelen, "host")) {
+		/* too long, or two of them: a name of no server */
+		snprintf(st->host, sizeof(st->host), "%.*s",
+			 valuelen < sizeof(st->host) && !*st->host
+			 ? (int)valuelen : 1,
+			 valuelen < sizeof(st->host) && !*st->host
+			 ? (const char *)value : "-");
 	} else if (is(name, namelen, ":path")) {
 		if (st->target)
 			st->reject = 400;

@@ -15,9 +15,11 @@ struct vt_routes;
 /* Fills the target/clock facts the encoders need. */
 typedef void (*vt_routes_meta_fn)(void *ctx, struct vt_wire_meta *m);
 
-/* Starts serving on `listen` ("127.0.0.1:7070"). 0, or -1 with a one-line
- * reason in err. */
+/* Starts serving on `listen` ("127.0.0.1:7070"), answering Host names
+ * `allow_hosts` (comma-separated, or NULL) besides localhost and the
+ * listen address. 0, or -1 with a one-line reason in err. */
 int vt_routes_start(uv_loop_t *loop, const char *listen,
+		    const char *allow_hosts,
 		    const struct vt_state *st, vt_routes_meta_fn meta,
 		    void *ctx, struct vt_routes **out, char *err,
 		    size_t errlen);

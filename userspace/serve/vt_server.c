@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "serve/vt_server_int.h"
 #include "serve/vt_http1.h"
@@ -54,6 +55,7 @@ const char *vt_http_reason(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 414: return "URI Too Long";
+	case 421: return "Misdirected Request";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
@@ -125,16 +127,61 @@ static void route_request(struct vt_server *srv, const char *path, const char *q
 		error_body(out);
 }
 
+/* Whether name (len bytes, any case) is one of the comma-separated
+ * names in list. */
+static bool listed(const char *list, const char *name, size_t len)
+{
+	while (list && *list) {
+		size_t n = strcspn(list, ",");
+
+		if (n == len && !strncasecmp(list, name, len))
+			return true;
+		list += n + (list[n] == ',');
+	}
+	return false;
+}
+
+/* A Host this server answers: none at all (HTTP/1.0), localhost, the
+ * address the client connected to, or an --allow-host name; the port is
+ * not compared. Anything else is a name an attacker's page resolved to
+ * us (DNS rebinding). */
+static bool host_ok(const struct vt_conn *c, const char *host)
+{
+	const char *end = strrchr(host, ':');
+	size_t len = strlen(host);
+
+	if (!*host)
+		return true;
+	if (*host == '[') {	/* [v6]:port */
+		end = strchr(host, ']');
+		if (!end)
+			return false;
+		host++;
+		len = (size_t)(end - host);
+	} else if (end && !strchr(end + 1, ']') && end == strchr(host, ':')) {
+		len = (size_t)(end - host);
+	}
+	return listed("localhost,127.0.0.1,::1", host, len) ||
+	       (len == strlen(c->local) && !strncasecmp(host, c->local, len)) ||
+	       listed(c->srv->opts.allow_hosts, host, len);
+}
+
 enum vt_reply vt_server_dispatch(struct vt_conn *c, const char *target,
 				 size_t target_len, const char *last_id,
+				 const char *host,
 				 void (*wake)(void *), void *arg,
 				 struct vt_http_response *out,
 				 struct vt_sse_sub **sub)
 {
-	char *t = strndup(target, target_len);
+	char *t;
 	const char *path, *query;
 	struct vt_sse_channel *ch;
 
+	if (!host_ok(c, host)) {
+		vt_http_error(out, 421);
+		return VT_REPLY_PLAIN;
+	}
+	t = strndup(target, target_len);
 	if (!t || strlen(t) != target_len || !split_target(t, &path, &query)) {
 		vt_http_error(out, t ? 400 : 500);
 		free(t);
@@ -443,6 +490,9 @@ static void peer_name(struct vt_conn *c)
 		port = addr_name(&ss, ip, sizeof(ip));
 	snprintf(c->ip, sizeof(c->ip), "%s", ip);
 	snprintf(c->peer, sizeof(c->peer), "%s:%d", ip, port);
+	len = sizeof(ss);
+	if (!uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len))
+		addr_name(&ss, c->local, sizeof(c->local));
 }
 
 /* ---- per-client shares ---- */

@@ -64,6 +64,9 @@ struct vt_server_opts {
 	unsigned per_client;	/* of them from one client address (half) */
 	size_t held_max;	/* response bytes held, all connections (16 MiB) */
 	size_t conn_held_max;	/* response bytes held by one connection (1 MiB) */
+	/* Host names answered besides localhost and the address a client
+	 * reached, comma-separated (NULL: none). */
+	const char *allow_hosts;
 };
 
 struct vt_server_stats {

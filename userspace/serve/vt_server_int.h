@@ -64,6 +64,7 @@ struct vt_conn {
 	uint64_t owed_ms;
 	bool reading, eof, finishing, shutting, shut, closed;
 	char ip[48];			/* the client's address, its share's key */
+	char local[48];			/* the address it connected to */
 	char peer[64];
 	size_t in_len;
 	char in[VT_CONN_IN];
@@ -106,15 +107,20 @@ enum vt_reply { VT_REPLY_PLAIN, VT_REPLY_SSE };
  * *out holds the stream's status and headers (send X-Accel-Buffering: no,
  * no length) and, if sub is not NULL (a GET, not a HEAD), *sub is the new
  * subscription whose queued data wake(arg) announces. last_id is the
- * request's Last-Event-ID ("" for none), as received. */
+ * request's Last-Event-ID ("" for none), as received; host its Host (or
+ * :authority), "" for none: a name that is not this server's answers 421
+ * (DNS rebinding). */
 enum vt_reply vt_server_dispatch(struct vt_conn *c, const char *target,
 				 size_t target_len, const char *last_id,
+				 const char *host,
 				 void (*wake)(void *), void *arg,
 				 struct vt_http_response *out,
 				 struct vt_sse_sub **sub);
 
 /* Room kept for a Last-Event-ID value; a longer one is no id of ours. */
 #define VT_LAST_ID_MAX 24
+/* Room kept for a Host value; a longer one is no name of ours. */
+#define VT_HOST_MAX 256
 
 
 /* Queues bufs; `own` is freed and `refs` released once written. Returns -1
