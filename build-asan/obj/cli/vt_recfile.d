@@ -1,3 +1,0 @@
-build-asan/obj/cli/vt_recfile.o: userspace/cli/vt_recfile.c \
- userspace/cli/vt_recfile.h
-userspace/cli/vt_recfile.h:

@@ -1,3 +1,0 @@
-build-asan/obj/target/vt_mem.o: userspace/target/vt_mem.c \
- userspace/target/vt_mem.h
-userspace/target/vt_mem.h:

@@ -1,3 +1,0 @@
-build-asan/obj/target/vt_proc.o: userspace/target/vt_proc.c \
- userspace/target/vt_proc.h
-userspace/target/vt_proc.h:

@@ -1,7 +1,0 @@
-build-asan/obj/wire/vt_rec_event.o: userspace/wire/vt_rec_event.c \
- userspace/wire/vt_rec.h userspace/model/vt_state.h bpf/valk_trace.h \
- userspace/wire/vt_rec_codec.h
-userspace/wire/vt_rec.h:
-userspace/model/vt_state.h:
-bpf/valk_trace.h:
-userspace/wire/vt_rec_codec.h:

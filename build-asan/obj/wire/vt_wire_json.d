@@ -1,7 +1,0 @@
-build-asan/obj/wire/vt_wire_json.o: userspace/wire/vt_wire_json.c \
- userspace/wire/vt_wire_json.h userspace/wire/vt_wire.h \
- userspace/model/vt_state.h bpf/valk_trace.h
-userspace/wire/vt_wire_json.h:
-userspace/wire/vt_wire.h:
-userspace/model/vt_state.h:
-bpf/valk_trace.h:
