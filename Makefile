@@ -39,7 +39,7 @@ FUZZ_CC   := $(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined \
 SERVE_SRCS := $(addprefix userspace/serve/,vt_server.c vt_http1.c vt_http2.c vt_sse.c)
 TARGET_SRCS := $(addprefix userspace/target/,vt_layout.c vt_target.c vt_proc.c)
 
-.PHONY: all deps test test-asan demo bench fuzz clean fixture vmlinux install uninstall deb
+.PHONY: all deps test test-asan soak demo bench fuzz clean fixture vmlinux install uninstall deb
 all: $(BUILD)/valk-trace fixture
 
 PREFIX    ?= /usr/local
@@ -92,6 +92,10 @@ test:
 # ASan and UBSan in $(BUILD)-asan (the stand-in runtime is built as usual:
 # it is the traced program, not the tracer). Any finding fails its test.
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+# Ten minutes of the http workload with 10 SSE clients (tests/soak).
+soak: all
+	$(AS_ROOT) env VT_BUILD=$(abspath $(BUILD)) tests/soak/soak.sh 600
+
 # Memory bounds of tests are those of the plain build (VT_SANITIZED).
 test-asan:
 	+VT_SANITIZED=1 $(MAKE) test BUILD=$(BUILD)-asan SAN="$(ASAN_FLAGS)"
