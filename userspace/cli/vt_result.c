@@ -4,53 +4,40 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/vt_cmd.h"
+#include "cli/vt_file.h"
 #include "wire/vt_rfmt.h"
 
 #define SUMMARY_STACKS 3	/* leak stacks in the summaries */
 
-int vt_result_write_file(const char *path, const char *text, char *err,
-			 size_t errlen)
-{
-	char tmp[4096];
-	struct stat st;
-	bool direct = !stat(path, &st) && !S_ISREG(st.st_mode);
-	FILE *f;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		snprintf(err, errlen, "cannot write %s: path too long", path);
-		return -1;
-	}
-	f = fopen(direct ? path : tmp, "w");
-	if (!f || fputs(text, f) == EOF || fputc('\n', f) == EOF ||
-	    fclose(f) || (!direct && rename(tmp, path))) {
-		snprintf(err, errlen, "cannot write %s: %s", path,
-			 strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* NULL text: the encoder ran out of memory. */
+/* A file of the report, written safely (vt_file); "-" is stdout. NULL
+ * text: the encoder ran out of memory. */
 static int write_out(const char *path, char *text)
 {
-	char err[4200];
+	char err[4200], *line;
+	size_t n = text ? strlen(text) : 0;
 	int rc = -1;
 
 	if (!path) {
 		free(text);
 		return 0;
 	}
-	if (!text)
-		snprintf(err, sizeof(err), "cannot write %s: out of memory",
-			 path);
+	if (!(line = text ? realloc(text, n + 2) : NULL)) {
+		free(text);
+		fprintf(stderr, "valk-trace: cannot write %s: out of memory\n",
+			path);
+		return -1;
+	}
+	line[n] = '\n';	/* over the terminator: written by length */
+	if (!strcmp(path, "-"))
+		rc = fwrite(line, 1, n + 1, stdout) == n + 1 && !fflush(stdout)
+			     ? 0 : -1;
 	else
-		rc = vt_result_write_file(path, text, err, sizeof(err));
-	if (rc)
+		rc = vt_file_write(path, line, n + 1, err, sizeof(err));
+	if (rc && strcmp(path, "-"))
 		fprintf(stderr, "valk-trace: %s\n", err);
-	free(text);
+	free(line);
 	return rc;
 }
 

@@ -37,10 +37,4 @@ extern const struct argp vt_result_argp;
 int vt_result_emit(const struct vt_result *r, struct vt_rep_doc *d,
 		   const struct vt_rep_doc *base, int cmd_status);
 
-/* Writes text to path: a regular file is replaced atomically, so a reader
- * never sees half of it; a pipe or a terminal (/dev/stdout) is written.
- * 0, or -1 with a one-line reason. */
-int vt_result_write_file(const char *path, const char *text, char *err,
-			 size_t errlen);
-
 #endif /* VT_RESULT_H */
