@@ -529,6 +529,44 @@ if [[ " ${VARIANTS[*]} " == *" events "* ]]; then
 	done
 fi
 
+# ---- 9. the budget at work --------------------------------------------------------
+
+# budget_run BUILD VARIANT LOAD: h2load for BUDGET_S seconds after a
+# BUDGET_WARM s warm-up (the budget decides on 1 s windows: the runs of 2.
+# are over before it acts), at full load or at LIGHT_RPS requests/s in all;
+# records req/s and whether the slab probes were on at the end.
+BUDGET_S=6
+BUDGET_WARM=3
+LIGHT_RPS=500
+budget_run() {
+	local build=$1 v=$2 load=$3 out req extra="" rate=()
+	[ "$load" = light ] && rate=(--rps $((LIGHT_RPS / HTTP_C)))
+	sim_start "${PIN_TARGET[@]}" "$(sim_bin "$build")" --workload http ||
+		{ fail_run budget "$build" "$v-$load" 1; return; }
+	if [ "$v" != untraced ]; then
+		tracer_start "$v" "$SIM_PID" || { sim_stop; fail_run budget "$build" "$v-$load" 1; return; }
+	fi
+	out=$(timeout 60 "${PIN_OTHER[@]}" h2load -D "$BUDGET_S" --warm-up-time "$BUDGET_WARM" \
+		-c "$HTTP_C" -t 1 "${rate[@]}" "http://127.0.0.1:$SIM_PORT$HTTP_PATH" 2>&1)
+	req=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
+	if [ "$v" != untraced ]; then
+		tracer_stop
+		extra="probes=$(jq -r '.tracer.overhead.slab_probes // "attached"' "$VT_JSON" 2>/dev/null)"
+	fi
+	sim_stop
+	[ -n "$req" ] || { ERR="h2load: $(tail -n 1 <<<"$out")"; fail_run budget "$build" "$v-$load" 1; return; }
+	record budget "$build" "$v-$load" 1 req_s="$req" $extra
+	say "  budget $build $v $load: req_s=$req $extra"
+}
+
+if [ "$HAVE_H2LOAD" -eq 1 ] && [[ " ${VARIANTS[*]} " == *" hybrid "* ]]; then
+	say "the budget at work: h2load -D $BUDGET_S after ${BUDGET_WARM}s"
+	for b in shared static; do
+		for v in untraced events hybrid; do budget_run "$b" "$v" full; done
+		for v in untraced hybrid; do budget_run "$b" "$v" light; done
+	done
+fi
+
 # ---- 4. encoding ----------------------------------------------------------------
 
 say "encoding: building and running bench_wire"
@@ -820,5 +858,25 @@ END {
 }
 
 report
+awk -v s="$BUDGET_S" -v w="$BUDGET_WARM" -v light="$LIGHT_RPS" -v c="$HTTP_C" '
+$1 == "budget" && $5 ~ /^req_s=/ { q[$2, $3] = substr($5, 7); p[$2, $3] = $6; seen[$2] = 1 }
+END {
+	printf "\n9. The budget at work: h2load -c %d for %d s after a %d s warm-up, GET on valk-sim --workload http\n", c, s, w
+	printf "   (targets: hybrid, the default, >= 0.95x untraced at full load; at %d req/s its slab probes stay on)\n", light
+	printf "%-7s %-6s %-9s %10s %7s  %s\n", "build", "load", "variant", "req/s", "ratio", "slab probes at the end"
+	n = split("shared static", B, " ")
+	for (i = 1; i <= n; i++) {
+		b = B[i]
+		if (!(b in seen)) continue
+		split("untraced-full events-full hybrid-full untraced-light hybrid-light", V, " ")
+		for (j = 1; j <= 5; j++) {
+			v = V[j]; split(v, vl, "-"); base = q[b, "untraced-" vl[2]]
+			if (!((b, v) in q)) continue
+			printf "%-7s %-6s %-9s %10.0f %7s  %s\n", b, vl[2], vl[1], q[b, v],
+				base > 0 ? sprintf("%.3f", q[b, v] / base) : "-",
+				p[b, v] == "" ? "-" : substr(p[b, v], 8)
+		}
+	}
+}' "$RESULTS"
 mkdir -p "$BUILD/bench" && cp "$RESULTS" "$BUILD/bench/results.txt"
 [ "$FAILED" -eq 0 ]

@@ -9,6 +9,10 @@ void vt_budget_init(struct vt_budget *b, double max_pct,
 	memset(b, 0, sizeof(*b));
 	b->max_pct = max_pct;
 	memcpy(b->hit_us, hit_us, sizeof(b->hit_us));
+	/* until a window measures it: an acquire pays its entry and return,
+	 * a release its probe; half of each per operation */
+	b->op_us = (hit_us[VT_P_ACQUIRE_ENTRY] + hit_us[VT_P_ACQUIRE_RET] +
+		    hit_us[VT_P_RELEASE]) / 2;
 }
 
 /* The share of the target's CPU that added_us of probe work is, when cpu
@@ -40,7 +44,8 @@ enum vt_budget_act vt_budget_tick(struct vt_budget *b,
 				  uint64_t acquires, uint64_t releases,
 				  uint64_t cpu_ns, uint64_t now_ms)
 {
-	double added = 0, slab_added, acq_us, rel_us, cpu, wall;
+	double added = 0, op_added = 0, slab_added, cpu, wall;
+	uint64_t ops;
 
 	if (!b->primed || now_ms < b->ms || cpu_ns < b->cpu_ns ||
 	    acquires < b->ops[0] || releases < b->ops[1]) {
@@ -49,16 +54,20 @@ enum vt_budget_act vt_budget_tick(struct vt_budget *b,
 	}
 	if (now_ms - b->ms < VT_BUDGET_WINDOW_MS)
 		return VT_BUDGET_KEEP;
-	for (int i = 0; i < VT_P_COUNT; i++)
-		if (hits[i] >= b->hits[i])
-			added += (double)(hits[i] - b->hits[i]) * b->hit_us[i];
-	/* the slab probes' cost from the slabs' own counters: an acquire
-	 * pays its entry and return, a release one of its two probes */
-	acq_us = b->hit_us[VT_P_ACQUIRE_ENTRY] + b->hit_us[VT_P_ACQUIRE_RET];
-	rel_us = b->hit_us[VT_P_RELEASE] > b->hit_us[VT_P_RELEASE_PTR]
-		 ? b->hit_us[VT_P_RELEASE] : b->hit_us[VT_P_RELEASE_PTR];
-	slab_added = (double)(acquires - b->ops[0]) * acq_us +
-		     (double)(releases - b->ops[1]) * rel_us;
+	for (int i = 0; i < VT_P_COUNT; i++) {
+		double us = hits[i] >= b->hits[i]
+			    ? (double)(hits[i] - b->hits[i]) * b->hit_us[i] : 0;
+
+		added += us;
+		if (VT_BUDGET_SLAB_PROBES >> i & 1)
+			op_added += us;
+	}
+	ops = (acquires - b->ops[0]) + (releases - b->ops[1]);
+	/* while the probes are on, learn what they cost per slab operation;
+	 * while off, the slabs' own counters say how many there were */
+	if (!b->slabs_read && ops > 0)
+		b->op_us = op_added / (double)ops;
+	slab_added = (double)ops * b->op_us;
 	cpu = (double)(cpu_ns - b->cpu_ns);
 	wall = (double)(now_ms - b->ms) * 1e6;
 	b->estimate_pct = share_pct(added, cpu, wall);

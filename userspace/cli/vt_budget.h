@@ -1,9 +1,10 @@
 /* vt_budget: what the probes cost the target, estimated every second from
  * their hit counts and what a hit of each costs on this machine, as a
  * share of the target's CPU time (of one core when it used less), against
- * --max-overhead. Over budget, the per-operation slab probes come off the
+ * --max-overhead. Over budget, the per-operation probes come off the
  * target (the session then reads the slabs every tick); once the rate the
- * slabs' own counters show would fit again, they go back on. Pure logic:
+ * slabs' own counters show, priced at what those probes cost per slab
+ * operation while they were on, would fit again, they go back on. Pure logic:
  * the session feeds it counts and clocks. */
 #ifndef VT_BUDGET_H
 #define VT_BUDGET_H
@@ -15,10 +16,14 @@
 
 #include "bpf/valk_trace.h"
 
-/* The probes that fire once per slab operation. */
+/* The probes that fire once per operation: slab acquire and release, and
+ * the HTTP/2 stream callbacks (once per request). What they report is
+ * read from memory every tick while they are off. */
 #define VT_BUDGET_SLAB_PROBES                                              \
 	((1u << VT_P_ACQUIRE_ENTRY) | (1u << VT_P_ACQUIRE_RET) |           \
-	 (1u << VT_P_RELEASE) | (1u << VT_P_RELEASE_PTR))
+	 (1u << VT_P_RELEASE) | (1u << VT_P_RELEASE_PTR) |                 \
+	 (1u << VT_P_BEGIN_HEADERS_ENTRY) | (1u << VT_P_BEGIN_HEADERS_RET) | \
+	 (1u << VT_P_STREAM_CLOSE_ENTRY) | (1u << VT_P_STREAM_CLOSE_RET))
 
 #define VT_BUDGET_WINDOW_MS 1000
 #define VT_BUDGET_CALM 3	/* windows in a row that fit before re-attach */
@@ -29,6 +34,7 @@ struct vt_budget {
 	bool slabs_read;		/* the slab probes are off */
 	double estimate_pct;		/* the probes on now, last window */
 	double projected_pct;		/* with the slab probes on, last window */
+	double op_us;			/* their cost per slab operation */
 	unsigned calm;
 	bool primed;
 	uint64_t hits[VT_P_COUNT], ops[2], cpu_ns, ms;	/* window start */
