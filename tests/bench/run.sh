@@ -23,6 +23,8 @@
 #   8. `valk-trace run -- CMD`: the wall time it adds around a runtime that
 #      exits at once, and a fixed-work churn run under it against the same
 #      run untraced, per build
+#   9. the budget at work: sustained HTTP load, hybrid (budget 5 %) against
+#      untraced and events, and at a light load whether its probes stay on
 #
 # The probe modes (events, hybrid) need root; without it they are skipped.
 # Knobs (environment): BENCH_ROUNDS (3), BENCH_OPS (one op count for every
@@ -872,9 +874,9 @@ END {
 		for (j = 1; j <= 5; j++) {
 			v = V[j]; split(v, vl, "-"); base = q[b, "untraced-" vl[2]]
 			if (!((b, v) in q)) continue
-			printf "%-7s %-6s %-9s %10.0f %7s  %s\n", b, vl[2], vl[1], q[b, v],
-				base > 0 ? sprintf("%.3f", q[b, v] / base) : "-",
-				p[b, v] == "" ? "-" : substr(p[b, v], 8)
+			ratio = base > 0 ? sprintf("%.3f", q[b, v] / base) : "-"
+			probes = p[b, v] == "" ? "-" : substr(p[b, v], 8)
+			printf "%-7s %-6s %-9s %10.0f %7s  %s\n", b, vl[2], vl[1], q[b, v], ratio, probes
 		}
 	}
 }' "$RESULTS"
