@@ -171,9 +171,11 @@ for (const st of streams) {
 }
 
 // Same source, same events: HTTP/1.1 and HTTP/2 subscribers of a channel
-// see byte-identical events under the same ids.
+// see byte-identical events under the same ids. A subscriber's first event
+// is its own full state under the id of the tick it joined at (the others
+// got that tick as a delta), so the comparison starts after it.
 for (const dialect of ['memory', 'valk']) {
-	const [x, y] = streams.filter((st) => st.dialect === dialect).map((st) => new Map(st.s.events.map((e) => [e.id, `${e.event}\n${e.data}`])));
+	const [x, y] = streams.filter((st) => st.dialect === dialect).map((st) => new Map(st.s.events.slice(1).map((e) => [e.id, `${e.event}\n${e.data}`])));
 	let common = 0, differ = 0;
 	for (const [id, v] of x) if (y.has(id)) { common++; if (y.get(id) !== v) differ++; }
 	check(common >= 20 && differ === 0, `${dialect}: h1 and h2 streams carry the same events under the same ids (${common} in common)`,
