@@ -109,7 +109,7 @@ run_case() {
 	# and each leak's group, stay by raw stack id: symbolizing, which
 	# merges groups, needs the process, gone by then)
 	"$VT" replay "$TMP/$workload.rec" --speed max --listen none -q \
-		--report "$TMP/replay.report.json" || fail "$workload: replay --report exit $?"
+		--json "$TMP/replay.report.json" || fail "$workload: replay --json exit $?"
 	"$VT" replay "$TMP/$workload.rec" --speed max --listen none -q \
 		--fail-on leak 2>"$TMP/replay.fail"; rc=$?
 	norm='del(.processes[].leaks.by_stack, .processes[].leaks.slots[].stack)'

@@ -18,6 +18,7 @@ static struct argp_option options[] = {
 	  "serve here (default " VT_CMD_LISTEN ", 'none': replay to the end "
 	  "and exit)", 0 },
 	{ "quiet", 'q', NULL, 0, "no progress messages on stderr", 0 },
+	{ "json", 'j', "FILE", 0, "write the report here (as --report)", 0 },
 	{ 0 }
 };
 
@@ -55,6 +56,10 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 		break;
 	case 'q':
 		o->quiet = 1;
+		break;
+	case 'j':
+		a->report.res.json_path = arg;
+		a->report.any = true;
 		break;
 	case ARGP_KEY_ARG:
 		if (o->path)
