@@ -62,12 +62,13 @@ start() {
 	local bin=$1; shift
 	"$out/$bin" --truth "$tmp/truth.json" "$@" >"$tmp/stdout" 2>"$tmp/stderr" &
 	pid=$!
+	# the whole line: "ready" may be read before the port is written
 	for _ in $(seq 400); do
-		grep -q ready "$tmp/stdout" && break
+		port=$(sed -n 's/^valk-sim: pid [0-9]* ready port \([0-9]*\)$/\1/p' "$tmp/stdout")
+		[ -n "$port" ] && break
 		sleep 0.05
 	done
-	port=$(sed -n 's/^valk-sim: pid [0-9]* ready port \([0-9]*\)$/\1/p' "$tmp/stdout")
-	[ -n "$port" ] || { fail "$bin $*: no ready line: $(cat "$tmp/stderr")"; return 1; }
+	[ -n "$port" ] || { fail "$bin $*: no ready line: $(cat "$tmp/stdout" "$tmp/stderr")"; return 1; }
 }
 
 # truth FILE: pause (or re-dump while paused) and wait for the new file.
