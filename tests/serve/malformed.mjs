@@ -83,7 +83,7 @@ function h1Seq(name, bytes, codes) {
 		return JSON.stringify(got) === JSON.stringify(codes) ? null : `answers ${got}, want ${codes}`;
 	}, show: () => `answers ${codes} in order` };
 }
-const get = (p) => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`;
+const get = (p) => `GET ${p} HTTP/1.1\r\nHost: localhost\r\n\r\n`;
 
 const slow = [
 	idleCase('connects and sends nothing', ''),
@@ -96,17 +96,17 @@ const quick = [
 	h1Case('512 random bytes', garbage, [400]),
 	h1Case('a line of text that is no request', 'HELLO THERE\r\n\r\n', [400]),
 	h1Case('NUL bytes in the request line', 'GET /\0\0 HTTP/1.1\r\n\r\n', [400]),
-	h1Case('a header line without a colon', 'GET /healthz HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n', [400]),
+	h1Case('a header line without a colon', 'GET /healthz HTTP/1.1\r\nHost: localhost\r\nNoColonHere\r\n\r\n', [400]),
 	h1Case('a bad HTTP version', 'GET /healthz HTTP/x.y\r\n\r\n', [400]),
-	h1Case('a chunked body with a bad chunk size', 'GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', [400]),
-	h1Case('40 KiB of headers', `GET /healthz HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 40 }, (_, i) => `X-Pad-${i}: ${pad(1000)}\r\n`).join('')}\r\n`, [431]),
-	h1Case('one 20 KiB header', `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${pad(20000)}\r\n\r\n`, [431]),
-	h1Case('a 10 KiB request target', `GET /${pad(10000)} HTTP/1.1\r\nHost: x\r\n\r\n`, [414, 431]),
-	h1Case('POST', 'POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n', [405], { orClose: false }),
-	h1Case('DELETE on a stream route', 'DELETE /api/diagnostics/memory/stream HTTP/1.1\r\nHost: x\r\n\r\n', [405], { orClose: false }),
-	h1Case('PUT with a body', 'PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello', [405], { orClose: false }),
-	h1Case('an unknown method', 'BREW /healthz HTTP/1.1\r\nHost: x\r\n\r\n', [400, 405], { orClose: false }),
-	h1Case('a lower-case method', 'get /healthz HTTP/1.1\r\nHost: x\r\n\r\n', [400, 405]),
+	h1Case('a chunked body with a bad chunk size', 'GET /healthz HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', [400]),
+	h1Case('40 KiB of headers', `GET /healthz HTTP/1.1\r\nHost: localhost\r\n${Array.from({ length: 40 }, (_, i) => `X-Pad-${i}: ${pad(1000)}\r\n`).join('')}\r\n`, [431]),
+	h1Case('one 20 KiB header', `GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: ${pad(20000)}\r\n\r\n`, [431]),
+	h1Case('a 10 KiB request target', `GET /${pad(10000)} HTTP/1.1\r\nHost: localhost\r\n\r\n`, [414, 431]),
+	h1Case('POST', 'POST /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n', [405], { orClose: false }),
+	h1Case('DELETE on a stream route', 'DELETE /api/diagnostics/memory/stream HTTP/1.1\r\nHost: localhost\r\n\r\n', [405], { orClose: false }),
+	h1Case('PUT with a body', 'PUT / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello', [405], { orClose: false }),
+	h1Case('an unknown method', 'BREW /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n', [400, 405], { orClose: false }),
+	h1Case('a lower-case method', 'get /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n', [400, 405]),
 	h1Case('a truncated HTTP/2 preface, then end of input', 'PRI * HTTP/2.0\r\n\r\nSM', [400], { end: true }),
 	h1Case('an HTTP/2 preface that goes wrong at byte 19', 'PRI * HTTP/2.0\r\n\r\nXX\r\n\r\nGET / HTTP/1.1\r\n\r\n', [400, 405]),
 	h2Case('HTTP/2: garbage after the preface', Buffer.concat([H2_PREFACE, garbage]), [], { wantGoaway: true }),

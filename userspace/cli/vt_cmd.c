@@ -20,6 +20,7 @@ enum {
 	OPT_HISTORY,
 	OPT_MAX_OVERHEAD,
 	OPT_ALLOW_HOST,
+	OPT_TOKEN,
 };
 
 /* Options of every session: attach, snapshot. */
@@ -50,6 +51,10 @@ static struct argp_option attach_options[] = {
 	  "answer requests whose Host is one of these names (comma-"
 	  "separated) besides localhost and the listen address; any other "
 	  "gets 421", 0 },
+	{ "token", OPT_TOKEN, "TOKEN", 0,
+	  "require it of every request (Authorization: Bearer TOKEN, or "
+	  "?token=TOKEN once in a browser); made up and printed when "
+	  "--listen is not a loopback address", 0 },
 	{ "record", OPT_RECORD, "FILE", 0,
 	  "also write a recording of the trace here (see `valk-trace "
 	  "replay`)", 0 },
@@ -314,6 +319,14 @@ static error_t parse_attach(int key, char *arg, struct argp_state *st)
 		break;
 	case OPT_ALLOW_HOST:
 		o->allow_hosts = arg;
+		break;
+	case OPT_TOKEN:
+		if (strlen(arg) < 16 || strlen(arg) > 128 ||
+		    strspn(arg, "0123456789abcdefghijklmnopqrstuvwxyz"
+				"ABCDEFGHIJKLMNOPQRSTUVWXYZ-_.") != strlen(arg))
+			return vt_cmd_bad(st, "--token wants 16 to 128 letters, "
+					      "digits, '-', '_' or '.'");
+		o->token = arg;
 		break;
 	case OPT_RECORD:
 	case 'o':

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/random.h>
 #include <linux/capability.h>
 
 #include <jansson.h>
@@ -36,6 +37,7 @@
 
 struct vt_trace {
 	struct vt_trace_opts *o;
+	char token[33];		/* made up when serving beyond loopback */
 	uv_timer_t tick;
 	struct vt_target target;	/* valid once mapped */
 	struct vt_layout layout;
@@ -1018,12 +1020,45 @@ int vt_trace_check_output(const char *what, const char *path, char *err,
 	return -1;
 }
 
+static bool loopback(const char *listen)
+{
+	return !strncmp(listen, "127.", 4) || !strncmp(listen, "[::1]:", 6) ||
+	       !strncmp(listen, "localhost:", 10);
+}
+
+/* Beyond loopback every request needs a token: the one given, or one made
+ * up here and printed once. */
+static int serve_opts(struct vt_trace *t, struct vt_server_opts *so)
+{
+	const struct vt_trace_opts *o = t->o;
+	uint8_t r[16];
+
+	*so = (struct vt_server_opts){ .allow_hosts = o->allow_hosts,
+				       .token = o->token };
+	if (so->token || loopback(o->listen))
+		return 0;
+	if (getrandom(r, sizeof(r), 0) != sizeof(r)) {
+		snprintf(t->err, sizeof(t->err), "cannot make a token: %s; "
+			 "give one with --token", strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(r); i++)
+		snprintf(t->token + 2 * i, 3, "%02x", r[i]);
+	so->token = t->token;
+	fprintf(stderr, "valk-trace: %s is beyond loopback: every request "
+		"needs the token %s (Authorization: Bearer %s, or ?token=%s "
+		"once in a browser)\n", o->listen, t->token, t->token,
+		t->token);
+	return 0;
+}
+
 /* What can be refused without the target — the --json and --record
  * paths, the --layout file, the --listen address and its port — is
  * checked before the target
  * is touched: a typo costs no attach, and no trace is lost at the end. */
 static int prepare(struct vt_trace *t, uv_loop_t *loop)
 {
+	struct vt_server_opts so;
 	const struct vt_trace_opts *o = t->o;
 
 	if (o->json_path && vt_trace_check_output("--json", o->json_path,
@@ -1046,11 +1081,11 @@ static int prepare(struct vt_trace *t, uv_loop_t *loop)
 		snprintf(t->err, sizeof(t->err), "out of memory");
 		return -1;
 	}
-	return o->listen ? vt_routes_start(loop, o->listen, o->allow_hosts,
-					   t->state,
-					   fill_meta, t, &t->routes, t->err,
-					   sizeof(t->err))
-			 : 0;
+	if (!o->listen)
+		return 0;
+	return serve_opts(t, &so) ||
+	       vt_routes_start(loop, o->listen, &so, t->state, fill_meta, t,
+			       &t->routes, t->err, sizeof(t->err));
 }
 
 static void on_ustack(void *ctx, const struct vt_ustack *u)
@@ -1211,9 +1246,10 @@ int vt_trace_open(uv_loop_t *loop, struct vt_trace_opts *o,
 	if (rc) {
 		snprintf(err, errlen, "%s", t->err);
 		t->closing = 1;
-		if (t->routes)	/* the server frees itself on the loop */
+		if (t->routes) {	/* the server frees itself on the loop */
 			vt_routes_close(t->routes, on_routes_closed, t);
-		else
+			t->routes = NULL;
+		} else
 			session_free(t);
 		return -1;
 	}
@@ -1290,8 +1326,9 @@ int vt_trace_end(struct vt_trace *t, struct vt_rep_proc *rep)
 	}
 	t->closing = 1 + (t->routes != NULL);
 	uv_close((uv_handle_t *)&t->tick, on_closed);
-	if (t->routes)
+	if (t->routes)	/* freed on the loop: not to be used after this */
 		vt_routes_close(t->routes, on_routes_closed, t);
+	t->routes = NULL;
 	return rc;
 }
 

@@ -34,6 +34,7 @@ struct vt_trace_opts {
 	double max_overhead_pct;/* hybrid: the probes' budget, 0: none */
 	const char *listen;	/* serve HTTP here, or NULL */
 	const char *allow_hosts; /* Host names served besides localhost */
+	const char *token;	/* required of every request, or NULL */
 	const char *record_path;/* write a recording here, or NULL */
 	const char *follow;	/* trace the valk process of this name, and
 				 * the next one after it exits (no pid) */

@@ -30,14 +30,11 @@ struct vt_http1 {
 	bool chunked;		/* the event stream is chunk-framed */
 	struct vt_sse_sub *sub;
 	/* the header being read: its name (lower case, as far as it can be
-	 * Last-Event-ID) and whether its value is that id */
+	 * one the server keeps) and whether its value has begun */
 	char hname[16];
 	size_t hname_len;
-	bool in_value, in_host;
-	char last_id[VT_LAST_ID_MAX];
-	size_t last_len;
-	char host[VT_HOST_MAX];
-	size_t host_len;
+	bool in_value;
+	struct vt_http_hdrs hd;
 	char chunk[24];		/* size line of the one stream write in flight */
 	char target[VT_H1_TARGET_MAX];
 };
@@ -73,7 +70,8 @@ static void send_response(struct vt_http1 *h, struct vt_http_response *r,
 	size_t body = head || sse ? 0 : r->len;
 	struct hbuf hd = {
 		.cap = 256 + strlen(r->content_type) +
-		       (r->cache_control ? strlen(r->cache_control) : 0),
+		       (r->cache_control ? strlen(r->cache_control) : 0) +
+		       (r->set_cookie ? strlen(r->set_cookie) : 0),
 	};
 	uv_buf_t b;
 
@@ -87,6 +85,10 @@ static void send_response(struct vt_http1 *h, struct vt_http_response *r,
 	    vt_http_reason(r->status), r->content_type);
 	if (r->cache_control)
 		add(&hd, "Cache-Control: %s\r\n", r->cache_control);
+	if (r->set_cookie)
+		add(&hd, "Set-Cookie: %s\r\n", r->set_cookie);
+	if (r->status == 401)
+		add(&hd, "WWW-Authenticate: Bearer\r\n");
 	if (sse)
 		add(&hd, "X-Accel-Buffering: no\r\n%s",
 		    http11(&h->p) ? "Transfer-Encoding: chunked\r\n" : "");
@@ -157,7 +159,7 @@ static void respond(struct vt_http1 *h)
 	struct vt_http_response r;
 	struct vt_sse_sub *sub = NULL;
 	enum vt_reply k = vt_server_dispatch(h->c, h->target, h->target_len,
-					     h->last_id, h->host, wake, h, &r,
+					     &h->hd, wake, h, &r,
 					     head ? NULL : &sub);
 
 	if (sub) {
@@ -179,9 +181,9 @@ static int on_begin(http_parser *p)
 
 	h->hdr_bytes = h->target_len = 0;
 	h->reject = 0;
-	h->hname_len = h->last_len = h->host_len = 0;
+	h->hname_len = 0;
 	h->in_value = false;
-	h->last_id[0] = h->host[0] = '\0';
+	memset(&h->hd, 0, sizeof(h->hd));
 	return 0;
 }
 
@@ -207,19 +209,15 @@ static int on_url(http_parser *p, const char *at, size_t n)
 	return count(h, n);
 }
 
-static bool is_last_id(const struct vt_http1 *h)
-{
-	return h->hname_len == 13 && !strncmp(h->hname, "last-event-id", 13);
-}
-
-/* Names and values may come in pieces; only Last-Event-ID is kept. */
+/* Names and values may come in pieces; the server's kept headers are
+ * gathered (vt_http_hdrs). */
 static int on_header_field(http_parser *p, const char *at, size_t n)
 {
 	struct vt_http1 *h = p->data;
 
 	if (h->in_value)
 		h->hname_len = 0;
-	h->in_value = h->in_host = false;
+	h->in_value = false;
 	for (size_t i = 0; i < n; i++, h->hname_len++)
 		if (h->hname_len < sizeof(h->hname))
 			h->hname[h->hname_len] = (char)tolower((unsigned char)at[i]);
@@ -229,28 +227,12 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
 static int on_header_value(http_parser *p, const char *at, size_t n)
 {
 	struct vt_http1 *h = p->data;
+	int which = h->hname_len <= sizeof(h->hname)
+		    ? vt_http_hdrs_which(h->hname, h->hname_len) : -1;
 
+	if (which >= 0)
+		vt_http_hdrs_add(&h->hd, which, at, n, !h->in_value);
 	h->in_value = true;
-	if (is_last_id(h) && h->last_len + n < sizeof(h->last_id)) {
-		memcpy(h->last_id + h->last_len, at, n);
-		h->last_len += n;
-		h->last_id[h->last_len] = '\0';
-	} else if (is_last_id(h)) {	/* too long: no id of ours */
-		strcpy(h->last_id, "x");
-		h->last_len = sizeof(h->last_id);
-	} else if (h->hname_len == 4 && !strncmp(h->hname, "host", 4)) {
-		/* too long, or a second Host: a name of no server */
-		if (h->host_len + n >= sizeof(h->host) ||
-		    (h->host_len && !h->in_host)) {
-			strcpy(h->host, "-");
-			h->host_len = sizeof(h->host);
-		} else {
-			memcpy(h->host + h->host_len, at, n);
-			h->host_len += n;
-			h->host[h->host_len] = '\0';
-		}
-	}
-	h->in_host = h->hname_len == 4 && !strncmp(h->hname, "host", 4);
 	return count(h, n);
 }
 

@@ -33,8 +33,7 @@ struct h2_stream {
 	bool head, has_method;
 	char *target;
 	size_t target_len;
-	char last_id[VT_LAST_ID_MAX];	/* Last-Event-ID, "" if none */
-	char host[VT_HOST_MAX];		/* :authority or Host, "" if none */
+	struct vt_http_hdrs hd;		/* the headers the server keeps */
 	struct vt_http_response resp;	/* plain response being sent */
 	size_t sent, held;		/* body bytes sent, and held unsent */
 	struct vt_sse_sub *sub;
@@ -111,7 +110,7 @@ static void respond(struct h2_stream *st)
 	enum vt_reply k = VT_REPLY_PLAIN;
 	char status[8], length[24];
 	nghttp2_data_provider prd = { .source.ptr = st };
-	nghttp2_nv nv[5];
+	nghttp2_nv nv[7];
 	size_t n = 0;
 
 	if (!st->reject && (!st->has_method || !st->target))
@@ -120,7 +119,7 @@ static void respond(struct h2_stream *st)
 		vt_http_error(r, st->reject);
 	else
 		k = vt_server_dispatch(h2->c, st->target, st->target_len,
-				       st->last_id, st->host, wake, st, r,
+				       &st->hd, wake, st, r,
 				       st->head ? NULL : &st->sub);
 	snprintf(status, sizeof(status), "%d", r->status);
 	snprintf(length, sizeof(length), "%zu", r->len);
@@ -128,6 +127,10 @@ static void respond(struct h2_stream *st)
 	nv[n++] = (nghttp2_nv)NV("content-type", r->content_type);
 	if (r->cache_control)
 		nv[n++] = (nghttp2_nv)NV("cache-control", r->cache_control);
+	if (r->set_cookie)
+		nv[n++] = (nghttp2_nv)NV("set-cookie", r->set_cookie);
+	if (r->status == 401)
+		nv[n++] = (nghttp2_nv)NV("www-authenticate", "Bearer");
 	if (k == VT_REPLY_SSE)
 		nv[n++] = (nghttp2_nv)NV("x-accel-buffering", "no");
 	else
@@ -191,19 +194,10 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f,
 		st->head = is(value, valuelen, "HEAD");
 		if (!st->head && !is(value, valuelen, "GET"))
 			st->reject = 405;
-	} else if (is(name, namelen, "last-event-id")) {
-		/* too long: a non-number, which resumes nothing */
-		snprintf(st->last_id, sizeof(st->last_id), "%.*s",
-			 valuelen < sizeof(st->last_id) ? (int)valuelen : 1,
-			 valuelen < sizeof(st->last_id) ? (const char *)value : "x");
-	} else if (is(name, namelen, ":authority") ||
-		   is(name, namelen, "host")) {
-		/* too long, or two of them: a name of no server */
-		snprintf(st->host, sizeof(st->host), "%.*s",
-			 valuelen < sizeof(st->host) && !*st->host
-			 ? (int)valuelen : 1,
-			 valuelen < sizeof(st->host) && !*st->host
-			 ? (const char *)value : "-");
+	} else if (vt_http_hdrs_which((const char *)name, namelen) >= 0) {
+		vt_http_hdrs_add(&st->hd,
+				 vt_http_hdrs_which((const char *)name, namelen),
+				 (const char *)value, valuelen, true);
 	} else if (is(name, namelen, ":path")) {
 		if (st->target)
 			st->reject = 400;

@@ -138,11 +138,10 @@ static char *full_valk(void *ctx, size_t *len)
 }
 
 int vt_routes_start(uv_loop_t *loop, const char *listen,
-		    const char *allow_hosts, const struct vt_state *st,
+		    const struct vt_server_opts *opts, const struct vt_state *st,
 		    vt_routes_meta_fn meta_fn, void *ctx,
 		    struct vt_routes **out, char *err, size_t errlen)
 {
-	struct vt_server_opts so = { .allow_hosts = allow_hosts };
 	struct vt_routes *r = calloc(1, sizeof(*r));
 
 	if (!r || !(r->delta = vt_wire_delta_new()) ||
@@ -156,7 +155,7 @@ int vt_routes_start(uv_loop_t *loop, const char *listen,
 	r->st = st;
 	r->meta = meta_fn;
 	r->ctx = ctx;
-	if (vt_server_start(loop, listen, &so, route, r, &r->srv, err,
+	if (vt_server_start(loop, listen, opts, route, r, &r->srv, err,
 			    errlen) < 0) {
 		vt_wire_delta_free(r->delta);
 		vt_wire_mdelta_free(r->mdelta);

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include "model/vt_state.h"
+#include "serve/vt_server.h"
 #include "wire/vt_timeline.h"
 #include "wire/vt_wire.h"
 
@@ -15,11 +16,11 @@ struct vt_routes;
 /* Fills the target/clock facts the encoders need. */
 typedef void (*vt_routes_meta_fn)(void *ctx, struct vt_wire_meta *m);
 
-/* Starts serving on `listen` ("127.0.0.1:7070"), answering Host names
- * `allow_hosts` (comma-separated, or NULL) besides localhost and the
- * listen address. 0, or -1 with a one-line reason in err. */
+/* Starts serving on `listen` ("127.0.0.1:7070") with the server's opts
+ * (NULL: defaults; allow_hosts and token are what callers set). 0, or -1
+ * with a one-line reason in err. */
 int vt_routes_start(uv_loop_t *loop, const char *listen,
-		    const char *allow_hosts,
+		    const struct vt_server_opts *opts,
 		    const struct vt_state *st, vt_routes_meta_fn meta,
 		    void *ctx, struct vt_routes **out, char *err,
 		    size_t errlen);

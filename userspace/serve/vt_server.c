@@ -55,6 +55,7 @@ const char *vt_http_reason(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 414: return "URI Too Long";
+	case 401: return "Unauthorized";
 	case 421: return "Misdirected Request";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
@@ -166,9 +167,100 @@ static bool host_ok(const struct vt_conn *c, const char *host)
 	       listed(c->srv->opts.allow_hosts, host, len);
 }
 
+static const char *const kept_names[VT_H_KEPT] = {
+	[VT_H_LAST_ID] = "last-event-id", [VT_H_HOST] = "host",
+	[VT_H_AUTH] = "authorization", [VT_H_COOKIE] = "cookie",
+};
+
+int vt_http_hdrs_which(const char *name, size_t len)
+{
+	for (int i = 0; i < VT_H_KEPT; i++)
+		if (strlen(kept_names[i]) == len &&
+		    !memcmp(kept_names[i], name, len))
+			return i;
+	return len == 10 && !memcmp(name, ":authority", 10) ? VT_H_HOST : -1;
+}
+
+void vt_http_hdrs_add(struct vt_http_hdrs *h, int which, const char *v,
+		      size_t n, bool first)
+{
+	size_t *len = &h->len[which];
+	char *b = h->v[which];
+
+	if (*len == SIZE_MAX)	/* already unusable */
+		return;
+	if (first && *len && which == VT_H_COOKIE && *len + 2 < VT_HDR_KEEP) {
+		memcpy(b + *len, "; ", 2);
+		*len += 2;
+	} else if (first && *len) {
+		n = SIZE_MAX;	/* twice: matches nothing */
+	}
+	if (n >= VT_HDR_KEEP - *len) {
+		strcpy(b, "-");
+		*len = SIZE_MAX;
+		return;
+	}
+	memcpy(b + *len, v, n);
+	*len += n;
+	b[*len] = '\0';
+}
+
+/* Equal, in a time that depends on the lengths only. */
+static bool same_secret(const char *a, size_t alen, const char *b)
+{
+	size_t blen = strlen(b);
+	unsigned char d = alen != blen;
+
+	for (size_t i = 0; i < alen && i < blen; i++)
+		d |= (unsigned char)(a[i] ^ b[i]);
+	return !d;
+}
+
+/* The value of name=... in a list split by sep ("; " cookies, "&"
+ * queries), or NULL; *len its length. */
+static const char *param(const char *list, const char *name, char sep,
+			 size_t *len)
+{
+	size_t n = strlen(name);
+
+	while (list && *list) {
+		while (*list == ' ')
+			list++;
+		if (!strncmp(list, name, n) && list[n] == '=') {
+			*len = strcspn(list + n + 1, (char[]){ sep, 0 });
+			return list + n + 1;
+		}
+		list = strchr(list, sep);
+		list = list ? list + 1 : NULL;
+	}
+	return NULL;
+}
+
+/* With a token: 1 for a Bearer header or the cookie, 2 for ?token= (the
+ * reply then sets the cookie, for an EventSource or a browser tab), 0
+ * without it. */
+static int token_ok(const struct vt_server *srv,
+		    const struct vt_http_hdrs *hd, const char *query)
+{
+	const char *tok = srv->opts.token, *v;
+	size_t n;
+
+	if (!tok)
+		return 1;
+	if (!strncmp(hd->v[VT_H_AUTH], "Bearer ", 7) &&
+	    same_secret(hd->v[VT_H_AUTH] + 7, strlen(hd->v[VT_H_AUTH] + 7), tok))
+		return 1;
+	if ((v = param(hd->v[VT_H_COOKIE], "vt_token", ';', &n)) &&
+	    same_secret(v, n, tok))
+		return 1;
+	if ((v = param(query, "token", '&', &n)) && same_secret(v, n, tok))
+		return 2;
+	return 0;
+}
+
 enum vt_reply vt_server_dispatch(struct vt_conn *c, const char *target,
-				 size_t target_len, const char *last_id,
-				 const char *host,
+				 size_t target_len,
+				 const struct vt_http_hdrs *hd,
 				 void (*wake)(void *), void *arg,
 				 struct vt_http_response *out,
 				 struct vt_sse_sub **sub)
@@ -176,8 +268,9 @@ enum vt_reply vt_server_dispatch(struct vt_conn *c, const char *target,
 	char *t;
 	const char *path, *query;
 	struct vt_sse_channel *ch;
+	int auth;
 
-	if (!host_ok(c, host)) {
+	if (!host_ok(c, hd->v[VT_H_HOST])) {
 		vt_http_error(out, 421);
 		return VT_REPLY_PLAIN;
 	}
@@ -187,13 +280,22 @@ enum vt_reply vt_server_dispatch(struct vt_conn *c, const char *target,
 		free(t);
 		return VT_REPLY_PLAIN;
 	}
+	auth = token_ok(c->srv, hd, query);
+	if (!auth) {
+		free(t);
+		vt_http_error(out, 401);
+		return VT_REPLY_PLAIN;
+	}
 	ch = vt_sse__find(c->srv, path);
 	if (!ch)
 		route_request(c->srv, path, query, out);
 	free(t);
-	if (!ch)
+	if (!ch) {
+		out->set_cookie = auth == 2 ? c->srv->cookie : NULL;
 		return VT_REPLY_PLAIN;
-	if (sub && !(*sub = vt_sse__sub_new(ch, c, last_id, wake, arg))) {
+	}
+	if (sub && !(*sub = vt_sse__sub_new(ch, c, hd->v[VT_H_LAST_ID], wake,
+					      arg))) {
 		vt_http_error(out, 500);
 		return VT_REPLY_PLAIN;
 	}
@@ -201,6 +303,7 @@ enum vt_reply vt_server_dispatch(struct vt_conn *c, const char *target,
 		.status = 200,
 		.content_type = "text/event-stream; charset=utf-8",
 		.cache_control = "no-cache",
+		.set_cookie = auth == 2 ? c->srv->cookie : NULL,
 	};
 	return VT_REPLY_SSE;
 }
@@ -840,6 +943,9 @@ int vt_server_start(uv_loop_t *loop, const char *listen,
 	srv->handles = 2;
 	srv->retry = vt_sse__buf_from(srv, "retry: 1000\n\n");
 	srv->keepalive = vt_sse__buf_from(srv, ": keep-alive\n\n");
+	if (srv->opts.token)
+		snprintf(srv->cookie, sizeof(srv->cookie), "vt_token=%.128s; "
+			 "HttpOnly; SameSite=Strict; Path=/", srv->opts.token);
 	srv->nclients = 2 * (size_t)srv->opts.max_conns + 1;
 	srv->clients = calloc(srv->nclients, sizeof(*srv->clients));
 	if (!srv->retry || !srv->keepalive || !srv->clients) {

@@ -32,6 +32,7 @@ struct vt_http_response {
 	char *body;			/* malloc'd; the server frees it */
 	size_t len;
 	const char *cache_control;	/* NULL: no Cache-Control header */
+	const char *set_cookie;		/* NULL: no Set-Cookie header */
 };
 
 /* Answers a GET or HEAD (the server rejects other methods itself). `out`
@@ -67,6 +68,9 @@ struct vt_server_opts {
 	/* Host names answered besides localhost and the address a client
 	 * reached, comma-separated (NULL: none). */
 	const char *allow_hosts;
+	/* When set, every request must carry it: "Authorization: Bearer T",
+	 * the vt_token cookie, or ?token=T (which sets the cookie). */
+	const char *token;
 };
 
 struct vt_server_stats {

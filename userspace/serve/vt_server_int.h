@@ -80,6 +80,7 @@ struct vt_server {
 	LIST_HEAD(, vt_conn) conns;
 	struct vt_client *clients;	/* connections per client address */
 	size_t held_peak;		/* most held since the last trim */
+	char cookie[192];		/* Set-Cookie for a token from ?token= */
 	size_t nclients;
 	LIST_HEAD(, vt_sse_channel) channels;
 	struct vt_sse_buf *retry, *keepalive;
@@ -103,24 +104,36 @@ struct vt_proto {
 
 enum vt_reply { VT_REPLY_PLAIN, VT_REPLY_SSE };
 
+/* The request headers the server looks at, kept by both protocols: each
+ * value bounded; a value too long, or a header given twice (Cookie is
+ * joined instead), reads "-", which matches nothing. */
+enum { VT_H_LAST_ID, VT_H_HOST, VT_H_AUTH, VT_H_COOKIE, VT_H_KEPT };
+#define VT_HDR_KEEP 256
+struct vt_http_hdrs {
+	char v[VT_H_KEPT][VT_HDR_KEEP];
+	size_t len[VT_H_KEPT];
+};
+/* Which kept header a lower-case name is, or -1. */
+int vt_http_hdrs_which(const char *name, size_t len);
+/* Adds a piece of kept header `which`; `first` when it starts another
+ * occurrence of the header rather than continuing one. */
+void vt_http_hdrs_add(struct vt_http_hdrs *h, int which, const char *v,
+		      size_t n, bool first);
+
 /* Routes one request. VT_REPLY_PLAIN: *out is the response. VT_REPLY_SSE:
  * *out holds the stream's status and headers (send X-Accel-Buffering: no,
  * no length) and, if sub is not NULL (a GET, not a HEAD), *sub is the new
- * subscription whose queued data wake(arg) announces. last_id is the
- * request's Last-Event-ID ("" for none), as received; host its Host (or
- * :authority), "" for none: a name that is not this server's answers 421
- * (DNS rebinding). */
+ * subscription whose queued data wake(arg) announces. hd holds the
+ * request's Last-Event-ID, Host (or :authority) — a name that is not this
+ * server's answers 421 (DNS rebinding) — and, with a token, its
+ * Authorization and Cookie: a request without the token answers 401. */
 enum vt_reply vt_server_dispatch(struct vt_conn *c, const char *target,
-				 size_t target_len, const char *last_id,
-				 const char *host,
+				 size_t target_len,
+				 const struct vt_http_hdrs *hd,
 				 void (*wake)(void *), void *arg,
 				 struct vt_http_response *out,
 				 struct vt_sse_sub **sub);
 
-/* Room kept for a Last-Event-ID value; a longer one is no id of ours. */
-#define VT_LAST_ID_MAX 24
-/* Room kept for a Host value; a longer one is no name of ours. */
-#define VT_HOST_MAX 256
 
 
 /* Queues bufs; `own` is freed and `refs` released once written. Returns -1
