@@ -1027,7 +1027,7 @@ static bool loopback(const char *listen)
 }
 
 /* Beyond loopback every request needs a token: the one given, or one made
- * up here and printed once. */
+ * up here (printed once the server listens). */
 static int serve_opts(struct vt_trace *t, struct vt_server_opts *so)
 {
 	const struct vt_trace_opts *o = t->o;
@@ -1045,10 +1045,6 @@ static int serve_opts(struct vt_trace *t, struct vt_server_opts *so)
 	for (size_t i = 0; i < sizeof(r); i++)
 		snprintf(t->token + 2 * i, 3, "%02x", r[i]);
 	so->token = t->token;
-	fprintf(stderr, "valk-trace: %s is beyond loopback: every request "
-		"needs the token %s (Authorization: Bearer %s, or ?token=%s "
-		"once in a browser)\n", o->listen, t->token, t->token,
-		t->token);
 	return 0;
 }
 
@@ -1083,9 +1079,16 @@ static int prepare(struct vt_trace *t, uv_loop_t *loop)
 	}
 	if (!o->listen)
 		return 0;
-	return serve_opts(t, &so) ||
-	       vt_routes_start(loop, o->listen, &so, t->state, fill_meta, t,
-			       &t->routes, t->err, sizeof(t->err));
+	if (serve_opts(t, &so) ||
+	    vt_routes_start(loop, o->listen, &so, t->state, fill_meta, t,
+			    &t->routes, t->err, sizeof(t->err)))
+		return -1;
+	if (*t->token)
+		fprintf(stderr, "valk-trace: %s is beyond loopback: every "
+			"request needs the token %s (Authorization: Bearer %s, "
+			"or ?token=%s once in a browser)\n", o->listen,
+			t->token, t->token, t->token);
+	return 0;
 }
 
 static void on_ustack(void *ctx, const struct vt_ustack *u)
