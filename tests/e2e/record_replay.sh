@@ -179,9 +179,12 @@ head -c $(( $(stat -c %s "$TMP/r.rec") - 7 )) "$TMP/r.rec" >"$TMP/cut.rec"
 [ "$rc" -eq 0 ] && grep -Eq "cut short in a record( header)? at byte [0-9]+; the [0-9]+ bytes before it are intact" "$TMP/e3" &&
 	pass "replay of a cut file: the intact prefix, and where it was cut" || fail "replay of a cut file: exit $rc: $(cat "$TMP/e3")"
 p3=$(port)
-"$VT" attach "$SIM_PID" --duration 2 --history 0 --listen "127.0.0.1:$p3" -q 2>/dev/null &
-sleep 1
-code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$p3/api/history")
+"$VT" attach "$SIM_PID" --duration 4 --history 0 --listen "127.0.0.1:$p3" -q 2>/dev/null &
+for _ in $(seq 1 60); do	# until it serves (a sanitized build attaches slowly)
+	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$p3/api/history")
+	[ "$code" != 000 ] && break
+	sleep 0.1
+done
 [ "$code" = 404 ] && pass "--history 0: no /api/history" || fail "--history 0: /api/history answered $code"
 wait $!
 "$VT" record "$SIM_PID" 2>"$TMP/noout.err"; rc=$?
