@@ -108,7 +108,7 @@ static void test_gap(void)
 		}
 	}
 	CHECK(reported);
-	CHECK(vt_record_close(r, 400) == 0);
+	CHECK(vt_record_close(r, s, &t) == 0);
 	pthread_join(th, NULL);
 	CHECK(vt_rec_index_build(d.got.p, d.got.len, &ix, err,
 				 sizeof(err)) == 0);
@@ -156,7 +156,7 @@ static void test_write_fails(void)
 	      strstr(msg, "tracing goes on"));
 	t.now_ms = 300;
 	CHECK(vt_record_tick(r, s, &t) == NULL);	/* said once */
-	vt_record_close(r, 301);
+	vt_record_close(r, s, &t);
 	vt_state_free(s);
 }
 

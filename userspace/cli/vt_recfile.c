@@ -129,7 +129,9 @@ int vt_recfile_create(const char *path, size_t queue_bytes,
 	return 0;
 }
 
-int vt_recfile_write(struct vt_recfile *f, const void *p, size_t len)
+/* bounded: drop what does not fit the queue (while tracing); else queue
+ * it whatever is pending (the end of a recording, which nothing waits on). */
+static int queue(struct vt_recfile *f, const void *p, size_t len, bool bounded)
 {
 	struct chunk *c;
 	int rc = 0;
@@ -137,7 +139,7 @@ int vt_recfile_write(struct vt_recfile *f, const void *p, size_t len)
 	pthread_mutex_lock(&f->lock);
 	if (f->error)
 		rc = -1;
-	else if (f->queued + len > f->cap ||
+	else if ((bounded && f->queued + len > f->cap) ||
 		 !(c = malloc(sizeof(*c) + len)))
 		rc = 1;
 	else {
@@ -154,6 +156,16 @@ int vt_recfile_write(struct vt_recfile *f, const void *p, size_t len)
 	}
 	pthread_mutex_unlock(&f->lock);
 	return rc;
+}
+
+int vt_recfile_write(struct vt_recfile *f, const void *p, size_t len)
+{
+	return queue(f, p, len, true);
+}
+
+int vt_recfile_write_last(struct vt_recfile *f, const void *p, size_t len)
+{
+	return queue(f, p, len, false);
 }
 
 const char *vt_recfile_error(struct vt_recfile *f, uint64_t *written)

@@ -18,6 +18,9 @@ int vt_recfile_create(const char *path, size_t queue_bytes,
 /* Queues len bytes (copied). 0; 1 when they did not fit and were
  * dropped; -1 once writing has failed. */
 int vt_recfile_write(struct vt_recfile *f, const void *p, size_t len);
+/* Queues the recording's last records whatever the queue holds (nothing
+ * waits on them any more): 0; 1 out of memory; -1 once writing failed. */
+int vt_recfile_write_last(struct vt_recfile *f, const void *p, size_t len);
 /* Why writing stopped ("No space left on device"), or NULL while it goes
  * on. Bytes written so far in *written. */
 const char *vt_recfile_error(struct vt_recfile *f, uint64_t *written);

@@ -215,7 +215,8 @@ int vt_record_open(const struct vt_record_opts *o, const char *header_json,
 	return 0;
 }
 
-int vt_record_close(struct vt_record *r, uint64_t now_ms)
+int vt_record_close(struct vt_record *r, const struct vt_state *s,
+		    const struct vt_rec_tick *t)
 {
 	int rc = 0;
 
@@ -224,10 +225,15 @@ int vt_record_close(struct vt_record *r, uint64_t now_ms)
 	if (r->file) {
 		struct vt_rec_buf end = { 0 };
 
-		vt_rec_end_record(&end, now_ms);
-		vt_recfile_write(r->file, end.p, end.len);
+		if (r->gap) {
+			r->pending_gap.to_ms = t->now_ms;
+			vt_rec_gap(&end, &r->pending_gap);
+			vt_rec_keyframe(&end, s, t);
+		}
+		vt_rec_end_record(&end, t->now_ms);
+		rc = end.oom || vt_recfile_write_last(r->file, end.p, end.len);
 		vt_rec_buf_free(&end);
-		rc = vt_recfile_close(r->file);
+		rc = vt_recfile_close(r->file) || rc ? -1 : 0;
 	}
 	vt_timeline_free(r->history);
 	vt_rec_buf_free(&r->tick);

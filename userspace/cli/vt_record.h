@@ -50,8 +50,11 @@ const char *vt_record_tick(struct vt_record *r, const struct vt_state *s,
 /* The history kept in memory (--history), or NULL. */
 struct vt_timeline *vt_record_history(const struct vt_record *r);
 
-/* Writes the end record, flushes and closes the file. 0, or -1 when the
- * file could not be written completely. */
-int vt_record_close(struct vt_record *r, uint64_t now_ms);
+/* Writes the end record, flushes and closes the file. When the queue
+ * dropped the last ticks, their gap and a keyframe of s at t are written
+ * first, so a file always ends in the final state. 0, or -1 when the file
+ * could not be written completely. */
+int vt_record_close(struct vt_record *r, const struct vt_state *s,
+		    const struct vt_rec_tick *t);
 
 #endif /* VT_RECORD_H */

@@ -702,10 +702,14 @@ static void record_late(struct vt_trace *t)
 /* The recording ends, and the history with it. */
 static void record_stop(struct vt_trace *t)
 {
+	struct vt_rec_tick now;
+
 	if (t->routes)
 		vt_routes_set_history(t->routes, NULL, false);
-	if (t->rec && vt_record_close(t->rec, vt_proc_now_ms()) &&
-	    t->o->record_path)
+	if (!t->rec)
+		return;
+	now = tick_facts(t);
+	if (vt_record_close(t->rec, t->state, &now) && t->o->record_path)
 		fprintf(stderr, "valk-trace: the recording %s is incomplete "
 			"(see the message above); it reads up to where it "
 			"stopped\n", t->o->record_path);
