@@ -5,6 +5,12 @@
 # never a crash, a hang, a leak or an out-of-bounds access. `make fuzz`
 # runs each for 10 minutes.
 dir=$(dirname "$0")
+# The fuzzers are ASan + UBSan builds in every suite: make test-asan would
+# only run the same binaries again.
+if [ -n "${VT_SANITIZED:-}" ]; then
+	echo "skipped: the fuzzers are sanitized builds already and run in make test"
+	exit 77
+fi
 fails=0
 for name in http1 http2 layout image; do
 	out=$("$dir/../fuzz/run.sh" 20 "$name"); rc=$?
