@@ -11,10 +11,9 @@
 #include <sys/random.h>
 #include <linux/capability.h>
 
-#include <jansson.h>
 
 #include "cli/vt_file.h"
-#include "cli/vt_record.h"
+#include "cli/vt_trace_rec.h"
 #include "cli/vt_budget.h"
 #include "cli/vt_sites.h"
 #include "cli/vt_stacks.h"
@@ -31,8 +30,6 @@
 #define RECONCILE_MS 1000
 #define MAX_ARENAS 4096
 #define PENDING_BATCH 1024	/* slots typed per tick, on the stack */
-#define KEYFRAME_MS 5000
-#define RECORD_QUEUE (64u << 20)	/* bytes the disk may lag behind */
 #define LOSS_UNHEALTHY_MS 5000	/* /healthz: 503 this long after a loss */
 
 struct vt_trace {
@@ -51,10 +48,9 @@ struct vt_trace {
 	struct vt_figures_reader *figures;
 	struct vt_state *state;
 	struct vt_routes *routes;	/* HTTP, when serving */
-	struct vt_record *rec;		/* recording, or NULL */
+	struct vt_trace_rec rec;	/* recording and history */
 	struct vt_wire_meta meta;	/* as of the last tick */
 	uint64_t report_start_ms;	/* what a report counts from */
-	bool record_tried;		/* record_late ran */
 	uint64_t systems[VT_SNAP_MAX_SYSTEMS];
 	size_t nsystems;
 	bool rescan;		/* an AIO system started: look for it */
@@ -193,7 +189,7 @@ static struct vt_bpf_offsets bpf_offsets(const struct vt_layout *l)
  * needs what changed the state, not every read that did not. */
 static bool changed(const struct vt_trace *t, uint64_t gen)
 {
-	return t->rec && vt_state_generation(t->state) != gen;
+	return t->rec.rec && vt_state_generation(t->state) != gen;
 }
 
 enum load_how { LOAD_BOOT, LOAD_RECONCILE, LOAD_SAMPLE, LOAD_CHECK };
@@ -306,7 +302,7 @@ static int load_slab(struct vt_trace *t, uint64_t addr, int system,
 		break;
 	}
 	if (changed(t, gen))	/* a read changed it: the result is recorded */
-		vt_record_slab(t->rec, vt_state_slab_find(t->state, addr));
+		vt_record_slab(t->rec.rec, vt_state_slab_find(t->state, addr));
 	return rc;
 }
 
@@ -365,7 +361,7 @@ static int load_system(struct vt_trace *t, int idx, enum load_how how)
 
 		vt_state_owner_set(t->state, idx, i, names[i]);
 		if (changed(t, gen))
-			vt_record_owner(t->rec, idx, i, names[i]);
+			vt_record_owner(t->rec.rec, idx, i, names[i]);
 	}
 	return rc;
 }
@@ -387,8 +383,8 @@ static int scan_systems(struct vt_trace *t)
 			continue;
 		t->systems[t->nsystems] = found[i];
 		vt_state_system_set(t->state, t->nsystems, found[i]);
-		if (t->rec)
-			vt_record_system(t->rec, t->nsystems, found[i]);
+		if (t->rec.rec)
+			vt_record_system(t->rec.rec, t->nsystems, found[i]);
 		if (load_system(t, t->nsystems, LOAD_BOOT))
 			return -1;
 		t->nsystems++;
@@ -429,8 +425,8 @@ static void type_pending(struct vt_trace *t)
 			typed[m++] = (struct vt_rec_typed){
 				slab[i], slot[i], kind[i], diag[i], owner[i] };
 		}
-	if (t->rec && m)
-		vt_record_typed(t->rec, typed, m);
+	if (t->rec.rec && m)
+		vt_record_typed(t->rec.rec, typed, m);
 }
 
 /* Arena bump pointers and GC counters change on every allocation: far too
@@ -453,7 +449,7 @@ static void read_arenas_gc(struct vt_trace *t)
 	gen = vt_state_generation(t->state);
 	vt_state_arenas_set(t->state, t->arenas, n);
 	if (changed(t, gen))
-		vt_record_arenas(t->rec, t->arenas, n);
+		vt_record_arenas(t->rec.rec, t->arenas, n);
 	gen = vt_state_generation(t->state);
 	switch (vt_snap_gc(t->snap, &gc)) {
 	case 0:
@@ -465,7 +461,7 @@ static void read_arenas_gc(struct vt_trace *t)
 		break;
 	}
 	if (changed(t, gen))
-		vt_record_gc(t->rec, &gc);
+		vt_record_gc(t->rec.rec, &gc);
 }
 
 /* The registry's counters and the GC and library figures move with every
@@ -484,8 +480,8 @@ static void on_event(void *ctx, const struct vt_event *ev)
 {
 	struct vt_trace *t = ctx;
 
-	if (t->rec)
-		vt_record_event(t->rec, ev);
+	if (t->rec.rec)
+		vt_record_event(t->rec.rec, ev);
 	/* an acquire whose stack was copied: its unwound stack's id (the copy
 	 * went into its ring first; drained again if read since) */
 	if (t->stacks && ev->type == VT_EV_ACQUIRE && ev->acquire.ustack) {
@@ -585,145 +581,21 @@ static int write_json_file(struct vt_trace *t, const char *path)
 
 /* ---- recording ---------------------------------------------------------- */
 
-static json_t *argv_json(int pid)
+static struct vt_trace_rec_src rec_src(const struct vt_trace *t)
 {
-	char buf[4096];
-	size_t n = vt_proc_cmdline(pid, buf, sizeof(buf) - 1);
-	json_t *a = json_array();
-
-	buf[n] = 0;
-	for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
-		json_array_append_new(a, json_stringn_nocheck(buf + i,
-							     strlen(buf + i)));
-	return a;
-}
-
-static json_t *layout_json(const struct vt_layout *l)
-{
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	json_t *j = NULL;
-
-	if (f && vt_layout_write_json(l, f) == 0 && fclose(f) == 0)
-		j = json_loadb(text, len, 0, NULL);
-	else if (f)
-		fclose(f);
-	free(text);
-	return j ? j : json_null();
-}
-
-/* Where the probes went, as the documents list them (hits aside). */
-static json_t *sites_json(const struct vt_trace *t)
-{
-	uint64_t hits[VT_P_COUNT] = { 0 };
-	char *text = t->probe ? vt_wire_probes(t->wsites, hits) : NULL;
-	json_t *j = text ? json_loads(text, 0, NULL) : NULL;
-
-	free(text);
-	return j ? j : json_null();
-}
-
-/* The recording's header: what replay needs to serve as the live trace
- * did, and what a reader needs to know what it holds. */
-static char *header_json(const struct vt_trace *t)
-{
-	const struct vt_trace_opts *o = t->o;
-	json_t *h = json_pack("{s:i, s:s, s:i, s:o, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:I}",
-		"format", VT_REC_VERSION, "valk_trace", VT_TRACE_VERSION,
-		"pid", o->pid, "argv", argv_json(o->pid),
-		"object", t->target.object, "build_id", t->target.build_id,
-		"mode", vt_mode_name(o->mode),
-		"interval_ms", (json_int_t)o->interval_ms,
-		"leak_age_ms", (json_int_t)o->leak_age_ms,
-		"keyframe_ms", (json_int_t)KEYFRAME_MS,
-		"start_wall_ms", (json_int_t)t->meta.wall_ms,
-		"start_mono_ms", (json_int_t)vt_state_attach_ms(t->state),
-		"layout", layout_json(&t->layout), "probes", sites_json(t),
-		"report_start_ms", (json_int_t)t->report_start_ms);
-	char *text = h ? json_dumps(h, JSON_COMPACT) : NULL;
-
-	json_decref(h);
-	return text;
-}
-
-static struct vt_rec_tick tick_facts(const struct vt_trace *t)
-{
-	return (struct vt_rec_tick){
-		.now_ms = t->meta.now_ms, .wall_ms = t->meta.wall_ms,
-		.uptime_s = t->meta.uptime_s, .rss = t->meta.rss,
-		.vms = t->meta.vms, .system_total = t->meta.system_total,
-		.counters = *vt_state_counters(t->state),
+	return (struct vt_trace_rec_src){
+		.o = t->o, .target = &t->target, .layout = &t->layout,
+		.sites = t->probe ? t->wsites : NULL, .state = t->state,
+		.meta = &t->meta, .report_start_ms = t->report_start_ms,
+		.routes = t->routes,
 	};
 }
 
-static int record_start(struct vt_trace *t)
-{
-	struct vt_record_opts ro = {
-		.path = t->o->record_path,
-		.history_ms = t->routes ? t->o->history_ms : 0,
-		.keyframe_ms = KEYFRAME_MS,
-		.queue_bytes = RECORD_QUEUE,
-	};
-	struct vt_rec_tick now = tick_facts(t);
-	char *head;
-	int rc;
-
-	if (!ro.path && !ro.history_ms)
-		return 0;
-	if (!(head = header_json(t))) {
-		snprintf(t->err, sizeof(t->err), "out of memory");
-		return -1;
-	}
-	rc = vt_record_open(&ro, head, t->state, &now, &t->rec, t->err,
-			    sizeof(t->err));
-	free(head);
-	if (rc == 0 && t->routes)
-		vt_routes_set_history(t->routes, vt_record_history(t->rec), true);
-	return rc;
-}
-
-/* run: a process attached before it mapped its runtime is recorded from
- * its first tick with the runtime mapped (once tried: a failure is said
- * and tracing goes on). */
-static void record_late(struct vt_trace *t)
-{
-	if (t->rec || t->record_tried || !t->o->record_path)
-		return;
-	t->record_tried = true;
-	update_meta(t);
-	if (record_start(t))
-		fprintf(stderr, "valk-trace: %s; tracing goes on without the "
-			"recording\n", t->err);
-	else
-		say(t, "pid %d: recording to %s", t->o->pid, t->o->record_path);
-}
-
-/* The recording ends, and the history with it. */
 static void record_stop(struct vt_trace *t)
 {
-	struct vt_rec_tick now;
+	struct vt_trace_rec_src s = rec_src(t);
 
-	if (t->routes)
-		vt_routes_set_history(t->routes, NULL, false);
-	if (!t->rec)
-		return;
-	now = tick_facts(t);
-	if (vt_record_close(t->rec, t->state, &now) && t->o->record_path)
-		fprintf(stderr, "valk-trace: the recording %s is incomplete "
-			"(see the message above); it reads up to where it "
-			"stopped\n", t->o->record_path);
-	t->rec = NULL;
-}
-
-/* A full disk stops the file with one line; tracing goes on. */
-static void record_tick(struct vt_trace *t)
-{
-	struct vt_rec_tick now = tick_facts(t);
-	const char *msg;
-
-	if (t->rec && (msg = vt_record_tick(t->rec, t->state, &now)))
-		fprintf(stderr, "valk-trace: %s\n", msg);
+	vt_trace_rec_stop(&t->rec, &s);
 }
 
 /* ---- the session ------------------------------------------------------- */
@@ -957,10 +829,15 @@ static int find_mapped(struct vt_trace *t)
 static void refresh(struct vt_trace *t, uint64_t now)
 {
 	bool due = now - t->last_reconcile_ms >= RECONCILE_MS;
+	struct vt_trace_rec_src rs;
 
 	if (find_mapped(t))
 		return;
-	record_late(t);
+	if (vt_trace_rec_late_due(&t->rec, t->o)) {
+		update_meta(t);
+		rs = rec_src(t);
+		vt_trace_rec_late(&t->rec, &rs);
+	}
 	if (t->probe)
 		vt_probe_drain(t->probe);
 	/* the subsystem list is checked each reconcile interval too */
@@ -984,7 +861,8 @@ static void refresh(struct vt_trace *t, uint64_t now)
 	update_counters(t, now);
 	budget_tick(t, now);
 	update_meta(t);
-	record_tick(t);
+	rs = rec_src(t);
+	vt_trace_rec_tick(&t->rec, &rs);
 	if (t->report)	/* the tick's instant, as its documents say it */
 		vt_report_observe(t->report, t->state, t->meta.now_ms);
 }
@@ -1156,6 +1034,7 @@ static int attach(struct vt_trace *t)
 {
 	const struct vt_trace_opts *o = t->o;
 	const char *obj = o->runtime_path, *uv = o->uv_path;
+	struct vt_trace_rec_src rs;
 
 	if (!obj) {
 		if (vt_target_open(o->pid, &t->target, t->err, sizeof(t->err)))
@@ -1199,7 +1078,8 @@ static int attach(struct vt_trace *t)
 	read_arenas_gc(t);
 	read_figures(t);
 	update_meta(t);
-	if (record_start(t))
+	rs = rec_src(t);
+	if (vt_trace_rec_start(&t->rec, &rs, t->err, sizeof(t->err)))
 		return -1;
 	t->attached = true;
 	return 0;
