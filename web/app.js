@@ -263,8 +263,12 @@ class SlabView {
     root.dataset.system = system; root.dataset.slab = name;
     const head = el('div', 'pool-header');
     this.badge = el('span', 'pool-badge');
+    this.source = el('span', 'source-badge');
     this.usage = el('span', 'pool-usage', '-- / --');
-    head.append(el('span', 'pool-name', M.slabTitle(name)), this.badge, this.usage);
+    head.append(el('span', 'pool-name', M.slabTitle(name)), this.source, this.badge, this.usage);
+    this.problem = el('div', 'pool-problem');
+    this.problem.setAttribute('role', 'alert');
+    this.problem.hidden = true;
     this.canvas = el('div', 'pool-canvas');
     this.canvas.dataset.slab = name; this.canvas.dataset.system = system;
     this.canvas.vtTip = e => this.tooltip(e);
@@ -285,7 +289,7 @@ class SlabView {
     this.spark.appendChild(this.sparkLine);
     this.spark.appendChild(document.createElementNS('http://www.w3.org/2000/svg', 'title'))
       .textContent = 'slots in use over the last 5 minutes';
-    root.append(head, this.canvas, track, this.stats, this.spark, this.error);
+    root.append(head, this.problem, this.canvas, track, this.stats, this.spark, this.error);
     if (name === 'handles') {
       const bd = el('div', 'pool-breakdown');
       this.byState = el('div', 'by-state');
@@ -327,8 +331,10 @@ class SlabView {
   renderStats(slab, total, ctx) {
     const used = Number(slab.used) || 0, hwm = Number(slab.hwm) || 0, overflow = Number(slab.overflow) || 0;
     const level = M.capacityLevel(used, total, overflow), pct = M.percent(used, total);
-    const cls = `pool-panel${this.wide ? ' wide' : ''} level-${level}`;
+    const source = M.slabSource(ctx.tracer, slab);
+    const cls = `pool-panel${this.wide ? ' wide' : ''} level-${level}${source === 'invalid' ? ' invalid' : ''}`;
     if (this.root.className !== cls) this.root.className = cls;
+    this.renderSource(source, slab);
     setText(this.badge, level === 'critical' ? `CRITICAL ${Math.round(pct)}%` : overflow > 0 ? 'OVERFLOWED' : `WARNING ${Math.round(pct)}%`);
     setText(this.usage, `${M.formatCount(used)} / ${M.formatCount(total)} (${Math.round(pct)}%)`);
     this.fill.style.width = `${pct}%`;
@@ -339,6 +345,18 @@ class SlabView {
     this.series.add(ctx.ts, used);
     this.sparkLine.setAttribute('points', M.sparkPoints(this.series.points, ctx.ts, this.series.spanMs, total, 300, 28));
     if (this.byState) this.renderBreakdown(slab, ctx);
+  }
+
+  // Event-traced, read from memory, or invalid with the tracer's reason.
+  renderSource(source, slab) {
+    const [text, title] = M.sourceText(source);
+    const cls = `source-badge src-${source}`;
+    if (this.source.className !== cls) this.source.className = cls;
+    setText(this.source, text);
+    this.source.title = title;
+    this.problem.hidden = source !== 'invalid';
+    setText(this.problem, source === 'invalid'
+      ? `⚠ ${slab.problem || 'its memory reads implausible; its last good state is kept'}` : '');
   }
 
   // By state: free, the connection states, and any other state present.
@@ -568,7 +586,7 @@ class Dashboard {
     }
     try {
       this.showError('');
-      const ctx = { now: t0, ts: Number(doc.ts_ms) || Date.now(), leaks: M.indexLeaks(doc.leaks) };
+      const ctx = { now: t0, ts: Number(doc.ts_ms) || Date.now(), leaks: M.indexLeaks(doc.leaks), tracer: doc.tracer };
       this.renderHeader(doc, ctx.ts);
       const groups = M.systemsOf(doc);
       if (groups.length || this.systems.size) this.renderSystems(doc, groups, ctx);
@@ -610,7 +628,20 @@ class Dashboard {
     setText($('tr-lost'), M.formatCount(tr.lost));
     setText($('tr-resyncs'), M.formatCount(tr.resyncs));
     $('tr-lost').classList.toggle('bad', Number(tr.lost) > 0);
+    this.renderOverhead(tr.overhead);
     setText($('seq'), `event ${doc.seq ?? '?'}`);
+  }
+
+  // The probes' estimated cost against the budget, and whether the slabs
+  // are event-traced or read because of it.
+  renderOverhead(ov) {
+    const v = M.overheadView(ov), box = $('tr-overhead-box');
+    box.hidden = !v;
+    if (!v) return;
+    setText($('tr-overhead'), v.text);
+    setText($('tr-budget'), v.note);
+    box.className = `wide overhead ov-${v.level}`;
+    box.title = v.title;
   }
 
   setStatus(status, delay) {

@@ -455,6 +455,8 @@ export function applyMemoryDelta(doc, delta) {
     if (i < 0) throw new Error(`delta names slab ${ds.name} of system ${ds.system}, not in the document`);
     const slab = next.slabs[i] = { ...next.slabs[i] };
     for (const k of DELTA_SLAB_KEYS) if (k in ds) slab[k] = ds[k];
+    if (ds.invalid === true) { slab.invalid = true; slab.problem = ds.problem; }
+    else if (ds.invalid === false) { delete slab.invalid; delete slab.problem; }
     if (ds.states !== undefined) slab.states = applyRuns(slab.states, ds.states, false);
     if (ds.owners !== undefined) slab.owners = applyRuns(slab.owners, ds.owners, false);
     if (ds.bitmap !== undefined) slab.bitmap = applyRuns(slab.bitmap, ds.bitmap, true);
@@ -498,4 +500,51 @@ const SLAB_TITLES = {
 
 export function slabTitle(name) {
   return SLAB_TITLES[name] ?? String(name);
+}
+
+// Where a slab's state comes from. 'invalid': its memory read implausible
+// (the tracer keeps, and the page shows, its last good state); 'read': read
+// from memory every tick (sample mode, or the slab probes taken off over
+// the overhead budget); else 'events': event-traced (hybrid also checks it
+// against memory once a second).
+export function slabSource(tracer, slab) {
+  if (slab?.invalid) return 'invalid';
+  if (tracer?.mode === 'sample' || tracer?.overhead?.slab_probes === 'detached') return 'read';
+  return 'events';
+}
+
+const SOURCE_TEXT = {
+  events: ['event-traced', 'every acquire and release is traced as it happens'],
+  read: ['read from memory', 'read from the target\'s memory every tick, not probed'],
+  invalid: ['INVALID', 'its memory reads implausible: the last good state is shown'],
+};
+
+// The badge of a slab's source: [text, tooltip].
+export function sourceText(source) {
+  return SOURCE_TEXT[source] ?? SOURCE_TEXT.events;
+}
+
+export function formatPct(v) {
+  v = Number(v);
+  return Number.isFinite(v) ? `${v.toFixed(1)}%` : '--';
+}
+
+// The header's overhead figure from tracer.overhead: the probes' estimated
+// share of the target's CPU against the --max-overhead budget, and what the
+// budget did with the slab probes. null when there is no budget (events
+// mode, --max-overhead 0, a replay). level: 'ok' within the budget,
+// 'warning' above half of it, 'critical' over it; 'read' while the slab
+// probes are off (the estimate then counts only the probes still on).
+export function overheadView(ov) {
+  if (!ov || typeof ov !== 'object') return null;
+  const est = Number(ov.estimate_pct), max = Number(ov.max_pct), proj = Number(ov.projected_pct);
+  const detached = ov.slab_probes === 'detached';
+  const level = detached ? 'read' : est > max ? 'critical' : est > max / 2 ? 'warning' : 'ok';
+  const note = detached ? `slabs read: ${formatPct(proj)} if probed` : 'slabs event-traced';
+  const title = detached
+    ? `over the ${formatPct(max)} budget the slab probes came off: the slabs are read from memory every tick; `
+      + `probing them would cost ${formatPct(proj)} of the target's CPU (back on after three seconds below ${formatPct(max / 2)})`
+    : `the probes cost an estimated ${formatPct(est)} of the target's CPU; over ${formatPct(max)} `
+      + 'the slab probes come off and the slabs are read from memory';
+  return { text: `${formatPct(est)} / ${formatPct(max)}`, note, level, title };
 }

@@ -5,17 +5,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, launch, loadPlaywright, skip, check, done, until, sleep, watchErrors, shotsDir, gridLetters, truthLetters, start, waitLine, stop, freePort } from './lib.mjs';
+import { launch, check, done, until, sleep, watchErrors, shotsDir, readTruth, untilShowsTruth, start, waitLine, stop, freePort, needTracing, cleanUp } from './lib.mjs';
 
-const BUILD = process.env.VT_BUILD || path.join(ROOT, 'build');
-const TRACER = path.join(BUILD, 'valk-trace');
-const SIM = path.join(BUILD, 'fixture/valk-sim');
-
-if (process.getuid() !== 0) skip('browser_dashboard: attaching uprobes needs root');
-await loadPlaywright();
-for (const bin of [TRACER, SIM])
-  if (!fs.existsSync(bin)) { console.log(`${bin} missing: build it first (make)`); process.exit(1); }
-
+const [TRACER, SIM] = await needTracing('browser_dashboard', 'valk-trace', 'fixture/valk-sim');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vt-browser-'));
 const truthFile = path.join(tmp, 'truth.json');
 let sim, tracer, browser;
@@ -23,26 +15,10 @@ let sim, tracer, browser;
 // Pauses valk-sim, reads its exact state, waits until the page shows the
 // same slots and counts, then resumes it.
 async function checkTruth(page, label) {
-  fs.rmSync(truthFile, { force: true });
-  process.kill(sim.pid, 'SIGUSR1');
-  const truth = await until(() => {
-    try { return JSON.parse(fs.readFileSync(truthFile, 'utf8')); } catch { return null; }
-  }, 10000);
-  if (!check(truth && Array.isArray(truth.slabs), `${label}: valk-sim wrote its state`)) return;
-  let last = [];
-  const same = await until(async () => {
-    last = [];
-    for (const slab of truth.slabs) {
-      const sys = slab.system ?? 0;
-      const shown = await gridLetters(page, sys, slab.name);
-      const usage = await page.$eval(`.pool-panel[data-system="${sys}"][data-slab="${slab.name}"] .pool-usage`,
-        e => e.textContent).catch(() => '');
-      const used = Number(usage.split(' / ')[0].replace(/,/g, ''));
-      if (shown !== truthLetters(slab) || used !== slab.used) last.push(`${sys}:${slab.name}`);
-    }
-    return last.length === 0;
-  }, 15000, 200);
-  check(same, `${label}: every slot of every slab shows the runtime's state${same ? '' : ` (differs: ${last.join(', ')})`}`);
+  const truth = await readTruth(sim.pid, truthFile);
+  if (!check(truth, `${label}: valk-sim wrote its state`)) return;
+  const differs = await untilShowsTruth(page, truth);
+  check(!differs.length, `${label}: every slot of every slab shows the runtime's state${differs.length ? ` (differs: ${differs.join(', ')})` : ''}`);
   const handles = truth.slabs.find(s => s.name === 'handles');
   if (handles) {
     const n = await page.$eval(`.pool-canvas[data-system="${handles.system ?? 0}"][data-slab="handles"] .cells`, g => g.children.length).catch(() => -1);
@@ -115,9 +91,6 @@ try {
 } catch (err) {
   check(false, err.message);
 } finally {
-  if (browser) await browser.close();
-  await stop(tracer);
-  await stop(sim);
-  fs.rmSync(tmp, { recursive: true, force: true });
+  await cleanUp(browser, [tracer, sim], tmp);
 }
 done('browser_dashboard');

@@ -24,6 +24,27 @@ export async function loadPlaywright() {
   }
 }
 
+// For a test that traces the stand-in: skips unless root and the browser
+// can run; returns the paths of the build's binaries `names` (relative to
+// VT_BUILD), or exits 1 when one is missing.
+export async function needTracing(test, ...names) {
+  const build = process.env.VT_BUILD || path.join(ROOT, 'build');
+  if (process.getuid() !== 0) skip(`${test}: attaching uprobes needs root`);
+  await loadPlaywright();
+  const bins = names.map(n => path.join(build, n));
+  for (const bin of bins)
+    if (!fs.existsSync(bin)) { console.log(`${bin} missing: build it first (make)`); process.exit(1); }
+  return bins;
+}
+
+// A test's end: its browser closed, its processes stopped, its temporary
+// directory (if any) removed.
+export async function cleanUp(browser, procs, tmp) {
+  if (browser) await browser.close();
+  for (const p of procs) await stop(p);
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+}
+
 export function skip(why) {
   console.log(why);
   process.exit(SKIP);
@@ -117,6 +138,38 @@ export function truthLetters(slab) {
     s += (byte >> (i & 7)) & 1 ? '*' : 'F';
   }
   return s;
+}
+
+// Pauses valk-sim (SIGUSR1) and returns the exact state it writes then,
+// or null; SIGUSR2 resumes it.
+export async function readTruth(pid, file) {
+  fs.rmSync(file, { force: true });
+  process.kill(pid, 'SIGUSR1');
+  const truth = await until(() => {
+    try { return JSON.parse(fs.readFileSync(file, 'utf8')); } catch { return null; }
+  }, 10000);
+  return truth && Array.isArray(truth.slabs) ? truth : null;
+}
+
+// Waits until the page shows every slot and the used count of each slab
+// of the truth (those named in `only`, if given) as the truth has them;
+// returns the slabs that still differ ("system:name").
+export async function untilShowsTruth(page, truth, only) {
+  const slabs = truth.slabs.filter(s => !only || only.includes(s.name));
+  let last = [];
+  await until(async () => {
+    last = [];
+    for (const slab of slabs) {
+      const sys = slab.system ?? 0;
+      const shown = await gridLetters(page, sys, slab.name);
+      const usage = await page.$eval(`.pool-panel[data-system="${sys}"][data-slab="${slab.name}"] .pool-usage`,
+        e => e.textContent).catch(() => '');
+      const used = Number(usage.split(' / ')[0].replace(/,/g, ''));
+      if (shown !== truthLetters(slab) || used !== slab.used) last.push(`${sys}:${slab.name}`);
+    }
+    return last.length === 0;
+  }, 15000, 200);
+  return last;
 }
 
 // A child process whose output is kept (and echoed), with a wait for a

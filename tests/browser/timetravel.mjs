@@ -9,16 +9,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { applyMemoryDelta } from '../../web/model.js';
-import { ROOT, launch, loadPlaywright, skip, check, done, until, watchErrors, shotsDir, gridLetters, truthLetters, start, waitLine, stop, freePort } from './lib.mjs';
+import { launch, check, done, until, watchErrors, shotsDir, gridLetters, truthLetters, start, waitLine, freePort, needTracing, cleanUp } from './lib.mjs';
 
-const BUILD = process.env.VT_BUILD || path.join(ROOT, 'build');
-const TRACER = path.join(BUILD, 'valk-trace');
-const SIM = path.join(BUILD, 'fixture/valk-sim');
-
-if (process.getuid() !== 0) skip('browser_timetravel: attaching uprobes needs root');
-await loadPlaywright();
-for (const bin of [TRACER, SIM])
-  if (!fs.existsSync(bin)) { console.log(`${bin} missing: build it first (make)`); process.exit(1); }
 
 // Every state of a memory-dialect SSE stream, until it ends: full events
 // as they are, deltas applied to the state before them (web/model.js).
@@ -44,6 +36,7 @@ function collect(url, docs) {
   });
 }
 
+const [TRACER, SIM] = await needTracing('browser_timetravel', 'valk-trace', 'fixture/valk-sim');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vt-timetravel-'));
 const rec = path.join(tmp, 'churn.rec');
 let sim, tracer, replay, browser;
@@ -146,10 +139,6 @@ try {
 } catch (e) {
   check(false, e.message);
 } finally {
-  if (browser) await browser.close();
-  await stop(replay);
-  await stop(tracer);
-  await stop(sim);
-  fs.rmSync(tmp, { recursive: true, force: true });
+  await cleanUp(browser, [replay, tracer, sim], tmp);
 }
 done('timetravel');

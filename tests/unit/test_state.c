@@ -966,11 +966,13 @@ static void test_reconcile_busy(void)
 
 	/* invalid: kept as it was until memory agrees or a settled image
 	 * replaces it, whatever its version */
-	vt_state_slab_invalid(s, ADDR);
-	CHECK(sl->invalid);
+	vt_state_slab_invalid(s, ADDR, "numItems 0");
+	CHECK(sl->invalid && !strcmp(sl->problem, "numItems 0"));
+	vt_state_slab_invalid(s, ADDR, "another");	/* the first reason stays */
+	CHECK(!strcmp(sl->problem, "numItems 0"));
 	CHECK(vt_state_slab_reconcile(s, &m.v, 40) == 0);
 	CHECK(!sl->invalid);
-	vt_state_slab_invalid(s, ADDR);
+	vt_state_slab_invalid(s, ADDR, "unmapped bitmap");
 	img_use(&m, 7, 0, 0, 0);
 	m.v.version = 9;
 	m.v.acquires = 3;

@@ -665,6 +665,10 @@ static void test_prometheus(void)
 {
 	struct vt_state *s = fixture();
 	char *text = vt_wire_prometheus(s, &meta);
+	const struct vt_wire_overhead ov = { .estimate_pct = 0.25,
+					     .projected_pct = 88.5,
+					     .max_pct = 5, .slabs_read = true };
+	struct vt_wire_meta m = meta;
 	struct vt_event ev = img_ev(VT_EV_ACQUIRE, HANDLES, 20, 0);
 	int rc;
 
@@ -675,6 +679,15 @@ static void test_prometheus(void)
 		CHECK(strstr(text, prom_lines[i]) != NULL);
 	}
 	CHECK_EQ_U64(prom_sum(text, "valk_leak_suspect_slots{"), 4 + 7 + 25 + 1 + 1);
+	CHECK(text && !strstr(text, "valk_trace_overhead"));	/* no budget */
+	free(text);
+
+	/* over budget: the estimate, the budget, the slab probes off */
+	m.overhead = &ov;
+	text = vt_wire_prometheus(s, &m);
+	CHECK(text && strstr(text, "valk_trace_overhead_percent{pid=\"4242\"} 0.250\n"));
+	CHECK(text && strstr(text, "valk_trace_overhead_budget_percent{pid=\"4242\"} 5.000\n"));
+	CHECK(text && strstr(text, "valk_trace_slab_probes_attached{pid=\"4242\"} 0\n"));
 	free(text);
 
 	/* a label value that needs escapes, on a connection of owner 2 */
@@ -1022,6 +1035,58 @@ static void test_memory_delta(void)
 	vt_state_free(s);
 }
 
+/* A slab marked invalid: the full document and the next delta say so with
+ * the reason, later deltas not again, and one delta says when memory is
+ * plausible again. */
+static json_t *tcp_of(json_t *doc)
+{
+	json_t *sl = json_array_get(json_object_get(doc, "slabs"), 0);
+
+	CHECK_STR(js(sl, "name"), "tcp_buffers");
+	return sl;
+}
+
+static void test_memory_invalid(void)
+{
+	static const char why[] = "system 0 tcp_buffers slab 0x7f1000000000: "
+				  "numItems 0 is not 1..16777216";
+	struct vt_state *s = fixture();
+	struct vt_wire_mdelta *d = vt_wire_mdelta_new();
+	json_t *doc;
+	struct img m;
+	bool full;
+
+	doc = parse(vt_wire_memory_delta(s, &meta, d, 1, 0, &full));
+	CHECK(full && !json_object_get(tcp_of(doc), "invalid"));
+	json_decref(doc);
+	vt_state_slab_invalid(s, TCP, why);
+	doc = parse(vt_wire_memory_delta(s, &meta, d, 2, 1, &full));
+	CHECK(!full && json_is_true(json_object_get(tcp_of(doc), "invalid")));
+	CHECK_STR(js(tcp_of(doc), "problem"), why);
+	CHECK(!json_object_get(json_array_get(json_object_get(doc, "slabs"), 1),
+			       "invalid"));
+	json_decref(doc);
+	doc = parse(vt_wire_memory_delta(s, &meta, d, 3, 2, &full));
+	CHECK(!json_object_get(tcp_of(doc), "invalid"));	/* said once */
+	json_decref(doc);
+	doc = parse(vt_wire_memory(s, &meta, 4));
+	CHECK(json_is_true(json_object_get(tcp_of(doc), "invalid")));
+	CHECK_STR(js(tcp_of(doc), "problem"), why);
+	json_decref(doc);
+	img_init_sys(&m, TCP, VT_SLAB_TCP_BUFFERS, 21, 0);	/* repaired */
+	img_use(&m, 3, 0, 0, 0);
+	load(s, &m);
+	doc = parse(vt_wire_memory_delta(s, &meta, d, 5, 3, &full));
+	CHECK(!full && json_is_false(json_object_get(tcp_of(doc), "invalid")));
+	CHECK(!json_object_get(tcp_of(doc), "problem"));
+	json_decref(doc);
+	doc = parse(vt_wire_memory(s, &meta, 6));
+	CHECK(!json_object_get(tcp_of(doc), "invalid"));
+	json_decref(doc);
+	vt_wire_mdelta_free(d);
+	vt_state_free(s);
+}
+
 int main(void)
 {
 	srand(777);
@@ -1034,6 +1099,7 @@ int main(void)
 	test_valk_delta();
 	test_figures();
 	test_memory_delta();
+	test_memory_invalid();
 	test_prometheus();
 	test_buckets();
 	test_large_slab();

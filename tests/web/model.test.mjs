@@ -420,3 +420,55 @@ test('applyMemoryDelta: arenas by entry, probe hits by position', () => {
   const same = M.applyMemoryDelta(next, { seq: 3, base: 2, ts_ms: 200, slabs: [], tracer: { events: 6 } });
   assert.deepEqual(same.tracer.probes, next.tracer.probes);   // probes not resent: kept
 });
+
+test('applyMemoryDelta: a slab turns invalid with its reason, and valid again', () => {
+  const doc = { seq: 1, ts_ms: 0, slabs: [{ name: 'tcp_buffers', system: 0, total: 8, used: 1, bitmap: '01' }] };
+  const bad = M.applyMemoryDelta(doc, { seq: 2, base: 1, ts_ms: 100,
+    slabs: [{ name: 'tcp_buffers', system: 0, used: 1, invalid: true, problem: 'numItems 0' }] });
+  assert.equal(bad.slabs[0].invalid, true);
+  assert.equal(bad.slabs[0].problem, 'numItems 0');
+  const still = M.applyMemoryDelta(bad, { seq: 3, base: 2, ts_ms: 200, slabs: [{ name: 'tcp_buffers', system: 0, used: 1 }] });
+  assert.equal(still.slabs[0].invalid, true);    // said once, kept until said otherwise
+  assert.equal(still.slabs[0].problem, 'numItems 0');
+  const good = M.applyMemoryDelta(still, { seq: 4, base: 3, ts_ms: 300,
+    slabs: [{ name: 'tcp_buffers', system: 0, used: 2, invalid: false }] });
+  assert.equal('invalid' in good.slabs[0], false);
+  assert.equal('problem' in good.slabs[0], false);
+  assert.equal(doc.slabs[0].invalid, undefined);   // the old documents are untouched
+  assert.equal(bad.slabs[0].invalid, true);
+});
+
+test('slabSource: invalid first, then read (sample, or slab probes off), else event-traced', () => {
+  const probed = { mode: 'hybrid', overhead: { slab_probes: 'attached' } };
+  const off = { mode: 'hybrid', overhead: { slab_probes: 'detached' } };
+  assert.equal(M.slabSource(probed, { name: 'handles' }), 'events');
+  assert.equal(M.slabSource({ mode: 'events' }, {}), 'events');
+  assert.equal(M.slabSource({ mode: 'hybrid' }, {}), 'events');   // --max-overhead 0
+  assert.equal(M.slabSource(off, {}), 'read');
+  assert.equal(M.slabSource({ mode: 'sample' }, {}), 'read');
+  assert.equal(M.slabSource(probed, { invalid: true }), 'invalid');
+  assert.equal(M.slabSource(off, { invalid: true }), 'invalid');
+  assert.equal(M.slabSource(undefined, {}), 'events');
+  assert.equal(M.sourceText('read')[0], 'read from memory');
+  assert.equal(M.sourceText('invalid')[0], 'INVALID');
+  assert.equal(M.sourceText('events')[0], 'event-traced');
+});
+
+test('overheadView: estimate against the budget, levels, slab probes off', () => {
+  assert.equal(M.overheadView(undefined), null);
+  assert.equal(M.overheadView(null), null);
+  const base = { estimate_pct: 1.234, projected_pct: 1.234, max_pct: 5, slab_probes: 'attached' };
+  let v = M.overheadView(base);
+  assert.equal(v.text, '1.2% / 5.0%');
+  assert.equal(v.note, 'slabs event-traced');
+  assert.equal(v.level, 'ok');
+  assert.equal(M.overheadView({ ...base, estimate_pct: 3 }).level, 'warning');
+  assert.equal(M.overheadView({ ...base, estimate_pct: 7.5 }).level, 'critical');
+  v = M.overheadView({ estimate_pct: 0.05, projected_pct: 88.46, max_pct: 5, slab_probes: 'detached' });
+  assert.equal(v.text, '0.1% / 5.0%');
+  assert.equal(v.level, 'read');
+  assert.equal(v.note, 'slabs read: 88.5% if probed');
+  assert.match(v.title, /over the 5\.0% budget/);
+  assert.match(v.title, /below 2\.5%/);
+  assert.equal(M.formatPct('x'), '--');
+});

@@ -194,21 +194,46 @@ static bool changed(const struct vt_trace *t, uint64_t gen)
 
 enum load_how { LOAD_BOOT, LOAD_RECONCILE, LOAD_SAMPLE, LOAD_CHECK };
 
-/* A problem with the target's memory: on stderr once, and in the stream. */
+/* A problem with the target's memory: on stderr once, and in the stream;
+ * the slab at `slab` (0: none) is marked invalid with the same words (the
+ * dashboard shows them on it). */
+static void vwarn(struct vt_trace *t, uint64_t slab, const char *fmt,
+		  va_list ap)
+{
+	char msg[VT_WARNING_LEN];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	snprintf(t->err, sizeof(t->err), "%s", msg);	/* for attach */
+	if (vt_state_warn(t->state, msg) && t->start_ms)
+		say(t, "warning: %s", msg);
+	if (slab)
+		vt_state_slab_invalid(t->state, slab, msg);
+}
+
 static void warn(struct vt_trace *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 static void warn(struct vt_trace *t, const char *fmt, ...)
 {
-	char msg[VT_WARNING_LEN];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vwarn(t, 0, fmt, ap);
 	va_end(ap);
-	snprintf(t->err, sizeof(t->err), "%s", msg);	/* for attach */
-	if (vt_state_warn(t->state, msg) && t->start_ms)
-		say(t, "warning: %s", msg);
+}
+
+/* An implausible slab: warned of, and marked invalid. */
+static void slab_invalid(struct vt_trace *t, uint64_t addr, const char *fmt,
+			 ...) __attribute__((format(printf, 3, 4)));
+
+static void slab_invalid(struct vt_trace *t, uint64_t addr, const char *fmt,
+			 ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(t, addr, fmt, ap);
+	va_end(ap);
 }
 
 /* Why a read of the target failed: the implausible structure, or errno. */
@@ -223,13 +248,14 @@ static int slab_failed(struct vt_trace *t, uint64_t addr, int system,
 		       enum vt_slab_kind kind)
 {
 	if (errno == EPROTO)
-		warn(t, "system %d %s %s; its last good state is kept", system,
-		     vt_slab_kind_name(kind), vt_snap_problem(t->snap));
+		slab_invalid(t, addr, "system %d %s %s; its last good state is "
+			     "kept", system, vt_slab_kind_name(kind),
+			     vt_snap_problem(t->snap));
 	else
-		warn(t, "system %d %s slab %#llx cannot be read (%s); its "
-		     "last good state is kept", system, vt_slab_kind_name(kind),
-		     (unsigned long long)addr, strerror(errno));
-	vt_state_slab_invalid(t->state, addr);
+		slab_invalid(t, addr, "system %d %s slab %#llx cannot be read "
+			     "(%s); its last good state is kept", system,
+			     vt_slab_kind_name(kind), (unsigned long long)addr,
+			     strerror(errno));
 	return -1;
 }
 
@@ -242,15 +268,16 @@ static bool geometry_changed(struct vt_trace *t, const struct vt_slab *sl,
 	if (sl->total == img->total && sl->item_size == img->item_size &&
 	    sl->bitmap_addr == img->bitmap_addr)
 		return false;
-	warn(t, "system %d %s slab %#llx changed without being freed: "
-	     "numItems %llu -> %llu, itemSize %llu -> %llu, usage_bitmap "
-	     "%#llx -> %#llx", sl->system, vt_slab_kind_name(sl->kind),
-	     (unsigned long long)sl->addr, (unsigned long long)sl->total,
-	     (unsigned long long)img->total, (unsigned long long)sl->item_size,
-	     (unsigned long long)img->item_size,
-	     (unsigned long long)sl->bitmap_addr,
-	     (unsigned long long)img->bitmap_addr);
-	vt_state_slab_invalid(t->state, sl->addr);
+	slab_invalid(t, sl->addr, "system %d %s slab %#llx changed without "
+		     "being freed: numItems %llu -> %llu, itemSize %llu -> "
+		     "%llu, usage_bitmap %#llx -> %#llx", sl->system,
+		     vt_slab_kind_name(sl->kind), (unsigned long long)sl->addr,
+		     (unsigned long long)sl->total,
+		     (unsigned long long)img->total,
+		     (unsigned long long)sl->item_size,
+		     (unsigned long long)img->item_size,
+		     (unsigned long long)sl->bitmap_addr,
+		     (unsigned long long)img->bitmap_addr);
 	return true;
 }
 
@@ -328,10 +355,10 @@ static void check_pointer(struct vt_trace *t, int system,
 
 	if (!sl || sl->addr == addr)
 		return;
-	warn(t, "system %d points its %s slab at %#llx, but slab %#llx was "
-	     "never freed", system, vt_slab_kind_name(kind),
-	     (unsigned long long)addr, (unsigned long long)sl->addr);
-	vt_state_slab_invalid(t->state, sl->addr);
+	slab_invalid(t, sl->addr, "system %d points its %s slab at %#llx, "
+		     "but slab %#llx was never freed", system,
+		     vt_slab_kind_name(kind), (unsigned long long)addr,
+		     (unsigned long long)sl->addr);
 }
 
 /* Every slab and the owner registry of a system; -1 when the system itself

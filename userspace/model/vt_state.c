@@ -484,12 +484,13 @@ void vt_state_counters_set(struct vt_state *s,
 	}
 }
 
-void vt_state_slab_invalid(struct vt_state *s, uint64_t addr)
+void vt_state_slab_invalid(struct vt_state *s, uint64_t addr, const char *why)
 {
 	struct vt_slab *sl = slab_get(s, addr);
 
 	if (sl && !sl->invalid) {
 		sl->invalid = true;
+		snprintf(sl->problem, sizeof(sl->problem), "%s", why);
 		s->generation++;
 	}
 }

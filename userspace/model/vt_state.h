@@ -156,6 +156,9 @@ struct vt_figures {
 	uint64_t ssl_bytes, nghttp2_bytes, libuv_bytes;
 };
 
+#define VT_MAX_WARNINGS 16	/* problems kept for the stream */
+#define VT_WARNING_LEN 256	/* bytes of one, NUL included */
+
 /* One slab in the model. Arrays have `total` entries. */
 struct vt_slab {
 	uint64_t addr;
@@ -182,6 +185,7 @@ struct vt_slab {
 	uint64_t image_ms;	/* when that image was adopted */
 	uint8_t *unsure;	/* released per an event that may predate it */
 	bool invalid;		/* its memory last read implausible */
+	char problem[VT_WARNING_LEN];	/* why, while invalid */
 };
 
 struct vt_system {
@@ -223,15 +227,13 @@ int vt_state_slab_sample(struct vt_state *s, const struct vt_slab_image *img,
 			 uint64_t now_ms);
 
 /* The slab's memory read implausible (a header no slab can have, a bitmap
- * in unmapped memory): it keeps its last good state, marked invalid, until
- * a settled image replaces it. */
-void vt_state_slab_invalid(struct vt_state *s, uint64_t addr);
+ * in unmapped memory), for the reason `why`: it keeps its last good state,
+ * marked invalid, until a settled image replaces it. */
+void vt_state_slab_invalid(struct vt_state *s, uint64_t addr, const char *why);
 
 /* A one-line problem with what the target's memory holds. The last
  * VT_MAX_WARNINGS distinct ones are kept for the stream. Returns 1 when it
  * is new, 0 when it is listed already. */
-#define VT_MAX_WARNINGS 16
-#define VT_WARNING_LEN 256
 int vt_state_warn(struct vt_state *s, const char *msg);
 /* Warning i, oldest first; NULL past the last. */
 const char *vt_state_warning(const struct vt_state *s, size_t i);

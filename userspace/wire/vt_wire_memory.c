@@ -62,8 +62,10 @@ static json_t *memory_slab(const struct vt_state *s, const struct vt_slab *sl)
 	vt_wire__set_u(o, "overflow", sl->overflow);
 	vt_wire__set_u(o, "acquires", sl->acquires);
 	vt_wire__set_u(o, "releases", sl->releases);
-	if (sl->invalid)
+	if (sl->invalid) {
 		json_object_set_new(o, "invalid", json_true());
+		vt_wire__set_s(o, "problem", sl->problem);
+	}
 	if (!sl->states) {
 		json_object_set_new(o, "bitmap", bitmap_hex(sl));
 		return o;
@@ -229,6 +231,7 @@ struct mdelta_slab {
 	char *states, *owners;	/* handles: letters and owner digits */
 	uint8_t *bitmap;	/* others */
 	char *tally;		/* summary and by_owner, as sent */
+	char *problem;		/* why it is invalid, as sent; NULL: valid */
 };
 
 enum { MD_GC, MD_OWNERS, MD_LEAKS, MD_SECTIONS };
@@ -256,6 +259,7 @@ static void mdelta_clear(struct vt_wire_mdelta *d)
 		free(d->slab[i].owners);
 		free(d->slab[i].bitmap);
 		free(d->slab[i].tally);
+		free(d->slab[i].problem);
 	}
 	free(d->slab);
 	for (int k = 0; k < MD_SECTIONS; k++)
@@ -367,6 +371,24 @@ static char *owner_digits(const struct vt_state *s, const struct vt_slab *sl)
 	return o;
 }
 
+/* "invalid" once the slab's validity or its reason changed since the
+ * last event: true with the "problem", or false once memory is plausible
+ * again (a full document has "invalid" only while it is). */
+static void mdelta_validity(json_t *o, const struct vt_slab *sl,
+			    struct mdelta_slab *ds, bool *ok)
+{
+	const char *now = sl->invalid ? sl->problem : NULL;
+
+	if (now ? ds->problem && !strcmp(now, ds->problem) : !ds->problem)
+		return;
+	json_object_set_new(o, "invalid", json_boolean(now));
+	if (now)
+		vt_wire__set_s(o, "problem", now);
+	free(ds->problem);
+	ds->problem = now ? strdup(now) : NULL;
+	*ok &= !now || ds->problem;
+}
+
 /* One slab of a delta: counters always, per-slot data where it changed
  * (looked for only when the state changed at all: an idle tick is
  * cheap). */
@@ -385,6 +407,7 @@ static json_t *mdelta_slab_json(const struct vt_state *s,
 	vt_wire__set_u(o, "overflow", sl->overflow);
 	vt_wire__set_u(o, "acquires", sl->acquires);
 	vt_wire__set_u(o, "releases", sl->releases);
+	mdelta_validity(o, sl, ds, ok);
 	if (same)
 		return o;
 	if (!sl->states) {
@@ -514,6 +537,8 @@ static bool mdelta_remember(struct vt_wire_mdelta *d, const struct vt_state *s,
 		ds->system = sl->system;
 		ds->kind = sl->kind;
 		ds->total = sl->total;
+		ds->problem = sl->invalid ? strdup(sl->problem) : NULL;
+		ok &= !sl->invalid || ds->problem;
 		/* a first delta against empty copies fills them */
 		ok &= keep_copy(&ds->bitmap, sl->bitmap, vt_wire__bitmap_bytes(sl));
 		if (sl->states) {

@@ -217,6 +217,10 @@ static void prom_tracer(struct vt_wire__buf *b, const struct vt_state *s,
 		    "the last second.");
 	prom_start(b, "valk_trace_overhead_percent", m, -1);
 	vt_wire__buf_printf(b, "} %.3f\n", m->overhead->estimate_pct);
+	prom_family(b, "valk_trace_overhead_budget_percent", "gauge",
+		    "The --max-overhead budget the estimate is held to.");
+	prom_start(b, "valk_trace_overhead_budget_percent", m, -1);
+	vt_wire__buf_printf(b, "} %.3f\n", m->overhead->max_pct);
 	prom_family(b, "valk_trace_slab_probes_attached", "gauge",
 		    "1 while slab operations are probed, 0 while the slabs are "
 		    "read instead (over --max-overhead).");
