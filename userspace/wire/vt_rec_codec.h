@@ -13,9 +13,16 @@
 
 bool vt_rec_buf_grow(struct vt_rec_buf *b, size_t more);
 
+/* Room for n more bytes: the common case inline, every put being a few
+ * bytes. */
+static inline bool vt_rec_room(struct vt_rec_buf *b, size_t n)
+{
+	return (!b->oom && b->cap - b->len >= n) || vt_rec_buf_grow(b, n);
+}
+
 static inline void vt_rec_put(struct vt_rec_buf *b, const void *p, size_t n)
 {
-	if (!vt_rec_buf_grow(b, n))
+	if (!vt_rec_room(b, n))
 		return;
 	memcpy(b->p + b->len, p, n);
 	b->len += n;
@@ -23,15 +30,15 @@ static inline void vt_rec_put(struct vt_rec_buf *b, const void *p, size_t n)
 
 static inline void vt_rec_put_u(struct vt_rec_buf *b, uint64_t v)
 {
-	uint8_t tmp[10];
-	size_t n = 0;
+	uint8_t *p;
 
-	do {
-		tmp[n] = (uint8_t)(v & 0x7f);
-		v >>= 7;
-		tmp[n++] |= v ? 0x80 : 0;
-	} while (v);
-	vt_rec_put(b, tmp, n);
+	if (!vt_rec_room(b, 10))
+		return;
+	p = b->p + b->len;
+	for (; v >= 0x80; v >>= 7)
+		*p++ = (uint8_t)(v | 0x80);
+	*p++ = (uint8_t)v;
+	b->len = (size_t)(p - b->p);
 }
 
 static inline void vt_rec_put_s(struct vt_rec_buf *b, int64_t v)
@@ -41,7 +48,8 @@ static inline void vt_rec_put_s(struct vt_rec_buf *b, int64_t v)
 
 static inline void vt_rec_put_byte(struct vt_rec_buf *b, uint8_t v)
 {
-	vt_rec_put(b, &v, 1);
+	if (vt_rec_room(b, 1))
+		b->p[b->len++] = v;
 }
 
 struct vt_rec_cur {
