@@ -124,7 +124,7 @@ deb: $(BUILD)/valk-trace $(BUILD)/valk-trace.8
 
 # The recording reader under libFuzzer, ASan and UBSan (the suite runs it
 # for 30 s; this for 10 minutes).
-$(BUILD)/fuzz/fuzz_rec: tests/fuzz/fuzz_rec.c $(FUZZ_SRCS) $(wildcard userspace/wire/vt_rec*.h) userspace/wire/vt_timeline.h userspace/model/vt_state.h
+$(BUILD)/fuzz/fuzz_rec: tests/fuzz/fuzz_rec.c $(FUZZ_SRCS) $(wildcard userspace/wire/vt_rec*.h) userspace/wire/vt_timeline.h userspace/model/vt_state.h userspace/model/vt_report.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(filter %.c,$^) -o $@ -lz -ljansson
 

@@ -4,9 +4,11 @@
 # and field by field (only the stream's own sequence numbers differ), as
 # an SSE client of the live trace did — the same deltas tick by tick, and
 # the live client's first full state is the replay's state at that tick;
-# the replay's last state equals the live trace's final state; `info`
-# describes the file. For the churn and the http workloads, and `record`
-# writes the same format.
+# the replay's last state equals the live trace's final state; the
+# replayed report equals the live one, leak stacks included; `info`
+# describes the file. For the churn and the http workloads (and the
+# report of a build unwound with DWARF), and `record` writes the same
+# format.
 . "$(dirname "$0")/../lib/common.sh"
 need_root
 need_bins
@@ -105,19 +107,24 @@ run_case() {
 	else
 		fail "$workload: the live history's state at $at differs from the recording's"
 	fi
-	# the report, offline: what the live session reported (leak groups,
-	# and each leak's group, stay by raw stack id: symbolizing, which
-	# merges groups, needs the process, gone by then)
+	# the report, offline: what the live session reported, leak stacks
+	# included (symbolized frames, from the recording's stack records)
 	"$VT" replay "$TMP/$workload.rec" --speed max --listen none -q \
 		--json "$TMP/replay.report.json" || fail "$workload: replay --json exit $?"
 	"$VT" replay "$TMP/$workload.rec" --speed max --listen none -q \
 		--fail-on leak 2>"$TMP/replay.fail"; rc=$?
-	norm='del(.processes[].leaks.by_stack, .processes[].leaks.slots[].stack)'
-	if cmp -s <(jq -S "$norm" "$TMP/live.report.json") <(jq -S "$norm" "$TMP/replay.report.json"); then
-		pass "$workload: the replayed report equals the live one"
+	if cmp -s <(jq -S . "$TMP/live.report.json") <(jq -S . "$TMP/replay.report.json"); then
+		pass "$workload: the replayed report equals the live one, leak stacks included"
 	else
 		fail "$workload: the replayed report differs from the live one"
-		diff <(jq -S "$norm" "$TMP/live.report.json") <(jq -S "$norm" "$TMP/replay.report.json") | head -10
+		diff <(jq -S . "$TMP/live.report.json") <(jq -S . "$TMP/replay.report.json") | head -10
+	fi
+	# churn's leaks were acquired while traced: their stacks have frames
+	# (http's are the connections open since before the attach)
+	groups=$(jq '[.processes[].leaks.by_stack[] | select(.frames | length > 0)] | length' "$TMP/live.report.json")
+	if [ "$workload" = churn ]; then
+		[ "$groups" -gt 0 ] && pass "churn: $groups leak stacks with frames compared" ||
+			fail "churn: no leak stack with frames in the live report"
 	fi
 	leaks=$(jq '.processes[0].leaks.count' "$TMP/live.report.json")
 	if [ "$leaks" -gt 0 ]; then
@@ -136,6 +143,23 @@ run_case() {
 
 run_case churn
 run_case http
+
+# code without frame pointers: stacks unwound with DWARF from copies (ids
+# of the tracer's own), recorded and reported the same
+sim_start "$SIM_STATIC" --workload churn --seed 3 --port 0 || fail "static: start"
+"$VT" attach "$SIM_PID" --duration 3 --listen none --max-overhead 0 -q \
+	--record "$TMP/dwarf.rec" --report "$TMP/dwarf.live.json" || fail "static: attach exit $?"
+kill "$SIM_PID"
+"$VT" replay "$TMP/dwarf.rec" --speed max --listen none -q --json "$TMP/dwarf.replay.json" ||
+	fail "static: replay exit $?"
+if [ "$(jq -r '.processes[0].unwinder' "$TMP/dwarf.live.json")" = dwarf ] &&
+	[ "$(jq '[.processes[0].leaks.by_stack[] | select(.frames | length > 0)] | length' "$TMP/dwarf.live.json")" -gt 0 ] &&
+	cmp -s <(jq -S . "$TMP/dwarf.live.json") <(jq -S . "$TMP/dwarf.replay.json"); then
+	pass "static build (dwarf): the replayed report equals the live one, leak stacks included"
+else
+	fail "static build (dwarf): the replayed report differs, or has no stacks"
+	diff <(jq -S . "$TMP/dwarf.live.json") <(jq -S . "$TMP/dwarf.replay.json") | head -10
+fi
 
 # diff takes recordings as well as reports: replayed into their reports
 "$VT" diff "$TMP/churn.rec" "$TMP/churn.rec" --fail-on 'leak>+0' >"$TMP/diff.out" 2>&1 &&
@@ -170,9 +194,9 @@ echo "hello" >"$TMP/foreign.rec"
 "$VT" info "$TMP/foreign.rec" 2>"$TMP/e1"; rc=$?
 [ "$rc" -eq 2 ] && grep -qx "valk-trace: $TMP/foreign.rec: not a valk-trace recording (no VALKREC magic)" "$TMP/e1" &&
 	pass "info of a foreign file: exit 2, one line" || fail "info of a foreign file: exit $rc: $(cat "$TMP/e1")"
-cp "$TMP/r.rec" "$TMP/future.rec" && printf '\x02' | dd of="$TMP/future.rec" bs=1 seek=8 conv=notrunc 2>/dev/null
+cp "$TMP/r.rec" "$TMP/future.rec" && printf '\x03' | dd of="$TMP/future.rec" bs=1 seek=8 conv=notrunc 2>/dev/null
 "$VT" replay "$TMP/future.rec" --listen none 2>"$TMP/e2"; rc=$?
-[ "$rc" -eq 2 ] && [ "$(wc -l <"$TMP/e2")" -eq 1 ] && grep -q "format version 2; this valk-trace reads version 1: use a newer valk-trace" "$TMP/e2" &&
+[ "$rc" -eq 2 ] && [ "$(wc -l <"$TMP/e2")" -eq 1 ] && grep -q "format version 3; this valk-trace reads versions 1 to 2: use a newer valk-trace" "$TMP/e2" &&
 	pass "replay of a future version: exit 2, one line" || fail "replay of a future version: exit $rc: $(cat "$TMP/e2")"
 head -c $(( $(stat -c %s "$TMP/r.rec") - 7 )) "$TMP/r.rec" >"$TMP/cut.rec"
 "$VT" replay "$TMP/cut.rec" --speed max --listen none -q 2>"$TMP/e3"; rc=$?

@@ -1,6 +1,7 @@
 /* libFuzzer target for the recording reader: any bytes, read as a
  * recording — indexed, replayed record by record into a model, sought to
- * every tick, made a timeline — never crash, hang or read out of bounds. */
+ * every tick, its stack records looked up, made a timeline — never crash,
+ * hang or read out of bounds. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -35,6 +36,12 @@ static void seek_all(const uint8_t *p, size_t len)
 	s = vt_state_new(0);
 	for (size_t i = ix.nticks; s && i-- > 0;)	/* backwards: restarts */
 		vt_rec_seek(p, &ix, s, &at, i, &t, err, sizeof(err));
+	for (size_t i = 0; i < ix.nstacks; i++) {	/* and one missing */
+		struct vt_rec_stack st;
+
+		vt_rec_index_stack(p, &ix, ix.stacks[i].id, &st);
+		vt_rec_index_stack(p, &ix, ix.stacks[i].id + 1, &st);
+	}
 	vt_state_free(s);
 	vt_rec_index_free(&ix);
 }

@@ -1,7 +1,7 @@
 /* The recording format: events and state encode and decode exactly; a
  * recording replays to the live model's state tick by tick; cut, flipped,
  * foreign and future-version files give a clear error or their intact
- * prefix. `test_rec FILE` also writes the sample recording (the fuzzer's
+ * prefix; stack records read back by id, malformed ones refused. `test_rec FILE` also writes the sample recording (the fuzzer's
  * seed). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,16 +286,40 @@ static void tick(struct session *x, uint64_t ms)
 	x->at[x->nticks++] = copy_of(x->live);
 }
 
+/* Stack 7: an inlined frame, its caller, an address no symbol names. */
+static struct vt_rec_stack sample_stack(uint32_t id, int line)
+{
+	struct vt_rec_stack st = { .id = id, .truncated = true, .nframes = 3,
+		.frames = {
+			{ 0x401234, true, true, "valk_slab_aquire", "memory.c",
+			  line, "libvalkyria.so" },
+			{ 0x401300, true, false, "valk_aio_accept", "aio_uv.c",
+			  812, "libvalkyria.so" },
+			{ 0x7f0000001000, false, false, "", "", 0, "libc.so.6" },
+		} };
+
+	return st;
+}
+
 static void session_make(struct session *x)
 {
 	struct vt_rec_tick t = { .now_ms = 1000 };
+	struct vt_rec_stack st7 = sample_stack(7, 120),
+			    dup7 = sample_stack(7, 999), st3 = sample_stack(3, 5);
 
 	memset(x, 0, sizeof(*x));
 	bootstrap(x);
 	t.counters = *vt_state_counters(x->live);
 	vt_rec_keyframe(&x->rec, x->live, &t);
-	for (uint64_t ms = 1001; ms < 1041; ms++)
+	st3.nframes = 1;
+	st3.truncated = false;
+	for (uint64_t ms = 1001; ms < 1041; ms++) {
+		if (ms == 1002 || ms == 1020)	/* stacks come before a tick */
+			vt_rec_stack(&x->rec, ms == 1002 ? &st7 : &st3);
+		if (ms == 1030)		/* a second record of 7 is ignored */
+			vt_rec_stack(&x->rec, &dup7);
 		tick(x, ms);
+	}
 	vt_rec_end_record(&x->rec, 1041);
 	CHECK(!x->rec.oom);
 }
@@ -540,9 +564,86 @@ static void test_foreign_files(const struct session *x)
 	memcpy(p, x->rec.p, x->rec.len);
 	p[8] = VT_REC_VERSION + 1;
 	CHECK(replay(x, p, x->rec.len, err, sizeof(err)) == -2);
-	CHECK(strstr(err, "format version 2") && strstr(err, "newer"));
+	CHECK(strstr(err, "format version 3; this valk-trace reads versions "
+			  "1 to 2") && strstr(err, "newer"));
+	p[8] = 1;	/* version 1 is read */
+	CHECK_EQ_U64(replay(x, p, x->rec.len, err, sizeof(err)),
+		     x->nticks + 1);
 	CHECK(replay(x, (const uint8_t *)"", 0, err, sizeof(err)) == -2);
 	free(p);
+}
+
+static bool frames_eq(const struct vt_rec_stack *a,
+		      const struct vt_rec_stack *b)
+{
+	if (a->id != b->id || a->truncated != b->truncated ||
+	    a->nframes != b->nframes)
+		return false;
+	for (size_t i = 0; i < a->nframes; i++) {
+		const struct vt_rep_frame *f = &a->frames[i], *g = &b->frames[i];
+
+		if (f->pc != g->pc || f->symbolized != g->symbolized ||
+		    f->inlined != g->inlined || f->line != g->line ||
+		    strcmp(f->func, g->func) || strcmp(f->file, g->file) ||
+		    strcmp(f->module, g->module))
+			return false;
+	}
+	return true;
+}
+
+/* A stack record: `stack` with its payload's byte at `at` set to v (at
+ * SIZE_MAX: as encoded), decoded. */
+static int stack_decoded(const struct vt_rec_stack *st, size_t at, uint8_t v,
+			 struct vt_rec_stack *out)
+{
+	struct vt_rec_buf b = { 0 };
+	struct vt_rec rec = { .type = VT_REC_STACK };
+	int rc;
+
+	vt_rec_stack(&b, st);
+	rec.payload = b.p + 5;
+	rec.len = b.len - 9;
+	if (at < rec.len)
+		b.p[5 + at] = v;
+	rc = vt_rec_stack_decode(&rec, out);
+	vt_rec_buf_free(&b);
+	return rc;
+}
+
+/* Each id's first stack record, found through the index; an id without
+ * one is not found; bounds hold on read. */
+static void test_stacks(const struct session *x)
+{
+	struct vt_rec_index ix;
+	struct vt_rec_stack st, want7 = sample_stack(7, 120),
+			    want3 = sample_stack(3, 5), big = sample_stack(9, 1);
+	char err[256];
+
+	want3.nframes = 1;
+	want3.truncated = false;
+	CHECK(vt_rec_index_build(x->rec.p, x->rec.len, &ix, err,
+				 sizeof(err)) == 0);
+	CHECK_EQ_U64(ix.version, VT_REC_VERSION);
+	CHECK_EQ_U64(ix.nstacks, 2);
+	CHECK(vt_rec_index_stack(x->rec.p, &ix, 7, &st) == 0 &&
+	      frames_eq(&st, &want7));
+	CHECK(vt_rec_index_stack(x->rec.p, &ix, 3, &st) == 0 &&
+	      frames_eq(&st, &want3));
+	CHECK(vt_rec_index_stack(x->rec.p, &ix, 4, &st) == -1);
+	CHECK(vt_rec_index_stack(x->rec.p, &ix, 8, &st) == -1);
+	vt_rec_index_free(&ix);
+	/* payload: id, flags, count, then per frame flags, pc, func ... */
+	CHECK(stack_decoded(&want7, SIZE_MAX, 0, &st) == 0);
+	CHECK(stack_decoded(&want7, 0, 0, &st) == -1);		/* id 0 */
+	CHECK(stack_decoded(&want7, 1, 0x02, &st) == -1);	/* flag */
+	CHECK(stack_decoded(&want7, 2, 33, &st) == -1);	/* frames */
+	CHECK(stack_decoded(&want7, 3, 0x04, &st) == -1);	/* frame flag */
+	CHECK(stack_decoded(&want7, 8, 96, &st) == -1);	/* func > 95 */
+	CHECK(stack_decoded(&want7, 2, 4, &st) == -1);	/* past the end */
+	/* more frames than a report keeps: the first 32 */
+	big.nframes = 40;
+	CHECK(stack_decoded(&big, SIZE_MAX, 0, &st) == 0);
+	CHECK_EQ_U64(st.nframes, VT_REP_MAX_FRAMES);
 }
 
 /* Records whose checksum is right but whose payload is noise: refused
@@ -591,6 +692,7 @@ int main(int argc, char **argv)
 	test_timeline_keep(&x);
 	test_bit_flips(&x);
 	test_foreign_files(&x);
+	test_stacks(&x);
 	test_noise_payloads();
 	if (argc > 1) {
 		FILE *f = fopen(argv[1], "wb");

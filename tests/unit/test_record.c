@@ -1,7 +1,8 @@
 /* A session's recording when the disk falls behind: the writer's queue
  * fills, ticks are dropped and counted — never blocking the caller — and
  * once there is room the file has a gap record, then a keyframe, and
- * replays to the live state. A file that cannot be written stops with a
+ * replays to the live state, with every stack recorded, those of dropped
+ * ticks included. A file that cannot be written stops with a
  * one-line reason. The "disk" is standard output, a pipe nobody reads
  * until the end. */
 #include <fcntl.h>
@@ -84,6 +85,9 @@ static void test_gap(void)
 	bool reported = false;
 	char err[256];
 	struct vt_rec_index ix;
+	struct vt_rec_stack st = { .nframes = 1, .frames = { { .pc = 0x1234,
+				   .module = "valk" } } }, got;
+	size_t found = 0;
 
 	CHECK(open_on_pipe(&o, s, &t, &r, fds) == 0);
 	for (uint64_t ms = 2; ms < 400; ms++) {
@@ -97,6 +101,8 @@ static void test_gap(void)
 		}
 		t = (struct vt_rec_tick){ .now_ms = ms,
 					  .counters = *vt_state_counters(s) };
+		st.id = (uint32_t)ms;	/* a new stack each tick */
+		vt_record_stack(r, &st);
 		msg = vt_record_tick(r, s, &t);
 		if (ms == 200) {	/* the disk catches up */
 			d.fd = fds[0];
@@ -114,6 +120,10 @@ static void test_gap(void)
 				 sizeof(err)) == 0);
 	CHECK(ix.ngaps >= 1 && ix.gaps[0].records > 0 && ix.gaps[0].bytes > 0);
 	CHECK(ix.keyframes >= 2 && ix.ended && !*ix.err);
+	for (uint32_t id = 2; id < 400; id++)
+		found += vt_rec_index_stack(d.got.p, &ix, id, &got) == 0 &&
+			 got.nframes == 1 && got.frames[0].pc == 0x1234;
+	CHECK_EQ_U64(found, 398);
 	{
 		struct vt_state *re = vt_state_new(1);
 		size_t at = SIZE_MAX;

@@ -50,6 +50,9 @@ static void print_index(const struct vt_rec_index *ix, size_t len)
 		printf(" (%.1f bytes each)",
 		       (double)ix->event_bytes / (double)ix->events);
 	printf("\nkeyframes: %llu\n", (unsigned long long)ix->keyframes);
+	if (ix->version >= 2)	/* version 1 kept stack ids only */
+		printf("stacks:    %zu (acquire call stacks, symbolized)\n",
+		       ix->nstacks);
 	printf("gaps:      %zu\n", ix->ngaps);
 	for (size_t i = 0; i < ix->ngaps; i++)
 		printf("  at +%.1f s for %.1f s: %llu ticks, %llu bytes "

@@ -13,6 +13,7 @@ struct vt_record {
 	char path[4096];
 	struct vt_recfile *file;
 	struct vt_rec_buf tick;		/* this tick's records */
+	struct vt_rec_buf stacks;	/* stack records not in the file yet */
 	struct vt_rec_events ev;
 	bool in_events;
 	uint64_t last_keyframe_ms;
@@ -78,6 +79,12 @@ void vt_record_gc(struct vt_record *r, const struct vt_gc *gc)
 	vt_rec_gc(&r->tick, gc);
 }
 
+void vt_record_stack(struct vt_record *r, const struct vt_rec_stack *st)
+{
+	if (r->file)
+		vt_rec_stack(&r->stacks, st);
+}
+
 /* ---- history -------------------------------------------------------------- */
 
 /* The tick's records; a keyframe, when it ends in one, starts at
@@ -123,15 +130,21 @@ static void gap_count(struct vt_record *r, uint64_t now_ms, size_t bytes)
 static void file_tick(struct vt_record *r, uint64_t now_ms)
 {
 	struct vt_rec_buf out = { 0 };
+	const struct vt_rec_buf *w = &r->tick;
 	int rc;
 
-	if (r->gap) {
-		r->pending_gap.to_ms = now_ms;
-		vt_rec_gap(&out, &r->pending_gap);
+	if (r->stacks.oom)	/* out of memory: those stacks are lost */
+		vt_rec_buf_free(&r->stacks);
+	if (r->gap || r->stacks.len) {	/* the gap, stacks, then the tick */
+		if (r->gap) {
+			r->pending_gap.to_ms = now_ms;
+			vt_rec_gap(&out, &r->pending_gap);
+		}
+		vt_rec_buf_put(&out, r->stacks.p, r->stacks.len);
 		vt_rec_buf_put(&out, r->tick.p, r->tick.len);
+		w = &out;
 	}
-	rc = out.oom ? 1 : vt_recfile_write(r->file, r->gap ? out.p : r->tick.p,
-					   r->gap ? out.len : r->tick.len);
+	rc = w->oom ? 1 : vt_recfile_write(r->file, w->p, w->len);
 	if (rc == 0 && r->gap)
 		snprintf(r->msg, sizeof(r->msg), "recording to %s: the disk "
 			 "fell behind; a gap in the file: %llu ticks (%llu "
@@ -139,12 +152,14 @@ static void file_tick(struct vt_record *r, uint64_t now_ms)
 			 (unsigned long long)r->pending_gap.records,
 			 (unsigned long long)r->pending_gap.bytes,
 			 (unsigned long long)now_ms);
-	if (rc == 0)
+	if (rc == 0) {	/* stacks of a dropped tick go with the next one */
 		r->gap = false;
-	else if (rc == 1)
+		vt_rec_buf_free(&r->stacks);
+	} else if (rc == 1) {
 		gap_count(r, now_ms, r->tick.len);
-	else if (rc < 0)
+	} else if (rc < 0) {
 		file_stop(r, "write failed");
+	}
 	vt_rec_buf_free(&out);
 }
 
@@ -228,8 +243,11 @@ int vt_record_close(struct vt_record *r, const struct vt_state *s,
 		if (r->gap) {
 			r->pending_gap.to_ms = t->now_ms;
 			vt_rec_gap(&end, &r->pending_gap);
-			vt_rec_keyframe(&end, s, t);
 		}
+		if (!r->stacks.oom)
+			vt_rec_buf_put(&end, r->stacks.p, r->stacks.len);
+		if (r->gap)
+			vt_rec_keyframe(&end, s, t);
 		vt_rec_end_record(&end, t->now_ms);
 		rc = end.oom || vt_recfile_write_last(r->file, end.p, end.len);
 		vt_rec_buf_free(&end);
@@ -237,6 +255,7 @@ int vt_record_close(struct vt_record *r, const struct vt_state *s,
 	}
 	vt_timeline_free(r->history);
 	vt_rec_buf_free(&r->tick);
+	vt_rec_buf_free(&r->stacks);
 	free(r);
 	return rc;
 }

@@ -40,6 +40,9 @@ void vt_record_owner(struct vt_record *r, int system, unsigned idx,
 void vt_record_arenas(struct vt_record *r, const struct vt_arena *a,
 		      size_t n);
 void vt_record_gc(struct vt_record *r, const struct vt_gc *gc);
+/* An acquire stack for the file (the history has no use for it), written
+ * before the next tick that reaches the file. */
+void vt_record_stack(struct vt_record *r, const struct vt_rec_stack *st);
 
 /* Ends a tick: its records go to the file and the history. Returns a
  * one-line message when the file just stopped (full disk) or a gap was

@@ -33,7 +33,7 @@ struct vt_replay {
 	uint64_t report_start_ms;	/* the live session's, else attach */
 	size_t at;			/* the tick the state holds */
 	struct vt_wire_meta meta;
-	char object[512], build_id[65], mode[16];
+	char object[512], build_id[65], mode[16], unwinder[16];
 	struct vt_wire_site sites[VT_P_COUNT];
 	json_t *header;			/* holds the sites' strings */
 	uv_timer_t step;
@@ -95,6 +95,8 @@ static int read_header(struct vt_replay *r, uint64_t *attach_ms)
 		r->argv = json_object_get(h, "argv");
 		r->report_start_ms = (uint64_t)json_integer_value(
 			json_object_get(h, "report_start_ms"));
+		snprintf(r->unwinder, sizeof(r->unwinder), "%s",
+			 json_string_value(json_object_get(h, "unwinder")) ?: "");
 		rc = 0;
 	}
 	r->meta.binary = r->object;
@@ -136,7 +138,7 @@ static void before_event(void *ctx, const struct vt_state *s,
 }
 
 /* Who was traced, as the live session's report said it: from the header
- * (stacks stay unsymbolized: their process is gone). */
+ * (a version 1 recording names no unwinder: probes had frame pointers). */
 static void report_identity(const struct vt_replay *r, struct vt_rep_proc *p)
 {
 	size_t i, n = 0;
@@ -150,8 +152,34 @@ static void report_identity(const struct vt_replay *r, struct vt_rep_proc *p)
 	snprintf(p->object, sizeof(p->object), "%s", r->object);
 	snprintf(p->build_id, sizeof(p->build_id), "%s", r->build_id);
 	snprintf(p->mode, sizeof(p->mode), "%s", r->mode);
-	snprintf(p->unwinder, sizeof(p->unwinder), "%s",
-		 r->meta.sites ? "frame-pointer" : "none");
+	snprintf(p->unwinder, sizeof(p->unwinder), "%s", *r->unwinder
+		 ? r->unwinder : r->meta.sites ? "frame-pointer" : "none");
+}
+
+/* Each leak group's frames from the recording's stack records, merged as
+ * the live session merged them. A version 1 recording has none: its
+ * groups stay by raw stack id. */
+static void symbolize(const struct vt_replay *r, struct vt_rep_proc *p)
+{
+	struct vt_rec_stack st;
+
+	if (r->ix.version < 2 || !strcmp(p->unwinder, "none") || !p->ngroups)
+		return;
+	for (size_t i = 0; i < p->ngroups; i++) {
+		struct vt_rep_group *g = &p->groups[i];
+
+		if (g->stack_id &&
+		    vt_rec_index_stack(r->p, &r->ix, g->stack_id, &st) == 0) {
+			g->nframes = st.nframes;
+			memcpy(g->frames, st.frames,
+			       st.nframes * sizeof(*g->frames));
+			g->truncated = st.truncated;
+		} else {
+			g->nframes = 0;
+			g->truncated = false;
+		}
+	}
+	vt_rep_groups_merge(p);
 }
 
 /* The report of the ticks replayed, judged and written as `run` does. */
@@ -160,6 +188,7 @@ static int report_build(struct vt_replay *r, struct vt_rep_proc *rep)
 	if (vt_report_finish(r->report, r->state, r->meta.now_ms, rep))
 		return -1;
 	report_identity(r, rep);
+	symbolize(r, rep);
 	return 0;
 }
 

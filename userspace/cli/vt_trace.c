@@ -506,23 +506,20 @@ static void read_figures(struct vt_trace *t)
 static void on_event(void *ctx, const struct vt_event *ev)
 {
 	struct vt_trace *t = ctx;
+	struct vt_event e;
 
-	if (t->rec.rec)
-		vt_record_event(t->rec.rec, ev);
 	/* an acquire whose stack was copied: its unwound stack's id (the copy
 	 * went into its ring first; drained again if read since) */
 	if (t->stacks && ev->type == VT_EV_ACQUIRE && ev->acquire.ustack) {
-		struct vt_event e = *ev;
 		uint32_t id = vt_stacks_of_copy(t->stacks, ev->acquire.ustack);
 
 		if (!id && vt_probe_drain_ustacks(t->probe) > 0)
 			id = vt_stacks_of_copy(t->stacks, ev->acquire.ustack);
-		if (id)
-			e.acquire.stack = id;
-		if (vt_state_apply(t->state, &e) == VT_STATE_READ_SYSTEMS)
-			t->rescan = true;
-		return;
+		e = *ev;
+		e.acquire.stack = id ? id : e.acquire.stack;
+		ev = &e;
 	}
+	vt_trace_rec_event(&t->rec, ev);
 	/* held at the free (run), the slab's memory is still there */
 	if (t->report && ev->type == VT_EV_SLAB_FREE) {
 		type_pending(t);
@@ -608,13 +605,20 @@ static int write_json_file(struct vt_trace *t, const char *path)
 
 /* ---- recording ---------------------------------------------------------- */
 
+/* How the report's stacks were unwound. */
+static const char *unwinder(const struct vt_trace *t)
+{
+	return !t->probe ? "none" : t->ustacks ? "dwarf" : "frame-pointer";
+}
+
 static struct vt_trace_rec_src rec_src(const struct vt_trace *t)
 {
 	return (struct vt_trace_rec_src){
 		.o = t->o, .target = &t->target, .layout = &t->layout,
 		.sites = t->probe ? t->wsites : NULL, .state = t->state,
 		.meta = &t->meta, .report_start_ms = t->report_start_ms,
-		.routes = t->routes,
+		.routes = t->routes, .stacks = t->stacks, .probe = t->probe,
+		.unwinder = unwinder(t),
 	};
 }
 
@@ -1024,9 +1028,12 @@ static bool frame_pointers(const char *obj)
 	return fp;
 }
 
+/* A report and a recording (for the report replay makes of it) keep the
+ * acquires' call stacks. */
 static int attach_probes(struct vt_trace *t, const char *obj, const char *uv)
 {
 	const struct vt_trace_opts *o = t->o;
+	bool stacks = o->report || o->record_path;
 	struct vt_probe_opts po = {
 		.pid = o->pid,
 		.obj_path = obj,
@@ -1035,8 +1042,8 @@ static int attach_probes(struct vt_trace *t, const char *obj, const char *uv)
 		.release_inlined = !t->layout.release_ptr_calls_release,
 		.ringbuf_bytes = o->ringbuf_bytes,
 		.hold = o->runtime_path != NULL,
-		.stacks = o->report,
-		.ustacks = o->report && !frame_pointers(obj),
+		.stacks = stacks,
+		.ustacks = stacks && !frame_pointers(obj),
 	};
 
 	if (vt_sites_plan(&po, &t->sites, t->err, sizeof(t->err)) ||
@@ -1045,7 +1052,7 @@ static int attach_probes(struct vt_trace *t, const char *obj, const char *uv)
 		return -1;
 	vt_sites_wire(&t->sites, t->wsites);
 	t->ustacks = po.ustacks;
-	if (o->report && !(t->stacks = vt_stacks_new(o->pid))) {
+	if (stacks && !(t->stacks = vt_stacks_new(o->pid))) {
 		snprintf(t->err, sizeof(t->err), "out of memory");
 		return -1;
 	}
@@ -1205,8 +1212,7 @@ static void report_identity(struct vt_trace *t, struct vt_rep_proc *rep)
 	snprintf(rep->build_id, sizeof(rep->build_id), "%s",
 		 t->mapped ? t->target.build_id : "");
 	snprintf(rep->mode, sizeof(rep->mode), "%s", vt_mode_name(t->o->mode));
-	snprintf(rep->unwinder, sizeof(rep->unwinder), "%s",
-		 !t->probe ? "none" : t->ustacks ? "dwarf" : "frame-pointer");
+	snprintf(rep->unwinder, sizeof(rep->unwinder), "%s", unwinder(t));
 }
 
 /* Each leak group's acquire stack, symbolized while the process exists. */

@@ -57,7 +57,7 @@ static json_t *sites_json(const struct vt_wire_site *sites)
 static char *header_json(const struct vt_trace_rec_src *s)
 {
 	const struct vt_trace_opts *o = s->o;
-	json_t *h = json_pack("{s:i, s:s, s:i, s:o, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:I}",
+	json_t *h = json_pack("{s:i, s:s, s:i, s:o, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:I, s:s}",
 		"format", VT_REC_VERSION, "valk_trace", VT_TRACE_VERSION,
 		"pid", o->pid, "argv", argv_json(o->pid),
 		"object", s->target->object, "build_id", s->target->build_id,
@@ -68,7 +68,8 @@ static char *header_json(const struct vt_trace_rec_src *s)
 		"start_wall_ms", (json_int_t)s->meta->wall_ms,
 		"start_mono_ms", (json_int_t)vt_state_attach_ms(s->state),
 		"layout", layout_json(s->layout), "probes", sites_json(s->sites),
-		"report_start_ms", (json_int_t)s->report_start_ms);
+		"report_start_ms", (json_int_t)s->report_start_ms,
+		"unwinder", s->unwinder);
 	char *text = h ? json_dumps(h, JSON_COMPACT) : NULL;
 
 	json_decref(h);
@@ -109,9 +110,41 @@ int vt_trace_rec_start(struct vt_trace_rec *r,
 	}
 	rc = vt_record_open(&ro, head, s->state, &now, &r->rec, err, errlen);
 	free(head);
+	r->stacks = ro.path ? s->stacks : NULL;
+	r->probe = s->probe;
+	memset(r->written, 0, sizeof(r->written));
 	if (rc == 0 && s->routes)
 		vt_routes_set_history(s->routes, vt_record_history(r->rec), true);
 	return rc;
+}
+
+static size_t id_bit(uint32_t id)
+{
+	if (id & VT_STACKS_OWN)
+		id = (id & ~VT_STACKS_OWN) + VT_STACK_MAP_ENTRIES + 1;
+	return id < VT_TRACE_REC_IDS ? id : 0;
+}
+
+/* Symbolized as the report will be at the end: replay then reports the
+ * same frames without the process. */
+void vt_trace_rec_event(struct vt_trace_rec *r, const struct vt_event *ev)
+{
+	struct vt_rec_stack st;
+	size_t bit;
+
+	if (!r->rec)
+		return;
+	if (r->stacks && ev->type == VT_EV_ACQUIRE &&
+	    (bit = id_bit(ev->acquire.stack)) &&
+	    !(r->written[bit / 64] & 1ull << bit % 64)) {
+		r->written[bit / 64] |= 1ull << bit % 64;
+		st.id = ev->acquire.stack;
+		st.nframes = vt_stacks_frames(r->stacks, r->probe, st.id,
+					      st.frames, VT_REP_MAX_FRAMES,
+					      &st.truncated);
+		vt_record_stack(r->rec, &st);
+	}
+	vt_record_event(r->rec, ev);
 }
 
 bool vt_trace_rec_late_due(const struct vt_trace_rec *r,

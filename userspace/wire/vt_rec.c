@@ -102,7 +102,7 @@ int vt_rec_open(struct vt_rec_reader *r, const uint8_t *p, size_t len)
 	r->version = get_le32(p + 8);
 	if (r->version == 0 || r->version > VT_REC_VERSION) {
 		snprintf(r->err, sizeof(r->err), "recording format version %u; "
-			 "this valk-trace reads version %u: use a newer "
+			 "this valk-trace reads versions 1 to %u: use a newer "
 			 "valk-trace", r->version, VT_REC_VERSION);
 		return -1;
 	}

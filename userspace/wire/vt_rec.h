@@ -14,10 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/vt_report.h"
 #include "model/vt_state.h"
 
 #define VT_REC_MAGIC "VALKREC\n"	/* 8 bytes */
-#define VT_REC_VERSION 1
+#define VT_REC_VERSION 2		/* 2: stack records */
 #define VT_REC_PREAMBLE 16		/* magic, u32 version, u32 zero */
 #define VT_REC_FRAME 9			/* u32 length, u8 type, ..., u32 crc */
 #define VT_REC_MAX_PAYLOAD (64u << 20)
@@ -35,6 +36,7 @@ enum vt_rec_type {
 	VT_REC_KEYFRAME = 10,	/* the whole state, then a tick */
 	VT_REC_GAP = 11,	/* records dropped: the writer fell behind */
 	VT_REC_END = 12,	/* the recording was closed cleanly */
+	VT_REC_STACK = 13,	/* an acquire call stack, symbolized */
 	VT_REC_TYPES
 };
 
@@ -106,6 +108,16 @@ void vt_rec_owner(struct vt_rec_buf *b, int system, unsigned idx,
 		  const char *name);
 void vt_rec_arenas(struct vt_rec_buf *b, const struct vt_arena *a, size_t n);
 void vt_rec_gc(struct vt_rec_buf *b, const struct vt_gc *gc);
+/* An acquire's call stack as reports show it: the id the model's events
+ * and slots carry (struct vt_event's acquire.stack), frames innermost
+ * first. */
+struct vt_rec_stack {
+	uint32_t id;
+	bool truncated;		/* deeper than it shows */
+	size_t nframes;
+	struct vt_rep_frame frames[VT_REP_MAX_FRAMES];
+};
+void vt_rec_stack(struct vt_rec_buf *b, const struct vt_rec_stack *st);
 /* The whole state and the tick it ends: replay can start here. */
 void vt_rec_keyframe(struct vt_rec_buf *b, const struct vt_state *s,
 		     const struct vt_rec_tick *t);
@@ -151,6 +163,8 @@ int vt_rec_apply_hooked(struct vt_state *s, const struct vt_rec *rec,
 			char *err, size_t errlen);
 int vt_rec_tick_decode(const struct vt_rec *rec, struct vt_rec_tick *t);
 int vt_rec_gap_decode(const struct vt_rec *rec, struct vt_rec_gap *g);
+/* A stack record: 0, or -1 when malformed. */
+int vt_rec_stack_decode(const struct vt_rec *rec, struct vt_rec_stack *st);
 /* A keyframe's tick time, without inflating it: 0, or -1. */
 int vt_rec_keyframe_ms(const struct vt_rec *rec, uint64_t *now_ms);
 /* The header's JSON text (NUL-terminated copy), or NULL. */
@@ -167,6 +181,13 @@ struct vt_rec_tickref {
 	size_t keyframe;	/* the tick to start from to reach this one */
 };
 
+struct vt_rec_stackref {
+	uint32_t id;
+	size_t off;		/* of its stack record */
+};
+
+#define VT_REC_MAX_STACKS 65536	/* stack records indexed */
+
 struct vt_rec_index {
 	char *header;		/* the header's JSON, NULL when missing */
 	struct vt_rec_tickref *ticks;
@@ -174,6 +195,9 @@ struct vt_rec_index {
 	uint64_t events, event_bytes, keyframes, records;
 	size_t ngaps;
 	struct vt_rec_gap *gaps;
+	size_t nstacks;		/* distinct stack records, by id */
+	struct vt_rec_stackref *stacks;
+	uint32_t version;	/* the file's format version */
 	size_t good_len;	/* the readable prefix, preamble included */
 	bool ended;		/* an end record: closed cleanly */
 	char err[192];		/* why reading stopped early, "" */
@@ -184,6 +208,10 @@ struct vt_rec_index {
 int vt_rec_index_build(const uint8_t *p, size_t len, struct vt_rec_index *ix,
 		       char *err, size_t errlen);
 void vt_rec_index_free(struct vt_rec_index *ix);
+/* The stack of id from its record: 0, or -1 when the recording has none
+ * (or only a malformed one). */
+int vt_rec_index_stack(const uint8_t *p, const struct vt_rec_index *ix,
+		       uint32_t id, struct vt_rec_stack *st);
 /* The last tick at or before now_ms (0 when none is). */
 size_t vt_rec_index_find(const struct vt_rec_index *ix, uint64_t now_ms);
 

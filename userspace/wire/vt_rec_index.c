@@ -40,6 +40,71 @@ static int gap_add(struct vt_rec_index *ix, const struct vt_rec *rec)
 	return 0;
 }
 
+/* A well-formed stack record, up to VT_REC_MAX_STACKS of them. */
+static int stack_add(struct vt_rec_index *ix, const struct vt_rec *rec)
+{
+	struct vt_rec_stack st;
+	struct vt_rec_stackref *v;
+
+	if (ix->nstacks == VT_REC_MAX_STACKS || vt_rec_stack_decode(rec, &st))
+		return 0;
+	if (!(ix->nstacks & (ix->nstacks + 1))) {	/* 0, 1, 3, 7 ...: grow */
+		v = realloc(ix->stacks, (ix->nstacks + 1) * 2 * sizeof(*v));
+		if (!v)
+			return -1;
+		ix->stacks = v;
+	}
+	ix->stacks[ix->nstacks++] = (struct vt_rec_stackref){ st.id, rec->off };
+	return 0;
+}
+
+static int stackref_cmp(const void *a, const void *b)
+{
+	const struct vt_rec_stackref *x = a, *y = b;
+
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* By id, the first record of each id kept (a writer writes each once). */
+static void stacks_sort(struct vt_rec_index *ix)
+{
+	size_t n = 0;
+
+	if (!ix->nstacks)
+		return;
+	qsort(ix->stacks, ix->nstacks, sizeof(*ix->stacks), stackref_cmp);
+	for (size_t i = 0; i < ix->nstacks; i++)
+		if (!n || ix->stacks[n - 1].id != ix->stacks[i].id)
+			ix->stacks[n++] = ix->stacks[i];
+	ix->nstacks = n;
+}
+
+int vt_rec_index_stack(const uint8_t *p, const struct vt_rec_index *ix,
+		       uint32_t id, struct vt_rec_stack *st)
+{
+	struct vt_rec_stackref *ref;
+	struct vt_rec_reader r = { .p = p, .len = ix->good_len };
+	struct vt_rec rec;
+	size_t lo = 0, hi = ix->nstacks;
+
+	while (lo < hi) {		/* the first ref of id */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ix->stacks[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	ref = lo < ix->nstacks && ix->stacks[lo].id == id ? &ix->stacks[lo]
+							    : NULL;
+	if (!ref)
+		return -1;
+	r.off = ref->off;
+	return vt_rec_next(&r, &rec) == 1 ? vt_rec_stack_decode(&rec, st) : -1;
+}
+
 /* What one record adds to the index; the tick it ends starts at *from. */
 static int index_record(struct vt_rec_index *ix, const struct vt_rec *rec,
 			size_t *from, size_t end)
@@ -65,6 +130,8 @@ static int index_record(struct vt_rec_index *ix, const struct vt_rec *rec,
 	case VT_REC_END:
 		ix->ended = true;
 		return 0;
+	case VT_REC_STACK:
+		return stack_add(ix, rec);
 	case VT_REC_KEYFRAME:
 		if (vt_rec_keyframe_ms(rec, &t.now_ms))
 			return 0;
@@ -107,6 +174,8 @@ int vt_rec_index_build(const uint8_t *p, size_t len, struct vt_rec_index *ix,
 	if (rc < 0)
 		snprintf(ix->err, sizeof(ix->err), "%s", r.err);
 	ix->good_len = r.off;
+	ix->version = r.version;
+	stacks_sort(ix);
 	return 0;
 }
 
@@ -115,6 +184,7 @@ void vt_rec_index_free(struct vt_rec_index *ix)
 	free(ix->header);
 	free(ix->ticks);
 	free(ix->gaps);
+	free(ix->stacks);
 	memset(ix, 0, sizeof(*ix));
 }
 

@@ -572,7 +572,7 @@ static const char *const type_names[VT_REC_TYPES] = {
 	[VT_REC_SYSTEM] = "system", [VT_REC_OWNER] = "owner",
 	[VT_REC_ARENAS] = "arenas", [VT_REC_GC] = "gc", [VT_REC_TICK] = "tick",
 	[VT_REC_KEYFRAME] = "keyframe", [VT_REC_GAP] = "gap",
-	[VT_REC_END] = "end",
+	[VT_REC_END] = "end", [VT_REC_STACK] = "stack",
 };
 
 int vt_rec_apply(struct vt_state *s, const struct vt_rec *rec,
@@ -586,6 +586,7 @@ int vt_rec_apply_hooked(struct vt_state *s, const struct vt_rec *rec,
 			char *err, size_t errlen)
 {
 	struct vt_rec_tick t;
+	struct vt_rec_stack st;
 	int rc;
 
 	switch (rec->type) {
@@ -602,6 +603,9 @@ int vt_rec_apply_hooked(struct vt_state *s, const struct vt_rec *rec,
 		break;
 	case VT_REC_KEYFRAME:
 		rc = inflated(rec, s, tick, true);
+		break;
+	case VT_REC_STACK:	/* for reports: the model has only its id */
+		rc = vt_rec_stack_decode(rec, &st);
 		break;
 	default:
 		rc = apply_plain(s, rec, h);
