@@ -172,7 +172,52 @@ static void json_broken(const char *section, const char *key, json_t *value,
 	fprintf(stderr, "expected error: %s\n", err);
 }
 
-static void test_json_errors(void)
+/* The runtime's figures (optional fields) are read by their whole width,
+ * arrays by the layout's own counts: a member that starts inside its
+ * struct but runs past it is refused like a required one. */
+static void figure_past(const struct vt_layout *l, const char *key,
+			enum vt_layout_id id, enum vt_layout_id size,
+			uint64_t width)
+{
+	char want[160];
+
+	snprintf(want, sizeof(want), "%s at %llu (+%llu bytes) ends past the "
+		 "struct's size %llu", key,
+		 (unsigned long long)(l->off[size] - width + 1),
+		 (unsigned long long)width, (unsigned long long)l->off[size]);
+	CHECK(l->off[id] + width <= l->off[size]);	/* as resolved: fits */
+	json_broken("fields", key,
+		    json_integer((json_int_t)(l->off[size] - width + 1)), want);
+}
+
+static void test_figure_widths(const struct vt_layout *l)
+{
+	uint64_t nb = l->count[VT_LC_N_HIST_BOUNDS];
+	uint64_t labels = l->off[VT_L_LABELSET_LABELS] +
+			  l->count[VT_LC_N_LABELS] * l->off[VT_L_LABEL_SIZEOF];
+	uint64_t count = l->off[VT_L_LABELSET_COUNT] + 1;
+
+	figure_past(l, "valk_counter_v2_t.value", VT_L_COUNTER_VALUE,
+		    VT_L_COUNTER_SIZEOF, 8);
+	figure_past(l, "valk_counter_v2_t.labels", VT_L_COUNTER_LABELS,
+		    VT_L_COUNTER_SIZEOF, labels > count ? labels : count);
+	figure_past(l, "valk_histogram_v2_t.buckets", VT_L_HIST_BUCKETS,
+		    VT_L_HIST_SIZEOF, 8 * (nb + 1));
+	figure_past(l, "valk_histogram_v2_t.bucket_bounds", VT_L_HIST_BOUNDS,
+		    VT_L_HIST_SIZEOF, 8 * nb);
+	figure_past(l, "valk_eval_metrics_t.stack_depth_max",
+		    VT_L_EVAL_STACK_MAX, VT_L_EVAL_SIZEOF, 4);
+	figure_past(l, "valk_gc_heap_t.runtime_metrics.pause_16ms_plus",
+		    VT_L_GC_PAUSE_16, VT_L_GCHEAP_SIZEOF, 8);
+	figure_past(l, "valk_metrics_registry_t.counters", VT_L_REG_COUNTERS,
+		    VT_L_REG_SIZEOF, l->count[VT_LC_N_COUNTERS] *
+					     l->off[VT_L_COUNTER_SIZEOF]);
+	figure_past(l, "valk_metrics_registry_t.counter_next_free",
+		    VT_L_REG_COUNTER_NEXT, VT_L_REG_SIZEOF,
+		    4 * l->count[VT_LC_N_COUNTERS]);
+}
+
+static void test_json_errors(const struct vt_layout *good)
 {
 	char bad[128], err[512];
 	struct vt_layout l;
@@ -206,6 +251,7 @@ static void test_json_errors(void)
 		    "valk_owner_entry_t.name has 0 elements");
 	json_broken("counts", "valk_system_t.subsystems",
 		    json_integer(1LL << 31), "valk_system_t.subsystems");
+	test_figure_widths(good);
 
 	snprintf(bad, sizeof(bad), "%s/trunc.json", tmpdir);
 	f = fopen(bad, "w");
@@ -358,7 +404,7 @@ int main(void)
 	test_object(lib, 1, &l);
 	test_object(stat_exe, 0, &ls);
 	test_json_roundtrip(&l);
-	test_json_errors();
+	test_json_errors(&l);
 	test_build_id_check(&l);
 	test_bad_objects(lib);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);

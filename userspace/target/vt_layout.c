@@ -403,12 +403,89 @@ static int resolve_symbols(Elf *elf, struct vt_layout *out, const char *path,
 #define MAX_COUNT 65536
 #define HDR_MAX 512		/* vt_snap reads slab headers on the stack */
 
+/* An offset, size or count of the layout, 0 when the runtime lacks it. */
+static uint64_t off_or_0(const struct vt_layout *l, enum vt_layout_id id)
+{
+	return l->off[id] == VT_LAYOUT_ABSENT ? 0 : l->off[id];
+}
+
+static uint64_t count_or_0(const struct vt_layout *l,
+			   enum vt_layout_count_id id)
+{
+	return l->count[id] == VT_LAYOUT_ABSENT ? 0 : l->count[id];
+}
+
+/* A label set as vt_figures reads it: its labels array and its count. */
+static uint64_t labelset_width(const struct vt_layout *l)
+{
+	uint64_t labels = off_or_0(l, VT_L_LABELSET_LABELS) +
+			  count_or_0(l, VT_LC_N_LABELS) *
+				  off_or_0(l, VT_L_LABEL_SIZEOF);
+	uint64_t count = off_or_0(l, VT_L_LABELSET_COUNT) + 1;
+
+	return labels > count ? labels : count;
+}
+
+/* Bytes vt_figures reads at an optional field: the whole member, arrays
+ * by the layout's own counts; 8 unless listed. */
+static uint64_t figure_width(const struct vt_layout *l, enum vt_layout_id id)
+{
+	switch (id) {
+	case VT_L_REG_COUNTERS:
+		return count_or_0(l, VT_LC_N_COUNTERS) *
+		       off_or_0(l, VT_L_COUNTER_SIZEOF);
+	case VT_L_REG_GAUGES:
+		return count_or_0(l, VT_LC_N_GAUGES) *
+		       off_or_0(l, VT_L_GAUGE_SIZEOF);
+	case VT_L_REG_HISTOGRAMS:
+		return count_or_0(l, VT_LC_N_HISTOGRAMS) *
+		       off_or_0(l, VT_L_HIST_SIZEOF);
+	case VT_L_REG_SUMMARIES:
+		return count_or_0(l, VT_LC_N_SUMMARIES) *
+		       off_or_0(l, VT_L_SUMMARY_SIZEOF);
+	case VT_L_REG_COUNTER_NEXT:
+		return 4 * count_or_0(l, VT_LC_N_COUNTERS);
+	case VT_L_REG_GAUGE_NEXT:
+		return 4 * count_or_0(l, VT_LC_N_GAUGES);
+	case VT_L_REG_HISTOGRAM_NEXT:
+		return 4 * count_or_0(l, VT_LC_N_HISTOGRAMS);
+	case VT_L_REG_SUMMARY_NEXT:
+		return 4 * count_or_0(l, VT_LC_N_SUMMARIES);
+	case VT_L_REG_COUNTER_FREE:
+	case VT_L_REG_GAUGE_FREE:
+	case VT_L_REG_HISTOGRAM_FREE:
+	case VT_L_REG_SUMMARY_FREE:
+	case VT_L_EVAL_STACK_MAX:
+		return 4;
+	case VT_L_COUNTER_ACTIVE:
+	case VT_L_GAUGE_ACTIVE:
+	case VT_L_HIST_ACTIVE:
+	case VT_L_SUMMARY_ACTIVE:
+	case VT_L_HIST_NBOUNDS:
+	case VT_L_LABELSET_COUNT:
+		return 1;
+	case VT_L_COUNTER_LABELS:
+	case VT_L_GAUGE_LABELS:
+	case VT_L_HIST_LABELS:
+		return labelset_width(l);
+	case VT_L_LABELSET_LABELS:
+		return count_or_0(l, VT_LC_N_LABELS) *
+		       off_or_0(l, VT_L_LABEL_SIZEOF);
+	case VT_L_HIST_BOUNDS:
+		return 8 * count_or_0(l, VT_LC_N_HIST_BOUNDS);
+	case VT_L_HIST_BUCKETS:
+		return 8 * (count_or_0(l, VT_LC_N_HIST_BOUNDS) + 1);
+	default:
+		return *vt_layout_fields[id].path ? 8 : 0;
+	}
+}
+
 /* Bytes the tracer reads at a field: 8 unless listed; 0 for a size or a
- * flexible array; at least 1 for an optional field (read by width). */
+ * flexible array. */
 static uint64_t field_width(const struct vt_layout *l, enum vt_layout_id id)
 {
 	if ((int)id >= (int)VT_L_REQUIRED)
-		return *vt_layout_fields[id].path ? 1 : 0;
+		return figure_width(l, id);
 	switch (id) {
 	case VT_L_HANDLE_KIND:
 	case VT_L_HANDLE_DIAG_STATE:
@@ -452,20 +529,42 @@ static int bad_field(const struct vt_layout *l, enum vt_layout_id id,
 	return -1;
 }
 
-/* Every offset plus the bytes read there within its struct (the slab
- * header's fields within the header before the items); array lengths
- * bounded, strides and name lengths not zero. */
-static int layout_check(const struct vt_layout *l, char *err, size_t errlen)
+static int bad_count(const struct vt_layout *l, char *err, size_t errlen)
 {
 	char name[128];
 
+	for (int i = 0; i < VT_LC_COUNT; i++) {
+		if ((l->count[i] <= MAX_COUNT || l->count[i] == VT_LAYOUT_ABSENT) &&
+		    (i != VT_LC_OWNER_NAME_LEN || l->count[i] > 0))
+			continue;
+		spec_name(&vt_layout_counts[i], name, sizeof(name));
+		snprintf(err, errlen, "layout of %s: %s has %llu elements, not "
+			 "within %d..%d: regenerate it with `valk-trace layout`",
+			 l->object, name, (unsigned long long)l->count[i],
+			 i == VT_LC_OWNER_NAME_LEN, MAX_COUNT);
+		return -1;
+	}
+	return 0;
+}
+
+/* Array lengths bounded and name lengths not zero; then every offset
+ * bounded, and only then (widths are offsets times lengths) every offset
+ * plus all the bytes read there within its struct (the slab header's
+ * fields within the header before the items); sizes not zero. */
+static int layout_check(const struct vt_layout *l, char *err, size_t errlen)
+{
+	if (bad_count(l, err, errlen))
+		return -1;
+	for (int i = 0; i < VT_L_COUNT; i++)
+		if (l->off[i] != VT_LAYOUT_ABSENT && l->off[i] > MAX_OFF)
+			return bad_field(l, i, "is above", MAX_OFF, err, errlen);
 	for (int i = 0; i < VT_L_COUNT; i++) {
 		enum vt_layout_id sz = size_of(i);
 		uint64_t end = l->off[i] + field_width(l, i);
 
 		if (l->off[i] == VT_LAYOUT_ABSENT)	/* optional, not there */
 			continue;
-		if (l->off[i] > MAX_OFF || end > MAX_OFF)
+		if (end > MAX_OFF)
 			return bad_field(l, i, "is above", MAX_OFF, err, errlen);
 		if (sz != VT_L_COUNT && (int)sz != i &&
 		    l->off[sz] != VT_LAYOUT_ABSENT && end > l->off[sz])
@@ -483,19 +582,6 @@ static int layout_check(const struct vt_layout *l, char *err, size_t errlen)
 		return bad_field(l, l->off[VT_L_SLAB_HEAP] > HDR_MAX ?
 				 VT_L_SLAB_HEAP : VT_L_PAGELIST_SIZEOF,
 				 "is above", HDR_MAX, err, errlen);
-	for (int i = 0; i < VT_LC_COUNT; i++) {
-		const struct vt_layout_spec *sp = &vt_layout_counts[i];
-
-		if ((l->count[i] <= MAX_COUNT || l->count[i] == VT_LAYOUT_ABSENT) &&
-		    (i != VT_LC_OWNER_NAME_LEN || l->count[i] > 0))
-			continue;
-		spec_name(sp, name, sizeof(name));
-		snprintf(err, errlen, "layout of %s: %s has %llu elements, not "
-			 "within %d..%d: regenerate it with `valk-trace layout`",
-			 l->object, name, (unsigned long long)l->count[i],
-			 i == VT_LC_OWNER_NAME_LEN, MAX_COUNT);
-		return -1;
-	}
 	return 0;
 }
 

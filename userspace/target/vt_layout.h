@@ -76,6 +76,7 @@
  * documents (VT_LAYOUT_ABSENT).
  */
 #define VT_LAYOUT_FIGURE_FIELDS(X)                                           \
+	X(REG_SIZEOF, "valk_metrics_registry_t", "")                         \
 	X(REG_COUNTERS, "valk_metrics_registry_t", "counters")               \
 	X(REG_COUNTER_COUNT, "valk_metrics_registry_t", "counter_count")     \
 	X(REG_COUNTER_FREE, "valk_metrics_registry_t", "counter_free.head")  \
@@ -125,6 +126,7 @@
 	X(LABEL_SIZEOF, "valk_label_v2_t", "")                               \
 	X(LABEL_KEY, "valk_label_v2_t", "key")                               \
 	X(LABEL_VALUE, "valk_label_v2_t", "value")                           \
+	X(GCHEAP_SIZEOF, "valk_gc_heap_t", "")                               \
 	X(GC_CYCLES, "valk_gc_heap_t", "runtime_metrics.cycles_total")       \
 	X(GC_PAUSE_TOTAL, "valk_gc_heap_t", "runtime_metrics.pause_us_total") \
 	X(GC_PAUSE_MAX, "valk_gc_heap_t", "runtime_metrics.pause_us_max")    \
@@ -141,6 +143,7 @@
 	X(GC_PAUSE_5_10, "valk_gc_heap_t", "runtime_metrics.pause_5_10ms")   \
 	X(GC_PAUSE_10_16, "valk_gc_heap_t", "runtime_metrics.pause_10_16ms") \
 	X(GC_PAUSE_16, "valk_gc_heap_t", "runtime_metrics.pause_16ms_plus")  \
+	X(EVAL_SIZEOF, "valk_eval_metrics_t", "")                            \
 	X(EVAL_EVALS, "valk_eval_metrics_t", "evals_total")                  \
 	X(EVAL_FUNCTION_CALLS, "valk_eval_metrics_t", "function_calls")      \
 	X(EVAL_BUILTIN_CALLS, "valk_eval_metrics_t", "builtin_calls")        \
