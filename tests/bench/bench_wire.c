@@ -11,6 +11,8 @@
  *   tick_idle, tick_busy both streams' events of one tick (what the
  *                        collector encodes every interval), quiet and
  *                        after CHANGES events
+ *   vt_rec_keyframe      a recording's keyframe of the whole state (one
+ *                        every 5 s of --record), deflated
  * Each is run until about a quarter second is spent (at least 3, at most
  * 500 runs); the median and the fastest run are printed with the size.
  *
@@ -24,6 +26,7 @@
 #include <time.h>
 
 #include "model/vt_state.h"
+#include "wire/vt_rec.h"
 #include "wire/vt_wire.h"
 
 #define SYS0 0x55000000ULL
@@ -175,7 +178,8 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 enum doc { DOC_MEMORY, DOC_FULL, DOC_DELTA_QUIET, DOC_DELTA_CHURN,
-	   DOC_MDELTA_QUIET, DOC_MDELTA_CHURN, DOC_TICK_IDLE, DOC_TICK_BUSY };
+	   DOC_MDELTA_QUIET, DOC_MDELTA_CHURN, DOC_TICK_IDLE, DOC_TICK_BUSY,
+	   DOC_REC_KEYFRAME };
 
 static bool doc_churns(enum doc doc)
 {
@@ -193,6 +197,21 @@ struct run {
 	uint64_t ts;
 };
 
+static uint64_t keyframe_once(struct run *r, size_t *bytes)
+{
+	struct vt_rec_buf b = { 0 };
+	struct vt_rec_tick t = { .now_ms = r->m->now_ms,
+				 .counters = *vt_state_counters(r->s) };
+	uint64_t t0 = now_ns();
+
+	vt_rec_keyframe(&b, r->s, &t);
+	t0 = now_ns() - t0;
+	*bytes = b.len;
+	t0 = b.oom ? 0 : t0 ? t0 : 1;
+	vt_rec_buf_free(&b);
+	return t0;
+}
+
 /* One encode of `doc`, timed; the state is prepared outside the timing.
  * Returns the time in ns, 0 if the encoder failed; *bytes its length. */
 static uint64_t encode_once(struct run *r, enum doc doc, size_t *bytes)
@@ -201,6 +220,8 @@ static uint64_t encode_once(struct run *r, enum doc doc, size_t *bytes)
 	bool full = false, mfull = false;
 	uint64_t t0;
 
+	if (doc == DOC_REC_KEYFRAME)
+		return keyframe_once(r, bytes);
 	if (doc >= DOC_DELTA_QUIET) {
 		/* sync the delta contexts first: the timed deltas start from
 		 * a document just sent */
@@ -318,6 +339,7 @@ int main(int argc, char **argv)
 	rc |= bench(&r, DOC_MDELTA_CHURN, "memory_delta_changes");
 	rc |= bench(&r, DOC_TICK_IDLE, "tick_idle");
 	rc |= bench(&r, DOC_TICK_BUSY, "tick_busy");
+	rc |= bench(&r, DOC_REC_KEYFRAME, "rec_keyframe");
 	vt_wire_delta_free(r.d);
 	vt_wire_mdelta_free(r.md);
 	vt_state_free(r.s);

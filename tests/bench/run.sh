@@ -17,9 +17,9 @@
 #      slabs (tests/browser/perf.mjs) against one 60 Hz frame
 #   6. attach and detach: `snapshot` in each mode and the detach of a whole
 #      probe set, per build, with the classes of its probe sites
-#   7. recording: hybrid tracing of the paced churn of 3b with --record,
-#      bytes per event in the file (target <= 16) and the tracer's CPU
-#      beside hybrid without it
+#   7. recording: hybrid tracing of the paced churn of 3b with --record
+#      and without, on one target: bytes per event in the file (target
+#      <= 16) and the tracer's CPU with / without (target <= 1.25)
 #   8. `valk-trace run -- CMD`: the wall time it adds around a runtime that
 #      exits at once, and a fixed-work churn run under it against the same
 #      run untraced, per build
@@ -30,6 +30,7 @@
 # Knobs (environment): BENCH_ROUNDS (3), BENCH_OPS (one op count for every
 # churn run; by default two are calibrated, see below), BENCH_HTTP_N
 # (20000), BENCH_HTTP_C (10), BENCH_RATE (20000), BENCH_WINDOW (2 s),
+# BENCH_REC_WINDOW (6 s, section 7),
 # BENCH_SLOTS (262144), VT_BUILD (build). Takes about 8 minutes.
 # Everything stays on 127.0.0.1. Exit 0 when every measurement ran (skips
 # included), 1 when one failed. The per-round records are kept in
@@ -43,6 +44,7 @@ HTTP_N=${BENCH_HTTP_N:-20000}
 HTTP_C=${BENCH_HTTP_C:-10}
 RATE=${BENCH_RATE:-20000}
 WINDOW=${BENCH_WINDOW:-2}
+REC_WINDOW=${BENCH_REC_WINDOW:-6}	# section 7: past one keyframe interval
 SLOTS=${BENCH_SLOTS:-262144}
 PLAIN_REPS=3		# untraced and sample runs per round (median kept)
 DRAIN=0.35		# > 3 collector ticks: every event handled, counted
@@ -116,6 +118,14 @@ cpu_ns() {
 		s=$(((st[11] + st[12]) * 1000000000 / $(getconf CLK_TCK)))
 	fi
 	echo "$s"
+}
+
+# User CPU time of PID (every thread) in ns, from stat's clock ticks: what
+# encoding costs, apart from the kernel's memory reads.
+user_ns() {
+	local st
+	read -r -a st < <(sed 's/.*) //' "/proc/$1/stat")
+	echo $((st[11] * 1000000000 / $(getconf CLK_TCK)))
 }
 
 forget() {
@@ -342,29 +352,44 @@ paced_run() {
 	say "  paced $v: target $(((s1 - s0) * 1000 / (t1 - t0))) ms/s"
 }
 
-# 6. The paced churn traced in hybrid with a recording: its CPU (beside
-# the hybrid runs of paced_run) and the file's bytes per event.
+# 7. The paced churn traced in hybrid with and without --record, one
+# after the other on the same target (the order rotates by round), each
+# for REC_WINDOW seconds from its attach (a keyframe every 5 s falls in
+# it): the tracer's CPU of both, and the file's bytes per event.
 record_run() {
-	local r=$1 c0 c1 t0 t1 rec=$TMP/bench.rec info
+	local r=$1 v c0 c1 u0 u1 t0 t1 rec=$TMP/bench.rec info
 	sim_start "${PIN_TARGET[@]}" "$(sim_bin shared)" --workload churn --rate "$RATE" \
 		--max-handles "$SLOTS" || { fail_run recording shared hybrid "$r"; return; }
 	sleep 0.5
-	tracer_start hybrid "$SIM_PID" --record "$rec" || { sim_stop; fail_run recording shared hybrid "$r"; return; }
-	c0=$(cpu_ns "$VT_PID")
-	t0=$(now_ns)
-	sleep "$WINDOW"
-	c1=$(cpu_ns "$VT_PID")
-	t1=$(now_ns)
-	tracer_stop
-	sim_stop
-	info=$("$VT" info "$rec")
-	# "events:    N (B bytes each)": the events records' bytes per event
-	record recording shared hybrid "$r" vt_cpu_ns=$((c1 - c0)) wall_ns=$((t1 - t0)) \
-		events="$(sed -n 's/^events: *\([0-9]*\).*/\1/p' <<<"$info")" \
-		ev_bytes="$(sed -n 's/^events:.*(\([0-9.]*\) bytes each).*/\1/p' <<<"$info")" \
-		file_bytes="$(stat -c %s "$rec")"
+	for v in $(rotated "$r" plain record); do
+		rm -f "$rec"
+		if [ "$v" = record ]; then
+			tracer_start hybrid "$SIM_PID" --record "$rec"
+		else
+			tracer_start hybrid "$SIM_PID"
+		fi || { sim_stop; fail_run recording shared "$v" "$r"; return; }
+		c0=$(cpu_ns "$VT_PID") u0=$(user_ns "$VT_PID")
+		t0=$(now_ns)
+		sleep "$REC_WINDOW"
+		c1=$(cpu_ns "$VT_PID") u1=$(user_ns "$VT_PID")
+		t1=$(now_ns)
+		tracer_stop
+		if [ "$v" = plain ]; then
+			record recording shared plain "$r" vt_cpu_ns=$((c1 - c0)) \
+				vt_user_ns=$((u1 - u0)) wall_ns=$((t1 - t0))
+			continue
+		fi
+		info=$("$VT" info "$rec")
+		# "events:    N (B bytes each)": the events records' bytes per event
+		record recording shared record "$r" vt_cpu_ns=$((c1 - c0)) \
+			vt_user_ns=$((u1 - u0)) wall_ns=$((t1 - t0)) \
+			events="$(sed -n 's/^events: *\([0-9]*\).*/\1/p' <<<"$info")" \
+			ev_bytes="$(sed -n 's/^events:.*(\([0-9.]*\) bytes each).*/\1/p' <<<"$info")" \
+			file_bytes="$(stat -c %s "$rec")"
+		say "  recording: $(grep '^events' <<<"$info")"
+	done
 	rm -f "$rec"
-	say "  recording: $(grep '^events' <<<"$info")"
+	sim_stop
 }
 
 # ---- checks -------------------------------------------------------------------
@@ -633,7 +658,7 @@ fi
 report() {
 	awk -v ops="$OPS_PLAIN" -v ops_probe="$OPS_PROBE" -v rounds="$ROUNDS" -v http_n="$HTTP_N" -v http_c="$HTTP_C" \
 	    -v http_path="$HTTP_PATH" -v rate="$RATE" -v slots="$SLOTS" \
-	    -v window="$WINDOW" -v drain="$DRAIN" -v pinned="${#PIN_TARGET[@]}" -v variants="${VARIANTS[*]}" -v wire="$WIRE" -v deltas="$DELTAS" -v render="$RENDER" \
+	    -v window="$WINDOW" -v rec_window="$REC_WINDOW" -v drain="$DRAIN" -v pinned="${#PIN_TARGET[@]}" -v variants="${VARIANTS[*]}" -v wire="$WIRE" -v deltas="$DELTAS" -v render="$RENDER" \
 	    -v builds="${BUILDS[*]}" '
 function median(list,    n, a, i, j, t) {
 	n = split(list, a, " ")
@@ -712,10 +737,21 @@ END {
 			if ((sec, b, "untraced", r, "req_s") in F && v != "untraced")
 				add("hratio" SUBSEP b SUBSEP v, F[sec, b, v, r, "req_s"] / F[sec, b, "untraced", r, "req_s"])
 		} else if (sec == "recording") {
-			add("rec_ms_s", F[sec, b, v, r, "vt_cpu_ns"] / F[sec, b, v, r, "wall_ns"] * 1000)
+			ms = F[sec, b, v, r, "vt_cpu_ns"] / F[sec, b, v, r, "wall_ns"] * 1000
+			if (v == "plain") {
+				add("rec_plain_ms_s", ms)
+				continue
+			}
+			add("rec_ms_s", ms)
 			add("rec_ev_b", F[sec, b, v, r, "ev_bytes"])
 			if (F[sec, b, v, r, "events"] > 0)
 				add("rec_file_b", F[sec, b, v, r, "file_bytes"] / F[sec, b, v, r, "events"])
+			pw = F[sec, b, "plain", r, "wall_ns"]
+			if (pw > 0 && F[sec, b, "plain", r, "vt_cpu_ns"] > 0)
+				add("rec_ratio", ms / (F[sec, b, "plain", r, "vt_cpu_ns"] / pw * 1000))
+			pu = pw > 0 ? F[sec, b, "plain", r, "vt_user_ns"] / pw : 0
+			if (pu > 0)
+				add("rec_uratio", F[sec, b, v, r, "vt_user_ns"] / F[sec, b, v, r, "wall_ns"] / pu)
 		} else if (sec == "paced") {
 			w = F[sec, b, v, r, "wall_ns"]
 			add("sim_ms_s" SUBSEP v, F[sec, b, v, r, "sim_cpu_ns"] / w * 1000)
@@ -827,15 +863,15 @@ END {
 			num(med("snap" SUBSEP b SUBSEP "hybrid"), "%.3f"), num(med("attach" SUBSEP b), "%.3f"),
 			num(med("detach" SUBSEP b), "%.3f")
 	}
-	if (("recording", "shared", "hybrid") in seen) {
-		printf "\n7. Recording: the steady churn of 3b traced in hybrid with --record\n"
-		printf "%-28s %10s %10s\n", "", "measured", "target"
-		printf "%-28s %10s %10s\n", "bytes/event, events records", num(med("rec_ev_b"), "%.1f"), "<= 16"
-		printf "%-28s %10s %10s\n", "bytes/event, whole file", num(med("rec_file_b"), "%.1f"), "-"
-		printf "%-28s %10s %10s\n", "tracer ms/s with --record", num(med("rec_ms_s"), "%.1f"), "-"
-		printf "%-28s %10s %10s\n", "tracer ms/s without", num(med("pvt_ms_s" SUBSEP "hybrid"), "%.1f"), "-"
-		if (med("pvt_ms_s" SUBSEP "hybrid") > 0)
-			printf "%-28s %10s %10s\n", "ratio", num(med("rec_ms_s") / med("pvt_ms_s" SUBSEP "hybrid"), "%.2f"), "-"
+	if (("recording", "shared", "record") in seen) {
+		printf "\n7. Recording: the steady churn of 3b traced in hybrid, with --record and without, %s s each\n", rec_window
+		printf "%-32s %10s %10s\n", "", "measured", "target"
+		printf "%-32s %10s %10s\n", "bytes/event, events records", num(med("rec_ev_b"), "%.1f"), "<= 16"
+		printf "%-32s %10s %10s\n", "bytes/event, whole file", num(med("rec_file_b"), "%.1f"), "-"
+		printf "%-32s %10s %10s\n", "tracer ms/s with --record", num(med("rec_ms_s"), "%.1f"), "-"
+		printf "%-32s %10s %10s\n", "tracer ms/s without", num(med("rec_plain_ms_s"), "%.1f"), "-"
+		printf "%-32s %10s %10s\n", "tracer CPU, with / without", num(med("rec_ratio"), "%.2f"), "<= 1.25"
+		printf "%-32s %10s %10s\n", "  user CPU only", num(med("rec_uratio"), "%.2f"), "-"
 	}
 
 	if (("run", "shared", "plain1") in seen) {
