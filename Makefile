@@ -19,7 +19,7 @@ endif
 WARN      := -Wall -Wextra -Werror
 CFLAGS    ?= -O2 -g
 CFLAGS    += $(SAN) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -iquote userspace -iquote .
-LDLIBS    := -lbpf -lcapstone -lelf -lz -luv -lnghttp2 -ljansson -ldw -lhttp_parser -lm
+LDLIBS    := -lbpf -lcapstone -lelf -lz -luv -lnghttp2 -ljansson -ldw -lhttp_parser -lssl -lcrypto -lm
 BPFCFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Ivmlinux
 
 # The source's layers, bottom to top (docs/architecture.md).
@@ -31,12 +31,12 @@ WEB       := $(wildcard web/*)
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 TOOLS     := $(BUILD)/tests/vt-poke
 
-FUZZERS   := $(addprefix $(BUILD)/fuzz/,fuzz_rec fuzz_http1 fuzz_http2 fuzz_layout fuzz_image)
+FUZZERS   := $(addprefix $(BUILD)/fuzz/,fuzz_rec fuzz_http1 fuzz_http2 fuzz_tls fuzz_layout fuzz_image)
 FUZZ_SRCS := userspace/model/vt_state.c $(wildcard userspace/wire/vt_rec*.c) userspace/wire/vt_timeline.c
 FUZZ_CC   := $(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined \
 	     -fno-sanitize-recover=undefined -std=gnu11 -D_GNU_SOURCE \
 	     -iquote userspace -iquote .
-SERVE_SRCS := $(addprefix userspace/serve/,vt_server.c vt_http1.c vt_http2.c vt_sse.c)
+SERVE_SRCS := $(addprefix userspace/serve/,vt_server.c vt_http1.c vt_http2.c vt_sse.c vt_tls.c)
 TARGET_SRCS := $(addprefix userspace/target/,vt_layout.c vt_target.c vt_proc.c)
 
 .PHONY: all deps test test-asan soak demo bench fuzz clean fixture vmlinux install uninstall deb
@@ -128,15 +128,20 @@ $(BUILD)/fuzz/fuzz_rec: tests/fuzz/fuzz_rec.c $(FUZZ_SRCS) $(wildcard userspace/
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(filter %.c,$^) -o $@ -lz -ljansson
 
-# The server's request path, HTTP/2 frames, the layout reader and the
-# memory-image decoder, the same way (tests/fuzz/run.sh).
+# The server's request path, HTTP/2 frames, TLS records and sessions, the
+# layout reader and the memory-image decoder, the same way
+# (tests/fuzz/run.sh).
 $(BUILD)/fuzz/fuzz_http1: tests/fuzz/fuzz_http.c $(SERVE_SRCS) $(wildcard userspace/serve/*.h)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(filter %.c,$^) -o $@ -luv -lnghttp2 -lhttp_parser
+	$(FUZZ_CC) $(filter %.c,$^) -o $@ -luv -lnghttp2 -lhttp_parser -lssl -lcrypto
 
 $(BUILD)/fuzz/fuzz_http2: tests/fuzz/fuzz_http.c $(SERVE_SRCS) $(wildcard userspace/serve/*.h)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) -DVT_FUZZ_H2 $(filter %.c,$^) -o $@ -luv -lnghttp2 -lhttp_parser
+	$(FUZZ_CC) -DVT_FUZZ_H2 $(filter %.c,$^) -o $@ -luv -lnghttp2 -lhttp_parser -lssl -lcrypto
+
+$(BUILD)/fuzz/fuzz_tls: tests/fuzz/fuzz_http.c $(SERVE_SRCS) $(wildcard userspace/serve/*.h) tests/lib/vt_test_cert.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -DVT_FUZZ_TLS $(filter %.c,$^) -o $@ -luv -lnghttp2 -lhttp_parser -lssl -lcrypto
 
 $(BUILD)/fuzz/fuzz_layout: tests/fuzz/fuzz_layout.c $(TARGET_SRCS) $(wildcard userspace/target/*.h)
 	@mkdir -p $(@D)

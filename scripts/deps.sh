@@ -3,7 +3,7 @@
 # when they are all present. Run as root.
 set -eu
 PKGS="make gcc clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev libuv1-dev
-libnghttp2-dev libjansson-dev libdw-dev libhttp-parser-dev libcapstone-dev pkg-config gdb
+libnghttp2-dev libjansson-dev libdw-dev libhttp-parser-dev libcapstone-dev libssl-dev openssl pkg-config gdb
 curl nghttp2-client prometheus chromium iproute2 procps jq libxml2-utils dpkg-dev lintian man-db"
 missing=""
 # Node.js may come from another Debian source that bundles npm: ask for

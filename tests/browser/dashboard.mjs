@@ -5,27 +5,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { launch, check, done, until, sleep, watchErrors, shotsDir, readTruth, untilShowsTruth, start, waitLine, stop, freePort, needTracing, cleanUp } from './lib.mjs';
+import { launch, check, checkTruth, done, until, sleep, watchErrors, shotsDir, start, waitLine, stop, freePort, needTracing, cleanUp } from './lib.mjs';
 
 const [TRACER, SIM] = await needTracing('browser_dashboard', 'valk-trace', 'fixture/valk-sim');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vt-browser-'));
 const truthFile = path.join(tmp, 'truth.json');
 let sim, tracer, browser;
-
-// Pauses valk-sim, reads its exact state, waits until the page shows the
-// same slots and counts, then resumes it.
-async function checkTruth(page, label) {
-  const truth = await readTruth(sim.pid, truthFile);
-  if (!check(truth, `${label}: valk-sim wrote its state`)) return;
-  const differs = await untilShowsTruth(page, truth);
-  check(!differs.length, `${label}: every slot of every slab shows the runtime's state${differs.length ? ` (differs: ${differs.join(', ')})` : ''}`);
-  const handles = truth.slabs.find(s => s.name === 'handles');
-  if (handles) {
-    const n = await page.$eval(`.pool-canvas[data-system="${handles.system ?? 0}"][data-slab="handles"] .cells`, g => g.children.length).catch(() => -1);
-    check(n === handles.total, `${label}: handle grid has exactly ${handles.total} cells (${n})`);
-  }
-  process.kill(sim.pid, 'SIGUSR2');
-}
 
 try {
   const port = await freePort();
@@ -48,7 +33,7 @@ try {
   check(await until(async () => await live() && await updates() > 0, 10000), 'SSE dot green and data arriving');
   check(await page.$eval('#t-pid', e => e.textContent) === String(pid), 'header shows the target pid');
 
-  await checkTruth(page, 'attached');
+  await checkTruth(page, sim.pid, truthFile, 'attached');
 
   // Every state change of a cell comes with a flash, for all grids.
   await page.evaluate(() => {
@@ -86,7 +71,7 @@ try {
   tracer = await startTracer();
   check(await until(live, 40000, 200), 'SSE dot green again after the tracer restarts');
   check(await until(async () => await updates() > before, 10000), 'fresh data after the restart');
-  await checkTruth(page, 'restarted');
+  await checkTruth(page, sim.pid, truthFile, 'restarted');
   check(errors.length === 0, `no page errors${errors.length ? ': ' + errors.join('; ') : ''}`);
 } catch (err) {
   check(false, err.message);

@@ -50,13 +50,13 @@ export function skip(why) {
   process.exit(SKIP);
 }
 
-export async function launch() {
+export async function launch(extraArgs = []) {
   const chromium = await loadPlaywright();
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
+      '--disable-component-update', '--disable-sync', '--no-first-run', ...extraArgs],
   });
 }
 
@@ -170,6 +170,22 @@ export async function untilShowsTruth(page, truth, only) {
     return last.length === 0;
   }, 15000, 200);
   return last;
+}
+
+// Pauses valk-sim, reads its exact state, checks that the page shows the
+// same slots and counts (and a handle grid of the right size), then
+// resumes it.
+export async function checkTruth(page, pid, truthFile, label) {
+  const truth = await readTruth(pid, truthFile);
+  if (!check(truth, `${label}: valk-sim wrote its state`)) return;
+  const differs = await untilShowsTruth(page, truth);
+  check(!differs.length, `${label}: every slot of every slab shows the runtime's state${differs.length ? ` (differs: ${differs.join(', ')})` : ''}`);
+  const handles = truth.slabs.find(s => s.name === 'handles');
+  if (handles) {
+    const n = await page.$eval(`.pool-canvas[data-system="${handles.system ?? 0}"][data-slab="handles"] .cells`, g => g.children.length).catch(() => -1);
+    check(n === handles.total, `${label}: handle grid has exactly ${handles.total} cells (${n})`);
+  }
+  process.kill(pid, 'SIGUSR2');
 }
 
 // A child process whose output is kept (and echoed), with a wait for a

@@ -72,6 +72,9 @@ sim_pause() {
 
 sim_resume() { kill -USR2 "$SIM_PID"; }
 
+# tls_cert DIR: a test certificate and key in DIR (tests/lib/tls_cert.sh)
+tls_cert() { sh "$(dirname "${BASH_SOURCE[0]}")/tls_cert.sh" "$1"; }
+
 # The comparable part of a memory-dialect document: every slab's counters
 # and per-slot state (states for handles, bitmap for the rest), arenas,
 # owners. Truth and tracer must agree on it exactly.

@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Fair serving against a running tracer: `fair.py PORT TRACER_PID`.
+"""Fair serving against a running tracer: `fair.py PORT TRACER_PID [CA]`;
+with CA (the certificate of a tracer serving HTTPS) the answered client
+and the HTTP/2 ones speak TLS, and the idle connections are handshakes
+that never start.
 1. One client address (127.0.0.2) opens 1500 idle connections: it keeps at
    most its share (half of the 1024 connections), and a client from
    another address (127.0.0.1) is still answered at once.
@@ -7,9 +10,10 @@
    ask 100 streams of /app.js each: the tracer's RSS grows by less than
    HELD_BOUND_KB while they hold it and is within TRIM_BOUND_KB of where it
    started once they are gone. Prints what it measured; exits 1 on a miss."""
-import os, resource, socket, struct, sys, time
+import os, resource, socket, ssl, struct, sys, time
 
 PORT, PID = int(sys.argv[1]), int(sys.argv[2])
+CA = sys.argv[3] if len(sys.argv) > 3 else None
 HELD_BOUND_KB, TRIM_BOUND_KB = 40 * 1024, 8 * 1024
 fails = 0
 
@@ -26,11 +30,15 @@ def rss_kb():
             return int(line.split()[1])
 
 
-def dial(src):
+def dial(src, alpn=None):
     s = socket.socket()
     s.bind((src, 0))
     s.settimeout(5)
     s.connect(("127.0.0.1", PORT))
+    if CA and alpn:
+        ctx = ssl.create_default_context(cafile=CA)
+        ctx.set_alpn_protocols([alpn])
+        s = ctx.wrap_socket(s, server_hostname="127.0.0.1")
     return s
 
 
@@ -46,7 +54,7 @@ def alive(s):
 
 def healthz():
     t = time.monotonic()
-    s = dial("127.0.0.1")
+    s = dial("127.0.0.1", "http/1.1")
     s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
     data = s.recv(4096)
     s.close()
@@ -78,7 +86,7 @@ time.sleep(1)
 base = rss_kb()
 conns = []
 for _ in range(40):
-    s = dial("127.0.0.3")
+    s = dial("127.0.0.3", "h2")
     s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, struct.pack(">HI", 4, 0)) +
               b"".join(frame(1, 5, 2 * i + 1, block) for i in range(100)))
     conns.append(s)

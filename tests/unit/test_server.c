@@ -1,5 +1,6 @@
 /* vt_server against real clients: curl (HTTP/1.1 and HTTP/2 prior
- * knowledge), h2load, and raw sockets for what no polite client sends.
+ * knowledge), h2load, raw sockets for what no polite client sends, and
+ * OpenSSL's client for its limits over TLS (test_tls).
  *
  * The server runs on its own libuv loop in a second thread, with shortened
  * deadlines. A producer timer on that loop publishes numbered events on two
@@ -11,6 +12,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <nghttp2/nghttp2.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -24,6 +26,7 @@
 #include <unistd.h>
 
 #include "serve/vt_server.h"
+#include "tests/lib/vt_test_cert.h"
 #include "vt_test.h"
 
 #define IDLE_MS 500
@@ -1439,6 +1442,130 @@ static void test_h2_held(void)
 	CHECK_EQ_U64(uv_loop_close(&loop), 0);
 }
 
+/* A TLS session offering alpn (in wire format), its handshake driven by
+ * spinning the loop; NULL (and fd closed) when the server refused it. */
+static SSL *tls_dial(SSL_CTX *ctx, uv_loop_t *loop, int port, int rcvbuf,
+		     const char *alpn, int *fd)
+{
+	SSL *ssl = SSL_new(ctx);
+
+	*fd = dial_rcvbuf(port, rcvbuf);
+	fcntl(*fd, F_SETFL, O_NONBLOCK);
+	SSL_set_fd(ssl, *fd);
+	SSL_set_alpn_protos(ssl, (const unsigned char *)alpn, strlen(alpn));
+	for (int i = 0; i < 200; i++) {
+		int rc = SSL_connect(ssl);
+
+		if (rc == 1)
+			return ssl;
+		if (SSL_get_error(ssl, rc) != SSL_ERROR_WANT_READ)
+			break;
+		spin(loop, 5);
+	}
+	SSL_free(ssl);
+	close(*fd);
+	return NULL;
+}
+
+/* Reads the session until the server's close_notify (true) or ms pass. */
+static bool tls_slurp(SSL *ssl, uv_loop_t *loop, char *buf, size_t cap,
+		      int ms)
+{
+	size_t len = 0;
+
+	for (uint64_t end = mono_ms() + ms; mono_ms() < end;) {
+		int n = SSL_read(ssl, buf + len, cap - 1 - len);
+
+		if (n > 0)
+			len += n;
+		else if (SSL_get_error(ssl, n) != SSL_ERROR_WANT_READ)
+			break;
+		else
+			spin(loop, 5);
+		buf[len] = '\0';
+	}
+	return SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN;
+}
+
+/* Over TLS: a request is answered and the session ends with
+ * close_notify; plain HTTP and a foreign ALPN are refused; a handshake
+ * that stalls is closed at the idle limit, not before, and a client that
+ * reads nothing of its stream at the stall limit; all is freed. */
+static void test_tls(void)
+{
+	static const char get[] = "GET /hello HTTP/1.0\r\nHost: x\r\n\r\n";
+	static const char sub[] = "GET /s HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct vt_server_opts o = { .idle_ms = 300, .stall_ms = 400,
+				    .allow_hosts = "x" };
+	char dir[] = "/tmp/vt-test-tls.XXXXXX", cert[64], key[64], err[256];
+	char buf[8192], *big = calloc(1, 65536);
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	struct vt_sse_channel *ch;
+	struct vt_server_stats st;
+	struct vt_server *srv;
+	uv_loop_t loop;
+	SSL *ssl;
+	size_t n;
+	int fd, port;
+
+	CHECK_EQ_U64(vt_test_cert(dir, cert, key, sizeof(cert)), 0);
+	o.tls_cert = cert;
+	o.tls_key = key;
+	uv_loop_init(&loop);
+	CHECK_EQ_U64(vt_server_start(&loop, "127.0.0.1:0", &o, route, NULL,
+				     &srv, err, sizeof(err)), 0);
+	unlink(cert);
+	unlink(key);
+	rmdir(dir);
+	CHECK(!strncmp(vt_server_url(srv), "https://127.0.0.1:", 18));
+	port = vt_server_port(srv);
+	ch = vt_server_channel(srv, "/s", "full", full_a, &(struct harness){ 0 });
+
+	ssl = tls_dial(ctx, &loop, port, 0, "\x08http/1.1", &fd);
+	CHECK(ssl && SSL_write(ssl, get, sizeof(get) - 1) > 0);
+	CHECK(ssl && tls_slurp(ssl, &loop, buf, sizeof(buf), 2000));
+	CHECK(strstr(buf, "HTTP/1.1 200 OK") && strstr(buf, "hello world\n"));
+	SSL_free(ssl);
+	close(fd);
+
+	CHECK(!tls_dial(ctx, &loop, port, 0, "\x06spdy/3", &fd));
+	fd = dial(port);
+	send_all(fd, get, sizeof(get) - 1);
+	spin(&loop, 50);
+	CHECK(slurp(fd, buf, sizeof(buf), &n, 100));
+	CHECK(!strncmp(buf, "HTTP/1.1 400 ", 13) && strstr(buf, "serves HTTPS"));
+	close(fd);
+	vt_server_stats(srv, &st);
+	CHECK_EQ_U64(st.tls_failed, 2);
+
+	fd = dial(port);		/* a ClientHello that never comes */
+	send_all(fd, "\x16\x03\x01\x02\x00\x01", 6);
+	spin(&loop, o.idle_ms - 100);
+	CHECK(!slurp(fd, buf, sizeof(buf), &n, 0));
+	spin(&loop, 300);
+	CHECK(slurp(fd, buf, sizeof(buf), &n, 100));
+	close(fd);
+
+	ssl = tls_dial(ctx, &loop, port, 4096, "\x08http/1.1", &fd);
+	CHECK(ssl && SSL_write(ssl, sub, sizeof(sub) - 1) > 0);
+	memset(big, 'x', 65535);
+	for (int i = 0; i < 200 && (vt_server_stats(srv, &st), !st.stalled); i++) {
+		vt_sse_publish(ch, "delta", big, 65535, false);
+		spin(&loop, 10);
+	}
+	CHECK_EQ_U64(st.stalled, 1);
+	SSL_free(ssl);
+	close(fd);
+	spin(&loop, 50);
+	vt_server_stats(srv, &st);
+	CHECK_EQ_U64(st.conns, 0);
+	vt_server_close(srv, NULL, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK_EQ_U64(uv_loop_close(&loop), 0);
+	SSL_CTX_free(ctx);
+	free(big);
+}
+
 int main(void)
 {
 	struct harness h = { 0 };
@@ -1454,6 +1581,7 @@ int main(void)
 	test_listen_errors(&h);
 	test_max_conns();
 	test_h2_held();
+	test_tls();
 	test_no_state_and_keepalive(&h);
 	test_full_cached(&h);
 	rate(&h, 10, 100);

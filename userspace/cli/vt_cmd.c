@@ -21,6 +21,8 @@ enum {
 	OPT_MAX_OVERHEAD,
 	OPT_ALLOW_HOST,
 	OPT_TOKEN,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
 };
 
 /* Options of every session: attach, snapshot. */
@@ -55,6 +57,11 @@ static struct argp_option attach_options[] = {
 	  "require it of every request (Authorization: Bearer TOKEN, or "
 	  "?token=TOKEN once in a browser); made up and printed when "
 	  "--listen is not a loopback address", 0 },
+	{ "tls-cert", OPT_TLS_CERT, "FILE", 0,
+	  "serve HTTPS only (HTTP/2 and HTTP/1.1 by ALPN) with this PEM "
+	  "certificate (chain); needs --tls-key", 0 },
+	{ "tls-key", OPT_TLS_KEY, "FILE", 0,
+	  "the PEM private key of --tls-cert (no passphrase)", 0 },
 	{ "record", OPT_RECORD, "FILE", 0,
 	  "also write a recording of the trace here (see `valk-trace "
 	  "replay`)", 0 },
@@ -327,6 +334,20 @@ static error_t parse_attach(int key, char *arg, struct argp_state *st)
 			return vt_cmd_bad(st, "--token wants 16 to 128 letters, "
 					      "digits, '-', '_' or '.'");
 		o->token = arg;
+		break;
+	case OPT_TLS_CERT:
+		o->tls_cert = arg;
+		break;
+	case OPT_TLS_KEY:
+		o->tls_key = arg;
+		break;
+	case ARGP_KEY_END:
+		if (!o->tls_cert != !o->tls_key)
+			return vt_cmd_bad(st, "--tls-cert and --tls-key go "
+					      "together: give both");
+		if (o->tls_cert && !o->listen)
+			return vt_cmd_bad(st, "--tls-cert serves HTTPS: not "
+					      "with --listen none");
 		break;
 	case OPT_RECORD:
 	case 'o':

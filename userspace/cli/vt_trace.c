@@ -947,7 +947,9 @@ static int serve_opts(struct vt_trace *t, struct vt_server_opts *so)
 	uint8_t r[16];
 
 	*so = (struct vt_server_opts){ .allow_hosts = o->allow_hosts,
-				       .token = o->token };
+				       .token = o->token,
+				       .tls_cert = o->tls_cert,
+				       .tls_key = o->tls_key };
 	if (so->token || loopback(o->listen))
 		return 0;
 	if (getrandom(r, sizeof(r), 0) != sizeof(r)) {
@@ -962,7 +964,8 @@ static int serve_opts(struct vt_trace *t, struct vt_server_opts *so)
 }
 
 /* What can be refused without the target — the --json and --record
- * paths, the --layout file, the --listen address and its port — is
+ * paths, the --layout file, the --listen address and its port, the TLS
+ * certificate and key — is
  * checked before the target
  * is touched: a typo costs no attach, and no trace is lost at the end. */
 static int prepare(struct vt_trace *t, uv_loop_t *loop)

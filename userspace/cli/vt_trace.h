@@ -35,6 +35,7 @@ struct vt_trace_opts {
 	const char *listen;	/* serve HTTP here, or NULL */
 	const char *allow_hosts; /* Host names served besides localhost */
 	const char *token;	/* required of every request, or NULL */
+	const char *tls_cert, *tls_key;	/* serve HTTPS with these, or NULL */
 	const char *record_path;/* write a recording here, or NULL */
 	const char *follow;	/* trace the valk process of this name, and
 				 * the next one after it exits (no pid) */

@@ -3,8 +3,11 @@
  * Each accepted connection is sniffed for the HTTP/2 client preface and
  * handed to vt_http1 or vt_http2, which turn requests into
  * vt_server_dispatch() calls and write answers through vt_conn_write().
- * SSE routes are vt_sse's channels. One repeating timer enforces the idle,
- * stall and keep-alive deadlines. */
+ * With TLS, vt_tls stands between the socket and that: ciphertext read is
+ * turned into the plaintext the protocols see, what they write is sealed,
+ * and nothing else changes. SSE routes are vt_sse's channels. One
+ * repeating timer enforces the idle, stall and keep-alive deadlines,
+ * handshakes included. */
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -21,6 +24,7 @@
 #define VT_H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define VT_H2_PREFACE_LEN 24
 #define VT_LINGER_MS 1000	/* wait for the peer's FIN after ours */
+#define VT_TLS_IN (32 * 1024)	/* ciphertext read at a time */
 
 struct vt_wreq {
 	uv_write_t req;
@@ -314,8 +318,9 @@ static void conn_closed(uv_handle_t *h);
 static void server_release(struct vt_server *srv);
 static void write_done(uv_write_t *req, int status);
 
-int vt_conn_write(struct vt_conn *c, const uv_buf_t *bufs, unsigned n,
-		  void *own, struct vt_sse_buf **refs, unsigned nrefs)
+/* Writes bufs to the socket as they are. */
+static int raw_write(struct vt_conn *c, const uv_buf_t *bufs, unsigned n,
+		     void *own, struct vt_sse_buf **refs, unsigned nrefs)
 {
 	struct vt_wreq *w = c->closed ? NULL
 				      : malloc(sizeof(*w) + nrefs * sizeof(*refs));
@@ -338,6 +343,40 @@ int vt_conn_write(struct vt_conn *c, const uv_buf_t *bufs, unsigned n,
 	for (unsigned i = 0; i < nrefs; i++)
 		vt_sse_buf_unref(refs[i]);
 	return -1;
+}
+
+/* Writes what TLS has to send: records, handshake messages, alerts. */
+static int tls_flush(struct vt_conn *c)
+{
+	size_t len;
+	char *out = vt_tls_conn_take(c->tls, &len);
+	uv_buf_t b = uv_buf_init(out, len);
+
+	if (out)
+		return raw_write(c, &b, 1, out, NULL, 0);
+	if (len)	/* no memory for them */
+		vt_conn_close(c);
+	return len ? -1 : 0;
+}
+
+int vt_conn_write(struct vt_conn *c, const uv_buf_t *bufs, unsigned n,
+		  void *own, struct vt_sse_buf **refs, unsigned nrefs)
+{
+	int rc = 0;
+
+	if (!c->tls || c->closed)
+		return raw_write(c, bufs, n, own, refs, nrefs);
+	/* sealed into a copy: the plaintext is released at once */
+	for (unsigned i = 0; i < n && !rc; i++)
+		rc = vt_tls_conn_write(c->tls, bufs[i].base, bufs[i].len);
+	free(own);
+	for (unsigned i = 0; i < nrefs; i++)
+		vt_sse_buf_unref(refs[i]);
+	if (rc) {
+		vt_conn_close(c);
+		return -1;
+	}
+	return tls_flush(c);
 }
 
 bool vt_conn_busy(const struct vt_conn *c)
@@ -417,6 +456,12 @@ static void conn_settle(struct vt_conn *c)
 		vt_conn_close(c);
 		return;
 	}
+	if (c->tls && !c->tls_shut) {	/* close_notify before the FIN */
+		c->tls_shut = true;
+		vt_tls_conn_shutdown(c->tls);
+		if (tls_flush(c) || c->inflight)
+			return;
+	}
 	c->shutting = true;
 	c->shutdown.data = c;
 	if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, shutdown_done))
@@ -452,7 +497,7 @@ static void write_done(uv_write_t *req, int status)
 	c->progress_ms = vt_server__now_ms(c->srv);
 	if (c->finishing)
 		conn_settle(c);
-	else
+	else if (c->proto)	/* else a TLS handshake's */
 		c->proto->written(c->ps);
 }
 
@@ -480,6 +525,7 @@ static void conn_closed(uv_handle_t *h)
 
 	if (c->proto && c->ps)
 		c->proto->free(c->ps);
+	vt_tls_conn_free(c->tls);
 	free(c);
 	server_release(srv);
 }
@@ -489,7 +535,9 @@ static void conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	struct vt_conn *c = h->data;
 
 	(void)hint;
-	*buf = uv_buf_init(c->in + c->in_len, sizeof(c->in) - c->in_len);
+	/* ciphertext is fed to TLS before the next read: one buffer serves */
+	*buf = c->tls ? uv_buf_init(c->srv->tls_in, VT_TLS_IN)
+		      : uv_buf_init(c->in + c->in_len, sizeof(c->in) - c->in_len);
 }
 
 /* Picks the protocol from the first bytes: the HTTP/2 preface or not. */
@@ -530,6 +578,54 @@ static void conn_process(struct vt_conn *c)
 	}
 }
 
+/* The protocol has taken all it was given: a TLS connection has more to
+ * give it only then. */
+static bool conn_taken(const struct vt_conn *c)
+{
+	return !c->closed && !c->finishing && !(c->proto && c->in_len);
+}
+
+/* Plaintext out of TLS to the protocol for as long as it takes it; then
+ * whatever TLS has to say (handshake, tickets, an alert) is written. A
+ * session that failed, or that the peer closed, is finished. */
+static void tls_decrypt(struct vt_conn *c)
+{
+	ssize_t n;
+
+	do {
+		n = vt_tls_conn_read(c->tls, c->in + c->in_len,
+				     sizeof(c->in) - c->in_len);
+		if (n > 0) {
+			c->in_len += n;
+			conn_process(c);
+		}
+	} while (n > 0 && conn_taken(c));
+	if (c->closed)
+		return;
+	if (n < 0 && !c->finishing) {
+		c->srv->stats.tls_failed += n == VT_TLS_FAILED;
+		vt_conn_finish(c);	/* an alert goes out first */
+	}
+	if (!c->finishing)
+		tls_flush(c);
+}
+
+/* A plain HTTP client at a TLS port is told so, in plain HTTP. */
+static void plain_to_tls(struct vt_conn *c)
+{
+	static const char answer[] =
+		"HTTP/1.1 400 Bad Request\r\n"
+		"Content-Type: text/plain; charset=utf-8\r\n"
+		"Content-Length: 51\r\nConnection: close\r\n\r\n"
+		"400 Bad Request: this port serves HTTPS (https://)\n";
+	uv_buf_t b = uv_buf_init((char *)answer, sizeof(answer) - 1);
+
+	c->srv->stats.tls_failed++;
+	c->tls_shut = true;	/* no session to close */
+	if (!raw_write(c, &b, 1, NULL, NULL, 0))
+		vt_conn_finish(c);
+}
+
 static void conn_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
 
 void vt_conn_resume(struct vt_conn *c)
@@ -538,6 +634,8 @@ void vt_conn_resume(struct vt_conn *c)
 		return;
 	if (c->in_len)
 		conn_process(c);
+	if (c->tls && conn_taken(c))
+		tls_decrypt(c);
 	if (!c->closed && !c->in_len && !c->reading && !c->eof) {
 		if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read)) {
 			vt_conn_close(c);
@@ -565,8 +663,14 @@ static void conn_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	}
 	if (c->finishing)	/* discard: nothing more will be answered */
 		return;
-	c->in_len += n;
-	conn_process(c);
+	if (c->tls && vt_tls_conn_feed(c->tls, buf->base, n))
+		plain_to_tls(c);
+	else if (c->tls)
+		tls_decrypt(c);
+	else {
+		c->in_len += n;
+		conn_process(c);
+	}
 }
 
 /* The numeric IP of an IPv4 or IPv6 address into ip; returns its port. */
@@ -752,6 +856,12 @@ static void on_connection(uv_stream_t *l, int status)
 		vt_conn_close(c);
 		return;
 	}
+	if (srv->tls && !(c->tls = vt_tls_conn_new(srv->tls))) {
+		fprintf(stderr, "valk-trace: out of memory for client %s\n",
+			c->peer);
+		vt_conn_close(c);
+		return;
+	}
 	uv_tcp_nodelay(&c->tcp, 1);
 	c->active_ms = c->progress_ms = vt_server__now_ms(srv);
 	vt_conn_resume(c);
@@ -875,9 +985,9 @@ static void set_url(struct vt_server *srv)
 	uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&ss, &len);
 	v6 = ss.ss_family == AF_INET6;
 	srv->port = addr_name(&ss, ip, sizeof(ip));
-	snprintf(srv->url, sizeof(srv->url), v6 ? "http://[%s]:%d/"
-						: "http://%s:%d/", ip,
-		 srv->port);
+	snprintf(srv->url, sizeof(srv->url), v6 ? "%s://[%s]:%d/"
+						: "%s://%s:%d/",
+		 srv->tls ? "https" : "http", ip, srv->port);
 }
 
 static int server_listen(struct vt_server *srv, const char *listen, char *err,
@@ -943,14 +1053,22 @@ int vt_server_start(uv_loop_t *loop, const char *listen,
 	srv->handles = 2;
 	srv->retry = vt_sse__buf_from(srv, "retry: 1000\n\n");
 	srv->keepalive = vt_sse__buf_from(srv, ": keep-alive\n\n");
-	if (srv->opts.token)
+	if (srv->opts.token)	/* over TLS, never sent in cleartext */
 		snprintf(srv->cookie, sizeof(srv->cookie), "vt_token=%.128s; "
-			 "HttpOnly; SameSite=Strict; Path=/", srv->opts.token);
+			 "HttpOnly; SameSite=Strict; Path=/%s", srv->opts.token,
+			 srv->opts.tls_cert ? "; Secure" : "");
 	srv->nclients = 2 * (size_t)srv->opts.max_conns + 1;
 	srv->clients = calloc(srv->nclients, sizeof(*srv->clients));
 	if (!srv->retry || !srv->keepalive || !srv->clients) {
 		snprintf(err, errlen, "out of memory starting the HTTP server");
 		rc = UV_ENOMEM;
+	} else if (srv->opts.tls_cert &&
+		   (vt_tls_new(srv->opts.tls_cert, srv->opts.tls_key,
+			       &srv->tls, err, errlen) ||
+		    !(srv->tls_in = malloc(VT_TLS_IN)))) {
+		if (srv->tls)
+			snprintf(err, errlen, "out of memory setting up TLS");
+		rc = UV_EINVAL;
 	} else {
 		rc = server_listen(srv, listen, err, errlen);
 	}
@@ -989,6 +1107,8 @@ static void server_release(struct vt_server *srv)
 	vt_sse_buf_unref(srv->retry);
 	vt_sse_buf_unref(srv->keepalive);
 	free(srv->clients);
+	vt_tls_free(srv->tls);
+	free(srv->tls_in);
 	if (srv->done)
 		srv->done(srv->done_arg);
 	free(srv);

@@ -1,7 +1,8 @@
-/* vt_server: HTTP/1.1 and cleartext HTTP/2 on the collector's libuv loop.
+/* vt_server: HTTP/1.1 and HTTP/2 on the collector's libuv loop.
  *
- * One port serves both protocols (HTTP/2 by prior knowledge, recognised by
- * its client preface). The server knows nothing of memory: plain routes are
+ * One port serves both protocols (HTTP/2 recognised by its client
+ * preface): in cleartext (HTTP/2 by prior knowledge), or with a
+ * certificate over TLS only (HTTP/2 chosen by ALPN, see vt_tls.h). The server knows nothing of memory: plain routes are
  * answered by one callback, and SSE channels stream events the collector
  * publishes, already encoded. Everything runs on the loop's thread.
  *
@@ -71,6 +72,9 @@ struct vt_server_opts {
 	/* When set, every request must carry it: "Authorization: Bearer T",
 	 * the vt_token cookie, or ?token=T (which sets the cookie). */
 	const char *token;
+	/* PEM certificate (chain) and its private key: serve HTTPS only
+	 * (NULL: cleartext). Read when the server starts. */
+	const char *tls_cert, *tls_key;
 };
 
 struct vt_server_stats {
@@ -86,6 +90,8 @@ struct vt_server_stats {
 	uint64_t evicted;	/* idle connections closed to admit another */
 	uint64_t held;		/* response bytes held for clients */
 	uint64_t held_refused;	/* responses refused over held_max */
+	uint64_t tls_failed;	/* TLS sessions ended by an error: bad
+				 * records, no common protocol, plain HTTP */
 };
 
 /* Listens on "IP:PORT" ("[::1]:PORT" for IPv6; port 0 picks a free one).
@@ -96,7 +102,7 @@ int vt_server_start(uv_loop_t *loop, const char *listen,
 		    void *ctx, struct vt_server **out, char *err,
 		    size_t errlen);
 
-/* "http://127.0.0.1:7070/" with the bound port. */
+/* "http://127.0.0.1:7070/" (https with TLS) with the bound port. */
 const char *vt_server_url(const struct vt_server *srv);
 int vt_server_port(const struct vt_server *srv);
 

@@ -7,6 +7,7 @@
 #include <sys/queue.h>
 
 #include "serve/vt_server.h"
+#include "serve/vt_tls.h"
 
 #define VT_CONN_IN (16 * 1024)
 
@@ -54,6 +55,7 @@ struct vt_conn {
 	LIST_ENTRY(vt_conn) link;
 	LIST_HEAD(, vt_sse_sub) subs;
 	const struct vt_proto *proto;	/* NULL while sniffing */
+	struct vt_tls_conn *tls;	/* NULL in cleartext */
 	void *ps;
 	unsigned inflight, queued;
 	uint64_t active_ms, progress_ms, shut_ms;
@@ -63,6 +65,7 @@ struct vt_conn {
 	size_t held;
 	uint64_t owed_ms;
 	bool reading, eof, finishing, shutting, shut, closed;
+	bool tls_shut;			/* close_notify queued, or not to be */
 	char ip[48];			/* the client's address, its share's key */
 	char local[48];			/* the address it connected to */
 	char peer[64];
@@ -85,6 +88,8 @@ struct vt_server {
 	LIST_HEAD(, vt_sse_channel) channels;
 	struct vt_sse_buf *retry, *keepalive;
 	struct vt_server_stats stats;
+	struct vt_tls *tls;		/* NULL in cleartext */
+	char *tls_in;			/* ciphertext of the read under way */
 	unsigned handles;		/* open libuv handles */
 	bool closing;
 	void (*done)(void *);
