@@ -55,6 +55,22 @@ struct {
 	__uint(max_entries, VT_USTACK_RING);
 } ustacks SEC(".maps");
 
+/* Where each thread's outermost frame ends, learned by the collector. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VT_USTACK_TOPS);
+	__type(key, __u32);
+	__type(value, __u64);
+} ustack_tops SEC(".maps");
+
+/* A copy is made here, then output as long as it is. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vt_ustack);
+} ustack_buf SEC(".maps");
+
 /* The sequence numbers of copied stacks, per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -180,23 +196,39 @@ static __always_inline bool stash_take(__u32 fn, struct stash_val *out)
 	return true;
 }
 
-/* The caller's registers and as much of its stack as can be read, in the
+/* The caller's registers and its stack up to the thread's outermost
+ * frame (VT_USTACK_BYTES where that is not known yet or farther), in the
  * ustacks ring; returns the record's sequence number (CPU in the top
  * bits), 0 when the ring is full. */
 static __always_inline __u32 copy_ustack(struct pt_regs *ctx)
 {
-	__u32 zero = 0, *seq = bpf_map_lookup_elem(&ustack_seq, &zero);
-	struct vt_ustack *u;
-	__u64 sp = PT_REGS_SP(ctx);
-	__u32 id;
+	__u32 zero = 0, tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 *seq = bpf_map_lookup_elem(&ustack_seq, &zero);
+	struct vt_ustack *u = bpf_map_lookup_elem(&ustack_buf, &zero);
+	__u64 sp = PT_REGS_SP(ctx), *top, len = VT_USTACK_BYTES;
 
-	if (!seq)
+	if (!seq || !u)
 		return 0;
-	u = bpf_ringbuf_reserve(&ustacks, sizeof(*u), 0);
-	if (!u)
-		return 0;
+	u->flags = 0;
+	top = bpf_map_lookup_elem(&ustack_tops, &tid);
+	if (top && *top > sp && *top - sp < VT_USTACK_BYTES) {
+		len = *top - sp;
+		u->flags = VT_US_TOP;
+	}
+	barrier_var(len);
+	if (len > VT_USTACK_BYTES)
+		len = VT_USTACK_BYTES;
+	/* the stack's top may be nearer than the copy: a shorter try */
+	if (bpf_probe_read_user(u->data, len, (void *)sp)) {
+		len = len > VT_USTACK_BYTES / 4 ? VT_USTACK_BYTES / 4 : 0;
+		if (len && bpf_probe_read_user(u->data, VT_USTACK_BYTES / 4,
+					       (void *)sp))
+			len = 0;
+	}
 	*seq = *seq % 0xffffff + 1;	/* 1 .. 2^24-1: never 0 */
 	u->seq = (bpf_get_smp_processor_id() & 0xff) << 24 | *seq;
+	u->len = len;
+	u->tid = tid;
 	u->regs[VT_UR_RIP] = PT_REGS_IP(ctx);
 	u->regs[VT_UR_RSP] = sp;
 	u->regs[VT_UR_RBP] = ctx->bp;
@@ -205,16 +237,11 @@ static __always_inline __u32 copy_ustack(struct pt_regs *ctx)
 	u->regs[VT_UR_R13] = ctx->r13;
 	u->regs[VT_UR_R14] = ctx->r14;
 	u->regs[VT_UR_R15] = ctx->r15;
-	/* the stack's top may be nearer than the copy: shorter tries */
-	u->len = VT_USTACK_BYTES;
-	if (bpf_probe_read_user(u->data, VT_USTACK_BYTES, (void *)sp)) {
-		u->len = VT_USTACK_BYTES / 4;
-		if (bpf_probe_read_user(u->data, VT_USTACK_BYTES / 4, (void *)sp))
-			u->len = 0;
-	}
-	id = u->seq;		/* the record is the reader's once submitted */
-	bpf_ringbuf_submit(u, BPF_RB_NO_WAKEUP);
-	return id;
+	if (bpf_ringbuf_output(&ustacks, u,
+			       offsetof(struct vt_ustack, data) + len,
+			       BPF_RB_NO_WAKEUP))
+		return 0;
+	return u->seq;
 }
 
 /* A slot release; `item` is the slot's header. */

@@ -9,6 +9,7 @@
 #define VT_USTACK_BYTES 8192	/* user stack copied for DWARF unwinding */
 #define VT_USTACK_RING (1 << 25)	/* their own ring: a full one loses a
 					 * stack, never an event */
+#define VT_USTACK_TOPS 4096	/* threads whose stack's end is known */
 
 enum vt_event_type {
 	VT_EV_ACQUIRE = 1,	/* .acquire */
@@ -63,9 +64,17 @@ struct vt_ev_acquire {
 enum { VT_UR_RIP, VT_UR_RSP, VT_UR_RBP, VT_UR_RBX, VT_UR_R12, VT_UR_R13,
        VT_UR_R14, VT_UR_R15, VT_UR_COUNT };
 
+/* The copy ends at the thread's outermost frame once the collector has
+ * unwound one of its stacks to there (ustack_tops: tid -> that address,
+ * VT_US_TOP set), else it is VT_USTACK_BYTES long. A record is as long
+ * as its copy: offsetof(struct vt_ustack, data) + len bytes. */
+enum { VT_US_TOP = 1 };
+
 struct vt_ustack {
 	__u32 seq;		/* the acquire event's `ustack` */
 	__u32 len;		/* bytes of data copied from rsp up */
+	__u32 tid;		/* the acquiring thread */
+	__u32 flags;		/* VT_US_* */
 	__u64 regs[VT_UR_COUNT];
 	__u8 data[VT_USTACK_BYTES];
 };

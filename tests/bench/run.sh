@@ -22,7 +22,7 @@
 #      <= 16) and the tracer's CPU with / without (target <= 1.25)
 #   8. `valk-trace run -- CMD`: the wall time it adds around a runtime that
 #      exits at once, and a fixed-work churn run under it against the same
-#      run untraced, per build
+#      run untraced (with the leak stacks, and --no-stacks), per build
 #   9. the budget at work: sustained HTTP load, hybrid (budget 5 %) against
 #      untraced and events, and at a light load whether its probes stay on
 #
@@ -529,16 +529,19 @@ done
 # ---- 8. run -- CMD ------------------------------------------------------------------
 
 # run_cmd BUILD ROUND: `valk-sim --workload churn --ops N` plain and under
-# `valk-trace run` (exec held, probes by path, the report at its exit),
-# for N = 1 (a command that exits at once) and N = OPS_PROBE; wall times.
+# `valk-trace run` (exec held, probes by path, the report at its exit,
+# with its leak stacks), for N = 1 (a command that exits at once) and N =
+# OPS_PROBE, there also with --no-stacks; wall times.
 run_cmd() {
 	local build=$1 r=$2 n v t0 t1 rc
 	for n in 1 "$OPS_PROBE"; do
-		for v in $(rotated "$r" plain traced); do
+		for v in $(rotated "$r" plain traced $([ "$n" = 1 ] || echo nostack)); do
 			local cmd=("${PIN_TARGET[@]}" "$(sim_bin "$build")" --workload churn --seed 1
 				   --ops "$n" --truth "$TMP/truth.json")
 			t0=$(now_ns)
 			if [ "$v" = plain ]; then "${cmd[@]}" >/dev/null 2>"$TMP/run.err"; rc=$?
+			elif [ "$v" = nostack ]; then
+				"$VT" run -q --no-stacks --json "$TMP/run.json" -- "${cmd[@]}" >/dev/null 2>"$TMP/run.err"; rc=$?
 			else "$VT" run -q --json "$TMP/run.json" -- "${cmd[@]}" >/dev/null 2>"$TMP/run.err"; rc=$?; fi
 			t1=$(now_ns)
 			if [ "$rc" -ne 0 ]; then
@@ -722,8 +725,8 @@ END {
 			else add("snap" SUBSEP b SUBSEP v, F[sec, b, v, r, "snap_ns"] / 1e9)
 		} else if (sec == "run") {
 			add("run" SUBSEP b SUBSEP v, F[sec, b, v, r, "wall_ns"] / 1e9)
-			pv = v; sub(/^traced/, "plain", pv)
-			if (v ~ /^traced/ && (sec, b, pv, r, "wall_ns") in F) {
+			pv = v; sub(/^(traced|nostack)/, "plain", pv)
+			if (v ~ /^(traced|nostack)/ && (sec, b, pv, r, "wall_ns") in F) {
 				add("run_add" SUBSEP b SUBSEP v, (F[sec, b, v, r, "wall_ns"] - F[sec, b, pv, r, "wall_ns"]) / 1e9)
 				add("run_ratio" SUBSEP b SUBSEP v, F[sec, b, v, r, "wall_ns"] / F[sec, b, pv, r, "wall_ns"])
 			}
@@ -887,6 +890,9 @@ END {
 			printf "%-7s %6s %10s %10s %10s %8s\n", b, ops_probe, num(med("run" SUBSEP b SUBSEP "plainN"), "%.3f"),
 				num(med("run" SUBSEP b SUBSEP "tracedN"), "%.3f"), num(med("run_add" SUBSEP b SUBSEP "tracedN"), "%+.3f"),
 				num(med("run_ratio" SUBSEP b SUBSEP "tracedN"), "%.2f")
+			printf "%-7s %6s %10s %10s %10s %8s  --no-stacks\n", b, ops_probe, num(med("run" SUBSEP b SUBSEP "plainN"), "%.3f"),
+				num(med("run" SUBSEP b SUBSEP "nostackN"), "%.3f"), num(med("run_add" SUBSEP b SUBSEP "nostackN"), "%+.3f"),
+				num(med("run_ratio" SUBSEP b SUBSEP "nostackN"), "%.2f")
 		}
 	}
 }' "$RESULTS"

@@ -82,6 +82,25 @@ for build in shared static; do
 	else
 		fail "$build leak: stacks: $(jq -c '.processes[0].leaks.by_stack[0] | {slab, count, frames: [.frames[] | [.function, .file, .line, .inlined]]}' "$TMP/r.json")"
 	fi
+	# the static build's copies end at each thread's outermost frame once
+	# one was unwound to there: every stack still reaches it, uncut
+	[ "$build" = shared ] || {
+		jq -e '[.processes[0].leaks.by_stack[] | select(.stack_id > 0)] |
+		       length > 0 and all(.truncated == false and .frames[-1].function == "_start")' \
+			"$TMP/r.json" >/dev/null &&
+			pass "$build leak: every copied stack is unwound to _start, none cut" ||
+			fail "$build leak: stacks cut: $(jq -c '[.processes[0].leaks.by_stack[] | {truncated, last: .frames[-1].function}]' "$TMP/r.json")"; }
+	# --no-stacks: the same leaks, no stack captured
+	run_vt "$build leak --no-stacks" 1 --json "$TMP/n.json" --fail-on leak --no-stacks -- \
+		"$sim" --workload leak --seed 7 --ops 4000 --truth "$TMP/t3.json" --truth-at-exit
+	truth_used "$TMP/t3.json" >"$TMP/want"
+	report_leaks "$TMP/n.json" >"$TMP/got"
+	if cmp -s "$TMP/want" "$TMP/got" && jq -e '.processes[0] | .unwinder == "none" and
+	    (.leaks.by_stack | all(.stack_id == 0))' "$TMP/n.json" >/dev/null; then
+		pass "$build leak --no-stacks: the truth's leaked slots, no stacks, unwinder none"
+	else
+		fail "$build leak --no-stacks: $(jq -c '.processes[0] | {unwinder, ids: [.leaks.by_stack[].stack_id]}' "$TMP/n.json")"
+	fi
 	# churn releases all it takes and the stand-in stops as the runtime
 	# does (stopper, listener, connections with their buffers and arenas,
 	# servers): what is left is the listen task object, which the runtime
@@ -107,6 +126,14 @@ for build in shared static; do
 	cmp -s "$TMP/want" "$TMP/got" && pass "$build churn: peaks, use, counts and overflows are the truth's" ||
 		{ fail "$build churn: slab figures differ"; diff "$TMP/want" "$TMP/got" | head; }
 done
+
+# a recording keeps the stacks, unless --no-stacks
+"$VT" run -q --no-stacks --record "$TMP/q.rec" -- "$SIM_STATIC" --workload leak --seed 7 \
+	--ops 2000 --truth "$TMP/t.json" >/dev/null 2>"$TMP/err"
+"$VT" replay "$TMP/q.rec" --speed max --listen none -q --json "$TMP/q.json" >/dev/null 2>>"$TMP/err"
+jq -e '.processes[0].leaks | .count > 0 and (.by_stack | all(.stack_id == 0))' "$TMP/q.json" >/dev/null &&
+	pass "run --no-stacks --record: the recording keeps no stacks" ||
+	fail "run --no-stacks --record: stacks: $(jq -c '[.processes[0].leaks.by_stack[].stack_id]' "$TMP/q.json") $(tail -2 "$TMP/err")"
 
 # a script running two runtimes, one a grandchild, and a program that is none
 cat >"$TMP/tree.sh" <<EOF

@@ -408,6 +408,10 @@ void vt_cmd_report_opts(struct vt_trace_opts *o, struct vt_result_args *r)
 	o->report = o->report || r->any;
 	o->report_opts = r->report;
 	r->res.quiet = o->quiet;
+	/* shown by the report or kept in the recording */
+	o->stacks = !r->no_stacks &&
+		    ((o->report && vt_result_shows_stacks(&r->res)) ||
+		     o->record_path);
 }
 
 /* ---- run ------------------------------------------------------------------ */

@@ -79,6 +79,7 @@ enum {
 	OPT_IGNORE,
 	OPT_JUNIT,
 	OPT_SUMMARY_MD,
+	OPT_NO_STACKS,
 };
 
 static const struct argp_option options[] = {
@@ -98,8 +99,22 @@ static const struct argp_option options[] = {
 	  "JUnit XML: a test case per condition per process", 1 },
 	{ "summary-md", OPT_SUMMARY_MD, "FILE", 0,
 	  "a Markdown summary (for $GITHUB_STEP_SUMMARY)", 1 },
+	{ "no-stacks", OPT_NO_STACKS, 0, 0,
+	  "leaks without the call stacks of their acquires, which cost "
+	  "every acquire a stack walk (and a stack copy where the runtime "
+	  "has no frame pointers)", 1 },
 	{ 0 }
 };
+
+bool vt_result_shows_stacks(const struct vt_result *r)
+{
+	if (r->json_path || r->junit_path || r->md_path || !r->quiet)
+		return true;
+	for (size_t i = 0; i < r->nconds; i++)
+		if (r->conds[i].kind == VT_COND_LEAK)
+			return true;
+	return false;
+}
 
 static error_t parse_ignore(struct vt_report_opts *o, char *arg,
 			    struct argp_state *st)
@@ -171,6 +186,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 		break;
 	case OPT_SUMMARY_MD:
 		a->res.md_path = arg;
+		break;
+	case OPT_NO_STACKS:
+		if (a->diff)
+			return vt_cmd_bad(st, "--no-stacks belongs to a traced "
+					  "session");
+		a->no_stacks = true;
 		break;
 	case ARGP_KEY_END:	/* a typo costs no run */
 		return check_paths(&a->res);

@@ -27,8 +27,13 @@ struct vt_result_args {
 	struct vt_report_opts report;
 	bool any;		/* a report option was given */
 	bool diff;		/* diff: relative thresholds allowed */
+	bool no_stacks;		/* --no-stacks */
 };
 extern const struct argp vt_result_argp;
+
+/* Something r writes shows leak stacks: a report file, the summary, a
+ * leak condition's FAIL line. */
+bool vt_result_shows_stacks(const struct vt_result *r);
 
 /* Judges d (against base in a diff), prints a FAIL line per failed
  * condition, writes the files, prints the summary. Returns the exit code

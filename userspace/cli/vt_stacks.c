@@ -97,23 +97,38 @@ static uint32_t intern(struct vt_stacks *st, const struct own *o)
 	return 0;
 }
 
-void vt_stacks_copied(struct vt_stacks *st, const struct vt_ustack *u)
+/* Once a copy was unwound to its outermost frame, the thread's copies
+ * end there; one that ended there and was too short makes them full
+ * again. */
+static bool stack_top(const struct vt_ustack *u,
+		      const struct vt_sym_reach *r, uint64_t *top)
+{
+	*top = r->end;
+	if (u->flags & VT_US_TOP)
+		return r->past;
+	return r->end != 0;
+}
+
+bool vt_stacks_copied(struct vt_stacks *st, const struct vt_ustack *u,
+		      uint64_t *top)
 {
 	struct own o = { .n = 0 };
 	struct vt_sym *s = sym(st);
 	struct cpuq **q = &st->q[u->seq >> 24];
+	struct vt_sym_reach reach = { 0 };
 	uint32_t id = 0;
 
 	if (s && (o.n = vt_sym_unwind(s, u, o.pcs, VT_STACK_DEPTH,
-				      &o.stopped)))
+				      &o.stopped, &reach)))
 		id = intern(st, &o);
 	if (!*q && !(*q = calloc(1, sizeof(**q))))
-		return;
+		return false;
 	if ((*q)->tail - (*q)->head == QUEUE)	/* the oldest is dropped */
 		(*q)->head++;
 	(*q)->seq[(*q)->tail % QUEUE] = u->seq;
 	(*q)->id[(*q)->tail % QUEUE] = id;
 	(*q)->tail++;
+	return stack_top(u, &reach, top);
 }
 
 /* a before b among one CPU's 24-bit sequence numbers (they wrap) */

@@ -22,8 +22,13 @@ struct vt_stacks;
 struct vt_stacks *vt_stacks_new(int pid);
 void vt_stacks_free(struct vt_stacks *st);
 
-/* A copied stack: unwound now (the process's objects are mapped). */
-void vt_stacks_copied(struct vt_stacks *st, const struct vt_ustack *u);
+/* A copied stack: unwound now (the process's objects are mapped).
+ * Returns true when the copies of u->tid are to end at *top from now on
+ * (vt_probe_stack_top): where the unwinding of a copy found its
+ * outermost frame to end, or 0 when a copy that ended there was too short
+ * (another thread with that tid). */
+bool vt_stacks_copied(struct vt_stacks *st, const struct vt_ustack *u,
+		      uint64_t *top);
 /* The id of the stack copied with seq, VT_STACKS_OWN | n; 0 unknown. */
 uint32_t vt_stacks_of_copy(struct vt_stacks *st, uint32_t seq);
 

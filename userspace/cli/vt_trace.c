@@ -608,7 +608,7 @@ static int write_json_file(struct vt_trace *t, const char *path)
 /* How the report's stacks were unwound. */
 static const char *unwinder(const struct vt_trace *t)
 {
-	return !t->probe ? "none" : t->ustacks ? "dwarf" : "frame-pointer";
+	return !t->stacks ? "none" : t->ustacks ? "dwarf" : "frame-pointer";
 }
 
 static struct vt_trace_rec_src rec_src(const struct vt_trace *t)
@@ -1010,8 +1010,10 @@ static int prepare(struct vt_trace *t, uv_loop_t *loop)
 static void on_ustack(void *ctx, const struct vt_ustack *u)
 {
 	struct vt_trace *t = ctx;
+	uint64_t top;
 
-	vt_stacks_copied(t->stacks, u);
+	if (vt_stacks_copied(t->stacks, u, &top))
+		vt_probe_stack_top(t->probe, u->tid, top);
 }
 
 /* Code built with frame pointers starts its functions with push %rbp
@@ -1031,12 +1033,11 @@ static bool frame_pointers(const char *obj)
 	return fp;
 }
 
-/* A report and a recording (for the report replay makes of it) keep the
- * acquires' call stacks. */
+/* The acquires' call stacks are captured when the report or the
+ * recording (for the report replay makes of it) shows them. */
 static int attach_probes(struct vt_trace *t, const char *obj, const char *uv)
 {
 	const struct vt_trace_opts *o = t->o;
-	bool stacks = o->report || o->record_path;
 	struct vt_probe_opts po = {
 		.pid = o->pid,
 		.obj_path = obj,
@@ -1045,8 +1046,8 @@ static int attach_probes(struct vt_trace *t, const char *obj, const char *uv)
 		.release_inlined = !t->layout.release_ptr_calls_release,
 		.ringbuf_bytes = o->ringbuf_bytes,
 		.hold = o->runtime_path != NULL,
-		.stacks = stacks,
-		.ustacks = stacks && !frame_pointers(obj),
+		.stacks = o->stacks,
+		.ustacks = o->stacks && !frame_pointers(obj),
 	};
 
 	if (vt_sites_plan(&po, &t->sites, t->err, sizeof(t->err)) ||
@@ -1055,7 +1056,7 @@ static int attach_probes(struct vt_trace *t, const char *obj, const char *uv)
 		return -1;
 	vt_sites_wire(&t->sites, t->wsites);
 	t->ustacks = po.ustacks;
-	if (stacks && !(t->stacks = vt_stacks_new(o->pid))) {
+	if (o->stacks && !(t->stacks = vt_stacks_new(o->pid))) {
 		snprintf(t->err, sizeof(t->err), "out of memory");
 		return -1;
 	}

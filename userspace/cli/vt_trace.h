@@ -49,6 +49,9 @@ struct vt_trace_opts {
 	/* The end-of-session report (attach, run): kept when set. */
 	bool report;
 	struct vt_report_opts report_opts;
+	/* The report or the recording shows its leaks' acquire stacks:
+	 * captured at every acquire. */
+	bool stacks;
 	/* run: the process is held before its exec and maps its runtime
 	 * later; probes go on this object, resolved the way the loader will
 	 * (NULL: find the runtime among the process's mappings) */

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,8 +118,13 @@ static int on_ustack(void *ctx, void *data, size_t len)
 {
 	struct vt_probe *p = ctx;
 
-	if (len >= sizeof(struct vt_ustack) && p->ufn)
-		p->ufn(p->ctx, data);
+	const struct vt_ustack *u = data;
+	size_t head = offsetof(struct vt_ustack, data);
+
+	/* a record is as long as its copy */
+	if (len >= head && u->len <= VT_USTACK_BYTES && u->len <= len - head &&
+	    p->ufn)
+		p->ufn(p->ctx, u);
 	return 0;
 }
 
@@ -295,6 +301,16 @@ fail:
 void vt_probe_on_ustack(struct vt_probe *p, vt_probe_ustack_fn fn)
 {
 	p->ufn = fn;
+}
+
+void vt_probe_stack_top(struct vt_probe *p, uint32_t tid, uint64_t top)
+{
+	int fd = bpf_map__fd(p->skel->maps.ustack_tops);
+
+	if (top)	/* a full table: that thread's copies stay full */
+		bpf_map_update_elem(fd, &tid, &top, BPF_ANY);
+	else
+		bpf_map_delete_elem(fd, &tid);
 }
 
 int vt_probe_drain_ustacks(struct vt_probe *p)

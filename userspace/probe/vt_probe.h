@@ -54,6 +54,9 @@ int vt_probe_open(const struct vt_probe_opts *o, vt_probe_event_fn fn,
 		  void *ctx, struct vt_probe **out, char *err, size_t errlen);
 /* Where copied stacks go (before the first drain). */
 void vt_probe_on_ustack(struct vt_probe *p, vt_probe_ustack_fn fn);
+/* Thread tid's copies end at top, where its outermost frame does (0:
+ * not known any more: copies are VT_USTACK_BYTES again). */
+void vt_probe_stack_top(struct vt_probe *p, uint32_t tid, uint64_t top);
 /* Hands every copied stack queued so far to the ustack callback. */
 int vt_probe_drain_ustacks(struct vt_probe *p);
 /* Hands every queued event to fn; returns how many, or -1. */

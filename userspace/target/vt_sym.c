@@ -12,6 +12,7 @@ struct vt_sym {
 	int pid;
 	bool attached;			/* the unwinder's callbacks are set */
 	const struct vt_ustack *u;	/* the stack being unwound */
+	struct vt_sym_reach reach;	/* its reads so far (end: the last) */
 };
 
 static const Dwfl_Callbacks callbacks = {
@@ -192,14 +193,21 @@ static pid_t next_thread(Dwfl *dwfl, void *arg, void **thread)
 static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *out,
 			void *arg)
 {
-	const struct vt_ustack *u = ((struct vt_sym *)arg)->u;
+	struct vt_sym *s = arg;
+	const struct vt_ustack *u = s->u;
 	uint64_t sp = u->regs[VT_UR_RSP];
 	size_t len = u->len < VT_USTACK_BYTES ? u->len : VT_USTACK_BYTES;
 
 	(void)dwfl;
-	if (addr < sp || addr - sp > len || len - (addr - sp) < sizeof(*out))
+	if (addr < sp)
 		return false;
+	if (addr - sp > len || len - (addr - sp) < sizeof(*out)) {
+		s->reach.past = addr - sp < VT_USTACK_BYTES;
+		return false;
+	}
 	memcpy(out, u->data + (addr - sp), sizeof(*out));
+	if (addr + sizeof(*out) > s->reach.end)
+		s->reach.end = addr + sizeof(*out);
 	return true;
 }
 
@@ -243,12 +251,14 @@ static int on_frame(Dwfl_Frame *frame, void *arg)
 }
 
 size_t vt_sym_unwind(struct vt_sym *s, const struct vt_ustack *u,
-		     uint64_t *pcs, size_t max, bool *stopped)
+		     uint64_t *pcs, size_t max, bool *stopped,
+		     struct vt_sym_reach *reach)
 {
 	struct unwound w = { pcs, 0, max };
 	int rc;
 
 	*stopped = true;
+	*reach = (struct vt_sym_reach){ 0 };
 	if (!max)
 		return 0;
 	if (!s->attached) {
@@ -258,8 +268,12 @@ size_t vt_sym_unwind(struct vt_sym *s, const struct vt_ustack *u,
 		s->attached = true;
 	}
 	s->u = u;
+	s->reach = (struct vt_sym_reach){ 0 };
 	rc = dwfl_getthread_frames(s->dwfl, s->pid, on_frame, &w);
 	/* 0: the outermost frame was reached */
 	*stopped = rc != 0 && w.n < max ? true : w.n == max;
+	*reach = s->reach;
+	if (*stopped)
+		reach->end = 0;
 	return w.n;
 }

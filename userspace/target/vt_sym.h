@@ -27,12 +27,21 @@ void vt_sym_close(struct vt_sym *s);
 size_t vt_sym_frames(struct vt_sym *s, const uint64_t *pcs, size_t n,
 		     struct vt_rep_frame *out, size_t max, bool *truncated);
 
+/* How far into its copy an unwinding read. */
+struct vt_sym_reach {
+	uint64_t end;	/* the outermost frame was reached: the end of the
+			 * stack words read (the copy need go no farther);
+			 * else 0 */
+	bool past;	/* a word past the copy's end was wanted */
+};
+
 /* Unwinds a stack copied at an acquire's return (struct vt_ustack) with
  * the DWARF call-frame information of the process's objects: the return
  * addresses, innermost first, into pcs; how many. *stopped: the unwinding
  * ended before the outermost frame (the copy was too short, or a frame had
  * no CFI). */
 size_t vt_sym_unwind(struct vt_sym *s, const struct vt_ustack *u,
-		     uint64_t *pcs, size_t max, bool *stopped);
+		     uint64_t *pcs, size_t max, bool *stopped,
+		     struct vt_sym_reach *reach);
 
 #endif /* VT_SYM_H */
