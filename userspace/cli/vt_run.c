@@ -10,6 +10,7 @@
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 
+#include "cli/vt_trace_follow.h"
 #include "target/vt_resolve.h"
 
 #define MAX_TASKS 65536		/* threads and processes followed at once */
@@ -201,7 +202,7 @@ static void on_exit_stop(struct run *r, int pid)
 static bool held(struct run *r)
 {
 	for (size_t i = 0; i < MAX_REPORTS; i++)
-		if (r->sessions[i] && vt_trace_held(r->sessions[i]->t))
+		if (r->sessions[i] && vt_trace_follow_held(r->sessions[i]->t))
 			return true;
 	return false;
 }

@@ -13,6 +13,8 @@
 
 
 #include "cli/vt_file.h"
+#include "cli/vt_trace_follow.h"
+#include "cli/vt_trace_int.h"
 #include "cli/vt_trace_rec.h"
 #include "cli/vt_budget.h"
 #include "cli/vt_sites.h"
@@ -32,47 +34,6 @@
 #define PENDING_BATCH 1024	/* slots typed per tick, on the stack */
 #define LOSS_UNHEALTHY_MS 5000	/* /healthz: 503 this long after a loss */
 
-struct vt_trace {
-	struct vt_trace_opts *o;
-	char token[33];		/* made up when serving beyond loopback */
-	uv_timer_t tick;
-	struct vt_target target;	/* valid once mapped */
-	struct vt_layout layout;
-	struct vt_probe *probe;
-	struct vt_sites sites;	/* where each probe went */
-	struct vt_wire_site wsites[VT_P_COUNT];
-	struct vt_budget budget;	/* hybrid: the probes' cost */
-	struct vt_wire_overhead overhead;
-	bool budgeted;
-	struct vt_snap *snap;
-	struct vt_figures_reader *figures;
-	struct vt_state *state;
-	struct vt_routes *routes;	/* HTTP, when serving */
-	struct vt_trace_rec rec;	/* recording and history */
-	struct vt_wire_meta meta;	/* as of the last tick */
-	uint64_t report_start_ms;	/* what a report counts from */
-	uint64_t systems[VT_SNAP_MAX_SYSTEMS];
-	size_t nsystems;
-	bool rescan;		/* an AIO system started: look for it */
-	uint64_t last_reconcile_ms;
-	uint64_t lost, lost_ms;	/* ring losses so far, when the last was seen */
-	uint64_t start_ms;
-	uint64_t seq;
-	struct vt_arena *arenas;
-	struct vt_report *report;	/* when asked for */
-	struct vt_stacks *stacks;	/* the report's acquire stacks */
-	bool ustacks;		/* stacks are copied and unwound with DWARF */
-	bool mapped;		/* the runtime is in the process's memory */
-	uint64_t holds;		/* the probes' holds handled (run) */
-	int exit_code;
-	bool stopping;
-	bool attached;		/* a target is traced (--follow waits unattached) */
-	int closing;		/* handles still closing before the free */
-	void (*on_stop)(struct vt_trace *t);	/* it ended by itself */
-	void *on_stop_ctx;
-	char err[512];
-	char said[512];		/* the last --follow attach error said */
-};
 
 static const char *const mode_names[] = {
 	[VT_MODE_HYBRID] = "hybrid",
@@ -108,7 +69,6 @@ void vt_trace_say(int quiet, const char *fmt, ...)
 	va_end(ap);
 }
 
-#define say(t, ...) vt_trace_say((t)->o->quiet, __VA_ARGS__)
 
 /* ---- attach-time checks ------------------------------------------------ */
 
@@ -160,7 +120,7 @@ static int load_layout(struct vt_trace *t, const char *obj)
 }
 
 /* The memory readers, once the runtime's place in memory is known. */
-static int open_snap(struct vt_trace *t)
+int vt_trace_open_snap(struct vt_trace *t)
 {
 	t->snap = vt_snap_new(t->o->pid, &t->layout, t->target.bias,
 			      vt_target_addr(&t->target, "valk_sys",
@@ -622,7 +582,7 @@ static struct vt_trace_rec_src rec_src(const struct vt_trace *t)
 	};
 }
 
-static void record_stop(struct vt_trace *t)
+void vt_trace_record_stop(struct vt_trace *t)
 {
 	struct vt_trace_rec_src s = rec_src(t);
 
@@ -641,7 +601,7 @@ static void stop(struct vt_trace *t, int code)
 		t->exit_code = VT_EXIT_FAIL;
 	if (t->o->snapshot && write_json(t, stdout))
 		t->exit_code = VT_EXIT_FAIL;
-	record_stop(t);
+	vt_trace_record_stop(t);
 	uv_timer_stop(&t->tick);
 	if (t->on_stop)
 		t->on_stop(t);
@@ -681,79 +641,12 @@ static void update_counters(struct vt_trace *t, uint64_t now)
 	update_health(t, lost, now);
 }
 
-static int attach(struct vt_trace *t);
-
-static void say_attached(struct vt_trace *t)
+void vt_trace_say_attached(struct vt_trace *t)
 {
 	say(t, "attached to pid %d (%s, build-id %s), mode %s, %zu AIO "
 	       "system(s)", t->o->pid, t->target.object,
 	    *t->target.build_id ? t->target.build_id : "none",
 	    vt_mode_name(t->o->mode), t->nsystems);
-}
-
-/* A state of its own for each target, served from the moment it exists. */
-static int fresh_state(struct vt_trace *t)
-{
-	struct vt_state *s = vt_state_new(vt_proc_now_ms());
-
-	if (!s)
-		return -1;
-	if (t->routes)
-		vt_routes_set_state(t->routes, s);
-	vt_state_free(t->state);
-	t->state = s;
-	return 0;
-}
-
-/* --follow: the target is gone; what it left is dropped, and the server
- * stays up, with an empty state and /healthz 503, until the next one. */
-static void detach(struct vt_trace *t)
-{
-	char why[128];
-
-	record_stop(t);		/* a new history with the next target */
-	vt_probe_close(t->probe);
-	vt_snap_free(t->snap);
-	vt_figures_reader_free(t->figures);
-	vt_stacks_free(t->stacks);
-	free(t->arenas);
-	t->stacks = NULL;
-	t->probe = NULL;
-	t->snap = NULL;
-	t->figures = NULL;
-	t->arenas = NULL;
-	t->nsystems = 0;
-	t->rescan = false;
-	t->attached = false;
-	t->mapped = false;
-	t->o->pid = 0;
-	fresh_state(t);
-	snprintf(why, sizeof(why), "no valk process named %s", t->o->follow);
-	if (t->routes)
-		vt_routes_set_unhealthy(t->routes, why);
-}
-
-/* --follow, unattached: attaches to the newest valk process of the name
- * once there is one that can be traced (a runtime just started may not
- * have its AIO system yet: tried again next tick, the reason said once). */
-static void follow(struct vt_trace *t)
-{
-	int pid = vt_target_find_named(t->o->follow);
-
-	if (!pid)
-		return;
-	t->o->pid = pid;
-	if (fresh_state(t) || attach(t)) {
-		if (strcmp(t->err, t->said))
-			say(t, "%s; trying again", t->err);
-		snprintf(t->said, sizeof(t->said), "%s", t->err);
-		detach(t);
-		return;
-	}
-	t->said[0] = '\0';
-	if (t->routes)
-		vt_routes_set_unhealthy(t->routes, NULL);
-	say_attached(t);
 }
 
 /* Target gone or exec'd: end with the last state we have, or, following
@@ -768,7 +661,7 @@ static bool target_ended(struct vt_trace *t)
 		say(t, "target %d %s; waiting for the next valk process named "
 		       "%s", t->o->pid, rc == VT_TARGET_EEXEC
 		       ? "exec'd another program" : "exited", t->o->follow);
-		detach(t);
+		vt_trace_follow_detach(t);
 		return false;
 	}
 	say(t, "target %d %s; final state kept", t->o->pid,
@@ -841,28 +734,13 @@ static void budget_tick(struct vt_trace *t, uint64_t now)
 	t->overhead.slabs_read = t->budget.slabs_read;
 }
 
-/* A process held before its exec maps the runtime later: until then
- * there is nothing to read (and no event in the ring). */
-static int find_mapped(struct vt_trace *t)
-{
-	char err[512];
-
-	if (t->mapped)
-		return 0;
-	if (vt_target_open(t->o->pid, &t->target, err, sizeof(err)) ||
-	    open_snap(t))
-		return -1;
-	t->mapped = true;
-	return 0;
-}
-
 /* One tick's work: events, memory reads, counters, the report. */
-static void refresh(struct vt_trace *t, uint64_t now)
+void vt_trace_refresh(struct vt_trace *t, uint64_t now)
 {
 	bool due = now - t->last_reconcile_ms >= RECONCILE_MS;
 	struct vt_trace_rec_src rs;
 
-	if (find_mapped(t))
+	if (vt_trace_follow_mapped(t))
 		return;
 	if (vt_trace_rec_late_due(&t->rec, t->o)) {
 		update_meta(t);
@@ -908,13 +786,13 @@ static void on_tick(uv_timer_t *h)
 		return;
 	}
 	if (t->o->follow && !t->attached)
-		follow(t);
+		vt_trace_follow_try(t);
 	if (t->o->follow && !t->attached) {
 		if (t->routes)
 			vt_routes_tick(t->routes, now);
 		return;
 	}
-	refresh(t, now);
+	vt_trace_refresh(t, now);
 	if (t->routes)
 		vt_routes_tick(t->routes, now);
 	if (t->o->snapshot ||
@@ -1068,7 +946,7 @@ static int attach_probes(struct vt_trace *t, const char *obj, const char *uv)
 /* Probes first, so nothing between the read and the first event is lost
  * (the model drops events the image holds); a process held before its
  * exec is read once it has mapped its runtime. */
-static int attach(struct vt_trace *t)
+int vt_trace_attach(struct vt_trace *t)
 {
 	const struct vt_trace_opts *o = t->o;
 	const char *obj = o->runtime_path, *uv = o->uv_path;
@@ -1096,7 +974,7 @@ static int attach(struct vt_trace *t)
 		t->attached = true;
 		return 0;
 	}
-	if (open_snap(t)) {
+	if (vt_trace_open_snap(t)) {
 		snprintf(t->err, sizeof(t->err), "out of memory");
 		return -1;
 	}
@@ -1125,7 +1003,7 @@ static int attach(struct vt_trace *t)
 
 static void session_free(struct vt_trace *t)
 {
-	record_stop(t);
+	vt_trace_record_stop(t);
 	vt_probe_close(t->probe);
 	vt_snap_free(t->snap);
 	vt_figures_reader_free(t->figures);
@@ -1166,7 +1044,7 @@ int vt_trace_open(uv_loop_t *loop, struct vt_trace_opts *o,
 		rc = 1;
 		t->err[0] = '\0';	/* launch said why */
 	} else if (!rc && !o->follow) {
-		rc = attach(t);
+		rc = vt_trace_attach(t);
 	}
 	if (rc) {
 		snprintf(err, errlen, "%s", t->err);
@@ -1184,20 +1062,6 @@ int vt_trace_open(uv_loop_t *loop, struct vt_trace_opts *o,
 	uv_timer_start(&t->tick, on_tick, o->interval_ms, o->interval_ms);
 	*out = t;
 	return 0;
-}
-
-bool vt_trace_mapped(const struct vt_trace *t)
-{
-	return t->mapped;
-}
-
-bool vt_trace_held(struct vt_trace *t)
-{
-	if (!t->probe || vt_probe_holds(t->probe) <= t->holds)
-		return false;
-	t->holds++;
-	refresh(t, vt_proc_now_ms());
-	return true;
 }
 
 /* Who ran, for the report: its words joined by spaces. */
@@ -1239,7 +1103,7 @@ int vt_trace_end(struct vt_trace *t, struct vt_rep_proc *rep)
 	int rc = 0;
 
 	if (!t->stopping) {
-		refresh(t, vt_proc_now_ms());
+		vt_trace_refresh(t, vt_proc_now_ms());
 		t->stopping = true;
 	}
 	if (rep && t->report) {
@@ -1319,13 +1183,9 @@ int vt_trace_run(struct vt_trace_opts *o, const struct vt_result *res)
 		return VT_EXIT_USAGE;
 	}
 	if (o->follow)
-		follow(a.t);
-	if (o->follow && !a.t->attached) {
-		say(a.t, "waiting for a valk process named %s", o->follow);
-		detach(a.t);
-	} else if (!o->follow) {
-		say_attached(a.t);
-	}
+		vt_trace_follow_start(a.t);
+	else
+		vt_trace_say_attached(a.t);
 	if (o->record_path)
 		say(a.t, "recording to %s", o->record_path);
 	if (a.t->routes)

@@ -78,9 +78,6 @@ int vt_trace_run(struct vt_trace_opts *o, const struct vt_result *res);
 struct vt_trace;
 int vt_trace_open(uv_loop_t *loop, struct vt_trace_opts *o,
 		  struct vt_trace **out, char *err, size_t errlen);
-/* run: a thread stopped by SIGSTOP; true when it was one of the probes'
- * holds (the stop is not passed on), handled: memory read while held. */
-bool vt_trace_held(struct vt_trace *t);
 /* Ends the session while the process still exists (its memory is read a
  * last time, stacks symbolized): the report into rep when asked for, then
  * everything closed and freed on the loop. 0; 1 when the process never
