@@ -7,12 +7,27 @@
 #include <elfutils/libdwfl.h>
 #include <dwarf.h>
 
+#define PC_SLOTS 16384		/* return addresses symbolized, kept */
+#define POOL_MAX 32768		/* their frames, kept */
+
+/* A return address's frames: pool[first, first + n). */
+struct pc_frames {
+	uint64_t pc;		/* 0: an empty slot */
+	uint32_t first, n;
+};
+
 struct vt_sym {
 	Dwfl *dwfl;
 	int pid;
 	bool attached;			/* the unwinder's callbacks are set */
 	const struct vt_ustack *u;	/* the stack being unwound */
 	struct vt_sym_reach reach;	/* its reads so far (end: the last) */
+	/* Stacks share most of their addresses, and symbolizing one (the
+	 * DWARF scopes of its CU) costs far more than copying its frames. */
+	struct pc_frames *pcs;		/* open addressing, PC_SLOTS */
+	size_t npcs;
+	struct vt_rep_frame *pool;
+	size_t npool;
 };
 
 static const Dwfl_Callbacks callbacks = {
@@ -43,6 +58,8 @@ void vt_sym_close(struct vt_sym *s)
 		return;
 	if (s->dwfl)
 		dwfl_end(s->dwfl);
+	free(s->pcs);
+	free(s->pool);
 	free(s);
 }
 
@@ -146,33 +163,87 @@ static bool dwarf_frames(struct frames *f, Dwfl_Module *mod, uint64_t pc,
 	return any;
 }
 
+/* The frames of one return address, innermost first, into f. */
+static void pc_frames(struct vt_sym *s, struct frames *f, uint64_t pc)
+{
+	/* a return address: the call is the instruction before it */
+	uint64_t addr = pc ? pc - 1 : 0;
+	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
+	const char *module = NULL, *name;
+	struct vt_rep_frame *x;
+
+	if (mod)
+		module = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL,
+					  NULL, NULL);
+	if ((mod && dwarf_frames(f, mod, pc, addr, module)) ||
+	    !(x = next(f, pc, module)))
+		return;
+	name = mod ? dwfl_module_addrname(mod, addr) : NULL;
+	if (name) {
+		x->symbolized = true;
+		snprintf(x->func, sizeof(x->func), "%s", name);
+	}
+}
+
+/* pc's slot in the cache: its own, or the empty one it would take; NULL
+ * when the cache is full or cannot be had. */
+static struct pc_frames *pc_slot(struct vt_sym *s, uint64_t pc)
+{
+	size_t i = (size_t)((pc * 0x9e3779b97f4a7c15ull) >> 50) % PC_SLOTS;
+
+	if (!s->pcs && !(s->pcs = calloc(PC_SLOTS, sizeof(*s->pcs))))
+		return NULL;
+	for (size_t k = 0; k < PC_SLOTS; k++, i = (i + 1) % PC_SLOTS)
+		if (!s->pcs[i].pc || s->pcs[i].pc == pc)
+			return s->pcs[i].pc || s->npcs < PC_SLOTS / 2
+				       ? &s->pcs[i] : NULL;
+	return NULL;
+}
+
+/* pc's frames from the cache, symbolized and kept at the first use (when
+ * there is room; else symbolized each time): how many, in *out. One more
+ * than a report keeps says the chain went deeper. */
+static size_t cached(struct vt_sym *s, uint64_t pc,
+		     const struct vt_rep_frame **out,
+		     struct vt_rep_frame *scratch)
+{
+	struct pc_frames *c = pc ? pc_slot(s, pc) : NULL;
+	struct frames f = { scratch, 0, VT_REP_MAX_FRAMES + 1, false };
+
+	if (c && c->pc) {
+		*out = s->pool + c->first;
+		return c->n;
+	}
+	pc_frames(s, &f, pc);
+	*out = scratch;
+	if (!c || s->npool + f.n > POOL_MAX)
+		return f.n;
+	if (!s->pool && !(s->pool = malloc(POOL_MAX * sizeof(*s->pool))))
+		return f.n;
+	memcpy(s->pool + s->npool, scratch, f.n * sizeof(*scratch));
+	*c = (struct pc_frames){ pc, (uint32_t)s->npool, (uint32_t)f.n };
+	s->npool += f.n;
+	s->npcs++;
+	return f.n;
+}
+
 size_t vt_sym_frames(struct vt_sym *s, const uint64_t *pcs, size_t n,
 		     struct vt_rep_frame *out, size_t max, bool *truncated)
 {
-	struct frames f = { out, 0, max, false };
+	struct vt_rep_frame scratch[VT_REP_MAX_FRAMES + 1];
+	size_t got = 0;
 
-	for (size_t i = 0; i < n && !f.truncated; i++) {
-		/* a return address: the call is the instruction before it */
-		uint64_t addr = pcs[i] ? pcs[i] - 1 : 0;
-		Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
-		const char *module = NULL, *name;
-		struct vt_rep_frame *x;
+	*truncated = false;
+	for (size_t i = 0; i < n && !*truncated; i++) {
+		const struct vt_rep_frame *fr;
+		size_t k = cached(s, pcs[i], &fr, scratch), take;
 
-		if (mod)
-			module = dwfl_module_info(mod, NULL, NULL, NULL, NULL,
-						  NULL, NULL, NULL);
-		if (mod && dwarf_frames(&f, mod, pcs[i], addr, module))
-			continue;
-		if (!(x = next(&f, pcs[i], module)))
-			break;
-		name = mod ? dwfl_module_addrname(mod, addr) : NULL;
-		if (name) {
-			x->symbolized = true;
-			snprintf(x->func, sizeof(x->func), "%s", name);
-		}
+		take = k < max - got ? k : max - got;
+		memcpy(out + got, fr, take * sizeof(*fr));
+		got += take;
+		*truncated = take < k;
 	}
-	*truncated = f.truncated;
-	return f.n;
+	return got;
 }
 
 /* ---- DWARF unwinding of a copied stack ----------------------------------- */
