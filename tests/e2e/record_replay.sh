@@ -204,7 +204,7 @@ head -c $(( $(stat -c %s "$TMP/r.rec") - 7 )) "$TMP/r.rec" >"$TMP/cut.rec"
 	pass "replay of a cut file: the intact prefix, and where it was cut" || fail "replay of a cut file: exit $rc: $(cat "$TMP/e3")"
 p3=$(port)
 "$VT" attach "$SIM_PID" --duration 4 --history 0 --listen "127.0.0.1:$p3" -q 2>/dev/null &
-for _ in $(seq 1 60); do	# until it serves (a sanitized build attaches slowly)
+for _ in $(seq 1 200); do	# until it serves (a sanitized build, or a loaded machine, attaches slowly)
 	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$p3/api/history")
 	[ "$code" != 000 ] && break
 	sleep 0.1
