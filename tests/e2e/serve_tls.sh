@@ -6,8 +6,8 @@
 # client is told to use https://, a client offering only other protocols
 # gets the no_application_protocol alert, malformed and truncated records
 # end their connection, handshakes that stall or trickle are closed at the
-# idle limit, and the tracer serves on; fair serving holds (fair.py over
-# TLS). Bad certificate or key paths, or a key of another certificate, are
+# idle limit, and the tracer serves on; fair serving holds and idle
+# sessions keep no large buffers (fair.py over TLS). Bad certificate or key paths, or a key of another certificate, are
 # refused in one line with exit code 2 before attaching.
 . "$(dirname "$0")/../lib/common.sh"
 need_root

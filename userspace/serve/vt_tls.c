@@ -5,7 +5,9 @@
  * writing, and every limit the server puts on a connection (idle, stall,
  * held bytes, per-client share) holds whatever TLS is doing. Input is
  * fed a read at a time and only while the protocol takes plaintext, so
- * neither BIO grows past a read and a record. */
+ * neither BIO grows past a read and a record, or a response being sealed;
+ * and an emptied BIO that grew past VT_TLS_KEEP is replaced, so an idle
+ * connection does not keep the capacity of its largest burst. */
 #include <errno.h>
 #include <limits.h>
 #include <openssl/err.h>
@@ -18,6 +20,7 @@
 #include "serve/vt_tls.h"
 
 #define VT_TLS_SESSIONS 256	/* TLS 1.2 sessions kept for resumption */
+#define VT_TLS_KEEP (20 * 1024)	/* a BIO's buffer kept between uses */
 
 struct vt_tls {
 	SSL_CTX *ctx;
@@ -29,6 +32,18 @@ struct vt_tls_conn {
 	bool fed;		/* the first byte was looked at */
 	bool failed;		/* no more SSL calls but freeing */
 };
+
+/* A fresh memory BIO to replace b with, when b is empty but holds a
+ * buffer over VT_TLS_KEEP; else NULL. */
+static BIO *fresh(BIO *b)
+{
+	BUF_MEM *bm;
+
+	if (BIO_ctrl_pending(b) || BIO_get_mem_ptr(b, &bm) != 1 ||
+	    bm->max <= VT_TLS_KEEP)
+		return NULL;
+	return BIO_new(BIO_s_mem());
+}
 
 /* h2 first: a browser that offers both gets HTTP/2. */
 static const unsigned char alpn_ours[] = "\x02h2\x08http/1.1";
@@ -217,6 +232,7 @@ int vt_tls_conn_feed(struct vt_tls_conn *c, const char *data, size_t len)
 
 ssize_t vt_tls_conn_read(struct vt_tls_conn *c, char *dst, size_t cap)
 {
+	BIO *b;
 	int n;
 
 	if (c->failed)
@@ -227,7 +243,11 @@ ssize_t vt_tls_conn_read(struct vt_tls_conn *c, char *dst, size_t cap)
 	if (n > 0)
 		return n;
 	switch (SSL_get_error(c->ssl, n)) {
-	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_READ:	/* all read */
+		if ((b = fresh(c->rbio))) {
+			SSL_set0_rbio(c->ssl, b);	/* frees the old one */
+			c->rbio = b;
+		}
 		return 0;
 	case SSL_ERROR_ZERO_RETURN:	/* ours may follow */
 		return VT_TLS_CLOSED;
@@ -267,6 +287,7 @@ char *vt_tls_conn_take(struct vt_tls_conn *c, size_t *len)
 {
 	size_t n = BIO_ctrl_pending(c->wbio);
 	char *out = n && n <= INT_MAX ? malloc(n) : NULL;
+	BIO *b;
 
 	*len = n;
 	if (!out) {
@@ -275,5 +296,9 @@ char *vt_tls_conn_take(struct vt_tls_conn *c, size_t *len)
 		return NULL;
 	}
 	BIO_read(c->wbio, out, (int)n);
+	if ((b = fresh(c->wbio))) {
+		SSL_set0_wbio(c->ssl, b);	/* frees the old one */
+		c->wbio = b;
+	}
 	return out;
 }
