@@ -31,7 +31,7 @@
 # churn run; by default two are calibrated, see below), BENCH_HTTP_N
 # (20000), BENCH_HTTP_C (10), BENCH_RATE (20000), BENCH_WINDOW (2 s),
 # BENCH_REC_WINDOW (12 s, section 7),
-# BENCH_SLOTS (262144), VT_BUILD (build). Takes about 8 minutes.
+# BENCH_SLOTS (262144), VT_BUILD (build). Takes about 10 minutes.
 # Everything stays on 127.0.0.1. Exit 0 when every measurement ran (skips
 # included), 1 when one failed. The per-round records are kept in
 # $VT_BUILD/bench/results.txt.
