@@ -2,13 +2,15 @@
 # HTTPS (--tls-cert/--tls-key), with a certificate made for the test:
 # curl over HTTP/2 and HTTP/1.1 (chosen by ALPN) gets the JSON routes, both
 # SSE dialects and /metrics, the state exact against the stand-in's truth;
-# the token, its cookie and the Host check hold over TLS; a plain-HTTP
-# client is told to use https://, a client offering only other protocols
-# gets the no_application_protocol alert, malformed and truncated records
-# end their connection, handshakes that stall or trickle are closed at the
-# idle limit, and the tracer serves on; fair serving holds and idle
-# sessions keep no large buffers (fair.py over TLS). Bad certificate or key paths, or a key of another certificate, are
-# refused in one line with exit code 2 before attaching.
+# the token, its cookie and the Host check hold over TLS; TLS 1.2 serves
+# HTTP/2 too, TLS 1.1 is refused; a plain-HTTP client is told to use
+# https://, a client offering only other protocols gets the
+# no_application_protocol alert, malformed records end their connection,
+# handshakes that stall or trickle are closed at the idle limit, and the
+# tracer serves on; fair serving holds and idle sessions keep no large
+# buffers (fair.py over TLS). Bad certificate or key paths, or a key of
+# another certificate, are refused in one line with exit code 2 before
+# attaching.
 . "$(dirname "$0")/../lib/common.sh"
 need_root
 need_bins
@@ -86,6 +88,10 @@ got=$(curl -s --max-time 5 -o "$TMP/body" -w '%{http_code}' "http://127.0.0.1:$P
 out=$(echo | timeout 5 openssl s_client -connect "127.0.0.1:$PORT" -alpn spdy/3,h3 2>&1)
 grep -q "alert no application protocol" <<<"$out" && pass "ALPN without h2 or http/1.1: no_application_protocol alert" ||
 	fail "other ALPN: $(grep -i -m3 'alert\|error\|ALPN' <<<"$out")"
+got=$(cu --http2 --tlsv1.2 --tls-max 1.2 -o /dev/null -w '%{http_version} %{http_code}' "$U/healthz")
+[ "$got" = "2 200" ] && pass "TLS 1.2: HTTP/2" || fail "TLS 1.2: $got"
+cu -v --tlsv1.1 --tls-max 1.1 "$U/healthz" >"$TMP/out" 2>&1
+grep -q "alert protocol version" "$TMP/out" && pass "TLS 1.1: the protocol_version alert" || fail "TLS 1.1: $(grep -i -m2 'alert\|error' "$TMP/out")"
 got=$(cu --no-alpn -o /dev/null -w '%{http_version} %{http_code}' "$U/healthz")
 [ "$got" = "1.1 200" ] && pass "no ALPN: HTTP/1.1" || fail "no ALPN: $got"
 got=$(cu --no-alpn --http2-prior-knowledge -o /dev/null -w '%{http_version} %{http_code}' "$U/healthz")

@@ -935,6 +935,22 @@ static long rss_kib(void)
 	return k;
 }
 
+/* The "HTTP/1.1 200 " status lines in buf: *carry bytes kept from the
+ * last read, then k new ones; the last 12 are kept again for a status
+ * line split between reads. */
+static size_t count_200s(char *buf, size_t k, size_t *carry)
+{
+	size_t n = 0;
+
+	k += *carry;
+	for (char *q = buf; (q = memmem(q, buf + k - q, "HTTP/1.1 200 ", 13));
+	     q += 13)
+		n++;
+	*carry = k < 12 ? k : 12;
+	memmove(buf, buf + k - *carry, *carry);
+	return n;
+}
+
 /* Pipelined requests for 64 KiB answers, none read for a while: the server
  * stops parsing instead of buffering 2000 answers (125 MiB), and then
  * answers all of them in order once they are read. */
@@ -979,12 +995,7 @@ static void test_pipelining_bounded(struct harness *h)
 		if (k < 0)
 			continue;
 		got += k;
-		k += carry;
-		for (char *q = buf; (q = memmem(q, buf + k - q, "HTTP/1.1 200 ", 13));
-		     q += 13)
-			answers++;
-		carry = k < 12 ? (size_t)k : 12;	/* a split status line */
-		memmove(buf, buf + k - carry, carry);
+		answers += count_200s(buf, k, &carry);
 	}
 	CHECK_EQ_U64(answers, N);
 	printf("pipelining: %zu answers, %zu bytes\n", answers, got);
@@ -1487,8 +1498,57 @@ static bool tls_slurp(SSL *ssl, uv_loop_t *loop, char *buf, size_t cap,
 	return SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN;
 }
 
+/* Pipelined requests for 64 KiB answers in a TLS session, none read for
+ * a while: the server stops taking plaintext out of TLS as it stops
+ * parsing (no 19 MiB of answers queued), then answers all in order. */
+static void tls_pipelining(SSL_CTX *ctx, uv_loop_t *loop, int port)
+{
+	static const char get[] = "GET /big HTTP/1.1\r\nHost: x\r\n\r\n";
+	static const char last[] = "GET /big HTTP/1.1\r\nHost: x\r\n"
+				   "Connection: close\r\n\r\n";
+	enum { N = 300 };
+	size_t reqlen = (N - 1) * (sizeof(get) - 1) + sizeof(last) - 1;
+	size_t sent = 0, answers = 0, carry = 0;
+	char *reqs = malloc(reqlen), *p = reqs, buf[65536];
+	long rss0 = rss_kib(), grown;
+	int fd, k;
+	SSL *ssl = tls_dial(ctx, loop, port, 0, "\x08http/1.1", &fd);
+
+	for (int i = 0; i < N - 1; i++)
+		p = mempcpy(p, get, sizeof(get) - 1);
+	memcpy(p, last, sizeof(last) - 1);
+	for (uint64_t end = mono_ms() + 300; ssl && mono_ms() < end;) {
+		if (sent < reqlen && (k = SSL_write(ssl, reqs + sent,
+						    reqlen - sent)) > 0)
+			sent += k;
+		spin(loop, 5);
+	}
+	grown = rss_kib() - rss0;
+	printf("TLS pipelining: %zu of %zu request bytes sent unread, RSS "
+	       "grew %ld KiB\n", sent, reqlen, grown);
+	CHECK(ssl && grown < 8 * 1024);
+	for (uint64_t end = mono_ms() + 20000; ssl && mono_ms() < end;) {
+		if (sent < reqlen && (k = SSL_write(ssl, reqs + sent,
+						    reqlen - sent)) > 0)
+			sent += k;
+		k = SSL_read(ssl, buf + carry, sizeof(buf) - carry);
+		if (k <= 0 && SSL_get_error(ssl, k) != SSL_ERROR_WANT_READ)
+			break;
+		if (k <= 0) {
+			spin(loop, 1);
+			continue;
+		}
+		answers += count_200s(buf, k, &carry);
+	}
+	CHECK_EQ_U64(answers, N);
+	SSL_free(ssl);
+	close(fd);
+	free(reqs);
+}
+
 /* Over TLS: a request is answered and the session ends with
- * close_notify; plain HTTP and a foreign ALPN are refused; a handshake
+ * close_notify; pipelining is bounded; plain HTTP and a foreign ALPN are
+ * refused; a handshake
  * that stalls is closed at the idle limit, not before, and a client that
  * reads nothing of its stream at the stall limit; all is freed. */
 static void test_tls(void)
@@ -1508,6 +1568,8 @@ static void test_tls(void)
 	size_t n;
 	int fd, port;
 
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+			      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	CHECK_EQ_U64(vt_test_cert(dir, cert, key, sizeof(cert)), 0);
 	o.tls_cert = cert;
 	o.tls_key = key;
@@ -1528,6 +1590,7 @@ static void test_tls(void)
 	SSL_free(ssl);
 	close(fd);
 
+	tls_pipelining(ctx, &loop, port);
 	CHECK(!tls_dial(ctx, &loop, port, 0, "\x06spdy/3", &fd));
 	fd = dial(port);
 	send_all(fd, get, sizeof(get) - 1);
