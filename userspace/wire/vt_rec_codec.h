@@ -22,7 +22,7 @@ static inline bool vt_rec_room(struct vt_rec_buf *b, size_t n)
 
 static inline void vt_rec_put(struct vt_rec_buf *b, const void *p, size_t n)
 {
-	if (!vt_rec_room(b, n))
+	if (!n || !vt_rec_room(b, n))	/* nothing: b->p may be NULL */
 		return;
 	memcpy(b->p + b->len, p, n);
 	b->len += n;
