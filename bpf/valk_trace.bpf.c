@@ -27,6 +27,9 @@ const volatile bool hold = false;
  * for code without them also copied (want_ustacks). */
 const volatile bool want_stacks = false;
 const volatile bool want_ustacks = false;
+/* The one-trap sites after the head CAS (VT_P_ACQUIRE_POP, _RELEASE_PUSH,
+ * _RELEASE_PTR_PUSH), in that order. */
+const volatile struct vt_bpf_cas cas[3] = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -439,10 +442,41 @@ int BPF_KRETPROBE(aio_start_ret, __u64 sys)
 CONN_PROBE(conn_transition, VT_P_CONN_TRANSITION_ENTRY,
 	   VT_P_CONN_TRANSITION_RET, a1, (rc & 0xff))
 CONN_PROBE(conn_init, VT_P_CONN_INIT_ENTRY, VT_P_CONN_INIT_RET, a1, 1)
-CONN_PROBE(begin_headers, VT_P_BEGIN_HEADERS_ENTRY, VT_P_BEGIN_HEADERS_RET,
-	   a3, 1)
-CONN_PROBE(stream_close, VT_P_STREAM_CLOSE_ENTRY, VT_P_STREAM_CLOSE_RET,
-	   a4, 1)
+
+/* The HTTP/2 stream callbacks write the connection's diag state inline
+ * and return nothing the collector needs: their entry names the handle
+ * (user_data) and the collector reads it from memory. */
+static __always_inline void conn_touched(__u64 conn, __u32 probe)
+{
+	struct vt_event *e;
+
+	if (!is_target())
+		return;
+	count_hit(probe);
+	if (!conn)
+		return;
+	e = ev_reserve(VT_EV_CONN, probe);
+	if (!e)
+		return;
+	e->conn.handle = conn;
+	e->conn.diag = VT_DIAG_UNREAD;
+	ev_submit(e);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(begin_headers_entry, __u64 session, __u64 frame, __u64 conn)
+{
+	conn_touched(conn, VT_P_BEGIN_HEADERS_ENTRY);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(stream_close_entry, __u64 session, __u64 stream, __u64 code,
+	       __u64 conn)
+{
+	conn_touched(conn, VT_P_STREAM_CLOSE_ENTRY);
+	return 0;
+}
 
 /* libuv's uv_read_start: the runtime writes a new connection's ACTIVE diag
  * directly just before it starts reading; stream->data is the handle. */
@@ -489,6 +523,114 @@ int BPF_KRETPROBE(owner_ret, __u64 idx)
 	e->owner.index = idx & 0xffff;
 	__builtin_memcpy(e->owner.name, s.name, sizeof(e->owner.name));
 	ev_submit(e);
+	return 0;
+}
+
+/* Where a register of enum vt_reg is in struct pt_regs. */
+static __always_inline __u32 reg_off(__u8 r)
+{
+	switch (r) {
+	case VT_R_AX: return offsetof(struct pt_regs, ax);
+	case VT_R_BX: return offsetof(struct pt_regs, bx);
+	case VT_R_CX: return offsetof(struct pt_regs, cx);
+	case VT_R_DX: return offsetof(struct pt_regs, dx);
+	case VT_R_SI: return offsetof(struct pt_regs, si);
+	case VT_R_DI: return offsetof(struct pt_regs, di);
+	case VT_R_BP: return offsetof(struct pt_regs, bp);
+	case VT_R_SP: return offsetof(struct pt_regs, sp);
+	case VT_R_8: return offsetof(struct pt_regs, r8);
+	case VT_R_9: return offsetof(struct pt_regs, r9);
+	case VT_R_10: return offsetof(struct pt_regs, r10);
+	case VT_R_11: return offsetof(struct pt_regs, r11);
+	case VT_R_12: return offsetof(struct pt_regs, r12);
+	case VT_R_13: return offsetof(struct pt_regs, r13);
+	case VT_R_14: return offsetof(struct pt_regs, r14);
+	default: return offsetof(struct pt_regs, r15);
+	}
+}
+
+/* The context cannot be indexed by a variable: a copy on the stack can. */
+static __always_inline __u64 reg_of(const struct pt_regs *regs, __u8 r)
+{
+	__u32 off = reg_off(r);
+
+	if (off > sizeof(*regs) - sizeof(__u64))
+		return 0;
+	return *(const __u64 *)((const char *)regs + off);
+}
+
+#define X86_ZF (1u << 6)
+
+/* On the jump after the head CAS: the slab and slot when the CAS took
+ * (every failed attempt passes here too, and retries). */
+static __always_inline bool cas_took(struct pt_regs *ctx, __u32 i,
+				     __u64 *slab, __u64 *slot)
+{
+	struct pt_regs r;
+
+	if (!!(ctx->flags & X86_ZF) != cas[i].zf_ok ||
+	    bpf_probe_read_kernel(&r, sizeof(r), ctx))
+		return false;
+	*slab = reg_of(&r, cas[i].slab_reg) + (__s64)cas[i].slab_add;
+	*slot = reg_of(&r, cas[i].tag_reg) & 0xffffffff;
+	return true;
+}
+
+/* The slot is popped; its bitmap bit and version bump are just ahead. */
+SEC("uprobe")
+int slab_pop(struct pt_regs *ctx)
+{
+	struct vt_event *e;
+	__u64 slab, slot;
+
+	if (!is_target())
+		return 0;
+	count_hit(VT_P_ACQUIRE_POP);
+	if (!cas_took(ctx, 0, &slab, &slot))
+		return 0;
+	e = ev_reserve(VT_EV_ACQUIRE, VT_P_ACQUIRE_POP);
+	if (!e)
+		return 0;
+	e->acquire.slab = slab;
+	e->acquire.slot = slot;
+	e->acquire.version = read_u64(slab + off.slab_version) + 1;
+	e->acquire.peak = read_u64(slab + off.slab_peak);
+	ev_submit(e);
+	return 0;
+}
+
+/* The slot is pushed, its bit cleared and the version bumped before:
+ * the version read now bounds nothing (0, see struct vt_ev_release). */
+static __always_inline void push_event(struct pt_regs *ctx, __u32 probe,
+				       __u32 i)
+{
+	struct vt_event *e;
+	__u64 slab, slot;
+
+	if (!is_target())
+		return;
+	count_hit(probe);
+	if (!cas_took(ctx, i, &slab, &slot))
+		return;
+	e = ev_reserve(VT_EV_RELEASE, probe);
+	if (!e)
+		return;
+	e->release.slab = slab;
+	e->release.slot = slot;
+	ev_submit(e);
+}
+
+SEC("uprobe")
+int slab_push(struct pt_regs *ctx)
+{
+	push_event(ctx, VT_P_RELEASE_PUSH, 1);
+	return 0;
+}
+
+SEC("uprobe")
+int slab_push_ptr(struct pt_regs *ctx)
+{
+	push_event(ctx, VT_P_RELEASE_PTR_PUSH, 2);
 	return 0;
 }
 

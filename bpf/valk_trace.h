@@ -38,12 +38,33 @@ enum vt_probe_id {
 	VT_P_OWNER_ENTRY,
 	VT_P_OWNER_RET,
 	VT_P_BEGIN_HEADERS_ENTRY,
-	VT_P_BEGIN_HEADERS_RET,
+	VT_P_BEGIN_HEADERS_RET,	/* retired: the stream callbacks are probed */
 	VT_P_STREAM_CLOSE_ENTRY,
-	VT_P_STREAM_CLOSE_RET,
+	VT_P_STREAM_CLOSE_RET,	/* at entry only; the ids keep their place */
 	VT_P_RELEASE_PTR,
 	VT_P_READ_START,
+	/* one-trap sites inside the slab operations (target/vt_cas.h), in
+	 * place of the entry/return pair and the entry probes above */
+	VT_P_ACQUIRE_POP,
+	VT_P_RELEASE_PUSH,
+	VT_P_RELEASE_PTR_PUSH,
 	VT_P_COUNT,
+};
+
+/* General registers as struct vt_bpf_cas names them. */
+enum vt_reg { VT_R_AX, VT_R_BX, VT_R_CX, VT_R_DX, VT_R_SI, VT_R_DI, VT_R_BP,
+	      VT_R_SP, VT_R_8, VT_R_9, VT_R_10, VT_R_11, VT_R_12, VT_R_13,
+	      VT_R_14, VT_R_15, VT_R_COUNT };
+
+/* What a probe on the jump after a slab's head CAS reads: the slab is
+ * register slab_reg + slab_add, the slot the low 32 bits of tag_reg, and
+ * the CAS took when the zero flag equals zf_ok. */
+struct vt_bpf_cas {
+	__s32 slab_add;
+	__u8 slab_reg;		/* enum vt_reg */
+	__u8 tag_reg;
+	__u8 zf_ok;
+	__u8 pad;
 };
 
 /* Addresses are the target's. A bitmap_version is the slab's change
@@ -52,7 +73,9 @@ enum vt_probe_id {
 struct vt_ev_acquire {
 	__u64 slab;		/* valk_slab_t * */
 	__u64 slot;		/* item->handle */
-	__u64 version;		/* bitmap_version after the acquire's bump */
+	__u64 version;		/* bitmap_version after the acquire's bump:
+				 * read after it (return probe), or before
+				 * it + 1 (VT_P_ACQUIRE_POP) */
 	__u64 peak;		/* peakUsed */
 	__u32 stack;		/* 1 + its call stack's id, 0: none captured */
 	__u32 ustack;		/* its struct vt_ustack's seq, 0: none */
@@ -86,7 +109,9 @@ struct vt_ev_acquire_fail {
 struct vt_ev_release {
 	__u64 slab;
 	__u64 slot;
-	__u64 version;		/* bitmap_version after the release's bump */
+	__u64 version;		/* bitmap_version after the release's bump, at
+				 * most: read before it, + 1; 0 where read
+				 * after it (no lower bound) */
 };
 
 struct vt_ev_slab_new {
@@ -103,11 +128,15 @@ struct vt_ev_aio_start {
 	__u64 sys;		/* valk_aio_system_t * */
 };
 
-/* A handle's connection record, read as the probe fired. */
+/* A handle's connection record, read as the probe fired; or, with diag
+ * VT_DIAG_UNREAD, a handle a function is about to change (an entry
+ * probe): the collector reads it from memory at its next drains. */
+#define VT_DIAG_UNREAD 0xffffffffu
+
 struct vt_ev_conn {
 	__u64 handle;		/* valk_aio_handle_t * (the slot's payload) */
 	__u32 kind;		/* handle kind word */
-	__u32 diag;		/* http.diag.state */
+	__u32 diag;		/* http.diag.state, or VT_DIAG_UNREAD */
 	__u16 owner;		/* http.diag.owner_idx */
 };
 
@@ -141,6 +170,7 @@ struct vt_bpf_offsets {
 	__u32 item_data;	/* valk_slab_item_t.data */
 	__u32 slab_peak;	/* valk_slab_t.peakUsed */
 	__u32 slab_version;	/* valk_slab_t.bitmap_version */
+	__u32 slab_num_free;	/* valk_slab_t.numFree */
 	__u32 handle_kind;	/* valk_aio_handle_t.kind */
 	__u32 diag_state;	/* valk_aio_handle_t.http.diag.state */
 	__u32 diag_owner;	/* valk_aio_handle_t.http.diag.owner_idx */

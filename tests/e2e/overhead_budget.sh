@@ -14,7 +14,9 @@ need_serve_tools
 
 doc() { curl -sf "$VT_URL/api/diagnostics/memory" >"$1"; }
 overhead() { jq -r ".tracer.overhead.$2" "$1"; }
-hits() { jq -r --arg n "$2" '.tracer.probes[] | select(.name == $n) | .hits' "$1"; }
+# hits FILE PREFIX: the hits of the probes named so (an acquire's probe
+# is its entry, or its CAS site ":pop")
+hits() { jq -r --arg n "$2" '[.tracer.probes[] | select(.name | startswith($n)) | .hits] | add' "$1"; }
 
 # wait_log PATTERN SECONDS: true once the tracer said it
 wait_log() {

@@ -276,6 +276,61 @@ static void test_events(void)
 	vt_state_free(s);
 }
 
+/* A connection a stream callback is about to change (its entry probe,
+ * VT_DIAG_UNREAD) is read from memory at two drains, the first of which
+ * may come before the callback's write; the header's monotonic counters
+ * raise the slab's (the CAS-site probes see neither failed acquires nor
+ * the acquire's own peak update). */
+static void test_unread_and_maxima(void)
+{
+	struct vt_state *s = vt_state_new(1000);
+	struct img m;
+	const struct vt_slab *sl;
+	struct vt_event ev;
+	uint64_t pslab[4], pslot[4], gen;
+
+	img_init(&m, ADDR, VT_SLAB_HANDLES, 16);
+	vt_state_slab_load(s, &m.v, 1000);
+	sl = vt_state_slab_find(s, ADDR);
+	ev = ev_slot(VT_EV_ACQUIRE, ADDR, 5, 2000);
+	ev.acquire.version = 1;
+	vt_state_apply(s, &ev);
+	vt_state_slot_typed(s, ADDR, 5, VT_HK_HTTP_CONN, VT_DIAG_IDLE, 2);
+	CHECK(sl->states[5] == 'I' && !sl->pending[5]);
+	ev = ev_conn(ADDR, 5, 0, VT_DIAG_UNREAD, 0, 2001);
+	CHECK(vt_state_apply(s, &ev) == 0);
+	CHECK(sl->states[5] == 'I');	/* unchanged until read */
+	CHECK_EQ_U64(vt_state_pending_kinds(s, pslab, pslot, 4), 1);
+	CHECK_EQ_U64(pslot[0], 5);
+	/* the first read raced the callback: still idle; read once more */
+	vt_state_slot_typed(s, ADDR, 5, VT_HK_HTTP_CONN, VT_DIAG_IDLE, 2);
+	CHECK_EQ_U64(vt_state_pending_kinds(s, pslab, pslot, 4), 1);
+	vt_state_slot_typed(s, ADDR, 5, VT_HK_HTTP_CONN, VT_DIAG_ACTIVE, 2);
+	CHECK(sl->states[5] == 'A' && !sl->pending[5]);
+	CHECK_EQ_U64(vt_state_pending_kinds(s, pslab, pslot, 4), 0);
+	/* on a free slot it changes nothing */
+	ev = ev_conn(ADDR, 6, 0, VT_DIAG_UNREAD, 0, 2002);
+	CHECK(vt_state_apply(s, &ev) == 0);
+	CHECK_EQ_U64(vt_state_pending_kinds(s, pslab, pslot, 4), 0);
+
+	m.v.hwm = 7;
+	m.v.overflow = 3;
+	gen = vt_state_generation(s);
+	CHECK(vt_state_slab_maxima(s, &m.v) == 1);
+	CHECK(vt_state_generation(s) > gen);
+	CHECK_EQ_U64(sl->hwm, 7);
+	CHECK_EQ_U64(sl->overflow, 3);
+	m.v.hwm = 2;	/* a lower (older) figure never lowers them */
+	m.v.overflow = 1;
+	CHECK(vt_state_slab_maxima(s, &m.v) == 0);
+	CHECK_EQ_U64(sl->hwm, 7);
+	m.v.hwm = 17;	/* above numItems: not a slab's */
+	CHECK(vt_state_slab_maxima(s, &m.v) == 0);
+	CHECK_EQ_U64(sl->hwm, 7);
+	img_fini(&m);
+	vt_state_free(s);
+}
+
 static void test_owners(void)
 {
 	struct vt_state *s = vt_state_new(0);
@@ -1010,6 +1065,7 @@ int main(void)
 	test_load();
 	test_order();
 	test_events();
+	test_unread_and_maxima();
 	test_owners();
 	test_in_image();
 	test_reconcile();

@@ -9,10 +9,12 @@ void vt_budget_init(struct vt_budget *b, double max_pct,
 	memset(b, 0, sizeof(*b));
 	b->max_pct = max_pct;
 	memcpy(b->hit_us, hit_us, sizeof(b->hit_us));
-	/* until a window measures it: an acquire pays its entry and return,
-	 * a release its probe; half of each per operation */
+	/* until a window measures it: an acquire pays its entry and return
+	 * or its CAS site, a release its probe; half of each per operation
+	 * (a probe the target does not have costs 0) */
 	b->op_us = (hit_us[VT_P_ACQUIRE_ENTRY] + hit_us[VT_P_ACQUIRE_RET] +
-		    hit_us[VT_P_RELEASE]) / 2;
+		    hit_us[VT_P_ACQUIRE_POP] + hit_us[VT_P_RELEASE] +
+		    hit_us[VT_P_RELEASE_PUSH]) / 2;
 }
 
 /* The share of the target's CPU that added_us of probe work is, when cpu

@@ -22,8 +22,9 @@
 #define VT_BUDGET_SLAB_PROBES                                              \
 	((1u << VT_P_ACQUIRE_ENTRY) | (1u << VT_P_ACQUIRE_RET) |           \
 	 (1u << VT_P_RELEASE) | (1u << VT_P_RELEASE_PTR) |                 \
-	 (1u << VT_P_BEGIN_HEADERS_ENTRY) | (1u << VT_P_BEGIN_HEADERS_RET) | \
-	 (1u << VT_P_STREAM_CLOSE_ENTRY) | (1u << VT_P_STREAM_CLOSE_RET))
+	 (1u << VT_P_ACQUIRE_POP) | (1u << VT_P_RELEASE_PUSH) |            \
+	 (1u << VT_P_RELEASE_PTR_PUSH) |                                   \
+	 (1u << VT_P_BEGIN_HEADERS_ENTRY) | (1u << VT_P_STREAM_CLOSE_ENTRY))
 
 #define VT_BUDGET_WINDOW_MS 1000
 #define VT_BUDGET_CALM 3	/* windows in a row that fit before re-attach */

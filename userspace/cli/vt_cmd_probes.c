@@ -86,6 +86,7 @@ int vt_cmd_probes(int argc, char **argv)
 		.pid = a.pid,
 		.obj_path = t.open_path,
 		.uv_path = t.uv_path,
+		.off = vt_sites_offsets(&l),
 		.release_inlined = !l.release_ptr_calls_release,
 	};
 	if (vt_sites_plan(&po, &s, err, sizeof(err))) {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/vt_sites.h"
+#include "target/vt_cas.h"
 
 /* The calibration measures the classes in vt_site's order. */
 _Static_assert(VT_SITE_NCLASS == VT_PROBE_CLASSES, "site classes");
@@ -27,10 +28,61 @@ static struct vt_site_need function_need(const char *func,
 	return n;
 }
 
+struct vt_bpf_offsets vt_sites_offsets(const struct vt_layout *l)
+{
+	return (struct vt_bpf_offsets){
+		.item_handle = l->off[VT_L_ITEM_HANDLE],
+		.item_data = l->off[VT_L_ITEM_DATA],
+		.slab_peak = l->off[VT_L_SLAB_PEAK],
+		.slab_version = l->off[VT_L_SLAB_VERSION],
+		.slab_num_free = l->off[VT_L_SLAB_NUM_FREE],
+		.handle_kind = l->off[VT_L_HANDLE_KIND],
+		.diag_state = l->off[VT_L_HANDLE_DIAG_STATE],
+		.diag_owner = l->off[VT_L_HANDLE_DIAG_OWNER],
+		.uv_data = 0,	/* uv_handle_t starts with `void *data` */
+	};
+}
+
+/* The CAS sites of the slab operations that have one and where it costs
+ * no more than the entry's probes (a 5-byte nop at the entry is cheaper
+ * for a release); a tie goes to the CAS site, one trap instead of two. */
+static void plan_cas(struct vt_probe_opts *o, struct vt_site site[])
+{
+	static const enum vt_probe_id ops[VT_CAS_SITES] = {
+		VT_P_ACQUIRE_ENTRY, VT_P_RELEASE, VT_P_RELEASE_PTR,
+	};
+
+	for (int k = 0; k < VT_CAS_SITES; k++) {
+		const char *func = vt_probe_spec(ops[k])->func;
+		struct vt_cas_need need = { k == 0, o->off.slab_num_free,
+					    o->off.slab_peak };
+		struct vt_site_need at_entry = { vt_probe_spec(ops[k])->args,
+						 k == 0 };
+		struct vt_cas_site c;
+		struct vt_site e;
+		char err[256];
+
+		o->at_cas[k] = false;
+		if (o->stacks || vt_cas_find(o->obj_path, func, need, &c))
+			continue;
+		if (!vt_site_find(o->obj_path, func, at_entry, &e, err,
+				  sizeof(err)) &&
+		    vt_site_cost_us(e.cls) + (k == 0 ? RET_COST_US : 0) <
+			    vt_site_cost_us(c.site.cls))
+			continue;
+		o->at_cas[k] = true;
+		o->cas[k] = c.regs;
+		site[k] = c.site;
+	}
+}
+
 int vt_sites_plan(struct vt_probe_opts *o, struct vt_sites *out, char *err,
 		  size_t errlen)
 {
+	struct vt_site cas[VT_CAS_SITES];
+
 	memset(out, 0, sizeof(*out));
+	plan_cas(o, cas);
 	for (int i = 0; i < VT_P_COUNT; i++) {
 		const struct vt_probe_spec *s = vt_probe_spec(i);
 		const char *path = s->need == VT_NEED_UV ? o->uv_path
@@ -38,8 +90,10 @@ int vt_sites_plan(struct vt_probe_opts *o, struct vt_sites *out, char *err,
 
 		if (!vt_probe_wanted(i, o))
 			continue;
-		if (vt_site_find(path, s->func, function_need(s->func, o),
-				 &out->site[i], err, errlen))
+		if (s->at_cas)
+			out->site[i] = cas[s->cas];
+		else if (vt_site_find(path, s->func, function_need(s->func, o),
+				      &out->site[i], err, errlen))
 			return -1;
 		out->wanted[i] = true;
 		o->offsets[i] = out->site[i].file_off;

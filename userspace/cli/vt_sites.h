@@ -1,8 +1,10 @@
-/* vt_sites: the probe plan of one target. Every probe the target needs
- * goes on the cheapest exact site of its function (vt_site); the probes
- * of one function share one site, so an entry and a return probe cost one
- * trap at the entry, and the site of a function with a return probe keeps
- * the entry's stack pointer. */
+/* vt_sites: the probe plan of one target. A slab operation is probed once,
+ * on the jump after its head CAS, where its code proves that site
+ * (vt_cas) and no call stacks are wanted (a stack is taken at the
+ * acquire's return); every other probe goes on the cheapest exact site of
+ * its function (vt_site); the probes of one function share one site, so
+ * an entry and a return probe cost one trap at the entry, and the site of
+ * a function with a return probe keeps the entry's stack pointer. */
 #ifndef VT_SITES_H
 #define VT_SITES_H
 
@@ -10,6 +12,7 @@
 #include <stddef.h>
 
 #include "probe/vt_probe.h"
+#include "target/vt_layout.h"
 #include "target/vt_site.h"
 #include "target/vt_target.h"
 #include "wire/vt_wire.h"
@@ -18,6 +21,9 @@ struct vt_sites {
 	bool wanted[VT_P_COUNT];
 	struct vt_site site[VT_P_COUNT];
 };
+
+/* What the BPF programs read, from the layout. */
+struct vt_bpf_offsets vt_sites_offsets(const struct vt_layout *l);
 
 /* Fills out and o->offsets for the probes o wants (o's paths and
  * release_inlined set). 0, or -1 with a one-line reason. */

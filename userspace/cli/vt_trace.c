@@ -129,19 +129,6 @@ int vt_trace_open_snap(struct vt_trace *t)
 	return t->snap && t->figures ? 0 : -1;
 }
 
-static struct vt_bpf_offsets bpf_offsets(const struct vt_layout *l)
-{
-	return (struct vt_bpf_offsets){
-		.item_handle = l->off[VT_L_ITEM_HANDLE],
-		.item_data = l->off[VT_L_ITEM_DATA],
-		.slab_peak = l->off[VT_L_SLAB_PEAK],
-		.slab_version = l->off[VT_L_SLAB_VERSION],
-		.handle_kind = l->off[VT_L_HANDLE_KIND],
-		.diag_state = l->off[VT_L_HANDLE_DIAG_STATE],
-		.diag_owner = l->off[VT_L_HANDLE_DIAG_OWNER],
-		.uv_data = 0,	/* uv_handle_t starts with `void *data` */
-	};
-}
 
 /* ---- memory reads ------------------------------------------------------ */
 
@@ -242,7 +229,9 @@ static bool geometry_changed(struct vt_trace *t, const struct vt_slab *sl,
 }
 
 /* Events mode reads no slab but checks each header once per reconcile
- * interval: true when that settled it. An invalid slab is read in full
+ * interval, and takes its high-water mark and overflow count (no probe
+ * sees them where acquires are probed at their CAS): true when that
+ * settled it. An invalid slab is read in full
  * until a settled image replaces its state. */
 static bool check_only(struct vt_trace *t, const struct vt_slab *sl)
 {
@@ -254,7 +243,11 @@ static bool check_only(struct vt_trace *t, const struct vt_slab *sl)
 		slab_failed(t, sl->addr, sl->system, sl->kind);
 		return true;
 	}
-	return !geometry_changed(t, sl, &img);
+	if (geometry_changed(t, sl, &img))
+		return false;
+	if (vt_state_slab_maxima(t->state, &img) && t->rec.rec)
+		vt_record_slab(t->rec.rec, sl);
+	return true;
 }
 
 static int load_slab(struct vt_trace *t, uint64_t addr, int system,
@@ -280,6 +273,7 @@ static int load_slab(struct vt_trace *t, uint64_t addr, int system,
 		break;
 	case LOAD_RECONCILE:
 	case LOAD_CHECK:
+		vt_state_slab_maxima(t->state, &img);
 		/* no drain since the tick's: events the read raced are still
 		 * in the ring, told apart by version once a repair adopts it */
 		vt_state_slab_reconcile(t->state, &img, vt_proc_now_ms());
@@ -920,7 +914,7 @@ static int attach_probes(struct vt_trace *t, const char *obj, const char *uv)
 		.pid = o->pid,
 		.obj_path = obj,
 		.uv_path = uv,
-		.off = bpf_offsets(&t->layout),
+		.off = vt_sites_offsets(&t->layout),
 		.release_inlined = !t->layout.release_ptr_calls_release,
 		.ringbuf_bytes = o->ringbuf_bytes,
 		.hold = o->runtime_path != NULL,

@@ -406,6 +406,21 @@ int vt_state_slab_reconcile(struct vt_state *s,
 	return 0;
 }
 
+int vt_state_slab_maxima(struct vt_state *s, const struct vt_slab_image *img)
+{
+	struct vt_slab *sl = slab_get(s, img->addr);
+
+	if (!sl || (img->hwm <= sl->hwm && img->overflow <= sl->overflow) ||
+	    img->hwm > sl->total)
+		return 0;
+	if (img->hwm > sl->hwm)
+		sl->hwm = img->hwm;
+	if (img->overflow > sl->overflow)
+		sl->overflow = img->overflow;
+	s->generation++;
+	return 1;
+}
+
 int vt_state_slab_sample(struct vt_state *s, const struct vt_slab_image *img,
 			 uint64_t now_ms)
 {
@@ -783,6 +798,9 @@ static struct vt_slab *handle_slot(const struct vt_state *s, uint64_t p,
 /* A connecting connection gets its owner from static code no probe sees
  * (the runtime's accept path), so it is read again each tick until it
  * leaves the connecting state. */
+/* A pending handle read from memory twice, a drain apart. */
+#define PENDING_TWICE 2
+
 static bool still_typing(char letter)
 {
 	return letter == 'N';
@@ -799,6 +817,12 @@ static int apply_conn(struct vt_state *s, uint64_t ts_ns,
 		return ignore(s);
 	if (in_image(sl, ts_ns) || !vt_slab_bit(sl->bitmap, slot))
 		return 0;
+	if (e->diag == VT_DIAG_UNREAD) {
+		/* read at this drain and the next: the first read may come
+		 * before the function's write */
+		sl->pending[slot] = PENDING_TWICE;
+		return 0;
+	}
 	c = vt_state_letter(e->kind, e->diag);
 	sl->states[slot] = c;
 	sl->owners[slot] = is_conn_letter(c) ? e->owner : VT_OWNER_NONE;
@@ -852,6 +876,24 @@ int vt_state_apply(struct vt_state *s, const struct vt_event *ev)
 
 /* ---- pending handle kinds -------------------------------------------------- */
 
+/* The first nonzero byte in [p, end), or NULL; a word at a time, as the
+ * handle slab is scanned every tick. */
+static const uint8_t *next_pending(const uint8_t *p, const uint8_t *end)
+{
+	uint64_t w;
+
+	while (end - p >= 8) {
+		memcpy(&w, p, 8);
+		if (w)
+			break;
+		p += 8;
+	}
+	for (; p < end; p++)
+		if (*p)
+			return p;
+	return NULL;
+}
+
 size_t vt_state_pending_kinds(const struct vt_state *s, uint64_t *slab,
 			      uint64_t *slot, size_t max)
 {
@@ -861,7 +903,7 @@ size_t vt_state_pending_kinds(const struct vt_state *s, uint64_t *slab,
 		const struct vt_slab *sl = s->slabs[i];
 		const uint8_t *p = sl->pending, *end = p ? p + sl->total : NULL;
 
-		while (p && n < max && (p = memchr(p, 1, (size_t)(end - p)))) {
+		while (p && n < max && (p = next_pending(p, end))) {
 			slab[n] = sl->addr;
 			slot[n++] = (uint64_t)(p - sl->pending);
 			p++;
@@ -885,7 +927,7 @@ void vt_state_slot_typed(struct vt_state *s, uint64_t slab, uint64_t slot,
 		s->generation++;
 	sl->states[slot] = c;
 	sl->owners[slot] = owner;
-	sl->pending[slot] = still_typing(c);
+	sl->pending[slot] = still_typing(c) || sl->pending[slot] == PENDING_TWICE;
 }
 
 /* ---- read access ------------------------------------------------------------ */

@@ -18,42 +18,50 @@
  * it is a return probe, which arguments its program reads, and whether
  * this target needs it at all. */
 #define A(n) (1u << (n))
+#define N -1, false	/* no CAS site */
 static const struct vt_probe_spec spec_table[VT_P_COUNT] = {
-	[VT_P_ACQUIRE_ENTRY] = { "valk_slab_aquire", false, A(0), VT_NEED_ALWAYS },
-	[VT_P_ACQUIRE_RET] = { "valk_slab_aquire", true, 0, VT_NEED_ALWAYS },
+	[VT_P_ACQUIRE_ENTRY] = { "valk_slab_aquire", false, A(0),
+				 VT_NEED_ALWAYS, 0, false },
+	[VT_P_ACQUIRE_RET] = { "valk_slab_aquire", true, 0, VT_NEED_ALWAYS, 0,
+			       false },
 	[VT_P_RELEASE] = { "valk_slab_release", false, A(0) | A(1),
-			   VT_NEED_ALWAYS },
+			   VT_NEED_ALWAYS, 1, false },
 	[VT_P_RELEASE_PTR] = { "valk_slab_release_ptr", false, A(0) | A(1),
-			       VT_NEED_RELEASE_INLINED },
+			       VT_NEED_RELEASE_INLINED, 2, false },
+	[VT_P_ACQUIRE_POP] = { "valk_slab_aquire", false, 0, VT_NEED_ALWAYS,
+			       0, true },
+	[VT_P_RELEASE_PUSH] = { "valk_slab_release", false, 0, VT_NEED_ALWAYS,
+				1, true },
+	[VT_P_RELEASE_PTR_PUSH] = { "valk_slab_release_ptr", false, 0,
+				    VT_NEED_RELEASE_INLINED, 2, true },
 	[VT_P_SLAB_NEW_ENTRY] = { "valk_slab_new", false, A(0) | A(1),
-				  VT_NEED_ALWAYS },
-	[VT_P_SLAB_NEW_RET] = { "valk_slab_new", true, 0, VT_NEED_ALWAYS },
-	[VT_P_SLAB_FREE] = { "valk_slab_free", false, A(0), VT_NEED_ALWAYS },
+				  VT_NEED_ALWAYS, N },
+	[VT_P_SLAB_NEW_RET] = { "valk_slab_new", true, 0, VT_NEED_ALWAYS, N },
+	[VT_P_SLAB_FREE] = { "valk_slab_free", false, A(0), VT_NEED_ALWAYS, N },
 	[VT_P_AIO_START_RET] = { "valk_aio_start_with_config", true, 0,
-				 VT_NEED_ALWAYS },
+				 VT_NEED_ALWAYS, N },
 	[VT_P_CONN_TRANSITION_ENTRY] = { "valk_conn_transition", false, A(0),
-					 VT_NEED_ALWAYS },
+					 VT_NEED_ALWAYS, N },
 	[VT_P_CONN_TRANSITION_RET] = { "valk_conn_transition", true, 0,
-				       VT_NEED_ALWAYS },
+				       VT_NEED_ALWAYS, N },
 	[VT_P_CONN_INIT_ENTRY] = { "__valk_conn_set_init_state", false, A(0),
-				   VT_NEED_ALWAYS },
+				   VT_NEED_ALWAYS, N },
 	[VT_P_CONN_INIT_RET] = { "__valk_conn_set_init_state", true, 0,
-				 VT_NEED_ALWAYS },
+				 VT_NEED_ALWAYS, N },
 	[VT_P_OWNER_ENTRY] = { "valk_owner_register", false, A(0) | A(1),
-			       VT_NEED_ALWAYS },
-	[VT_P_OWNER_RET] = { "valk_owner_register", true, 0, VT_NEED_ALWAYS },
+			       VT_NEED_ALWAYS, N },
+	[VT_P_OWNER_RET] = { "valk_owner_register", true, 0, VT_NEED_ALWAYS,
+			     N },
 	[VT_P_BEGIN_HEADERS_ENTRY] = { "valk_http2_on_begin_headers_callback",
-				       false, A(2), VT_NEED_ALWAYS },
-	[VT_P_BEGIN_HEADERS_RET] = { "valk_http2_on_begin_headers_callback",
-				     true, 0, VT_NEED_ALWAYS },
+				       false, A(2), VT_NEED_ALWAYS, N },
+	[VT_P_BEGIN_HEADERS_RET] = { NULL, true, 0, VT_NEED_ALWAYS, N },
 	[VT_P_STREAM_CLOSE_ENTRY] = {
 		"valk_http2_server_on_stream_close_callback", false, A(3),
-		VT_NEED_ALWAYS },
-	[VT_P_STREAM_CLOSE_RET] = {
-		"valk_http2_server_on_stream_close_callback", true, 0,
-		VT_NEED_ALWAYS },
-	[VT_P_READ_START] = { "uv_read_start", false, A(0), VT_NEED_UV },
+		VT_NEED_ALWAYS, N },
+	[VT_P_STREAM_CLOSE_RET] = { NULL, true, 0, VT_NEED_ALWAYS, N },
+	[VT_P_READ_START] = { "uv_read_start", false, A(0), VT_NEED_UV, N },
 };
+#undef N
 #undef A
 
 /* How each probe is attached: a uprobe_multi link's fd, or a perf-event
@@ -91,10 +99,11 @@ static void progs_init(struct bpf_program **p, const struct valk_trace *k)
 		[VT_P_OWNER_ENTRY] = k->progs.owner_entry,
 		[VT_P_OWNER_RET] = k->progs.owner_ret,
 		[VT_P_BEGIN_HEADERS_ENTRY] = k->progs.begin_headers_entry,
-		[VT_P_BEGIN_HEADERS_RET] = k->progs.begin_headers_ret,
 		[VT_P_STREAM_CLOSE_ENTRY] = k->progs.stream_close_entry,
-		[VT_P_STREAM_CLOSE_RET] = k->progs.stream_close_ret,
 		[VT_P_READ_START] = k->progs.read_start,
+		[VT_P_ACQUIRE_POP] = k->progs.slab_pop,
+		[VT_P_RELEASE_PUSH] = k->progs.slab_push,
+		[VT_P_RELEASE_PTR_PUSH] = k->progs.slab_push_ptr,
 	};
 
 	memcpy(p, t, sizeof(t));
@@ -138,7 +147,13 @@ static int libbpf_quiet(enum libbpf_print_level lvl, const char *fmt,
 
 bool vt_probe_wanted(enum vt_probe_id id, const struct vt_probe_opts *o)
 {
-	switch (spec_table[id].need) {
+	const struct vt_probe_spec *s = &spec_table[id];
+
+	if (!s->func)	/* a retired id */
+		return false;
+	if (s->cas >= 0 && o->at_cas[s->cas] != s->at_cas)
+		return false;
+	switch (s->need) {
 	case VT_NEED_RELEASE_INLINED:
 		return o->release_inlined;
 	case VT_NEED_UV:
@@ -197,10 +212,13 @@ static int load(struct vt_probe *p, const struct vt_probe_opts *o,
 	p->skel->rodata->hold = o->hold;
 	p->skel->rodata->want_stacks = o->stacks;
 	p->skel->rodata->want_ustacks = o->stacks && o->ustacks;
+	memcpy((void *)p->skel->rodata->cas, o->cas, sizeof(o->cas));
 	if (!(o->stacks && o->ustacks))	/* a ring nobody fills: the least */
 		bpf_map__set_max_entries(p->skel->maps.ustacks, 4096);
 	progs_init(p->progs, p->skel);
 	for (int i = 0; i < VT_P_COUNT; i++) {
+		if (!p->progs[i])
+			continue;
 		bpf_program__set_autoload(p->progs[i], vt_probe_wanted(i, o));
 		if (p->multi)
 			bpf_program__set_expected_attach_type(
@@ -429,6 +447,8 @@ int vt_probe_attach(struct vt_probe *p, uint32_t mask, char *err,
 }
 
 _Static_assert(VT_CALIB_N == VT_PROBE_CLASSES, "calibrated classes");
+_Static_assert(sizeof(((struct vt_probe_opts *)0)->cas) ==
+	       sizeof(((struct valk_trace *)0)->rodata->cas), "CAS sites");
 
 int vt_probe_calibrate(struct vt_probe *p, double us[VT_CALIB_N])
 {

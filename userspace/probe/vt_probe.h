@@ -10,6 +10,8 @@
 
 #include "bpf/valk_trace.h"
 
+#define VT_CAS_SITES 3	/* acquire, release, release_ptr */
+
 struct vt_probe_opts {
 	int pid;
 	const char *obj_path;	/* object defining the valk_* functions */
@@ -25,6 +27,11 @@ struct vt_probe_opts {
 				 * without frame pointers) */
 	bool hold;		/* SIGSTOP the thread at AIO start and slab free
 				 * (a ptrace tracer swallows it, see vt_run) */
+	/* Slab operations probed once, on the jump after their head CAS
+	 * (acquire, release, release_ptr), instead of at entry (and return):
+	 * where the target layer proved the site (vt_cas). */
+	bool at_cas[VT_CAS_SITES];
+	struct vt_bpf_cas cas[VT_CAS_SITES];
 };
 
 /* Which targets need a probe: release_ptr only where release is inlined
@@ -37,6 +44,9 @@ struct vt_probe_spec {
 	bool ret;		/* a return probe */
 	unsigned args;		/* bit i: its program reads argument i */
 	enum vt_probe_need need;
+	int cas;		/* the CAS site that replaces it (or, with
+				 * at_cas, that it is), -1: none */
+	bool at_cas;		/* attached only where opts.at_cas[cas] */
 };
 
 const struct vt_probe_spec *vt_probe_spec(enum vt_probe_id id);

@@ -59,25 +59,24 @@ static x86_reg reg_family(x86_reg r)
 static const x86_reg arg_regs[] = { X86_REG_RDI, X86_REG_RSI, X86_REG_RDX,
 				    X86_REG_RCX, X86_REG_R8, X86_REG_R9 };
 
-/* What the kernel does with the instruction under a uprobe (arch/x86/
- * kernel/uprobes.c: nop5 optimisation, branch and push emulation). Only
- * the plain encodings count: a prefixed branch is assumed stepped. */
-static enum vt_site_class insn_class(const cs_insn *in)
+enum vt_site_class vt_site_classify(const uint8_t *b, size_t size)
 {
-	const uint8_t *b = in->bytes;
-
-	if (in->id == X86_INS_NOP && in->size == 5 && b[0] == 0x0f &&
-	    b[1] == 0x1f)
+	if (size == 5 && b[0] == 0x0f && b[1] == 0x1f)
 		return VT_SITE_NOP5;
-	if (in->size == 1 && (b[0] == 0x90 || (b[0] >= 0x50 && b[0] <= 0x57)))
+	if (size == 1 && (b[0] == 0x90 || (b[0] >= 0x50 && b[0] <= 0x57)))
 		return VT_SITE_EMULATED;
-	if (in->size == 2 && b[0] == 0x41 && b[1] >= 0x50 && b[1] <= 0x57)
+	if (size == 2 && b[0] == 0x41 && b[1] >= 0x50 && b[1] <= 0x57)
 		return VT_SITE_EMULATED;
 	if (b[0] == 0xeb || b[0] == 0xe9 || b[0] == 0xe8 ||
 	    (b[0] >= 0x70 && b[0] <= 0x7f) ||
-	    (in->size == 6 && b[0] == 0x0f && b[1] >= 0x80 && b[1] <= 0x8f))
+	    (size == 6 && b[0] == 0x0f && b[1] >= 0x80 && b[1] <= 0x8f))
 		return VT_SITE_EMULATED;
 	return VT_SITE_STEPPED;
+}
+
+static enum vt_site_class insn_class(const cs_insn *in)
+{
+	return vt_site_classify(in->bytes, in->size);
 }
 
 static bool is_branch(csh h, const cs_insn *in)

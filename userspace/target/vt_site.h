@@ -50,6 +50,11 @@ int vt_site_place(const uint8_t *code, size_t len, uint64_t addr,
 int vt_site_find(const char *path, const char *func, struct vt_site_need need,
 		 struct vt_site *out, char *err, size_t errlen);
 
+/* What the kernel does with the instruction of those bytes (arch/x86/
+ * kernel/uprobes.c: nop5 optimisation, branch and push emulation). Only
+ * the plain encodings count: a prefixed branch is assumed stepped. */
+enum vt_site_class vt_site_classify(const uint8_t *bytes, size_t size);
+
 /* "nop5", "emulated", "stepped". */
 const char *vt_site_class_name(enum vt_site_class c);
 

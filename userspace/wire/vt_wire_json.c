@@ -108,10 +108,11 @@ static const char *const probe_names[VT_P_COUNT] = {
 	[VT_P_OWNER_ENTRY] = "uprobe:valk_owner_register",
 	[VT_P_OWNER_RET] = "uretprobe:valk_owner_register",
 	[VT_P_BEGIN_HEADERS_ENTRY] = "uprobe:valk_http2_on_begin_headers_callback",
-	[VT_P_BEGIN_HEADERS_RET] = "uretprobe:valk_http2_on_begin_headers_callback",
 	[VT_P_STREAM_CLOSE_ENTRY] = "uprobe:valk_http2_server_on_stream_close_callback",
-	[VT_P_STREAM_CLOSE_RET] = "uretprobe:valk_http2_server_on_stream_close_callback",
 	[VT_P_RELEASE_PTR] = "uprobe:valk_slab_release_ptr",
+	[VT_P_ACQUIRE_POP] = "uprobe:valk_slab_aquire:pop",
+	[VT_P_RELEASE_PUSH] = "uprobe:valk_slab_release:push",
+	[VT_P_RELEASE_PTR_PUSH] = "uprobe:valk_slab_release_ptr:push",
 	[VT_P_READ_START] = "uprobe:uv_read_start",
 };
 
