@@ -182,6 +182,8 @@ void vt_trace_rec_stop(struct vt_trace_rec *r,
 			"(see the message above); it reads up to where it "
 			"stopped\n", s->o->record_path);
 	r->rec = NULL;
+	r->stacks = NULL;	/* the session's, freed after this */
+	r->probe = NULL;
 }
 
 void vt_trace_rec_tick(struct vt_trace_rec *r,
