@@ -48,10 +48,10 @@ help_has demo "--clients --sim --listen" "--json --layout"
 # touched: with a pid that does not exist, the error is about the option.
 expect_err "bad --listen first" "invalid listen address" "$VT" attach 999999 --listen nowhere
 expect_err "bad --listen port first" "invalid listen address" "$VT" attach 999999 --listen 127.0.0.1:99999
-busy=$((20000 + RANDOM % 20000))
-node -e "require('net').createServer().listen($busy, '127.0.0.1', () => console.log('up'))" >"$TMP/busy" &
+node -e "const s = require('net').createServer().listen(0, '127.0.0.1', () => console.log('up', s.address().port))" >"$TMP/busy" &
 PIDS+=($!)
 for _ in $(seq 1 50); do grep -q up "$TMP/busy" && break; sleep 0.1; done
+busy=$(sed -n 's/^up //p' "$TMP/busy")
 expect_err "busy port first" "address already in use" "$VT" attach 999999 --listen "127.0.0.1:$busy"
 expect_err "unwritable --json first" "cannot write --json" "$VT" attach 999999 --listen none --json /nonexistent/dir/state.json
 expect_err "--json a directory first" "is a directory" "$VT" attach 999999 --listen none --json "$TMP"

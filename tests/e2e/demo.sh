@@ -5,13 +5,10 @@
 . "$(dirname "$0")/../lib/common.sh"
 need_root
 need_bins
-port=$((20000 + RANDOM % 20000))
-
-"$VT" demo --listen "127.0.0.1:$port" >"$TMP/demo.out" 2>&1 &
+"$VT" demo --listen 127.0.0.1:0 >"$TMP/demo.out" 2>&1 &
 demo=$!
 PIDS+=("$demo")
-for _ in $(seq 1 100); do grep -q "serving http" "$TMP/demo.out" && break; sleep 0.1; done
-grep -q "serving http://127.0.0.1:$port/" "$TMP/demo.out" && pass "serving" ||
+port=$(served_port "$TMP/demo.out" "$demo") && pass "serving" ||
 	{ fail "demo did not serve: $(cat "$TMP/demo.out")"; finish; }
 sim=$(sed -n 's/.*demo runtime pid \([0-9]*\).*/\1/p' "$TMP/demo.out")
 

@@ -12,10 +12,10 @@ mount -t tmpfs -o size=128k tmpfs "$mnt" || skip "cannot mount a tmpfs here"
 trap 'umount "$mnt" 2>/dev/null; cleanup' EXIT
 
 sim_start "$SIM_SHARED" --workload churn --seed 3 --port 0 || { fail "start"; finish; }
-port=$((20000 + RANDOM % 20000))
-"$VT" attach "$SIM_PID" --listen "127.0.0.1:$port" --record "$mnt/t.rec" 2>"$TMP/err" &
+"$VT" attach "$SIM_PID" --listen 127.0.0.1:0 --record "$mnt/t.rec" 2>"$TMP/err" &
 tracer=$!
 PIDS+=("$tracer")
+port=$(served_port "$TMP/err" "$tracer") || fail "tracer did not serve: $(cat "$TMP/err")"
 for _ in $(seq 1 300); do grep -q "stopped" "$TMP/err" && break; sleep 0.1; done
 line=$(grep "stopped" "$TMP/err")
 [ "$(grep -c stopped "$TMP/err")" -eq 1 ] &&

@@ -15,8 +15,6 @@ need_bins
 command -v h2load >/dev/null || skip "h2load missing (apt-get install nghttp2-client)"
 command -v curl >/dev/null || skip "curl missing (apt-get install curl)"
 
-port() { echo $((20000 + RANDOM % 20000)); }
-
 # wait_line FILE TEXT: the tracer's cue on stderr
 wait_line() {
 	for _ in $(seq 1 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
@@ -37,15 +35,14 @@ run_case() {
 		timeout 20 h2load -n 100000 -c 6 -m 2 --rps 40 "http://127.0.0.1:$SIM_PORT/" >/dev/null 2>&1 &
 		PIDS+=($!)
 	}
-	p1=$(port)
 	# no overhead budget: its live estimate (tracer.overhead) is not
 	# part of a recording
-	"$VT" attach "$SIM_PID" --duration 5 --listen "127.0.0.1:$p1" --max-overhead 0 \
+	"$VT" attach "$SIM_PID" --duration 5 --listen 127.0.0.1:0 --max-overhead 0 \
 		--record "$TMP/$workload.rec" --json "$TMP/final.json" \
 		--report "$TMP/live.report.json" 2>"$TMP/live.err" &
 	tracer=$!
 	PIDS+=("$tracer")
-	wait_line "$TMP/live.err" serving || { fail "$workload: live tracer did not serve: $(cat "$TMP/live.err")"; return; }
+	p1=$(served_port "$TMP/live.err" "$tracer") || { fail "$workload: live tracer did not serve: $(cat "$TMP/live.err")"; return; }
 	curl -sN --max-time 7 "http://127.0.0.1:$p1/api/diagnostics/memory/stream" >"$TMP/live.sse" &
 	sse=$!
 	# the live history (--history, on by default): a past tick's state
@@ -57,11 +54,10 @@ run_case() {
 	wait $sse
 	grep -q "recording to $TMP/$workload.rec" "$TMP/live.err" || fail "$workload: no 'recording to' line"
 
-	p2=$(port)
-	"$VT" replay "$TMP/$workload.rec" --listen "127.0.0.1:$p2" 2>"$TMP/replay.err" &
+	"$VT" replay "$TMP/$workload.rec" --listen 127.0.0.1:0 2>"$TMP/replay.err" &
 	replay=$!
 	PIDS+=("$replay")
-	wait_line "$TMP/replay.err" serving || { fail "$workload: replay did not serve: $(cat "$TMP/replay.err")"; return; }
+	p2=$(served_port "$TMP/replay.err" "$replay") || { fail "$workload: replay did not serve: $(cat "$TMP/replay.err")"; return; }
 	curl -sN --max-time 7 "http://127.0.0.1:$p2/api/diagnostics/memory/stream" >"$TMP/replay.sse"
 	wait_line "$TMP/replay.err" "replay finished" || fail "$workload: replay did not finish: $(cat "$TMP/replay.err")"
 	curl -s "http://127.0.0.1:$p2/api/diagnostics/memory" | jq -c 'del(.seq)' >"$TMP/replay.last"
@@ -202,13 +198,9 @@ head -c $(( $(stat -c %s "$TMP/r.rec") - 7 )) "$TMP/r.rec" >"$TMP/cut.rec"
 "$VT" replay "$TMP/cut.rec" --speed max --listen none -q 2>"$TMP/e3"; rc=$?
 [ "$rc" -eq 0 ] && grep -Eq "cut short in a record( header)? at byte [0-9]+; the [0-9]+ bytes before it are intact" "$TMP/e3" &&
 	pass "replay of a cut file: the intact prefix, and where it was cut" || fail "replay of a cut file: exit $rc: $(cat "$TMP/e3")"
-p3=$(port)
-"$VT" attach "$SIM_PID" --duration 4 --history 0 --listen "127.0.0.1:$p3" -q 2>/dev/null &
-for _ in $(seq 1 200); do	# until it serves (a sanitized build, or a loaded machine, attaches slowly)
-	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$p3/api/history")
-	[ "$code" != 000 ] && break
-	sleep 0.1
-done
+"$VT" attach "$SIM_PID" --duration 4 --history 0 --listen 127.0.0.1:0 -q 2>"$TMP/p3.err" &
+p3=$(served_port "$TMP/p3.err" $!)
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$p3/api/history")
 [ "$code" = 404 ] && pass "--history 0: no /api/history" || fail "--history 0: /api/history answered $code"
 wait $!
 "$VT" record "$SIM_PID" 2>"$TMP/noout.err"; rc=$?

@@ -72,6 +72,20 @@ sim_pause() {
 
 sim_resume() { kill -USR2 "$SIM_PID"; }
 
+# served_port FILE [PID]: waits for "serving http://127.0.0.1:PORT/" in a
+# tracer's stderr FILE (it listened on port 0: the kernel chose a free
+# port, so concurrent tests cannot collide) and prints PORT; fails if PID
+# exits first or no line comes within 20 s.
+served_port() {
+	local i
+	for i in $(seq 1 400); do
+		grep -q 'serving https\?://' "$1" 2>/dev/null && break
+		[ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null && break
+		sleep 0.05
+	done
+	sed -n 's|.*serving https\?://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$1" | head -n 1 | grep .
+}
+
 # tls_cert DIR: a test certificate and key in DIR (tests/lib/tls_cert.sh)
 tls_cert() { sh "$(dirname "${BASH_SOURCE[0]}")/tls_cert.sh" "$1"; }
 
