@@ -120,7 +120,7 @@ done
 for i in $(seq 0 43); do ends "$TMP/rec.$i" || { bad=$((bad + 1)); echo "note: rec.$i left open: $(od -An -tx1 -N16 "$TMP/rec.$i")"; }; done
 [ "$bad" = 0 ] && pass "44 malformed or truncated TLS inputs: every connection ended" || fail "$bad malformed inputs left their connection open"
 got=$(cu --http2 "$U/healthz")
-kill -0 "$TRACER" 2>/dev/null && [ "$got" = ok ] && pass "tracer serves on after them" || fail "tracer after malformed TLS: $got"
+kill -0 "$TRACER" 2>/dev/null && [ "$got" = ok ] && pass "tracer serves on after them" || fail "tracer after malformed TLS: $got; $(tail -n 3 "$ERR")"
 
 # ---- stalled and trickled handshakes end at the idle limit (10 s) ----
 t0=$SECONDS
@@ -139,6 +139,8 @@ trickled=$(cat "$TMP/trickle")
 	fail "stalled handshake: closed=$([ "$rc" = 0 ] && echo yes || echo no) after $took s"
 [ "$trickled" -ge 9 ] && [ "$trickled" -le 14 ] && pass "a handshake sent a byte a second closed after ${trickled} s" ||
 	fail "trickled handshake: ended after ${trickled} s"
+
+kill -0 "$TRACER" 2>/dev/null || fail "the tracer ended: $(tail -n 3 "$ERR")"
 
 # ---- fair serving over TLS ----
 if command -v python3 >/dev/null; then
@@ -159,4 +161,5 @@ grep -q "#HttpOnly_127.0.0.1.*vt_token.tls-token-0123456789" "$TMP/jar" && [ "$g
 	pass "?token= over TLS sets the cookie, HttpOnly and Secure" || fail "?token= over TLS: $got $(grep -i set-cookie "$TMP/hdr") $(cat "$TMP/jar")"
 cu -N --max-time 2 -b "$TMP/jar" "https://127.0.0.1:$PORT/api/diagnostics/memory/stream" | grep -q '^event: memory' &&
 	pass "the event stream with the cookie over TLS" || fail "no events with the cookie over TLS"
+kill -0 "$TRACER" 2>/dev/null || fail "the tracer ended: $(tail -n 3 "$ERR")"
 finish
