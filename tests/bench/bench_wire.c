@@ -16,7 +16,8 @@
  * Each is run until about a quarter second is spent (at least 3, at most
  * 500 runs); the median and the fastest run are printed with the size.
  *
- * usage: bench_wire [SLOTS [CHANGES]]   (defaults 262144 and 1000)
+ * usage: bench_wire [SLOTS [CHANGES [DOC]]]   (defaults 262144, 1000, all;
+ * one DOC alone is what a profiler is pointed at)
  * Output: one line per document,
  *   doc NAME us MEDIAN min MIN bytes BYTES runs N
  */
@@ -264,12 +265,16 @@ static uint64_t encode_once(struct run *r, enum doc doc, size_t *bytes)
 	return t0 ? t0 : 1;
 }
 
+static const char *only;	/* the one document to time, NULL: all */
+
 static int bench(struct run *r, enum doc doc, const char *name)
 {
 	uint64_t ns[MAX_RUNS], spent = 0;
 	size_t bytes = 0, total = 0;
 	int n = 0;
 
+	if (only && strcmp(only, name))
+		return 0;
 	while (n < MAX_RUNS && (n < MIN_RUNS || spent < BUDGET_NS)) {
 		ns[n] = encode_once(r, doc, &bytes);
 		if (!ns[n]) {
@@ -317,6 +322,7 @@ int main(int argc, char **argv)
 	struct run r = { .m = &meta, .changes = changes, .ts = 5000 * MS };
 	int rc = 0;
 
+	only = argc > 3 ? argv[3] : NULL;
 	r.s = build_state(slots);
 	r.d = vt_wire_delta_new();
 	r.md = vt_wire_mdelta_new();

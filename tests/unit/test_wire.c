@@ -1087,6 +1087,48 @@ static void test_memory_invalid(void)
 	vt_state_free(s);
 }
 
+/* A slot turns leak suspect with time alone, nothing else changing: the
+ * delta of that tick carries the leak list as the full document has it;
+ * the ticks around it do not. */
+static void test_memory_delta_leak_age(void)
+{
+	struct vt_state *s = fixture();
+	struct vt_wire_mdelta *d = vt_wire_mdelta_new();
+	const struct vt_slab *t = slab_of(s, TCP);
+	struct vt_wire_meta m = meta;
+	uint64_t slot = 0;
+	json_t *doc, *mem;
+	bool full;
+
+	while (slot < t->total && vt_slab_bit(t->bitmap, slot))
+		slot++;
+	CHECK(slot < t->total);
+	{
+		struct vt_event ev = img_ev(VT_EV_ACQUIRE, TCP, slot, 20000 * MS);
+
+		vt_state_apply(s, &ev);
+	}
+	json_decref(parse(vt_wire_memory_delta(s, &m, d, 1, 0, &full)));
+	CHECK(full);
+	m.now_ms = 45000;	/* the slot is 25 s old: not yet a suspect */
+	doc = parse(vt_wire_memory_delta(s, &m, d, 2, 1, &full));
+	CHECK(!full && json_object_get(doc, "leaks") == NULL);
+	json_decref(doc);
+	m.now_ms = 50000;	/* 30 s: it is */
+	doc = parse(vt_wire_memory_delta(s, &m, d, 3, 2, &full));
+	mem = parse(vt_wire_memory(s, &m, 3));
+	CHECK(!full && json_object_get(doc, "leaks") != NULL);
+	CHECK(json_equal(json_object_get(doc, "leaks"),
+			 json_object_get(mem, "leaks")));
+	json_decref(doc);
+	json_decref(mem);
+	doc = parse(vt_wire_memory_delta(s, &m, d, 4, 3, &full));
+	CHECK(json_object_get(doc, "leaks") == NULL);
+	json_decref(doc);
+	vt_wire_mdelta_free(d);
+	vt_state_free(s);
+}
+
 int main(void)
 {
 	srand(777);
@@ -1100,6 +1142,7 @@ int main(void)
 	test_figures();
 	test_memory_delta();
 	test_memory_invalid();
+	test_memory_delta_leak_age();
 	test_prometheus();
 	test_buckets();
 	test_large_slab();

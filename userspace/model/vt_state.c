@@ -1054,28 +1054,37 @@ static void leak_offer(struct vt_leak *h, size_t *n, size_t max,
 }
 
 /* Counts sl's slots in use for at least min_age_ms and, given out, offers
- * each to the max oldest kept there (n of them so far). */
+ * each to the max oldest kept there (n of them so far); *due is lowered to
+ * when the first slot in use not yet suspect turns one. Walks the bitmap
+ * by its set bits: most of a big slab's time goes to the slots in use. */
 static uint64_t slab_suspects(const struct vt_slab *sl, uint64_t now_ms,
 			      uint64_t min_age_ms, struct vt_leak *out,
-			      size_t *n, size_t max)
+			      size_t *n, size_t max, uint64_t *due)
 {
-	uint64_t count = 0;
+	uint64_t count = 0, bytes = (sl->total + 7) / 8;
 
-	for (uint64_t j = 0; j < sl->total; j++) {
-		struct vt_leak c = { sl, j, 0, sl->since_attach[j] };
+	for (uint64_t w = 0; w < bytes; w++) {
+		for (unsigned bits = sl->bitmap[w]; bits; bits &= bits - 1) {
+			uint64_t j = w * 8 + (uint64_t)__builtin_ctz(bits);
+			uint64_t since = sl->since_ms[j];
+			uint64_t age = now_ms > since ? now_ms - since : 0;
+			struct vt_leak c;
 
-		if (j % 8 == 0 && !sl->bitmap[j / 8]) {
-			j += 7;		/* a byte of free slots */
-			continue;
-		}
-		if (!vt_slab_bit(sl->bitmap, j))
-			continue;
-		c.age_ms = now_ms > sl->since_ms[j] ? now_ms - sl->since_ms[j] : 0;
-		if (c.age_ms < min_age_ms)
-			continue;
-		count++;
-		if (out)
+			if (j >= sl->total)
+				break;
+			if (age < min_age_ms) {
+				if (since + min_age_ms < *due)
+					*due = since + min_age_ms;
+				continue;
+			}
+			count++;
+			/* the last kept sorts before it when older or as old:
+			 * slabs and slots are walked in their sort order */
+			if (!out || (*n == max && age <= out[0].age_ms))
+				continue;
+			c = (struct vt_leak){ sl, j, age, sl->since_attach[j] };
 			leak_offer(out, n, max, &c);
+		}
 	}
 	return count;
 }
@@ -1083,18 +1092,34 @@ static uint64_t slab_suspects(const struct vt_slab *sl, uint64_t now_ms,
 uint64_t vt_slab_suspects(const struct vt_slab *sl, uint64_t now_ms,
 			  uint64_t min_age_ms)
 {
-	return slab_suspects(sl, now_ms, min_age_ms, NULL, NULL, 0);
+	uint64_t due = UINT64_MAX;
+
+	return slab_suspects(sl, now_ms, min_age_ms, NULL, NULL, 0, &due);
 }
 
 size_t vt_state_leaks(const struct vt_state *s, uint64_t now_ms,
 		      uint64_t min_age_ms, struct vt_leak *out, size_t max)
 {
+	uint64_t due;
+
+	return vt_state_leaks_until(s, now_ms, min_age_ms, out, max, &due);
+}
+
+size_t vt_state_leaks_until(const struct vt_state *s, uint64_t now_ms,
+			    uint64_t min_age_ms, struct vt_leak *out,
+			    size_t max, uint64_t *until_ms)
+{
 	size_t n = 0;
 
+	*until_ms = UINT64_MAX;
 	if (!max)
 		return 0;
 	for (size_t i = 0; i < s->nslabs; i++)
-		slab_suspects(s->slabs[i], now_ms, min_age_ms, out, &n, max);
+		slab_suspects(s->slabs[i], now_ms, min_age_ms, out, &n, max,
+			      until_ms);
+	/* a full list: a slot turning suspect is younger than all of it */
+	if (n == max)
+		*until_ms = UINT64_MAX;
 	/* heap sort: repeatedly move the last-sorting root to the end */
 	for (size_t k = n; k > 1; k--) {
 		struct vt_leak t = out[0];

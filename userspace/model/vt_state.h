@@ -318,5 +318,11 @@ uint64_t vt_slab_suspects(const struct vt_slab *sl, uint64_t now_ms,
 			  uint64_t min_age_ms);
 size_t vt_state_leaks(const struct vt_state *s, uint64_t now_ms,
 		      uint64_t min_age_ms, struct vt_leak *out, size_t max);
+/* The same, and *until_ms: the first time the list, its ages aside, can
+ * change while the generation stays (a slot in use turns suspect), or
+ * UINT64_MAX when none can. */
+size_t vt_state_leaks_until(const struct vt_state *s, uint64_t now_ms,
+			    uint64_t min_age_ms, struct vt_leak *out,
+			    size_t max, uint64_t *until_ms);
 
 #endif /* VT_STATE_H */

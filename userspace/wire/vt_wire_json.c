@@ -125,12 +125,10 @@ const char *vt_wire_probe_name(enum vt_probe_id id)
 const char vt_wire__conn_letters[VT_WIRE__CONN_STATES] = { 'N', 'A', 'I',
 								'C' };
 
-int vt_wire__conn_index(char c)
-{
-	const char *p = memchr(vt_wire__conn_letters, c, VT_WIRE__CONN_STATES);
-
-	return p ? (int)(p - vt_wire__conn_letters) : -1;
-}
+const uint8_t vt_wire__conn_of[256] = {
+	['N'] = VT_WIRE__CONN_N + 1, ['A'] = VT_WIRE__CONN_A + 1,
+	['I'] = VT_WIRE__CONN_I + 1, ['C'] = VT_WIRE__CONN_C + 1,
+};
 
 size_t vt_wire__owner_count(const struct vt_state *s, int system)
 {
@@ -142,18 +140,18 @@ size_t vt_wire__owner_count(const struct vt_state *s, int system)
 void vt_wire__tally_slab(const struct vt_state *s, const struct vt_slab *sl,
 		       struct vt_wire__tally *t)
 {
-	memset(t, 0, sizeof(*t));
-	t->nowners = vt_wire__owner_count(s, sl->system);
-	for (uint64_t i = 0; i < sl->total; i++) {
-		unsigned char c = (unsigned char)sl->states[i];
-		int k = vt_wire__conn_index((char)c);
+	const unsigned char *st = (const unsigned char *)sl->states;
+	size_t nowners = vt_wire__owner_count(s, sl->system);
 
-		t->letters[c]++;
-		if (k >= 0) {
-			size_t o = sl->owners[i] < t->nowners ? sl->owners[i]
-							      : VT_MAX_OWNERS;
-			t->owner[o][k]++;
-		}
+	memset(t, 0, sizeof(*t));
+	t->nowners = nowners;
+	for (uint64_t i = 0; i < sl->total; i++) {
+		unsigned k = vt_wire__conn_of[st[i]];
+
+		t->letters[st[i]]++;
+		if (k)
+			t->owner[sl->owners[i] < nowners ? sl->owners[i]
+							 : VT_MAX_OWNERS][k - 1]++;
 	}
 }
 
@@ -256,6 +254,84 @@ json_t *vt_wire__arenas(const struct vt_state *s, bool with_system)
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(a, arena_json(&v[i], with_system));
 	return a;
+}
+
+static int put_cb(const char *text, size_t n, void *data)
+{
+	vt_wire__buf_put(data, text, n);
+	return 0;
+}
+
+void vt_wire__put_json(struct vt_wire__buf *b, const json_t *j)
+{
+	if (!j || json_dump_callback(j, put_cb, b, JSON_FLAGS))
+		b->oom = true;
+}
+
+/* An object's members without its braces: "k":v,"k":v. */
+void vt_wire__put_members(struct vt_wire__buf *b, json_t *o)
+{
+	size_t at = b->len;
+
+	vt_wire__put_json(b, o);
+	json_decref(o);
+	if (b->oom || b->len - at < 2)
+		return;
+	memmove(b->p + at, b->p + at + 1, b->len - at - 2);
+	b->len -= 2;
+	b->p[b->len] = 0;
+}
+
+/* What a JSON string needs no escape for, and jansson's dump keeps as is:
+ * 0x20..0x7e but '"' and '\\'. Eight bytes at a time (the per-slot
+ * strings are hundreds of kilobytes): with y a byte's low seven bits, the
+ * top bit of y + 0x01 is set for 0x7f, that of y + 0x60 clear below 0x20,
+ * that of (y ^ c) + 0x7f clear where y is c; no sum carries out of its
+ * byte. The bytes of a word that fails are looked at one by one. */
+static bool plain_text(const char *s, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ULL, top = ones * 0x80;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x, y, bad;
+
+		memcpy(&x, s + i, 8);
+		y = x & ~top;
+		bad = x | (y + ones) | ~(y + ones * 0x60) |
+		      ~((y ^ (ones * '"')) + ones * 0x7f) |
+		      ~((y ^ (ones * '\\')) + ones * 0x7f);
+		if (bad & top)
+			break;
+	}
+	for (; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c > 0x7e || c == '"' || c == '\\')
+			return false;
+	}
+	return true;
+}
+
+void vt_wire__put_string(struct vt_wire__buf *b, const char *s, size_t n)
+{
+	json_t *j;
+
+	if (plain_text(s, n)) {
+		if (!vt_wire__buf_grow(b, n + 2))
+			return;
+		b->p[b->len++] = '"';
+		memcpy(b->p + b->len, s, n);
+		b->len += n;
+		b->p[b->len++] = '"';
+		b->p[b->len] = 0;
+		return;
+	}
+	/* bytes of a replayed recording, say: jansson escapes them (or fails
+	 * on what is no UTF-8, as the document did before) */
+	j = json_stringn_nocheck(s, n);
+	vt_wire__put_json(b, j);
+	json_decref(j);
 }
 
 char *vt_wire__text(const json_t *doc)

@@ -28,6 +28,13 @@ void vt_wire__buf_printf(struct vt_wire__buf *b, const char *fmt, ...)
 char *vt_wire__buf_take(struct vt_wire__buf *b);
 /* A jansson string holding the buffer's text; consumes the buffer. */
 json_t *vt_wire__buf_json(struct vt_wire__buf *b);
+/* Compact JSON of j (NULL: the buffer fails). */
+void vt_wire__put_json(struct vt_wire__buf *b, const json_t *j);
+/* The members of object o (non-empty), without its braces; takes o. */
+void vt_wire__put_members(struct vt_wire__buf *b, json_t *o);
+/* n bytes as a JSON string, byte for byte what jansson's dump writes: the
+ * big per-slot strings go straight in, never through a json_t. */
+void vt_wire__put_string(struct vt_wire__buf *b, const char *s, size_t n);
 /* Two lower-case hex digits. */
 void vt_wire__put_hex(struct vt_wire__buf *b, uint8_t v);
 
@@ -52,8 +59,15 @@ struct vt_wire__tally {
 	size_t nowners;		/* the system's registry size */
 };
 
+/* Per byte: its VT_WIRE__CONN_* index plus one, 0 for any other letter
+ * (a table, not a search: the encoders ask once per slot). */
+extern const uint8_t vt_wire__conn_of[256];
+
 /* The VT_WIRE__CONN_* index of a connection letter, or -1. */
-int vt_wire__conn_index(char c);
+static inline int vt_wire__conn_index(char c)
+{
+	return vt_wire__conn_of[(unsigned char)c] - 1;
+}
 void vt_wire__tally_slab(const struct vt_state *s, const struct vt_slab *sl,
 			 struct vt_wire__tally *t);
 bool vt_wire__tally_owner_any(const struct vt_wire__tally *t, size_t o);

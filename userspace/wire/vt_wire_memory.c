@@ -5,15 +5,19 @@
 #include "wire/vt_wire_json.h"
 
 /* Memory dialect: two lower-case hex digits per byte, LSB = lowest slot. */
-static json_t *bitmap_hex(const struct vt_slab *sl)
+static void put_bitmap_hex(struct vt_wire__buf *b, const struct vt_slab *sl)
 {
-	struct vt_wire__buf b = { 0 };
+	struct vt_wire__buf h = { 0 };
 	size_t n = vt_wire__bitmap_bytes(sl);
 
-	vt_wire__buf_grow(&b, 2 * n);
-	for (size_t i = 0; i < n; i++)
-		vt_wire__put_hex(&b, sl->bitmap[i]);
-	return vt_wire__buf_json(&b);
+	if (vt_wire__buf_grow(&h, 2 * n))
+		for (size_t i = 0; i < n; i++)
+			vt_wire__put_hex(&h, sl->bitmap[i]);
+	if (h.oom)
+		b->oom = true;
+	else
+		vt_wire__put_string(b, h.p ? h.p : "", h.len);
+	free(h.p);
 }
 
 static json_t *summary_json(const struct vt_wire__tally *t)
@@ -31,28 +35,31 @@ static json_t *summary_json(const struct vt_wire__tally *t)
 
 /* Per-slot owner for the dashboard's tooltips: the owner index as one hex
  * digit (the registry holds at most 16), '-' for no connection or an index
- * past the system's registry. */
-static json_t *owners_hex(const struct vt_state *s, const struct vt_slab *sl)
+ * past the system's registry. NULL when out of memory. */
+static char *owner_digits(const struct vt_state *s, const struct vt_slab *sl)
 {
 	const struct vt_system *sys = vt_state_system(s, sl->system);
 	size_t n = sys ? sys->nowners : 0;
-	char *own = malloc(sl->total);
-	json_t *j;
+	char *own = malloc(sl->total + 1);
 
 	if (!own)
-		return json_null();
+		return NULL;
 	for (uint64_t i = 0; i < sl->total; i++)
 		own[i] = vt_wire__conn_index(sl->states[i]) >= 0 && sl->owners[i] < n
 			 ? "0123456789abcdef"[sl->owners[i]] : '-';
-	j = json_stringn_nocheck(own, sl->total);
-	free(own);
-	return j;
+	own[sl->total] = 0;
+	return own;
 }
 
-static json_t *memory_slab(const struct vt_state *s, const struct vt_slab *sl)
+/* One slab of the memory document. The per-slot strings are written
+ * straight into the text: through jansson they would be most of the
+ * document's cost. */
+static void put_memory_slab(struct vt_wire__buf *b, const struct vt_state *s,
+			    const struct vt_slab *sl)
 {
 	json_t *o = json_object();
 	struct vt_wire__tally t;
+	char *own;
 
 	vt_wire__set_s(o, "name", vt_slab_kind_name(sl->kind));
 	vt_wire__set_u(o, "system", (uint64_t)sl->system);
@@ -66,17 +73,32 @@ static json_t *memory_slab(const struct vt_state *s, const struct vt_slab *sl)
 		json_object_set_new(o, "invalid", json_true());
 		vt_wire__set_s(o, "problem", sl->problem);
 	}
+	vt_wire__buf_put(b, "{", 1);
+	vt_wire__put_members(b, o);
 	if (!sl->states) {
-		json_object_set_new(o, "bitmap", bitmap_hex(sl));
-		return o;
+		vt_wire__buf_put(b, ",\"bitmap\":", 10);
+		put_bitmap_hex(b, sl);
+		vt_wire__buf_put(b, "}", 1);
+		return;
 	}
 	vt_wire__tally_slab(s, sl, &t);
-	json_object_set_new(o, "states",
-			    json_stringn_nocheck(sl->states, sl->total));
-	json_object_set_new(o, "summary", summary_json(&t));
-	json_object_set_new(o, "by_owner", vt_wire__by_owner(&t));
-	json_object_set_new(o, "owners", owners_hex(s, sl));
-	return o;
+	vt_wire__buf_put(b, ",\"states\":", 10);
+	vt_wire__put_string(b, sl->states, sl->total);
+	o = summary_json(&t);
+	vt_wire__buf_put(b, ",\"summary\":", 11);
+	vt_wire__put_json(b, o);
+	json_decref(o);
+	o = vt_wire__by_owner(&t);
+	vt_wire__buf_put(b, ",\"by_owner\":", 12);
+	vt_wire__put_json(b, o);
+	json_decref(o);
+	vt_wire__buf_put(b, ",\"owners\":", 10);
+	if ((own = owner_digits(s, sl)))
+		vt_wire__put_string(b, own, sl->total);
+	else
+		vt_wire__buf_put(b, "null", 4);
+	free(own);
+	vt_wire__buf_put(b, "}", 1);
 }
 
 static json_t *leak_json(const struct vt_state *s, const struct vt_leak *l)
@@ -101,12 +123,14 @@ static json_t *leak_json(const struct vt_state *s, const struct vt_leak *l)
 	return o;
 }
 
+/* *until: when the list can change other than in its ages (see
+ * vt_state_leaks_until). */
 static json_t *leaks_json(const struct vt_state *s,
-			  const struct vt_wire_meta *m)
+			  const struct vt_wire_meta *m, uint64_t *until)
 {
 	struct vt_leak l[VT_WIRE_MAX_LEAKS];
-	size_t n = vt_state_leaks(s, m->now_ms, m->leak_age_ms, l,
-				  VT_WIRE_MAX_LEAKS);
+	size_t n = vt_state_leaks_until(s, m->now_ms, m->leak_age_ms, l,
+					VT_WIRE_MAX_LEAKS, until);
 	json_t *a = json_array();
 
 	for (size_t i = 0; i < n; i++)
@@ -198,27 +222,38 @@ static json_t *target_json(const struct vt_wire_meta *m)
 	return o;
 }
 
+/* The document's members around the slabs are jansson's; the slabs are
+ * written between them, in the same order and bytes. */
 char *vt_wire_memory(const struct vt_state *s, const struct vt_wire_meta *m,
 		     uint64_t seq)
 {
-	json_t *doc = json_object(), *slabs = json_array(), *maps = json_array();
+	json_t *head = json_object(), *tail = json_object(), *maps = json_array();
+	struct vt_wire__buf b = { 0 };
 
-	for (size_t i = 0; i < vt_state_nslabs(s); i++)
-		json_array_append_new(slabs, memory_slab(s, vt_state_slab(s, i)));
 	for (size_t i = 0; i < vt_state_nsystems(s); i++)
 		json_array_append_new(maps, vt_wire__owner_names(s, i));
-	vt_wire__set_u(doc, "seq", seq);
-	vt_wire__set_u(doc, "ts_ms", m->wall_ms);
-	vt_wire__set_u(doc, "pid", (uint64_t)m->pid);
-	json_object_set_new(doc, "target", target_json(m));
-	json_object_set_new(doc, "slabs", slabs);
-	json_object_set_new(doc, "arenas", vt_wire__arenas(s, true));
-	json_object_set_new(doc, "gc", vt_wire__gc(vt_state_gc(s)));
-	json_object_set_new(doc, "owner_map", vt_wire__owner_names(s, 0));
-	json_object_set_new(doc, "owner_maps", maps);
-	json_object_set_new(doc, "leaks", leaks_json(s, m));
-	json_object_set_new(doc, "tracer", tracer_json(s, m));
-	return vt_wire__dump(doc);
+	vt_wire__set_u(head, "seq", seq);
+	vt_wire__set_u(head, "ts_ms", m->wall_ms);
+	vt_wire__set_u(head, "pid", (uint64_t)m->pid);
+	json_object_set_new(head, "target", target_json(m));
+	json_object_set_new(tail, "arenas", vt_wire__arenas(s, true));
+	json_object_set_new(tail, "gc", vt_wire__gc(vt_state_gc(s)));
+	json_object_set_new(tail, "owner_map", vt_wire__owner_names(s, 0));
+	json_object_set_new(tail, "owner_maps", maps);
+	json_object_set_new(tail, "leaks", leaks_json(s, m, &(uint64_t){ 0 }));
+	json_object_set_new(tail, "tracer", tracer_json(s, m));
+	vt_wire__buf_put(&b, "{", 1);
+	vt_wire__put_members(&b, head);
+	vt_wire__buf_put(&b, ",\"slabs\":[", 10);
+	for (size_t i = 0; i < vt_state_nslabs(s); i++) {
+		if (i)
+			vt_wire__buf_put(&b, ",", 1);
+		put_memory_slab(&b, s, vt_state_slab(s, i));
+	}
+	vt_wire__buf_put(&b, "],", 2);
+	vt_wire__put_members(&b, tail);
+	vt_wire__buf_put(&b, "}", 1);
+	return vt_wire__buf_take(&b);
 }
 
 /* ---- deltas ---- */
@@ -238,9 +273,17 @@ enum { MD_GC, MD_OWNERS, MD_LEAKS, MD_SECTIONS };
 static const char *const md_keys[MD_SECTIONS] = {"gc", "owner_maps",
 						 "leaks"};
 
+/* The leak list as last looked at: unchanged but for its ages while the
+ * state's generation and the minimum age stay, until `until`. */
+struct mdelta_leaks {
+	bool known;
+	uint64_t generation, min_age_ms, until;
+};
+
 struct vt_wire_mdelta {
 	bool valid;
 	uint64_t generation;	/* the state's, when last sent */
+	struct mdelta_leaks leaks;
 	size_t n;
 	struct mdelta_slab *slab;
 	char *section[MD_SECTIONS];	/* each as last sent */
@@ -303,9 +346,18 @@ static json_t *leaks_identity(json_t *leaks)
 	return a;
 }
 
-/* The sections of a memory document that change rarely. */
+static bool leaks_same(const struct mdelta_leaks *l, const struct vt_state *s,
+		       const struct vt_wire_meta *m)
+{
+	return l->known && l->generation == vt_state_generation(s) &&
+	       l->min_age_ms == m->leak_age_ms && m->now_ms < l->until;
+}
+
+/* The sections of a memory document that change rarely; the leak list
+ * only when it may have changed (else out[MD_LEAKS] is NULL): looking
+ * means walking every slot in use. */
 static void md_sections(const struct vt_state *s, const struct vt_wire_meta *m,
-			json_t *out[MD_SECTIONS])
+			struct mdelta_leaks *l, json_t *out[MD_SECTIONS])
 {
 	json_t *maps = json_array();
 
@@ -313,7 +365,13 @@ static void md_sections(const struct vt_state *s, const struct vt_wire_meta *m,
 		json_array_append_new(maps, vt_wire__owner_names(s, i));
 	out[MD_GC] = vt_wire__gc(vt_state_gc(s));
 	out[MD_OWNERS] = maps;
-	out[MD_LEAKS] = leaks_json(s, m);
+	out[MD_LEAKS] = NULL;
+	if (leaks_same(l, s, m))
+		return;
+	out[MD_LEAKS] = leaks_json(s, m, &l->until);
+	l->known = true;
+	l->generation = vt_state_generation(s);
+	l->min_age_ms = m->leak_age_ms;
 }
 
 /* "off:run,off:run" of where cur differs from prev (n units); a run is
@@ -360,15 +418,6 @@ static bool keep_copy(void *kept, const void *cur, size_t n)
 	memcpy(p, cur, n);
 	*k = p;
 	return true;
-}
-
-static char *owner_digits(const struct vt_state *s, const struct vt_slab *sl)
-{
-	json_t *j = owners_hex(s, sl);
-	char *o = json_is_string(j) ? strdup(json_string_value(j)) : NULL;
-
-	json_decref(j);
-	return o;
 }
 
 /* "invalid" once the slab's validity or its reason changed since the
@@ -573,10 +622,13 @@ char *vt_wire_memory_delta(const struct vt_state *s,
 
 	*full = !mdelta_same_shape(d, s);
 	if (*full) {
+		struct mdelta_leaks l = { 0 };
+
 		text = vt_wire_memory(s, m, seq);
-		md_sections(s, m, sec);
+		md_sections(s, m, &l, sec);
 		if (text && !mdelta_remember(d, s, sec))
 			d->valid = false;
+		d->leaks = l;
 		for (int k = 0; k < MD_SECTIONS; k++)
 			json_decref(sec[k]);
 		return text;
@@ -592,11 +644,15 @@ char *vt_wire_memory_delta(const struct vt_state *s,
 				d->generation == vt_state_generation(s), &ok));
 	d->generation = vt_state_generation(s);
 	json_object_set_new(doc, "slabs", slabs);
-	md_sections(s, m, sec);
+	md_sections(s, m, &d->leaks, sec);
 	for (int k = 0; k < MD_SECTIONS; k++) {
-		json_t *id = k == MD_LEAKS ? leaks_identity(sec[k]) : json_incref(sec[k]);
-		char *t = vt_wire__text(id);
+		json_t *id;
+		char *t;
 
+		if (!sec[k])	/* the leak list, known to be as sent */
+			continue;
+		id = k == MD_LEAKS ? leaks_identity(sec[k]) : json_incref(sec[k]);
+		t = vt_wire__text(id);
 		json_decref(id);
 		ok &= t != NULL;
 		if (t && strcmp(t, d->section[k])) {

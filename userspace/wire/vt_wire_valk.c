@@ -91,6 +91,10 @@ static json_t *states_delta(const char *prev, const struct vt_slab *sl)
 	return NULL;
 }
 
+struct conns {
+	uint64_t n[VT_WIRE__CONN_STATES];
+};
+
 struct delta_slab {
 	enum vt_slab_kind kind;
 	uint64_t total;
@@ -110,6 +114,11 @@ struct vt_wire_delta {
 	uint64_t arenas;	/* hash of the arena names */
 	uint64_t generation;	/* the state's, when last sent */
 	uint64_t full_ms;	/* when the last full document was made */
+	/* the connection counts, a walk of every handle slot: kept while the
+	 * state's generation stays */
+	struct conns conns;
+	uint64_t conns_generation;
+	bool conns_known;
 	struct vt_wire_figures_base *figures;	/* the registry as sent */
 };
 
@@ -232,10 +241,6 @@ static bool delta_same_shape(const struct vt_wire_delta *d,
 	return true;
 }
 
-struct conns {
-	uint64_t n[VT_WIRE__CONN_STATES];
-};
-
 static void count_conns(const struct vt_state *s, const struct vt_slab **v,
 			size_t n, struct conns *c)
 {
@@ -249,6 +254,18 @@ static void count_conns(const struct vt_state *s, const struct vt_slab **v,
 		for (int k = 0; k < VT_WIRE__CONN_STATES; k++)
 			c->n[k] += t.letters[(unsigned char)vt_wire__conn_letters[k]];
 	}
+}
+
+/* count_conns, or the counts d kept when nothing changed since. */
+static void delta_conns(const struct vt_state *s, const struct vt_slab **v,
+			size_t n, struct vt_wire_delta *d, struct conns *c)
+{
+	if (!d->conns_known || d->conns_generation != vt_state_generation(s)) {
+		count_conns(s, v, n, &d->conns);
+		d->conns_generation = vt_state_generation(s);
+		d->conns_known = true;
+	}
+	*c = d->conns;
 }
 
 static json_t *connections_json(const struct conns *c)
@@ -448,7 +465,7 @@ static json_t *delta_metrics(const struct vt_state *s,
 					    m->now_ms * 1000);
 	struct conns c;
 
-	count_conns(s, v, n, &c);
+	delta_conns(s, v, n, d, &c);
 	json_object_set_new(aio, "up", json_real(m->uptime_s));
 	json_object_set_new(aio, "connections", connections_json(&c));
 	json_object_set_new(o, "aio", aio);
