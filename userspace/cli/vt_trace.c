@@ -315,8 +315,11 @@ static void check_pointer(struct vt_trace *t, int system,
 		     (unsigned long long)sl->addr);
 }
 
+static int64_t drain_early(void *ctx);
+
 /* Every slab and the owner registry of a system; -1 when the system itself
- * cannot be read or a slab failed at boot. */
+ * cannot be read or a slab failed at boot. Reading a big slab takes
+ * milliseconds: the ring is drained (into the queue) after each. */
 static int load_system(struct vt_trace *t, int idx, enum load_how how)
 {
 	uint64_t slabs[VT_SLAB_KINDS];
@@ -333,6 +336,7 @@ static int load_system(struct vt_trace *t, int idx, enum load_how how)
 			check_pointer(t, idx, k, slabs[k]);
 		if (slabs[k] && load_slab(t, slabs[k], idx, k, how))
 			rc = -1;
+		drain_early(t);
 	}
 	n = vt_snap_owners(t->snap, t->systems[idx], names, VT_MAX_OWNERS);
 	if (n < 0)
@@ -457,7 +461,7 @@ static void read_figures(struct vt_trace *t)
 
 /* ---- events ------------------------------------------------------------ */
 
-static void on_event(void *ctx, const struct vt_event *ev)
+static void apply_event(void *ctx, const struct vt_event *ev)
 {
 	struct vt_trace *t = ctx;
 	struct vt_event e;
@@ -482,6 +486,52 @@ static void on_event(void *ctx, const struct vt_event *ev)
 	}
 	if (vt_state_apply(t->state, ev) == VT_STATE_READ_SYSTEMS)
 		t->rescan = true;
+}
+
+/* Drained between ticks, an event waits for the next tick: the model
+ * changes in ticks only. */
+static void on_event(void *ctx, const struct vt_event *ev)
+{
+	struct vt_trace *t = ctx;
+
+	t->ring_events++;
+	if (t->early)
+		vt_drain_keep(&t->drain, ev);
+	else
+		apply_event(t, ev);
+}
+
+/* The events drained since the last tick, then what the ring holds. */
+static void drain_all(struct vt_trace *t)
+{
+	vt_drain_flush(&t->drain, apply_event, t);
+	vt_probe_drain(t->probe);
+}
+
+/* Between ticks (vt_drain): the ring into the queue, while it has room.
+ * Not before the session runs (the bootstrap applies what it drains), nor
+ * with stack copies: their ring is drained with it and the unwound stacks
+ * wait for their events in bounded queues. */
+static int64_t drain_early(void *ctx)
+{
+	struct vt_trace *t = ctx;
+
+	if (!vt_drain_running(&t->drain) || !t->probe || !t->mapped ||
+	    t->stopping || t->ustacks)
+		return -1;
+	if (vt_drain_room(&t->drain)) {
+		t->early = true;
+		vt_probe_drain(t->probe);
+		t->early = false;
+	}
+	return (int64_t)t->ring_events;
+}
+
+/* Events a ring of `bytes` holds: each record has an 8-byte header and
+ * is 8-byte aligned. */
+static size_t ring_capacity(size_t bytes)
+{
+	return bytes / ((sizeof(struct vt_event) + 8 + 7) & ~(size_t)7);
 }
 
 /* ---- output ------------------------------------------------------------ */
@@ -597,6 +647,7 @@ static void stop(struct vt_trace *t, int code)
 		t->exit_code = VT_EXIT_FAIL;
 	vt_trace_record_stop(t);
 	uv_timer_stop(&t->tick);
+	vt_drain_stop(&t->drain);
 	if (t->on_stop)
 		t->on_stop(t);
 }
@@ -629,7 +680,7 @@ static void update_counters(struct vt_trace *t, uint64_t now)
 
 	if (!t->probe)
 		return;
-	lost = vt_probe_lost(t->probe);
+	lost = vt_probe_lost(t->probe) + t->drain.dropped;
 	vt_probe_hits(t->probe, hits);
 	vt_state_tracer_update(t->state, lost, hits);
 	update_health(t, lost, now);
@@ -742,7 +793,7 @@ void vt_trace_refresh(struct vt_trace *t, uint64_t now)
 		vt_trace_rec_late(&t->rec, &rs);
 	}
 	if (t->probe)
-		vt_probe_drain(t->probe);
+		drain_all(t);
 	/* the subsystem list is checked each reconcile interval too */
 	if (t->rescan || due || t->o->mode == VT_MODE_SAMPLE) {
 		t->rescan = false;
@@ -754,6 +805,7 @@ void vt_trace_refresh(struct vt_trace *t, uint64_t now)
 		refresh_all(t, LOAD_SAMPLE);
 	if (t->o->mode != VT_MODE_SAMPLE)
 		type_pending(t);
+	drain_early(t);
 	if (t->o->mode != VT_MODE_SAMPLE && !t->budget.slabs_read && due) {
 		t->last_reconcile_ms = now;
 		refresh_all(t, t->o->mode == VT_MODE_HYBRID ? LOAD_RECONCILE
@@ -761,6 +813,7 @@ void vt_trace_refresh(struct vt_trace *t, uint64_t now)
 	}
 	read_arenas_gc(t);
 	read_figures(t);
+	drain_early(t);
 	update_counters(t, now);
 	budget_tick(t, now);
 	update_meta(t);
@@ -1054,6 +1107,8 @@ int vt_trace_open(uv_loop_t *loop, struct vt_trace_opts *o,
 	uv_timer_init(loop, &t->tick);
 	t->tick.data = t;
 	uv_timer_start(&t->tick, on_tick, o->interval_ms, o->interval_ms);
+	vt_drain_start(loop, &t->drain, ring_capacity(o->ringbuf_bytes),
+		       o->interval_ms, drain_early, t);
 	*out = t;
 	return 0;
 }
@@ -1106,8 +1161,9 @@ int vt_trace_end(struct vt_trace *t, struct vt_rep_proc *rep)
 		if (!rc)
 			symbolize(t, rep);
 	}
-	t->closing = 1 + (t->routes != NULL);
+	t->closing = 2 + (t->routes != NULL);
 	uv_close((uv_handle_t *)&t->tick, on_closed);
+	vt_drain_close(&t->drain, on_routes_closed, t);
 	if (t->routes)	/* freed on the loop: not to be used after this */
 		vt_routes_close(t->routes, on_routes_closed, t);
 	t->routes = NULL;

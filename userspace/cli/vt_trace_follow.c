@@ -34,6 +34,7 @@ void vt_trace_follow_detach(struct vt_trace *t)
 
 	vt_trace_record_stop(t);	/* a new history with the next target */
 	vt_probe_close(t->probe);
+	vt_drain_clear(&t->drain);
 	vt_snap_free(t->snap);
 	vt_figures_reader_free(t->figures);
 	vt_stacks_free(t->stacks);

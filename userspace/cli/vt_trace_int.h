@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "cli/vt_budget.h"
+#include "cli/vt_drain.h"
 #include "cli/vt_sites.h"
 #include "cli/vt_trace.h"
 #include "cli/vt_trace_rec.h"
@@ -22,6 +23,9 @@ struct vt_trace {
 	struct vt_trace_opts *o;
 	char token[33];		/* made up when serving beyond loopback */
 	uv_timer_t tick;
+	struct vt_drain drain;	/* the ring between ticks */
+	bool early;		/* draining into drain's queue */
+	uint64_t ring_events;	/* events the ring gave, in all */
 	struct vt_target target;	/* valid once mapped */
 	struct vt_layout layout;
 	struct vt_probe *probe;
