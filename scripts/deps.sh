@@ -5,7 +5,7 @@ set -eu
 PKGS="make gcc clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev libuv1-dev
 libnghttp2-dev libjansson-dev libdw-dev libhttp-parser-dev libcapstone-dev libssl-dev openssl pkg-config gdb
 curl nghttp2-client prometheus chromium iproute2 procps jq libxml2-utils dpkg-dev lintian man-db
-python3"
+python3 bpftrace gnuplot-nox valgrind"
 missing=""
 # Node.js may come from another Debian source that bundles npm: ask for
 # Debian's packages only when the commands are missing.

@@ -16,8 +16,10 @@
  * Each is run until about a quarter second is spent (at least 3, at most
  * 500 runs); the median and the fastest run are printed with the size.
  *
- * usage: bench_wire [SLOTS [CHANGES [DOC]]]   (defaults 262144, 1000, all;
- * one DOC alone is what a profiler is pointed at)
+ * usage: bench_wire [SLOTS [CHANGES [DOC [CONNS]]]]   (defaults 262144,
+ * 1000, all, the mix; one DOC alone is what a profiler is pointed at;
+ * CONNS: exactly that many connections in the handle slab, and churn
+ * that makes no new ones)
  * Output: one line per document,
  *   doc NAME us MEDIAN min MIN bytes BYTES runs N
  */
@@ -29,6 +31,15 @@
 #include "model/vt_state.h"
 #include "wire/vt_rec.h"
 #include "wire/vt_wire.h"
+
+/* Under valgrind --tool=callgrind --collect-atstart=no only the timed
+ * encodes are counted: instructions per document, the same from run to
+ * run on a busy machine. Elsewhere these are a few no-op instructions. */
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#else
+#define CALLGRIND_TOGGLE_COLLECT
+#endif
 
 #define SYS0 0x55000000ULL
 #define HANDLES 0x7f0000000000ULL
@@ -57,6 +68,23 @@ static uint64_t now_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
 }
 
+/* Connections among the handle slab's used slots: 0 for the mix below,
+ * else exactly that many (the other used slots tasks and timers). */
+static uint64_t nconns;
+
+/* The letter mix of used handle slot number `k` of `used`. */
+static uint32_t slot_kind(uint64_t k, uint64_t used)
+{
+	uint32_t r = rnd(100);
+
+	if (nconns)	/* every (used/nconns)-th used slot */
+		return k * nconns / used != (k + 1) * nconns / used
+		       ? VT_HK_HTTP_CONN : r < 60 ? VT_HK_TASK : VT_HK_TIMER;
+	/* 20% tasks, 10% timers, 5% listeners, the rest connections */
+	return r < 20 ? VT_HK_TASK : r < 30 ? VT_HK_TIMER
+	     : r < 35 ? VT_HK_TCP : VT_HK_HTTP_CONN;
+}
+
 /* A slab image with `total` slots, about `permille`/1000 of them used;
  * handle slots get a kind, diag and owner like a busy server's. */
 static int load_slab(struct vt_state *s, uint64_t addr, enum vt_slab_kind kind,
@@ -75,15 +103,15 @@ static int load_slab(struct vt_state *s, uint64_t addr, enum vt_slab_kind kind,
 	if (!bm || !kinds || !diags || !owners)
 		goto out;
 	for (uint64_t i = 0; i < total; i++) {
-		uint32_t r = rnd(100);
-
 		if (rnd(1000) >= permille)
 			continue;
 		bm[i / 8] |= (uint8_t)(1u << (i % 8));
 		img.used++;
-		/* 20% tasks, 10% timers, 5% listeners, the rest connections */
-		kinds[i] = r < 20 ? VT_HK_TASK : r < 30 ? VT_HK_TIMER
-			 : r < 35 ? VT_HK_TCP : VT_HK_HTTP_CONN;
+	}
+	for (uint64_t i = 0, k = 0; i < total; i++) {
+		if (!vt_slab_bit(bm, i))
+			continue;
+		kinds[i] = slot_kind(k++, img.used);
 		diags[i] = kinds[i] == VT_HK_HTTP_CONN ? 1 + rnd(4) : 0;
 		owners[i] = (uint16_t)rnd(4);
 	}
@@ -158,7 +186,7 @@ static void churn(struct vt_state *s, unsigned n, uint64_t *ts)
 			ev.acquire = (struct vt_ev_acquire){ .slab = sl->addr,
 							     .slot = slot };
 		vt_state_apply(s, &ev);
-		if (tcp || used || rnd(2))
+		if (tcp || used || rnd(2) || nconns)
 			continue;
 		ev = (struct vt_event){
 			.type = VT_EV_CONN, .ts_ns = (*ts)++,
@@ -169,6 +197,16 @@ static void churn(struct vt_state *s, unsigned n, uint64_t *ts)
 		};
 		vt_state_apply(s, &ev);
 	}
+}
+
+static uint64_t count_conns(const struct vt_state *s)
+{
+	const struct vt_slab *h = vt_state_slab_find(s, HANDLES);
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i < h->total; i++)
+		n += strchr("NAIC", h->states[i]) != NULL && h->states[i];
+	return n;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -234,6 +272,7 @@ static uint64_t encode_once(struct run *r, enum doc doc, size_t *bytes)
 			churn(r->s, r->changes, &r->ts);
 	}
 	t0 = now_ns();
+	CALLGRIND_TOGGLE_COLLECT;
 	switch (doc) {
 	case DOC_MEMORY:
 		text = vt_wire_memory(r->s, r->m, 1);
@@ -252,6 +291,7 @@ static uint64_t encode_once(struct run *r, enum doc doc, size_t *bytes)
 		text = vt_wire_memory_delta(r->s, r->m, r->md, r->seq,
 					    r->seq - 1, &mfull);
 	}
+	CALLGRIND_TOGGLE_COLLECT;
 	t0 = now_ns() - t0;
 	if (!text || full || mfull ||
 	    ((doc == DOC_TICK_IDLE || doc == DOC_TICK_BUSY) && !more)) {
@@ -292,6 +332,54 @@ static int bench(struct run *r, enum doc doc, const char *name)
 	return 0;
 }
 
+/* The model alone: APPLY_EVENTS events made in memory beforehand
+ * (acquire and release pairs on the handle slab's slots, versions past
+ * its image, every fourth pair on the tcp slab), then applied in one
+ * timed loop, five times; the fastest and median rates are printed. */
+#define APPLY_EVENTS 2000000
+#define APPLY_ROUNDS 5
+
+static int bench_apply(struct run *r)
+{
+	const struct vt_slab *h = vt_state_slab_find(r->s, HANDLES);
+	const struct vt_slab *t = vt_state_slab_find(r->s, TCP);
+	struct vt_event *ev = calloc(APPLY_EVENTS, sizeof(*ev));
+	uint64_t ns[APPLY_ROUNDS], version = 1ULL << 40;
+
+	if (!ev)
+		return -1;
+	if (only && strcmp(only, "apply"))
+		goto out;
+	for (int round = 0; round < APPLY_ROUNDS; round++) {
+		for (size_t i = 0; i < APPLY_EVENTS; i += 2) {
+			const struct vt_slab *sl = i % 8 == 6 ? t : h;
+			uint64_t slot = rnd((uint32_t)sl->total);
+
+			ev[i] = (struct vt_event){ .type = VT_EV_ACQUIRE,
+				.ts_ns = r->ts++ * 1000,
+				.acquire = { .slab = sl->addr, .slot = slot,
+					     .version = version++ } };
+			ev[i + 1] = (struct vt_event){ .type = VT_EV_RELEASE,
+				.ts_ns = r->ts++ * 1000,
+				.release = { .slab = sl->addr, .slot = slot,
+					     .version = version++ } };
+		}
+		ns[round] = now_ns();
+		for (size_t i = 0; i < APPLY_EVENTS; i++)
+			vt_state_apply(r->s, &ev[i]);
+		ns[round] = now_ns() - ns[round];
+	}
+	qsort(ns, APPLY_ROUNDS, sizeof(*ns), cmp_u64);
+	printf("apply events %d ns_per_event %.1f min %.1f per_s %.0f max_per_s %.0f\n",
+	       APPLY_EVENTS, (double)ns[APPLY_ROUNDS / 2] / APPLY_EVENTS,
+	       (double)ns[0] / APPLY_EVENTS,
+	       APPLY_EVENTS * 1e9 / (double)ns[APPLY_ROUNDS / 2],
+	       APPLY_EVENTS * 1e9 / (double)ns[0]);
+out:
+	free(ev);
+	return 0;
+}
+
 static unsigned long arg(int argc, char **argv, int i, unsigned long def,
 			 unsigned long lo, unsigned long hi)
 {
@@ -302,8 +390,8 @@ static unsigned long arg(int argc, char **argv, int i, unsigned long def,
 		return def;
 	v = strtoul(argv[i], &end, 10);
 	if (*end || v < lo || v > hi) {
-		fprintf(stderr, "usage: bench_wire [SLOTS [CHANGES]] (SLOTS "
-				"%lu..%lu)\n", lo, hi);
+		fprintf(stderr, "usage: bench_wire [SLOTS [CHANGES [DOC "
+				"[CONNS]]]] (%lu..%lu)\n", lo, hi);
 		exit(2);
 	}
 	return v;
@@ -322,7 +410,8 @@ int main(int argc, char **argv)
 	struct run r = { .m = &meta, .changes = changes, .ts = 5000 * MS };
 	int rc = 0;
 
-	only = argc > 3 ? argv[3] : NULL;
+	only = argc > 3 && strcmp(argv[3], "all") ? argv[3] : NULL;
+	nconns = arg(argc, argv, 4, 0, 0, 1UL << 24);
 	r.s = build_state(slots);
 	r.d = vt_wire_delta_new();
 	r.md = vt_wire_mdelta_new();
@@ -330,10 +419,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_wire: cannot build the state\n");
 		return 1;
 	}
-	printf("state handles %llu used %llu tcp_buffers %llu changes %u\n",
-	       (unsigned long long)slots,
+	printf("state handles %llu used %llu tcp_buffers %llu changes %u "
+	       "conns %llu\n", (unsigned long long)slots,
 	       (unsigned long long)vt_state_slab_find(r.s, HANDLES)->used,
-	       (unsigned long long)(slots / 16), changes);
+	       (unsigned long long)(slots / 16), changes,
+	       (unsigned long long)count_conns(r.s));
 	/* the first full document sizes the delta context */
 	free(vt_wire_valk_full(r.s, &meta, r.d));
 	free(vt_wire_memory_delta(r.s, &meta, r.md, ++r.seq, 0, &(bool){0}));
@@ -346,6 +436,7 @@ int main(int argc, char **argv)
 	rc |= bench(&r, DOC_TICK_IDLE, "tick_idle");
 	rc |= bench(&r, DOC_TICK_BUSY, "tick_busy");
 	rc |= bench(&r, DOC_REC_KEYFRAME, "rec_keyframe");
+	rc |= bench_apply(&r);
 	vt_wire_delta_free(r.d);
 	vt_wire_mdelta_free(r.md);
 	vt_state_free(r.s);

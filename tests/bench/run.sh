@@ -156,25 +156,35 @@ sim_stop() {
 	forget "$SIM_PID"
 }
 
-# tracer_start MODE PID: attaches; sets VT_PID, VT_JSON, T_ATTACHED.
-tracer_start() {
-	VT_JSON=$TMP/vt.json
-	rm -f "$VT_JSON"
-	"${PIN_OTHER[@]}" "$VT" attach "$2" --mode "$1" --listen none --json "$VT_JSON" \
-		"${@:3}" >"$TMP/vt.log" 2>&1 &
+# bg_tracer PATTERN WHAT CMD...: runs CMD on core 1, its output in vt.log;
+# sets VT_PID, and T_ATTACHED once the log has PATTERN (else ERR, and the
+# tracer is stopped).
+bg_tracer() {
+	local pattern=$1 what=$2
+	shift 2
+	"${PIN_OTHER[@]}" "$@" >"$TMP/vt.log" 2>&1 &
 	VT_PID=$!
 	PIDS+=("$VT_PID")
-	if ! wait_line "$TMP/vt.log" 'attached to pid' 30 "$VT_PID"; then
-		ERR="valk-trace did not attach: $(tail -n 1 "$TMP/vt.log")"
-		tracer_stop
-		return 1
-	fi
-	T_ATTACHED=$(now_ns)
+	wait_line "$TMP/vt.log" "$pattern" 60 "$VT_PID" && { T_ATTACHED=$(now_ns); return 0; }
+	ERR="$what did not attach: $(grep -v -e RLIMIT -e uprobe_events -e 'detach probe' "$TMP/vt.log" | tail -n 1)"
+	tracer_stop
+	return 1
+}
+
+# tracer_start MODE PID: attaches; sets VT_PID, VT_JSON, T_ATTACHED. The
+# bt-* modes run bpftrace instead (bt_start).
+tracer_start() {
+	case $1 in bt-*) bt_start "$@"; return ;; esac
+	VT_JSON=$TMP/vt.json
+	rm -f "$VT_JSON"
+	bg_tracer 'attached to pid' valk-trace "$VT" attach "$2" --mode "$1" --listen none \
+		--json "$VT_JSON" "${@:3}"
 }
 
 # Stops the tracer (it writes VT_JSON, then detaches its probes) and sets
 # HITS, EVENTS, LOST from the file.
 tracer_stop() {
+	[ -n "$BT_KIND" ] && { bt_stop; return; }
 	kill -TERM "$VT_PID" 2>/dev/null
 	wait_exit "$VT_PID" 60 || kill -KILL "$VT_PID" 2>/dev/null
 	wait "$VT_PID" 2>/dev/null
@@ -182,6 +192,55 @@ tracer_stop() {
 	HITS=0 EVENTS=0 LOST=0
 	[ -s "$VT_JSON" ] || return 1
 	read -r HITS EVENTS LOST < <(jq -r '.tracer | "\([.probes[].hits] | add // 0) \(.events) \(.lost)"' "$VT_JSON")
+}
+
+# ---- bpftrace on valk-trace's probe set ------------------------------------------
+
+# bt_object PID SYMBOL: the mapped file of PID that defines SYMBOL.
+bt_object() {
+	local f
+	for f in $(awk '$6 ~ /^\// { print $6 }' "/proc/$1/maps" | sort -u); do
+		readelf -Ws "$f" 2>/dev/null | awk -v s="$2" '$8 == s && $7 != "UND" { f = 1 } END { exit !f }' &&
+			{ echo "$f"; return 0; }
+	done
+	return 1
+}
+
+# bt_script PID KIND: a bpftrace program with one probe per probe
+# valk-trace would attach to PID (valk-trace probes), each at its
+# function's entry: bpftrace 0.17 as Debian builds it places no probe at an
+# offset. bt-count counts hits per probe, bt-empty does nothing (the trap
+# floor). BEGIN says when every probe is attached.
+bt_script() {
+	local obj uv body='{ }'
+	obj=$(bt_object "$1" valk_slab_aquire) || return 1
+	uv=$(bt_object "$1" uv_read_start) || uv=
+	[ "$2" = bt-count ] && body='{ @[probe] = count(); }'
+	echo 'BEGIN { printf("attached\n"); }'
+	"$VT" probes "$1" --json | jq -r '.[] | select(.attached) | .name' | while IFS=: read -r kind fn; do
+		if [ "$fn" = uv_read_start ]; then [ -n "$uv" ] && echo "$kind:$uv:$fn $body"
+		else echo "$kind:$obj:$fn $body"; fi
+	done
+}
+
+BT_KIND=
+# bt_start KIND PID: bpftrace on PID's probe set; sets VT_PID (bpftrace's).
+bt_start() {
+	local script=$TMP/bt.bt
+	bt_script "$2" "$1" >"$script" || { ERR="no probe set for bpftrace"; return 1; }
+	BT_KIND=$1
+	VT_JSON=
+	bg_tracer '^attached' bpftrace bpftrace -p "$2" "$script"
+}
+
+# Stops bpftrace; HITS from its counts (bt-count), EVENTS and LOST 0.
+bt_stop() {
+	kill -INT "$VT_PID" 2>/dev/null
+	wait_exit "$VT_PID" 60 || kill -KILL "$VT_PID" 2>/dev/null
+	wait "$VT_PID" 2>/dev/null
+	forget "$VT_PID"
+	HITS=$(awk -F': ' '/^@\[/ { s += $2 } END { print s + 0 }' "$TMP/vt.log")
+	EVENTS=0 LOST=0 BT_KIND=
 }
 
 # True (with ERR set) when the tracer ended before it was told to.
@@ -407,6 +466,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 command -v jq >/dev/null || { VARIANTS=(untraced);
 	NOTES+=("every traced variant skipped: jq is not installed (make deps)"); }
+# bpftrace on the same probe set, counting and with empty programs:
+# sections 1 and 2 only.
+BT_VARIANTS=()
+if [[ " ${VARIANTS[*]} " == *" events "* ]]; then
+	if command -v bpftrace >/dev/null; then BT_VARIANTS=(bt-count bt-empty)
+	else NOTES+=("bpftrace rows skipped: bpftrace is not installed (make deps)"); fi
+fi
 HAVE_H2LOAD=1
 # The target on core 0; valk-trace and h2load on core 1. Left to the
 # scheduler, where the threads land changes churn ops/s and HTTP req/s by
@@ -444,6 +510,9 @@ calibrate() {
 			printf "%d", int(o / 1000) * 1000 }' "$RESULTS"
 }
 
+# BENCH_ONLY=collector: sections 4, 4b and 10-12 alone (no target runs)
+TRACE_ROUNDS=$ROUNDS
+[ "${BENCH_ONLY:-}" = collector ] && TRACE_ROUNDS=0 BENCH_OPS=${BENCH_OPS:-1000}
 OPS_PLAIN=${BENCH_OPS:-}
 OPS_PROBE=${BENCH_OPS:-}
 if [ -z "$OPS_PLAIN" ]; then
@@ -469,8 +538,8 @@ rotated() {
 }
 
 pairs=()
-for b in "${BUILDS[@]}"; do for v in "${VARIANTS[@]}"; do pairs+=("$b:$v"); done; done
-for ((r = 1; r <= ROUNDS; r++)); do
+for b in "${BUILDS[@]}"; do for v in "${VARIANTS[@]}" "${BT_VARIANTS[@]}"; do pairs+=("$b:$v"); done; done
+for ((r = 1; r <= TRACE_ROUNDS; r++)); do
 	say "round $r/$ROUNDS"
 	for p in $(rotated $((r * 3)) "${pairs[@]}"); do churn_run "${p%%:*}" "${p#*:}" "$r" "$(ops_of "${p#*:}")"; done
 	if [ "$HAVE_H2LOAD" -eq 1 ]; then
@@ -522,7 +591,7 @@ life_run() {
 }
 
 say "attach and detach"
-for ((r = 1; r <= ROUNDS; r++)); do
+for ((r = 1; r <= TRACE_ROUNDS; r++)); do
 	for b in $(rotated "$r" "${BUILDS[@]}"); do life_run "$b" "$r"; done
 done
 
@@ -552,7 +621,7 @@ run_cmd() {
 	done
 }
 
-if [[ " ${VARIANTS[*]} " == *" events "* ]]; then
+if [[ " ${VARIANTS[*]} " == *" events "* ]] && [ "$TRACE_ROUNDS" -gt 0 ]; then
 	say "run -- CMD"
 	for ((r = 1; r <= ROUNDS; r++)); do
 		for b in $(rotated "$r" shared static); do run_cmd "$b" "$r"; done
@@ -589,7 +658,7 @@ budget_run() {
 	say "  budget $build $v $load: req_s=$req $extra"
 }
 
-if [ "$HAVE_H2LOAD" -eq 1 ] && [[ " ${VARIANTS[*]} " == *" hybrid "* ]]; then
+if [ "$HAVE_H2LOAD" -eq 1 ] && [[ " ${VARIANTS[*]} " == *" hybrid "* ]] && [ "$TRACE_ROUNDS" -gt 0 ]; then
 	say "the budget at work: h2load -D $BUDGET_S after ${BUDGET_WARM}s"
 	for b in shared static; do
 		for v in untraced events hybrid; do budget_run "$b" "$v" full; done
@@ -603,11 +672,27 @@ say "encoding: building and running bench_wire"
 WIRE=$TMP/wire.out
 if make -s -f Makefile -f tests/bench/bench.mk BUILD="$BUILD" "$BUILD/bench/bench_wire" >"$TMP/wire.build" 2>&1; then
 	"$BUILD/bench/bench_wire" "$SLOTS" >"$WIRE" 2>&1 || { say "bench_wire failed: $(tail -n 1 "$WIRE")"; FAILED=1; }
+	# instructions per document under callgrind: the same on a busy machine
+	if command -v valgrind >/dev/null; then
+		for doc in memory tick_idle; do
+			valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file=/dev/null \
+				"$BUILD/bench/bench_wire" "$SLOTS" 1000 "$doc" >"$TMP/cg.out" 2>&1 &&
+				awk -v d="$doc" '/Collected :/ { c = $NF } /^doc / { r = $NF }
+					END { if (r) printf "instructions %s %d\n", d, c / r }' "$TMP/cg.out" >>"$WIRE"
+		done
+	else
+		NOTES+=("instruction counts skipped: valgrind is not installed")
+	fi
 else
 	say "bench_wire did not build:"; tail -n 20 "$TMP/wire.build" >&2
 	FAILED=1
 	: >"$WIRE"
 fi
+
+# ---- 10-12. the collector: ring pipeline, SSE, scale ------------------------------
+
+. tests/bench/collector.sh
+collector_runs
 
 # ---- 4b. live deltas ------------------------------------------------------------
 # Sizes of the events both streams carry from a busy target: valk-sim churn
@@ -661,26 +746,20 @@ fi
 report() {
 	awk -v ops="$OPS_PLAIN" -v ops_probe="$OPS_PROBE" -v rounds="$ROUNDS" -v http_n="$HTTP_N" -v http_c="$HTTP_C" \
 	    -v http_path="$HTTP_PATH" -v rate="$RATE" -v slots="$SLOTS" \
-	    -v window="$WINDOW" -v rec_window="$REC_WINDOW" -v drain="$DRAIN" -v pinned="${#PIN_TARGET[@]}" -v variants="${VARIANTS[*]}" -v wire="$WIRE" -v deltas="$DELTAS" -v render="$RENDER" \
-	    -v builds="${BUILDS[*]}" '
-function median(list,    n, a, i, j, t) {
-	n = split(list, a, " ")
-	if (n == 0) return ""
-	for (i = 2; i <= n; i++) {
-		t = a[i] + 0
-		for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]
-		a[j + 1] = t
+	    -v window="$WINDOW" -v rec_window="$REC_WINDOW" -v drain="$DRAIN" -v pinned="${#PIN_TARGET[@]}" -v variants="${VARIANTS[*]} ${BT_VARIANTS[*]}" -v wire="$WIRE" -v deltas="$DELTAS" -v render="$RENDER" \
+	    -v builds="${BUILDS[*]}" \
+	    -f tests/bench/stats.awk -f /dev/stdin "$RESULTS" <<'AWK'
+# events against bpftrace on the same probe set, per build: the ratio of
+# the medians of their ratios to untraced
+function vs_bt(sec, key,    i, b, e, c, z, any) {
+	for (i = 1; i <= nb; i++) {
+		b = B[i]; e = med(key SUBSEP b SUBSEP "events")
+		c = med(key SUBSEP b SUBSEP "bt-count"); z = med(key SUBSEP b SUBSEP "bt-empty")
+		if (e == "" || (c == "" && z == "")) continue
+		if (!any++) printf "   events against bpftrace on the same functions (targets: >= 1.00x bt-count, >= 0.90x bt-empty):\n"
+		printf "   %-7s events/bt-count %s   events/bt-empty %s\n", b,
+			(c > 0 ? sprintf("%.2f", e / c) : "-"), (z > 0 ? sprintf("%.2f", e / z) : "-")
 	}
-	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
-function add(key, v) { L[key] = (key in L) ? L[key] " " v : v }
-function med(key) { return (key in L) ? median(L[key]) : "" }
-function num(v, fmt) { return v == "" ? "-" : sprintf(fmt, v) }
-function thousands(v,    s, out, neg) {
-	if (v == "") return "-"
-	s = sprintf("%d", v + 0.5); out = ""
-	while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) }
-	return s out
 }
 {
 	sec = $1; b = $2; v = $3; r = $4
@@ -767,40 +846,45 @@ END {
 		}
 	}
 	printf "\nvalk-trace bench: %d rounds, variants interleaved; medians over rounds;\n", rounds
-	printf "ratios are the median of each round'"'"'s variant/untraced pair.\n"
+	printf "ratios are the median of each round's variant/untraced pair.\n"
 	if (pinned) printf "Target on core 0; valk-trace and h2load on core 1.\n"
 
 	printf "\n1. Target slowdown: valk-sim --workload churn --ops N, main and loop thread flat out\n"
 	printf "   (N = %d untraced and sample, %d events and hybrid)\n", ops, ops_probe
-	printf "%-7s %-9s %12s %7s %12s %12s %8s %11s %7s\n", "build", "variant", "slab ops/s", "ratio", "wall ns/op+", "cpu ns/op+", "hits/op", "cpu ns/hit", "lost %"
+	printf "%-7s %-9s %12s %7s %12s %12s %12s %8s %11s %7s\n", "build", "variant", "slab ops/s", "ratio", "min-max", "wall ns/op+", "cpu ns/op+", "hits/op", "cpu ns/hit", "lost %"
 	for (i = 1; i <= nb; i++) for (j = 1; j <= nv; j++) {
 		b = B[i]; v = V[j]
 		if (!(("churn", b, v) in seen)) continue
 		if (("churn", b, v) in failed && med("ops_s" SUBSEP b SUBSEP v) == "") { printf "%-7s %-9s failed\n", b, v; continue }
-		u = v == "untraced"
-		printf "%-7s %-9s %12s %7s %12s %12s %8s %11s %7s\n", b, v,
+		u = v == "untraced"; bt = v ~ /^bt-/
+		printf "%-7s %-9s %12s %7s %12s %12s %12s %8s %11s %7s\n", b, v,
 			thousands(med("ops_s" SUBSEP b SUBSEP v)),
 			u ? "1.000" : num(med("ratio" SUBSEP b SUBSEP v), "%.3f"),
+			u ? "-" : span("ratio" SUBSEP b SUBSEP v, "%.3f"),
 			u ? "-" : num(med("wall_add" SUBSEP b SUBSEP v), "%+.0f"),
 			u ? sprintf("(%.0f)", med("cpu_op" SUBSEP b SUBSEP v)) : num(med("cpu_add" SUBSEP b SUBSEP v), "%+.0f"),
-			u ? "-" : num(med("hits_op" SUBSEP b SUBSEP v), "%.2f"),
+			u || v == "bt-empty" ? "-" : num(med("hits_op" SUBSEP b SUBSEP v), "%.2f"),
 			u || v == "sample" ? "-" : num(med("ns_hit" SUBSEP b SUBSEP v), "%.0f"),
-			u || v == "sample" ? "-" : num(med("lost_pct" SUBSEP b SUBSEP v), "%.1f")
+			u || v == "sample" || bt ? "-" : num(med("lost_pct" SUBSEP b SUBSEP v), "%.1f")
 	}
+	vs_bt("churn", "ratio")
 
 	if (("http", "shared", "untraced") in seen) {
 		printf "\n2. HTTP: h2load -n %d -c %d GET %s on 127.0.0.1 (valk-sim --workload http)\n", http_n, http_c, http_path
-		printf "%-7s %-9s %10s %7s %10s %7s\n", "build", "variant", "req/s", "ratio", "hits/req", "lost %"
+		printf "   (targets: events >= 0.70x on shared, >= 0.60x on the optimised builds)\n"
+		printf "%-7s %-9s %10s %7s %12s %10s %7s\n", "build", "variant", "req/s", "ratio", "min-max", "hits/req", "lost %"
 		for (i = 1; i <= nb; i++) for (j = 1; j <= nv; j++) {
 			b = B[i]; v = V[j]
 			if (!(("http", b, v) in seen)) continue
 			if (med("req_s" SUBSEP b SUBSEP v) == "") { printf "%-7s %-9s failed\n", b, v; continue }
-			u = v == "untraced"
-			printf "%-7s %-9s %10s %7s %10s %7s\n", b, v, thousands(med("req_s" SUBSEP b SUBSEP v)),
+			u = v == "untraced"; bt = v ~ /^bt-/
+			printf "%-7s %-9s %10s %7s %12s %10s %7s\n", b, v, thousands(med("req_s" SUBSEP b SUBSEP v)),
 				u ? "1.000" : num(med("hratio" SUBSEP b SUBSEP v), "%.3f"),
-				u ? "-" : num(med("hits_req" SUBSEP b SUBSEP v), "%.1f"),
-				u || v == "sample" ? "-" : num(med("hlost_pct" SUBSEP b SUBSEP v), "%.1f")
+				u ? "-" : span("hratio" SUBSEP b SUBSEP v, "%.3f"),
+				u || v == "bt-empty" ? "-" : num(med("hits_req" SUBSEP b SUBSEP v), "%.1f"),
+				u || v == "sample" || bt ? "-" : num(med("hlost_pct" SUBSEP b SUBSEP v), "%.1f")
 		}
+		vs_bt("http", "hratio")
 	}
 
 	printf "\n3. Collector cost: valk-trace CPU (user+sys) per second of tracing\n"
@@ -808,7 +892,7 @@ END {
 	printf "%-7s %-9s %14s %12s %10s\n", "build", "mode", "tracer ms/s", "events/s", "lost/s"
 	for (i = 1; i <= nb; i++) for (j = 1; j <= nv; j++) {
 		b = B[i]; v = V[j]
-		if (v == "untraced" || !(("churn", b, v) in seen)) continue
+		if (v == "untraced" || v ~ /^bt-/ || !(("churn", b, v) in seen)) continue
 		if (med("vt_ms_s" SUBSEP b SUBSEP v) == "") { printf "%-7s %-9s failed\n", b, v; continue }
 		printf "%-7s %-9s %14s %12s %10s\n", b, v, num(med("vt_ms_s" SUBSEP b SUBSEP v), "%.1f"),
 			v == "sample" ? "-" : thousands(med("ev_s" SUBSEP b SUBSEP v)),
@@ -828,16 +912,27 @@ END {
 	}
 
 	printf "\n4. Encoding (bench_wire): one AIO system, %d handle slots half in use\n", slots
-	printf "%-20s %14s %12s %12s %6s\n", "document", "us/doc median", "us fastest", "bytes", "runs"
+	printf "%-20s %14s %12s %12s %6s %9s %14s\n", "document", "us/doc median", "us fastest", "bytes", "runs", "target", "instructions"
+	tgt["memory"] = "<= 5000"; tgt["tick_idle"] = "<= 100"
 	while ((getline line < wire) > 0) {
 		n = split(line, wf, " ")
 		if (wf[1] == "state") state = line
-		if (wf[1] != "doc") continue
-		printf "%-20s %14s %12s %12s %6s\n", wf[2], wf[4], wf[6], thousands(wf[8]), wf[10]
-		nd++
+		if (wf[1] == "apply") apply = line
+		if (wf[1] == "instructions") instr[wf[2]] = wf[3]
+		if (wf[1] == "doc") docs[++nd] = line
+	}
+	for (i = 1; i <= nd; i++) {
+		split(docs[i], wf, " ")
+		printf "%-20s %14s %12s %12s %6s %9s %14s\n", wf[2], wf[4], wf[6], thousands(wf[8]), wf[10],
+			(wf[2] in tgt) ? tgt[wf[2]] : "-", (wf[2] in instr) ? thousands(instr[wf[2]]) : "-"
 	}
 	if (!nd) printf "(no result: see the messages above)\n"
 	else if (state != "") printf "(%s)\n", state
+	if (apply != "") {
+		split(apply, af, " ")
+		printf "model alone: %s events made in memory, applied at %.1f M/s median, %.1f M/s fastest of 5 (target >= 5 M/s)\n",
+			thousands(af[3]), af[9] / 1e6, af[11] / 1e6
+	}
 
 	printf "\n4b. Live events from a busy target (valk-sim churn), bytes of data (target: a delta under 4,096)\n"
 	printf "%-32s %-20s %8s %10s %10s\n", "stream", "event", "events", "median", "max"
@@ -896,7 +991,8 @@ END {
 				num(med("run_ratio" SUBSEP b SUBSEP "nostackN"), "%.2f")
 		}
 	}
-}' "$RESULTS"
+}
+AWK
 	local n
 	for n in "${NOTES[@]}"; do echo "note: $n"; done
 	echo "bench took $((SECONDS - START)) s after calibration"
@@ -923,5 +1019,6 @@ END {
 		}
 	}
 }' "$RESULTS"
+collector_report
 mkdir -p "$BUILD/bench" && cp "$RESULTS" "$BUILD/bench/results.txt"
 [ "$FAILED" -eq 0 ]
