@@ -3,14 +3,14 @@
 # curl over HTTP/2 and HTTP/1.1 (chosen by ALPN) gets the JSON routes, both
 # SSE dialects and /metrics, the state exact against the stand-in's truth;
 # the token, its cookie and the Host check hold over TLS; TLS 1.2 serves
-# HTTP/2 too, TLS 1.1 is refused; a plain-HTTP client is told to use
-# https://, a client offering only other protocols gets the
-# no_application_protocol alert, malformed records end their connection,
-# handshakes that stall or trickle are closed at the idle limit, and the
-# tracer serves on; fair serving holds and idle sessions keep no large
-# buffers (fair.py over TLS). Bad certificate or key paths, or a key of
-# another certificate, are refused in one line with exit code 2 before
-# attaching.
+# HTTP/2 too, TLS 1.1 and renegotiation are refused; a plain-HTTP client
+# is told to use https://, a client offering only other protocols gets
+# the no_application_protocol alert, malformed records end their
+# connection, handshakes that stall or trickle are closed at the idle
+# limit, and the tracer serves on; fair serving holds and idle sessions
+# keep no large buffers (fair.py over TLS). Bad certificate or key paths,
+# or a key of another certificate, are refused in one line with exit code
+# 2 before attaching.
 . "$(dirname "$0")/../lib/common.sh"
 need_root
 need_bins
@@ -91,6 +91,9 @@ got=$(cu --http2 --tlsv1.2 --tls-max 1.2 -o /dev/null -w '%{http_version} %{http
 [ "$got" = "2 200" ] && pass "TLS 1.2: HTTP/2" || fail "TLS 1.2: $got"
 cu -v --tlsv1.1 --tls-max 1.1 "$U/healthz" >"$TMP/out" 2>&1
 grep -q "alert protocol version" "$TMP/out" && pass "TLS 1.1: the protocol_version alert" || fail "TLS 1.1: $(grep -i -m2 'alert\|error' "$TMP/out")"
+out=$( (sleep 1; echo R; sleep 1) | timeout 10 openssl s_client -tls1_2 -connect "127.0.0.1:$PORT" 2>&1)
+grep -q "RENEGOTIATING" <<<"$out" && grep -q "no renegotiation" <<<"$out" && pass "TLS 1.2 renegotiation refused" ||
+	fail "renegotiation: $(grep -i -m3 'RENEGOT\|alert\|error' <<<"$out")"
 got=$(cu --no-alpn -o /dev/null -w '%{http_version} %{http_code}' "$U/healthz")
 [ "$got" = "1.1 200" ] && pass "no ALPN: HTTP/1.1" || fail "no ALPN: $got"
 got=$(cu --no-alpn --http2-prior-knowledge -o /dev/null -w '%{http_version} %{http_code}' "$U/healthz")
