@@ -316,7 +316,9 @@ int BPF_KRETPROBE(slab_acquire_ret, __u64 item)
 			long id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
 
 			e->acquire.stack = id >= 0 ? (__u32)id + 1 : 0;
-			if (want_ustacks)
+			/* a walk the map refused (its hash bucket holds another
+			 * stack: -EEXIST) is copied for DWARF unwinding too */
+			if (want_ustacks || id < 0)
 				e->acquire.ustack = copy_ustack(ctx);
 		}
 	} else {

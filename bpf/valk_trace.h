@@ -10,6 +10,8 @@
 #define VT_USTACK_RING (1 << 25)	/* their own ring: a full one loses a
 					 * stack, never an event */
 #define VT_USTACK_TOPS 4096	/* threads whose stack's end is known */
+#define VT_USTACK_RING_FP (1 << 20)	/* with frame pointers: copies of
+					 * the walks the stack map refused */
 
 enum vt_event_type {
 	VT_EV_ACQUIRE = 1,	/* .acquire */

@@ -213,8 +213,11 @@ static int load(struct vt_probe *p, const struct vt_probe_opts *o,
 	p->skel->rodata->want_stacks = o->stacks;
 	p->skel->rodata->want_ustacks = o->stacks && o->ustacks;
 	memcpy((void *)p->skel->rodata->cas, o->cas, sizeof(o->cas));
-	if (!(o->stacks && o->ustacks))	/* a ring nobody fills: the least */
+	if (!o->stacks)		/* a ring nobody fills: the least */
 		bpf_map__set_max_entries(p->skel->maps.ustacks, 4096);
+	else if (!o->ustacks)
+		bpf_map__set_max_entries(p->skel->maps.ustacks,
+					 VT_USTACK_RING_FP);
 	progs_init(p->progs, p->skel);
 	for (int i = 0; i < VT_P_COUNT; i++) {
 		if (!p->progs[i])
@@ -301,10 +304,10 @@ int vt_probe_open(const struct vt_probe_opts *o, vt_probe_event_fn fn,
 		goto fail;
 	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), on_sample,
 				 p, NULL);
-	if (p->rb && o->stacks && o->ustacks)
+	if (p->rb && o->stacks)
 		p->urb = ring_buffer__new(bpf_map__fd(p->skel->maps.ustacks),
 					  on_ustack, p, NULL);
-	if (!p->rb || (o->stacks && o->ustacks && !p->urb)) {
+	if (!p->rb || (o->stacks && !p->urb)) {
 		snprintf(err, errlen, "cannot open the ring buffer: %s",
 			 strerror(errno));
 		goto fail;

@@ -24,7 +24,8 @@ struct vt_probe_opts {
 	size_t ringbuf_bytes;	/* power of two, >= page size */
 	bool stacks;		/* capture each acquire's user call stack */
 	bool ustacks;		/* and copy its top for DWARF unwinding (code
-				 * without frame pointers) */
+				 * without frame pointers; otherwise only
+				 * walks the stack map refused are copied) */
 	bool hold;		/* SIGSTOP the thread at AIO start and slab free
 				 * (a ptrace tracer swallows it, see vt_run) */
 	/* Slab operations probed once, on the jump after their head CAS
@@ -53,7 +54,7 @@ const struct vt_probe_spec *vt_probe_spec(enum vt_probe_id id);
 bool vt_probe_wanted(enum vt_probe_id id, const struct vt_probe_opts *o);
 
 typedef void (*vt_probe_event_fn)(void *ctx, const struct vt_event *ev);
-/* A copied user stack (opts.ustacks), handed over before the acquire
+/* A copied user stack (opts.stacks), handed over before the acquire
  * event that names it by seq; len bytes of data are valid. */
 typedef void (*vt_probe_ustack_fn)(void *ctx, const struct vt_ustack *u);
 
