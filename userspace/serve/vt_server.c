@@ -887,9 +887,11 @@ static void sweep_conn(struct vt_conn *c, uint64_t now)
 			c->inflight, c->queued, c->held);
 		c->srv->stats.stalled++;
 		vt_conn_close(c);
-	} else if (c->shut ? now - c->shut_ms >= VT_LINGER_MS
-			   : LIST_EMPTY(&c->subs) &&
-				     now - c->active_ms >= o->idle_ms) {
+	} else if (c->shut) {
+		if (now - c->shut_ms >= VT_LINGER_MS)
+			vt_conn_close(c);
+	} else if (LIST_EMPTY(&c->subs) && now - c->active_ms >= o->idle_ms) {
+		c->srv->stats.idled++;
 		vt_conn_close(c);
 	}
 }

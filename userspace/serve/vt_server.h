@@ -88,6 +88,7 @@ struct vt_server_stats {
 	uint64_t refused;	/* connections refused over max_conns */
 	uint64_t refused_share;	/* refused over a client's per_client share */
 	uint64_t evicted;	/* idle connections closed to admit another */
+	uint64_t idled;		/* connections closed at the idle limit */
 	uint64_t held;		/* response bytes held for clients */
 	uint64_t held_refused;	/* responses refused over held_max */
 	uint64_t tls_failed;	/* TLS sessions ended by an error: bad
