@@ -39,10 +39,9 @@ PIDS+=($!)
 # background while the routes are checked) ----
 cue=$TMP/cue
 node "$SERVE_DIR/dialects.mjs" --port "$VT_PORT" --pid "$SIM_PID" --sim-start "$sim_start_ms" \
-	--cue "$cue" --truth "$SIM_TRUTH" --out "$TMP" --quiet-ms 5000 >"$TMP/client.out" 2>&1 &
+	--live "$TMP/live" --cue "$cue" --truth "$SIM_TRUTH" --out "$TMP" >"$TMP/client.out" 2>&1 &
 client=$!
 PIDS+=("$client")
-streams_from=$SECONDS
 
 # ---- every route, both protocols ----
 
@@ -136,7 +135,7 @@ done
 sse_head h10 /api/diagnostics/memory/stream
 sse_head h10 /debug/diagnostics/memory
 
-while [ $((SECONDS - streams_from)) -lt 8 ]; do sleep 0.5; done	# streams under load
+wait_live "$TMP/live" "$client"	# streams under load
 sim_pause || fail "pause valk-sim"
 sleep 2.5		# hybrid repairs a drift after seeing it twice, 1 s apart
 kill -0 "$VT_PID" 2>/dev/null || fail "the tracer died under load: $(tail -n 3 "$VT_LOG")"

@@ -19,7 +19,7 @@ pass "tracing pid $SIM_PID, serving on port $VT_PORT"
 size=$(curl -s --max-time 5 "$VT_URL/api/diagnostics/memory" | wc -c)
 [ "$size" -gt 65536 ] && pass "memory event size $size bytes" || fail "memory event only $size bytes"
 
-run_client client resume.mjs --port "$VT_PORT" --pid "$SIM_PID" --tracer "$VT_PID" --stuck-s 31
+run_client client resume.mjs --port "$VT_PORT" --pid "$SIM_PID" --tracer "$VT_PID" --log "$VT_LOG" --stuck-s 31
 tracer_alive "end"
 grep 'dropping client' "$VT_LOG" | sed 's/^/note: /'
 finish

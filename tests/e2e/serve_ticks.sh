@@ -5,7 +5,8 @@
 # framing, ids +1, each dialect's deltas applied the way its dashboard
 # applies them, at the quiescent point every slot and every figure of the
 # runtime's own dashboard equal to the ground truth, and one event per
-# tick counted over 5 s. serve_dialects.sh does the same under load.
+# tick (50 in a row, ids +1) live and paused. serve_dialects.sh does the
+# same under load.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../serve/lib.sh"
 need_root
@@ -19,10 +20,10 @@ pass "tracing idle pid $SIM_PID, serving on port $VT_PORT"
 
 cue=$TMP/cue
 node "$SERVE_DIR/dialects.mjs" --port "$VT_PORT" --pid "$SIM_PID" --sim-start "$sim_start_ms" \
-	--cue "$cue" --truth "$SIM_TRUTH" --out "$TMP" --quiet-ms 5000 --idle >"$TMP/client.out" 2>&1 &
+	--live "$TMP/live" --cue "$cue" --truth "$SIM_TRUTH" --out "$TMP" --idle >"$TMP/client.out" 2>&1 &
 client=$!
 PIDS+=("$client")
-sleep 7		# a live stream of idle ticks (5 s counted)
+wait_live "$TMP/live" "$client"	# a live stream of idle ticks, counted
 sim_pause || fail "pause valk-sim"
 sleep 1.5
 touch "$cue"

@@ -32,6 +32,17 @@ tracer_start() {
 	VT_URL=http://127.0.0.1:$VT_PORT
 }
 
+# wait_live FILE PID: until the client PID has written FILE (its streams
+# are live) or ended; 90 s at most, a bound for a loaded machine.
+wait_live() {
+	for _ in $(seq 1 900); do
+		[ -e "$1" ] && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
 # A free loopback TCP port.
 free_port() {
 	node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'
