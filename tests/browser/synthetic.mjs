@@ -74,6 +74,9 @@ const web = await serveWeb();
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors = watchErrors(page);
+  // the page's clock, faked: time runs on its own until the flashes are
+  // checked, when it is paused and run by hand
+  await page.clock.install();
   await page.goto(web.url + 'debug/');
   await page.waitForFunction(() => window.vtDashboard);
 
@@ -104,7 +107,9 @@ try {
   states = chars.join('');
   const tcp2 = bitmapOf(576, 0.3, rng(99));
   const doc2 = makeDoc(2, { states, tcp: tcp2 });
-  const t0 = Date.now();
+  // Paused from here: each check sees the page at an exact instant of its
+  // clock after doc2 (0, 100, 450, 750 ms), however busy the machine is.
+  await page.clock.pauseAt(await page.evaluate(() => Date.now()) + 1000);
   await page.evaluate(d => window.vtDashboard.update(d), doc2);
   const fl = await flashes(page, 'handles');
   check(fl.every((f, i) => f === changed.has(i)), `handles: exactly the ${changed.size} changed cells flash`);
@@ -117,13 +122,15 @@ try {
   const before = await page.evaluate(i => document.querySelector('.pool-canvas[data-slab="handles"] .cells').children[i].className, again);
   const chars3 = [...states];
   chars3[again] = chars3[again] === 'A' ? 'I' : 'A';
+  await page.clock.runFor(100);
   await page.evaluate(d => window.vtDashboard.update(d), makeDoc(3, { states: chars3.join(''), tcp: tcp2 }));
   const after = await page.evaluate(i => document.querySelector('.pool-canvas[data-slab="handles"] .cells').children[i].className, again);
   check(/\bfa\b/.test(before) !== /\bfa\b/.test(after) && /\bf[ab]\b/.test(after), `re-changed slot restarts its flash (${before} -> ${after})`);
-  await sleep(Math.max(0, 450 - (Date.now() - t0)));
+  await page.clock.runFor(350);
   check((await flashes(page, 'handles')).every((f, i) => !f || i === again), 'flashes end after 300 ms');
-  await sleep(300);
+  await page.clock.runFor(300);
   check((await flashes(page, 'handles')).every(f => !f), 'the re-changed slot stops flashing too');
+  await page.clock.resume();
   states = chars3.join('');
 
   // Owner bars, breakdown, header.
