@@ -13,14 +13,26 @@ if [ -n "${VT_SANITIZED:-}" ]; then
 	echo "skipped: the fuzzers are sanitized builds already and run in make test"
 	exit 77
 fi
+tmp=$(mktemp -d /tmp/vt-fuzz-inputs.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+# as many at once as there are cores: each fuzzer one process on a core
+# of its own, as when they run one after the other on an idle machine
+names=(http1 http2 tls layout image)
+running=0
+for name in "${names[@]}"; do
+	[ "$running" -lt "$(nproc)" ] || { wait -n; running=$((running - 1)); }
+	{ "$dir/../fuzz/run.sh" 20 "$name" >"$tmp/$name.out"; echo $? >"$tmp/$name.rc"; } &
+	running=$((running + 1))
+done
+wait
 fails=0
-for name in http1 http2 tls layout image; do
-	out=$("$dir/../fuzz/run.sh" 20 "$name"); rc=$?
-	runs=$(sed -n 's/.*Done \([0-9]*\) runs.*/\1/p' <<<"$out")
+for name in "${names[@]}"; do
+	rc=$(cat "$tmp/$name.rc")
+	runs=$(sed -n 's/.*Done \([0-9]*\) runs.*/\1/p' "$tmp/$name.out")
 	if [ "$rc" -eq 0 ] && [ -n "$runs" ]; then
 		echo "ok: fuzz_$name ran $runs inputs without a finding"
 	else
-		echo "$out"; echo "FAIL: fuzz_$name exit $rc"; fails=$((fails + 1))
+		cat "$tmp/$name.out"; echo "FAIL: fuzz_$name exit $rc"; fails=$((fails + 1))
 	fi
 done
 [ "$fails" -eq 0 ]

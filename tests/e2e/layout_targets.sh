@@ -22,7 +22,8 @@ trace_case() {
 		2>"$TMP/tracer.err" &
 	tracer=$!
 	PIDS+=("$tracer")
-	sleep 2
+	wait_attached "$tracer" "$TMP/tracer.err" || fail "$label: tracer did not attach: $(cat "$TMP/tracer.err")"
+	sleep 1.5	# traced while busy
 	sim_pause || { fail "$label: pause"; return; }
 	sleep 1
 	kill -INT "$tracer"
@@ -35,38 +36,43 @@ trace_case() {
 
 run=(--workload churn --seed 7 --port 0)
 
-# The static build, deleted after start.
-mkdir "$TMP/deleted"
-cp "$SIM_STATIC" "$TMP/deleted/valk-sim-static"
-sim_start "$TMP/deleted/valk-sim-static" "${run[@]}" || fail "deleted exe: start"
-rm "$TMP/deleted/valk-sim-static"
-trace_case "deleted executable"
+# case_run CASE: starts the target CASE names and traces it.
+case_run() {
+	case $1 in
+	deleted)	# the static build, deleted after start
+		mkdir "$TMP/deleted"
+		cp "$SIM_STATIC" "$TMP/deleted/valk-sim-static"
+		sim_start "$TMP/deleted/valk-sim-static" "${run[@]}" || { fail "deleted exe: start"; return; }
+		rm "$TMP/deleted/valk-sim-static"
+		trace_case "deleted executable" ;;
+	replaced)	# the static build, replaced on disk by another ELF file
+		mkdir "$TMP/replaced"
+		cp "$SIM_STATIC" "$TMP/replaced/valk-sim-static"
+		sim_start "$TMP/replaced/valk-sim-static" "${run[@]}" || { fail "replaced exe: start"; return; }
+		cp "$SIM_SHARED" "$TMP/replaced/new" && mv "$TMP/replaced/new" "$TMP/replaced/valk-sim-static"
+		trace_case "replaced executable" ;;
+	library)	# the shared build, its library deleted after start (a package upgrade)
+		mkdir "$TMP/lib"
+		cp "$SIM_SHARED" "$(dirname "$SIM_SHARED")/libvalkyria.so" "$TMP/lib/"
+		LD_LIBRARY_PATH=$TMP/lib sim_start "$TMP/lib/valk-sim" "${run[@]}" || { fail "deleted library: start"; return; }
+		grep -q "$TMP/lib/libvalkyria.so" "/proc/$SIM_PID/maps" || fail "deleted library: the copy is not the one mapped"
+		rm "$TMP/lib/libvalkyria.so"
+		trace_case "deleted library" ;;
+	namespace)	# the static build in its own mount namespace, from a
+			# tmpfs only it sees; ours has another file at the path
+		mkdir "$TMP/ns"
+		cp "$SIM_SHARED" "$TMP/ns/valk-sim-static"
+		if unshare -m true 2>/dev/null; then
+			sim_start unshare -m sh -c 'd=$0 && mount -t tmpfs vt "$d" && cp "$1" "$d/" &&
+				shift && exec "$d/valk-sim-static" "$@"' "$TMP/ns" "$SIM_STATIC" "${run[@]}" ||
+				{ fail "mount namespace: start"; return; }
+			trace_case "other mount namespace"
+		else
+			echo "note: unshare -m unavailable, mount namespace case not run"
+		fi ;;
+	esac
+}
 
-# The static build, replaced on disk by another ELF file.
-mkdir "$TMP/replaced"
-cp "$SIM_STATIC" "$TMP/replaced/valk-sim-static"
-sim_start "$TMP/replaced/valk-sim-static" "${run[@]}" || fail "replaced exe: start"
-cp "$SIM_SHARED" "$TMP/replaced/new" && mv "$TMP/replaced/new" "$TMP/replaced/valk-sim-static"
-trace_case "replaced executable"
-
-# The shared build, its library deleted after start (a package upgrade).
-mkdir "$TMP/lib"
-cp "$SIM_SHARED" "$(dirname "$SIM_SHARED")/libvalkyria.so" "$TMP/lib/"
-LD_LIBRARY_PATH=$TMP/lib sim_start "$TMP/lib/valk-sim" "${run[@]}" || fail "deleted library: start"
-grep -q "$TMP/lib/libvalkyria.so" "/proc/$SIM_PID/maps" || fail "deleted library: the copy is not the one mapped"
-rm "$TMP/lib/libvalkyria.so"
-trace_case "deleted library"
-
-# The static build in its own mount namespace, from a tmpfs only it sees;
-# our namespace has another file at the same path.
-mkdir "$TMP/ns"
-cp "$SIM_SHARED" "$TMP/ns/valk-sim-static"
-if unshare -m true 2>/dev/null; then
-	sim_start unshare -m sh -c 'd=$0 && mount -t tmpfs vt "$d" && cp "$1" "$d/" &&
-		shift && exec "$d/valk-sim-static" "$@"' "$TMP/ns" "$SIM_STATIC" "${run[@]}" ||
-		fail "mount namespace: start"
-	trace_case "other mount namespace"
-else
-	echo "note: unshare -m unavailable, mount namespace case not run"
-fi
+# the cases at once, each its own target and tracer
+in_parallel case_run deleted replaced library namespace
 finish

@@ -30,7 +30,9 @@ run_case() {
 		2>"$TMP/tracer.err" &
 	tracer=$!
 	PIDS+=("$tracer")
-	sleep 2
+	wait_attached "$tracer" "$TMP/tracer.err" ||
+		{ fail "$label: tracer did not attach: $(cat "$TMP/tracer.err")"; kill "$SIM_PID"; return; }
+	sleep 1.5	# traced while busy
 	sim_pause || { fail "$label: pause"; return; }
 	"$VT" snapshot "$SIM_PID" --mode "$mode" >"$TMP/snap.json" 2>"$TMP/snap.err" ||
 		{ fail "$label: snapshot exit $?: $(cat "$TMP/snap.err")"; }
@@ -46,11 +48,15 @@ run_case() {
 	kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null
 }
 
-for build in ${VT_BUILDS:-$SIM_BUILDS}; do
+run_build() {
+	local workload mode
 	for workload in ${VT_WORKLOADS:-churn leak http}; do
 		for mode in ${VT_MODES:-hybrid events sample}; do
-			run_case "$build" "$workload" "$mode"
+			run_case "$1" "$workload" "$mode"
 		done
 	done
-done
+}
+
+# the builds at once, each its own targets and tracers
+in_parallel run_build ${VT_BUILDS:-$SIM_BUILDS}
 finish

@@ -13,17 +13,49 @@ TMP=$(mktemp -d /tmp/vt-test.XXXXXX)
 PIDS=()
 FAILS=0
 
-cleanup() {
+stop_pids() {
 	for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	rm -rf "$TMP"
 }
+cleanup() { stop_pids; rm -rf "$TMP"; }
 trap cleanup EXIT
 
 skip() { echo "skipped: $*"; exit 77; }
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 pass() { echo "ok: $*"; }
 finish() { [ "$FAILS" -eq 0 ] && { echo "all checks passed"; exit 0; }; echo "$FAILS check(s) failed"; exit 1; }
+
+# in_parallel FN ARG...: runs `FN ARG` for every ARG at once, each in a
+# subshell with a TMP, PIDS and FAILS of its own (its processes stopped
+# when it ends), then prints their outputs in the order given and counts
+# their failures as this test's. For cases that share nothing but the
+# machine (each its own target and tracer): their checks are the same as
+# one after the other, only their waits overlap.
+in_parallel() {
+	local fn=$1 i=0 n jobs=()
+	shift
+	for arg in "$@"; do
+		mkdir "$TMP/job.$i"
+		(
+			TMP=$TMP/job.$i
+			PIDS=()
+			FAILS=0
+			trap 'stop_pids; echo "$FAILS" >"$TMP/fails"' EXIT
+			trap 'exit 1' TERM
+			"$fn" "$arg"
+		) >"$TMP/job.$i/out" 2>&1 &
+		jobs+=($!)
+		PIDS+=($!)
+		i=$((i + 1))
+	done
+	wait "${jobs[@]}"
+	for ((i = 0; i < ${#jobs[@]}; i++)); do
+		cat "$TMP/job.$i/out"
+		n=$(cat "$TMP/job.$i/fails" 2>/dev/null)
+		[ -n "$n" ] || { n=1; echo "FAIL: $fn ${*:i+1:1}: ended without a result"; }
+		FAILS=$((FAILS + n))
+	done
+}
 
 need_root() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root for uprobes (run the suite as root; make test goes through sudo when it is there)"
@@ -60,6 +92,17 @@ sim_start() {
 	SIM_OUT=$out
 	SIM_PORT=$(sed -n 's/.*ready port \([0-9]*\).*/\1/p' "$out")
 	SIM_TRUTH=$TMP/truth.json
+}
+
+# wait_attached TRACER_PID STDERR_FILE: until the tracer says it attached
+# (up to 20 s on a loaded machine) or ends; false if it did not attach.
+wait_attached() {
+	for _ in $(seq 1 400); do
+		grep -q 'attached to pid' "$2" 2>/dev/null && return 0
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.05
+	done
+	grep -q 'attached to pid' "$2" 2>/dev/null
 }
 
 # sim_pause: quiesce the target and wait for its fresh truth file
