@@ -85,12 +85,14 @@ fixture:
 # need root (the build stays the user's).
 test:
 	$(AS_ROOT) scripts/deps.sh
-	$(MAKE) all $(TESTS) $(TOOLS) $(FUZZERS)
+	$(MAKE) all $(TESTS) $(TOOLS) $(if $(VT_SANITIZED),,$(FUZZERS))
 	$(AS_ROOT) env VT_BUILD=$(abspath $(BUILD)) tests/run.sh
 
 # The whole suite again, the collector, its tests and tools built with
 # ASan and UBSan in $(BUILD)-asan (the stand-in runtime is built as usual:
 # it is the traced program, not the tracer). Any finding fails its test.
+# Tests that run nothing of the sanitized build skip (the fuzzers are
+# sanitized builds already and run in make test: not built again).
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 # Ten minutes of the http workload with 10 SSE clients (tests/soak).
 soak: all
