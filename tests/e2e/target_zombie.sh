@@ -6,13 +6,14 @@ need_root
 need_bins
 for mode in hybrid sample; do
 	# the shell becomes `sleep`, which never waits for its child
-	bash -c "\"$SIM_SHARED\" --workload churn --port 0 >\"$TMP/sim.out\" 2>&1 & echo \$! >\"$TMP/sim.pid\"; exec sleep 30" &
+	# files of this mode's own: the last mode's say ready at once
+	bash -c "\"$SIM_SHARED\" --workload churn --port 0 >\"$TMP/sim.$mode.out\" 2>&1 & echo \$! >\"$TMP/sim.$mode.pid\"; exec sleep 30" &
 	PIDS+=($!)
-	for _ in $(seq 1 100); do grep -q ready "$TMP/sim.out" 2>/dev/null && break; sleep 0.05; done
-	pid=$(cat "$TMP/sim.pid")
+	for _ in $(seq 1 400); do grep -q ready "$TMP/sim.$mode.out" 2>/dev/null && break; sleep 0.05; done
+	pid=$(cat "$TMP/sim.$mode.pid")
 	"$VT" attach "$pid" --mode "$mode" --listen none 2>"$TMP/err" &
 	tracer=$!
-	sleep 1
+	wait_attached "$tracer" "$TMP/err" || fail "$mode: tracer did not attach: $(cat "$TMP/err")"
 	kill -TERM "$pid"
 	for _ in $(seq 1 50); do [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] && break; sleep 0.1; done
 	[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] || fail "$mode: the target is no zombie"
