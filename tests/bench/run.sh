@@ -209,18 +209,20 @@ bt_object() {
 # bt_script PID KIND: a bpftrace program with one probe per probe
 # valk-trace would attach to PID (valk-trace probes), each at its
 # function's entry: bpftrace 0.17 as Debian builds it places no probe at an
-# offset. bt-count counts hits per probe, bt-empty does nothing (the trap
-# floor). BEGIN says when every probe is attached.
+# offset, so a site inside a function ("uprobe:valk_slab_aquire:pop", on
+# the jump after its CAS) is its function's entry too. bt-count counts hits
+# per probe, bt-empty does nothing (the trap floor). BEGIN says when every
+# probe is attached. Paths are quoted (bpftrace reads "nop5" as a number).
 bt_script() {
 	local obj uv body='{ }'
 	obj=$(bt_object "$1" valk_slab_aquire) || return 1
 	uv=$(bt_object "$1" uv_read_start) || uv=
 	[ "$2" = bt-count ] && body='{ @[probe] = count(); }'
 	echo 'BEGIN { printf("attached\n"); }'
-	"$VT" probes "$1" --json | jq -r '.[] | select(.attached) | .name' | while IFS=: read -r kind fn; do
-		if [ "$fn" = uv_read_start ]; then [ -n "$uv" ] && echo "$kind:$uv:$fn $body"
-		else echo "$kind:$obj:$fn $body"; fi
-	done
+	"$VT" probes "$1" --json | jq -r '.[] | select(.attached) | .name' | while IFS=: read -r kind fn _; do
+		if [ "$fn" = uv_read_start ]; then [ -n "$uv" ] && echo "$kind:\"$uv\":$fn $body"
+		else echo "$kind:\"$obj\":$fn $body"; fi
+	done | sort -u
 }
 
 BT_KIND=
