@@ -25,13 +25,19 @@
 #      run untraced (with the leak stacks, and --no-stacks), per build
 #   9. the budget at work: sustained HTTP load, hybrid (budget 5 %) against
 #      untraced and events, and at a light load whether its probes stay on
+#  10-12. the collector: the ring pipeline from a BPF producer, SSE with 100
+#      clients, and the scale table and plot (tests/bench/collector.sh)
+# Sections 1 and 2 also run bpftrace on the same probe set (bt-count,
+# bt-empty).
 #
 # The probe modes (events, hybrid) need root; without it they are skipped.
 # Knobs (environment): BENCH_ROUNDS (3), BENCH_OPS (one op count for every
 # churn run; by default two are calibrated, see below), BENCH_HTTP_N
 # (20000), BENCH_HTTP_C (10), BENCH_RATE (20000), BENCH_WINDOW (2 s),
 # BENCH_REC_WINDOW (12 s, section 7),
-# BENCH_SLOTS (262144), VT_BUILD (build). Takes about 10 minutes.
+# BENCH_SLOTS (262144), BENCH_RING_RATES, BENCH_SCALE_SLOTS, BENCH_ONLY
+# (collector: sections 4, 4b, 10-12 alone), VT_BUILD (build). Takes about
+# 15 minutes.
 # Everything stays on 127.0.0.1. Exit 0 when every measurement ran (skips
 # included), 1 when one failed. The per-round records are kept in
 # $VT_BUILD/bench/results.txt.
