@@ -52,6 +52,7 @@ struct vt_wire_meta {
 
 /* "uprobe:valk_slab_aquire" style name of a probe. */
 const char *vt_wire_probe_name(enum vt_probe_id id);
+bool vt_wire_probe_live(enum vt_probe_id id);
 
 /* The probes as the tracer object lists them: a JSON array of
  * VT_P_COUNT objects (name, hits, and where each attached probe went). */

@@ -118,8 +118,14 @@ static const char *const probe_names[VT_P_COUNT] = {
 
 const char *vt_wire_probe_name(enum vt_probe_id id)
 {
-	return (unsigned)id < VT_P_COUNT && probe_names[id] ? probe_names[id]
-							    : "unknown";
+	return vt_wire_probe_live(id) ? probe_names[id] : "unknown";
+}
+
+/* A retired id keeps its place (recordings index hits by id) but has no
+ * program: it is neither listed nor exported. */
+bool vt_wire_probe_live(enum vt_probe_id id)
+{
+	return (unsigned)id < VT_P_COUNT && probe_names[id];
 }
 
 const char vt_wire__conn_letters[VT_WIRE__CONN_STATES] = { 'N', 'A', 'I',

@@ -145,8 +145,11 @@ static json_t *probes_json(const struct vt_wire_site *sites,
 
 	for (int i = 0; i < VT_P_COUNT; i++) {
 		const struct vt_wire_site *w = sites ? &sites[i] : NULL;
-		json_t *p = json_object();
+		json_t *p;
 
+		if (!vt_wire_probe_live(i))
+			continue;
+		p = json_object();
 		vt_wire__set_s(p, "name", vt_wire_probe_name(i));
 		vt_wire__set_u(p, "hits", hits ? hits[i] : 0);
 		json_object_set_new(p, "attached",

@@ -206,6 +206,8 @@ static void prom_tracer(struct vt_wire__buf *b, const struct vt_state *s,
 	prom_family(b, "valk_trace_probe_hits_total", "counter",
 		    "Hits of each probe.");
 	for (int i = 0; i < VT_P_COUNT; i++) {
+		if (!vt_wire_probe_live(i))
+			continue;
 		prom_start(b, "valk_trace_probe_hits_total", m, -1);
 		prom_label(b, "probe", vt_wire_probe_name(i));
 		prom_end(b, c->probe_hits[i]);
