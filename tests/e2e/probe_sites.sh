@@ -8,8 +8,9 @@
 # operation are counted (counts, not durations): one entry and one return
 # per acquire and one per release at -O0, one per operation elsewhere
 # (a CAS retried passes its jump again: at most 1 % of them here, the
-# target on one core); while attached the target's code holds the
-# breakpoints, and after detach it is byte for byte the file's again.
+# target on one core), and per HTTP/2 request; while attached the
+# target's code holds the breakpoints, and after detach it is byte for
+# byte the file's again.
 . "$(dirname "$0")/../lib/common.sh"
 need_root
 need_bins
@@ -165,9 +166,46 @@ run_build() {
 	kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null
 }
 
+# run_http BUILD: probe hits per HTTP/2 request, counted over REQS
+# requests on one connection, one at a time: each request's stream
+# callbacks trap once each (entry probes); its slab operations (two tcp
+# buffers and a stream arena, each acquired and released) once each where
+# they are probed at their CAS, at -O0 an acquire twice
+REQS=2000
+run_http() {
+	local build=$1 tracer per slab cb want
+	sim_start taskset -c 0 "$(sim_bin "$build")" --workload http --port 0 || { fail "$build http: start"; return; }
+	"$VT" attach "$SIM_PID" --mode events --listen none --json "$TMP/http.json" 2>"$TMP/tracer.err" &
+	tracer=$!
+	PIDS+=("$tracer")
+	for _ in $(seq 1 200); do grep -q 'attached to pid' "$TMP/tracer.err" && break; sleep 0.05; done
+	h2load -n "$REQS" -c 1 -m 1 "http://127.0.0.1:$SIM_PORT/bytes/4096" >"$TMP/h2load.out" 2>&1 ||
+		fail "$build http: h2load: $(tail -n 2 "$TMP/h2load.out")"
+	sleep 0.5
+	kill -INT "$tracer"
+	wait "$tracer" || fail "$build http: tracer exit $?"
+	read -r per slab cb < <(jq -r --arg n "$REQS" '[.tracer.probes[] | {(.name): .hits}] | add | . as $h |
+		def sum(re): [to_entries[] | select(.key | test(re)) | .value] | add // 0;
+		[sum("."), sum("valk_slab_(aquire|release)"), sum("stream_close|begin_headers")] |
+		map(. / ($n | tonumber)) | join(" ")' "$TMP/http.json")
+	want=$([ "$build" = shared ] && echo 9 || echo 6)
+	awk -v c="$cb" 'BEGIN { exit !(c == 2) }' &&
+		awk -v s="$slab" -v w="$want" 'BEGIN { exit !(s >= w && s <= w * 1.05) }' &&
+		pass "$build http: $per probe hits per request: $slab slab traps (target $want), $cb stream callback traps" ||
+		fail "$build http: per request $per hits, $slab slab traps (want $want), $cb stream callback traps (want 2)"
+	kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null
+}
+
 for build in ${VT_BUILDS:-$SIM_BUILDS}; do
 	run_build "$build"
 done
+if command -v h2load >/dev/null; then
+	for build in ${VT_BUILDS:-$SIM_BUILDS}; do
+		run_http "$build"
+	done
+else
+	fail "h2load missing (scripts/deps.sh installs nghttp2-client)"
+fi
 
 # bad input: one line, exit 2
 "$VT" probes 999999 2>"$TMP/err"; rc=$?

@@ -316,17 +316,25 @@ static void test_unread_and_maxima(void)
 	m.v.hwm = 7;
 	m.v.overflow = 3;
 	gen = vt_state_generation(s);
-	CHECK(vt_state_slab_maxima(s, &m.v) == 1);
+	CHECK(vt_state_slab_maxima(s, &m.v, true) == 1);
 	CHECK(vt_state_generation(s) > gen);
 	CHECK_EQ_U64(sl->hwm, 7);
 	CHECK_EQ_U64(sl->overflow, 3);
 	m.v.hwm = 2;	/* a lower (older) figure never lowers them */
 	m.v.overflow = 1;
-	CHECK(vt_state_slab_maxima(s, &m.v) == 0);
+	CHECK(vt_state_slab_maxima(s, &m.v, true) == 0);
 	CHECK_EQ_U64(sl->hwm, 7);
 	m.v.hwm = 17;	/* above numItems: not a slab's */
-	CHECK(vt_state_slab_maxima(s, &m.v) == 0);
+	CHECK(vt_state_slab_maxima(s, &m.v, true) == 0);
 	CHECK_EQ_U64(sl->hwm, 7);
+	/* failed acquires are events: their count is not the header's */
+	m.v.hwm = 8;
+	m.v.overflow = 9;
+	CHECK(vt_state_slab_maxima(s, &m.v, false) == 1);
+	CHECK_EQ_U64(sl->hwm, 8);
+	CHECK_EQ_U64(sl->overflow, 3);
+	m.v.hwm = 8;
+	CHECK(vt_state_slab_maxima(s, &m.v, false) == 0);
 	img_fini(&m);
 	vt_state_free(s);
 }

@@ -30,6 +30,7 @@
 #include "wire/vt_wire.h"
 
 #define RECONCILE_MS 1000
+#define FULL_RECONCILE_MS 10000	/* hybrid: every slab read whole */
 #define MAX_ARENAS 4096
 #define PENDING_BATCH 1024	/* slots typed per tick, on the stack */
 #define LOSS_UNHEALTHY_MS 5000	/* /healthz: 503 this long after a loss */
@@ -228,6 +229,12 @@ static bool geometry_changed(struct vt_trace *t, const struct vt_slab *sl,
 	return true;
 }
 
+/* An acquire probed at its CAS never sees one that fails. */
+static bool fails_unprobed(const struct vt_trace *t)
+{
+	return t->sites.wanted[VT_P_ACQUIRE_POP];
+}
+
 /* Events mode reads no slab but checks each header once per reconcile
  * interval, and takes its high-water mark and overflow count (no probe
  * sees them where acquires are probed at their CAS): true when that
@@ -245,7 +252,8 @@ static bool check_only(struct vt_trace *t, const struct vt_slab *sl)
 	}
 	if (geometry_changed(t, sl, &img))
 		return false;
-	if (vt_state_slab_maxima(t->state, &img) && t->rec.rec)
+	if (vt_state_slab_maxima(t->state, &img, fails_unprobed(t)) &&
+	    t->rec.rec)
 		vt_record_slab(t->rec.rec, sl);
 	return true;
 }
@@ -273,7 +281,7 @@ static int load_slab(struct vt_trace *t, uint64_t addr, int system,
 		break;
 	case LOAD_RECONCILE:
 	case LOAD_CHECK:
-		vt_state_slab_maxima(t->state, &img);
+		vt_state_slab_maxima(t->state, &img, fails_unprobed(t));
 		/* no drain since the tick's: events the read raced are still
 		 * in the ring, told apart by version once a repair adopts it */
 		vt_state_slab_reconcile(t->state, &img, vt_proc_now_ms());
@@ -770,6 +778,7 @@ static void budget_tick(struct vt_trace *t, uint64_t now)
 			return;
 		}
 		refresh_all(t, LOAD_BOOT);
+		t->full_ms = 0;	/* the next reconcile checks that boot whole */
 		say(t, "slab probes would cost %.1f%%, within the %.0f%% "
 		       "budget: probing slab operations again",
 		    t->budget.projected_pct, t->budget.max_pct);
@@ -777,6 +786,28 @@ static void budget_tick(struct vt_trace *t, uint64_t now)
 	if (act != VT_BUDGET_KEEP)
 		vt_budget_done(&t->budget, act);
 	t->overhead.slabs_read = t->budget.slabs_read;
+}
+
+/* What a hybrid reconcile reads. Events keep the model exact unless one
+ * was lost or did not fit it, so slabs are read whole only then, while a
+ * slab's drift waits to be confirmed, and every FULL_RECONCILE_MS as a
+ * safety net; otherwise only their headers, as in events mode (geometry,
+ * high-water mark, overflows). Reading every slot of a big slab each
+ * second costs the target too: its caches, the memory it shares. */
+static enum load_how reconcile_how(struct vt_trace *t, uint64_t now)
+{
+	uint64_t ignored = vt_state_counters(t->state)->ignored;
+	bool full = now - t->full_ms >= FULL_RECONCILE_MS ||
+		    t->lost != t->full_lost || ignored != t->full_ignored;
+
+	for (size_t i = 0; !full && i < vt_state_nslabs(t->state); i++)
+		full = vt_state_slab(t->state, i)->suspect;
+	if (!full)
+		return LOAD_CHECK;
+	t->full_ms = now;
+	t->full_lost = t->lost;
+	t->full_ignored = ignored;
+	return LOAD_RECONCILE;
 }
 
 /* One tick's work: events, memory reads, counters, the report. */
@@ -808,8 +839,8 @@ void vt_trace_refresh(struct vt_trace *t, uint64_t now)
 	drain_early(t);
 	if (t->o->mode != VT_MODE_SAMPLE && !t->budget.slabs_read && due) {
 		t->last_reconcile_ms = now;
-		refresh_all(t, t->o->mode == VT_MODE_HYBRID ? LOAD_RECONCILE
-							    : LOAD_CHECK);
+		refresh_all(t, t->o->mode == VT_MODE_HYBRID
+				       ? reconcile_how(t, now) : LOAD_CHECK);
 	}
 	read_arenas_gc(t);
 	read_figures(t);

@@ -45,6 +45,9 @@ struct vt_trace {
 	size_t nsystems;
 	bool rescan;		/* an AIO system started: look for it */
 	uint64_t last_reconcile_ms;
+	/* hybrid: when slabs were last read whole, and the ring's losses and
+	 * the model's ignored events then */
+	uint64_t full_ms, full_lost, full_ignored;
 	uint64_t lost, lost_ms;	/* ring losses so far, when the last was seen */
 	uint64_t start_ms;
 	uint64_t seq;

@@ -406,16 +406,19 @@ int vt_state_slab_reconcile(struct vt_state *s,
 	return 0;
 }
 
-int vt_state_slab_maxima(struct vt_state *s, const struct vt_slab_image *img)
+int vt_state_slab_maxima(struct vt_state *s, const struct vt_slab_image *img,
+			 bool overflow)
 {
 	struct vt_slab *sl = slab_get(s, img->addr);
 
-	if (!sl || (img->hwm <= sl->hwm && img->overflow <= sl->overflow) ||
-	    img->hwm > sl->total)
+	if (!sl)
+		return 0;
+	overflow = overflow && img->overflow > sl->overflow;
+	if ((img->hwm <= sl->hwm && !overflow) || img->hwm > sl->total)
 		return 0;
 	if (img->hwm > sl->hwm)
 		sl->hwm = img->hwm;
-	if (img->overflow > sl->overflow)
+	if (overflow)
 		sl->overflow = img->overflow;
 	s->generation++;
 	return 1;

@@ -221,11 +221,14 @@ void vt_state_slab_drop(struct vt_state *s, uint64_t addr);
  * it repaired, else 0; repairs count in resyncs. */
 int vt_state_slab_reconcile(struct vt_state *s,
 			    const struct vt_slab_image *img, uint64_t now_ms);
-/* The slab's high-water mark and overflow count raised to the image's
- * (the runtime's peakUsed and overflowCount only grow): what a probe that
- * sees neither failed acquires nor the acquire's own peak update leaves
- * to memory. Returns 1 when it changed them. */
-int vt_state_slab_maxima(struct vt_state *s, const struct vt_slab_image *img);
+/* The slab's high-water mark raised to the image's, and with overflow its
+ * overflow count (the runtime's peakUsed and overflowCount only grow):
+ * what a probe that sees neither failed acquires nor the acquire's own
+ * peak update leaves to memory. Where failed acquires are events, the
+ * count is theirs (a header read before some of them are drained would
+ * count those twice). Returns 1 when it changed them. */
+int vt_state_slab_maxima(struct vt_state *s, const struct vt_slab_image *img,
+			 bool overflow);
 /* Sample mode: take the image as the truth, no resync counting; loads a
  * slab it does not know yet. */
 int vt_state_slab_sample(struct vt_state *s, const struct vt_slab_image *img,

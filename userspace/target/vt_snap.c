@@ -9,7 +9,7 @@
 #include "target/vt_mem.h"
 #include "target/vt_proc.h"
 
-#define VERSION_TRIES 8
+#define VERSION_TRIES 64
 #define HDR_MAX 512
 /* bitmap_version counts bitmap changes, total_acquires + total_releases the
  * operations that finished: they differ by the operations in flight. */
@@ -284,31 +284,40 @@ static int check_counts(struct vt_snap *s, uint64_t addr, const uint8_t *hdr,
 	return 0;
 }
 
-/* Header and bitmap between two equal bitmap_version reads. The runtime
- * bumps the version once per bitmap change and the bitmap starts empty, so
- * a consistent pair has version + popcount even; an odd sum is a change
- * caught between its bit write and its bump: read again. A very busy slab
- * may never give a clean pair: after a few tries the last one is taken,
+/* Header and bitmap of a quiescent slab: between two equal
+ * bitmap_version and numFree reads, with as many slots set as reserved
+ * (numItems - numFree). Every operation moves the two apart while it runs
+ * (an acquire reserves before it pops its slot and sets the bit, a release
+ * clears the bit before it pushes the slot and gives the reservation
+ * back), so no operation was in flight: each one that a probe saw before
+ * the read is in the image, each after it is not, and its version says
+ * which. The bitmap starts empty and the runtime bumps the version once
+ * per change, so version + popcount is even too. A very busy slab may
+ * never give a quiescent read: after VERSION_TRIES the last one is taken,
  * not settled (reconciliation does not repair from it). */
 static int read_bitmap(struct vt_snap *s, uint64_t addr, uint8_t *hdr,
 		       struct vt_slab_image *img)
 {
-	uint64_t v2 = 0;
+	uint64_t v2 = 0, free2 = 0;
 
 	for (int i = 0; i < VERSION_TRIES; i++) {
-		uint64_t total, bm;
+		uint64_t total, bm, free1;
 
 		if (read_header(s, addr, hdr))
 			return -1;
 		total = get(hdr, OFF(s, SLAB_NUM_ITEMS), 8);
 		bm = get(hdr, OFF(s, SLAB_BITMAP), 8);
+		free1 = get(hdr, OFF(s, SLAB_NUM_FREE), 8);
 		if (fit(s, total) ||
 		    vt_mem_read(s->pid, bm, s->bitmap, (total + 7) / 8) ||
-		    vt_mem_u64(s->pid, addr + OFF(s, SLAB_VERSION), &v2))
+		    vt_mem_u64(s->pid, addr + OFF(s, SLAB_VERSION), &v2) ||
+		    vt_mem_u64(s->pid, addr + OFF(s, SLAB_NUM_FREE), &free2))
 			return -1;
 		img->version = get(hdr, OFF(s, SLAB_VERSION), 8);
 		img->used = popcount(s->bitmap, total);
-		img->settled = img->version == v2 && (v2 + img->used) % 2 == 0;
+		img->settled = img->version == v2 && free1 == free2 &&
+			       free1 <= total && total - free1 == img->used &&
+			       (v2 + img->used) % 2 == 0;
 		if (img->settled)
 			break;
 	}
