@@ -221,12 +221,21 @@ static __always_inline __u32 copy_ustack(struct pt_regs *ctx)
 	barrier_var(len);
 	if (len > VT_USTACK_BYTES)
 		len = VT_USTACK_BYTES;
-	/* the stack's top may be nearer than the copy: a shorter try */
+	/* the stack may end nearer than the copy, at one of the next page
+	 * boundaries: up to the farther, else the nearer */
 	if (bpf_probe_read_user(u->data, len, (void *)sp)) {
-		len = len > VT_USTACK_BYTES / 4 ? VT_USTACK_BYTES / 4 : 0;
-		if (len && bpf_probe_read_user(u->data, VT_USTACK_BYTES / 4,
-					       (void *)sp))
-			len = 0;
+		len = (sp | 4095) + 1 + 4096 - sp;
+		barrier_var(len);
+		if (len >= VT_USTACK_BYTES)
+			len = VT_USTACK_BYTES - 4096;
+		if (bpf_probe_read_user(u->data, len, (void *)sp)) {
+			len = (sp | 4095) + 1 - sp;
+			barrier_var(len);
+			if (len > 4096)
+				len = 4096;
+			if (bpf_probe_read_user(u->data, len, (void *)sp))
+				len = 0;
+		}
 	}
 	*seq = *seq % 0xffffff + 1;	/* 1 .. 2^24-1: never 0 */
 	u->seq = (bpf_get_smp_processor_id() & 0xff) << 24 | *seq;

@@ -342,7 +342,9 @@ size_t vt_sym_unwind(struct vt_sym *s, const struct vt_ustack *u,
 	s->reach = (struct vt_sym_reach){ 0 };
 	rc = dwfl_getthread_frames(s->dwfl, s->pid, on_frame, &w);
 	/* 0: the outermost frame was reached */
-	*stopped = rc != 0 && w.n < max ? true : w.n == max;
+	/* libdw takes a return address it cannot read for the outermost
+	 * frame's: one past the copy's end means the copy was too short */
+	*stopped = (rc != 0 && w.n < max) || w.n == max || s->reach.past;
 	*reach = s->reach;
 	if (*stopped)
 		reach->end = 0;
