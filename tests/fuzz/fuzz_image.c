@@ -22,6 +22,7 @@
 #define BATCH 64
 
 static struct vt_layout layout;
+static struct vt_mem self;	/* this process, read as a target */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -39,6 +40,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		fprintf(stderr, "fuzz_image: %s\n", err);
 		abort();
 	}
+	if (vt_mem_open(&self, getpid()))
+		abort();
 	return 0;
 }
 
@@ -120,7 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (m != (void *)BASE)
 		abort();
 	memcpy(m, data, size);
-	s = vt_snap_new(getpid(), &layout, 0, BASE);
+	s = vt_snap_new(&self, &layout, 0, BASE);
 	st = vt_state_new(0);
 	n = vt_snap_systems(s, sys, VT_SNAP_MAX_SYSTEMS);
 	for (int i = 0; i < n; i++)

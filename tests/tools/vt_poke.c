@@ -54,7 +54,8 @@ static int kind_of(const char *s)
 }
 
 /* Address and width of WHAT in the target; 0 when it names nothing. */
-static uint64_t locate(struct vt_snap *s, int pid, const struct vt_layout *l,
+static uint64_t locate(struct vt_snap *s, const struct vt_mem *m,
+		       const struct vt_layout *l,
 		       uint64_t vsys, const char *what, size_t *width,
 		       uint64_t *bitmap_len)
 {
@@ -86,7 +87,7 @@ static uint64_t locate(struct vt_snap *s, int pid, const struct vt_layout *l,
 	if (sscanf(what, "slab.%31[^.].%31s", kind, field) != 2 ||
 	    (k = kind_of(kind)) < 0 || !slabs[k])
 		return 0;
-	if (vt_mem_u64(pid, slabs[k] + l->off[VT_L_SLAB_NUM_ITEMS], &total))
+	if (vt_mem_u64(m, slabs[k] + l->off[VT_L_SLAB_NUM_ITEMS], &total))
 		return 0;
 	*bitmap_len = (total + 7) / 8;
 	for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); i++)
@@ -141,6 +142,7 @@ int main(int argc, char **argv)
 	uint64_t bitmap_len = 1;
 	size_t width;
 	struct vt_snap *s;
+	struct vt_mem m;
 	int pid, mem;
 
 	if (argc != 4)
@@ -149,12 +151,15 @@ int main(int argc, char **argv)
 	if (vt_target_open(pid, &t, err, sizeof(err)) ||
 	    vt_layout_from_elf(t.open_path, &l, err, sizeof(err)))
 		return die(err);
+	if (vt_mem_open(&m, pid))
+		return die(strerror(errno));
 	at = vt_target_addr(&t, "valk_sys", l.sym[VT_LS_VALK_SYS]);
-	s = vt_snap_new(pid, &l, t.bias, at);
-	if (!s || vt_mem_u64(pid, at, &vsys) || !vsys)
+	s = vt_snap_new(&m, &l, t.bias, at);
+	if (!s || vt_mem_u64(&m, at, &vsys) || !vsys)
 		return die("no runtime system to poke");
-	at = locate(s, pid, &l, vsys, argv[2], &width, &bitmap_len);
+	at = locate(s, &m, &l, vsys, argv[2], &width, &bitmap_len);
 	vt_snap_free(s);
+	vt_mem_close(&m);
 	if (!at)
 		return die("unknown WHAT, or no AIO system");
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);

@@ -1,5 +1,5 @@
 /* vt_figures against a registry, GC heap and counters laid out in this
- * process (read through process_vm_readv of our own pid, with a layout made
+ * process (read through /proc/self/mem, with a layout made
  * here by offsetof): every figure as written, and what hostile memory or a
  * hostile layout cannot make it do — read out of bounds, run past a
  * capacity, loop on a free list, emit a control character. */
@@ -295,14 +295,15 @@ static void test_hostile_memory(struct vt_figures_reader *r, char *unmapped)
 
 /* A layout file as untrusted as memory: a member placed past its struct
  * leaves the registry out (and nothing else). */
-static void test_hostile_layout(const struct vt_target *t, struct vt_layout *l)
+static void test_hostile_layout(const struct vt_target *t,
+				const struct vt_mem *m, struct vt_layout *l)
 {
 	struct vt_figures_reader *r;
 	struct vt_figures *f;
 
 	fill();
 	l->off[VT_L_COUNTER_VALUE] = sizeof(struct counter) - 4;
-	r = vt_figures_reader_new(t, l);
+	r = vt_figures_reader_new(t, m, l);
 	f = r ? vt_figures_read(r) : NULL;
 	CHECK(f && !(f->have & VT_FIG_REGISTRY) && (f->have & VT_FIG_GC) &&
 	      f->nmetrics == 0);
@@ -311,7 +312,7 @@ static void test_hostile_layout(const struct vt_target *t, struct vt_layout *l)
 	l->off[VT_L_COUNTER_VALUE] = offsetof(struct counter, value);
 	l->count[VT_LC_N_LABELS] = 1000;	/* labels past the struct */
 	l->off[VT_L_LABEL_SIZEOF] = 4096;
-	r = vt_figures_reader_new(t, l);
+	r = vt_figures_reader_new(t, m, l);
 	f = r ? vt_figures_read(r) : NULL;
 	CHECK(f && !(f->have & VT_FIG_REGISTRY));
 	vt_figures_free(f);
@@ -322,6 +323,7 @@ int main(void)
 {
 	struct vt_layout l;
 	struct vt_target t;
+	struct vt_mem m;
 	struct vt_figures_reader *r;
 	char *hole = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -329,15 +331,17 @@ int main(void)
 	CHECK(hole != MAP_FAILED);
 	munmap(hole, 8192);	/* an address nothing is mapped at */
 	layout(&l, &t);
+	CHECK(vt_mem_open(&m, getpid()) == 0);
 	fill();
-	r = vt_figures_reader_new(&t, &l);
+	r = vt_figures_reader_new(&t, &m, &l);
 	CHECK(r != NULL);
 	test_read(r);
 	/* strings are remembered by address: a new reader for new strings */
 	vt_figures_reader_free(r);
-	r = vt_figures_reader_new(&t, &l);
+	r = vt_figures_reader_new(&t, &m, &l);
 	test_hostile_memory(r, hole);
 	vt_figures_reader_free(r);
-	test_hostile_layout(&t, &l);
+	test_hostile_layout(&t, &m, &l);
+	vt_mem_close(&m);
 	return vt_test_done("test_figures");
 }

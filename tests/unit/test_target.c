@@ -108,7 +108,7 @@ static void check_runtime(const struct vt_target *t, const char *build_id)
 	CHECK(vt_target_symbol(t->open_path, "valk_aio_stop", &st) == 0);
 	CHECK_EQ_U64(fn, st + t->bias);
 	CHECK_STR(t->build_id, build_id);
-	CHECK(vt_target_check(t) == 0);
+	CHECK(vt_target_check(t, NULL) == 0);
 }
 
 static void fixture_path(char *out, size_t len, const char *name)
@@ -142,7 +142,7 @@ static void test_running(const char *exe, const char *object, bool is_exe)
 		CHECK_STR(t.uv_path, real);
 	check_runtime(&t, id);
 	stop(pid);
-	CHECK(vt_target_check(&t) == VT_TARGET_ENOPID);
+	CHECK(vt_target_check(&t, NULL) == VT_TARGET_ENOPID);
 }
 
 /* A private copy of the static build, started; its build-id in id. */
@@ -275,13 +275,13 @@ static void test_exec(void)
 	}
 	CHECK(read(ready[0], &c, 1) == 1);
 	CHECK(vt_target_open(pid, &t, err, sizeof(err)) == 0);
-	CHECK(vt_target_check(&t) == 0);
+	CHECK(vt_target_check(&t, NULL) == 0);
 	CHECK(write(go[1], &c, 1) == 1);
-	for (i = 0; i < 200 && (r = vt_target_check(&t)) == 0; i++)
+	for (i = 0; i < 200 && (r = vt_target_check(&t, NULL)) == 0; i++)
 		usleep(10000);
 	CHECK(r == VT_TARGET_EEXEC);
 	stop(pid);
-	CHECK(vt_target_check(&t) == VT_TARGET_ENOPID);
+	CHECK(vt_target_check(&t, NULL) == VT_TARGET_ENOPID);
 	close(go[0]);
 	close(go[1]);
 	close(ready[0]);

@@ -1,5 +1,7 @@
 /* vt_cmd: the option parsing the subcommands share (see vt_cmd.h). */
 #include "cli/vt_cmd.h"
+#include "cli/vt_file.h"
+#include "cli/vt_priv.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -23,6 +25,7 @@ enum {
 	OPT_TOKEN,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
+	OPT_NO_DROP,
 };
 
 /* Options of every session: attach, snapshot. */
@@ -39,6 +42,9 @@ static struct argp_option session_options[] = {
 	{ "ringbuf-size", OPT_RINGBUF, "BYTES", 0,
 	  "BPF ring buffer size, a power of two (default 4194304)", 0 },
 	{ "quiet", 'q', NULL, 0, "no progress messages on stderr", 0 },
+	{ "no-drop", OPT_NO_DROP, NULL, 0,
+	  "keep root after attaching: no switch to an unprivileged user, no "
+	  "seccomp filter (for debugging)", 0 },
 	{ 0 }
 };
 
@@ -274,6 +280,9 @@ static error_t parse_session(int key, char *arg, struct argp_state *st)
 	case 'q':
 		o->quiet = 1;
 		break;
+	case OPT_NO_DROP:
+		o->no_drop = true;
+		break;
 	case ARGP_KEY_END:
 		if (a->cmd && !*a->cmd)
 			return vt_cmd_bad(st, "missing the command: valk-trace "
@@ -469,6 +478,22 @@ int vt_cmd_run_args(int argc, char **argv, const char *doc,
 	if (!rc)
 		vt_cmd_report_opts(o, report);
 	return rc;
+}
+
+int vt_cmd_drop(bool no_drop, unsigned needs, struct vt_files *files,
+		const char *const *outs, size_t n)
+{
+	char err[512];
+
+	files->sock = -1;
+	if (no_drop)
+		return 0;
+	if (vt_files_keep(files, outs, n, err, sizeof(err)) ||
+	    vt_priv_drop(needs, err, sizeof(err))) {
+		fprintf(stderr, "valk-trace: %s\n", err);
+		return -1;
+	}
+	return 0;
 }
 
 struct vt_trace_opts vt_cmd_trace_defaults(void)

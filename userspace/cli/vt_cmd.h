@@ -65,4 +65,12 @@ void vt_cmd_report_opts(struct vt_trace_opts *o, struct vt_result_args *r);
  * buffer, 30 s leak age, no listener. */
 struct vt_trace_opts vt_cmd_trace_defaults(void);
 
+/* A command that needs no privilege once its inputs are open: the files
+ * it writes (outs, n; NULLs skipped) made by a keeper (vt_file.h), then
+ * root given up with these VT_PRIV_* needs (vt_priv.h) unless no_drop.
+ * 0, or -1 after saying why on stderr. */
+struct vt_files;
+int vt_cmd_drop(bool no_drop, unsigned needs, struct vt_files *files,
+		const char *const *outs, size_t n);
+
 #endif /* VT_CMD_H */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/vt_load.h"
+#include "cli/vt_priv.h"
 
 #define READY_TIMEOUT_MS 10000
 
@@ -169,6 +170,7 @@ int vt_cmd_demo(int argc, char **argv)
 	o.listen = a.listen;
 	o.launch = launch;
 	o.launch_ctx = &a;
+	o.priv_needs = VT_PRIV_DEMO;	/* its clients, its runtime stopped */
 	rc = vt_trace_run(&o, NULL);
 	if (a.pid < 0)
 		return VT_EXIT_FAIL;

@@ -1,12 +1,16 @@
 /* valk-trace diff BASE.json NEW.json: what grew between two reports,
  * judged with thresholds relative to the base (leak>+0, peak:SLAB>+10%). */
 #include "cli/vt_cmd.h"
+#include "cli/vt_file.h"
 #include "cli/vt_replay.h"
 #include "wire/vt_rec.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "wire/vt_rfmt.h"
 
@@ -44,15 +48,17 @@ static error_t parse_diff(int key, char *arg, struct argp_state *st)
 	return 0;
 }
 
-/* A whole file, bounded; NULL with a one-line reason. */
-static char *slurp(const char *path, char *err, size_t errlen)
+/* A whole file, bounded, from fd (closed); NULL with a one-line reason. */
+static char *slurp(const char *path, int fd, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
 	char *buf = NULL;
 	size_t n = 0, cap = 0;
 
 	if (!f) {
 		snprintf(err, errlen, "cannot read %s: %m", path);
+		if (fd >= 0)
+			close(fd);
 		return NULL;
 	}
 	for (;;) {
@@ -84,31 +90,27 @@ static char *slurp(const char *path, char *err, size_t errlen)
 }
 
 /* A recording (VALKREC) is replayed into its report. */
-static bool is_recording(const char *path)
+static bool is_recording(int fd)
 {
 	char magic[8];
-	FILE *f = fopen(path, "rb");
-	bool yes = f && fread(magic, 1, 8, f) == 8 &&
-		   !memcmp(magic, VT_REC_MAGIC, 8);
 
-	if (f)
-		fclose(f);
-	return yes;
+	return pread(fd, magic, 8, 0) == 8 && !memcmp(magic, VT_REC_MAGIC, 8);
 }
 
-static int load(const char *path, const struct vt_report_opts *ro,
+/* fd: path opened while root (closed here), or -1 (errno says why). */
+static int load(const char *path, int fd, const struct vt_report_opts *ro,
 		struct vt_rep_doc *d)
 {
 	char err[512], why[512], *text;
 	int rc;
 
-	if (is_recording(path)) {
-		rc = vt_replay_report(path, ro, d, why, sizeof(why));
+	if (fd >= 0 && is_recording(fd)) {
+		rc = vt_replay_report(path, fd, ro, d, why, sizeof(why));
 		if (rc)
 			fprintf(stderr, "valk-trace: %s: %s\n", path, why);
 		return rc;
 	}
-	text = slurp(path, err, sizeof(err));
+	text = slurp(path, fd, err, sizeof(err));
 	if (!text) {
 		fprintf(stderr, "valk-trace: %s\n", err);
 		memset(d, 0, sizeof(*d));
@@ -137,14 +139,31 @@ int vt_cmd_diff(int argc, char **argv)
 			     children, NULL, NULL };
 	struct diff_args a = { .npaths = 0 };
 	struct vt_rep_doc base = { 0 }, now = { 0 };
+	struct vt_files files;
 	char *text;
-	int code = VT_EXIT_USAGE;
+	int code = VT_EXIT_USAGE, fd[2], err[2];
 
 	argv[0] = "valk-trace diff";
 	if (vt_cmd_parse(&argp, argc, argv, &a))
 		return VT_EXIT_USAGE;
-	if (load(a.path[0], &a.r.report, &base) == 0 &&
-	    load(a.path[1], &a.r.report, &now) == 0) {
+	const char *outs[] = { a.r.res.json_path, a.r.res.junit_path,
+			       a.r.res.md_path };
+
+	/* both opened while root, root given up, then read */
+	for (int i = 0; i < 2; i++) {
+		fd[i] = open(a.path[i], O_RDONLY | O_CLOEXEC);
+		err[i] = errno;
+	}
+	if (vt_cmd_drop(false, 0, &files, outs, sizeof(outs) / sizeof(*outs))) {
+		for (int i = 0; i < 2; i++)
+			if (fd[i] >= 0)
+				close(fd[i]);
+		return VT_EXIT_USAGE;
+	}
+	a.r.res.files = &files;
+	errno = err[0];
+	if (load(a.path[0], fd[0], &a.r.report, &base) == 0 &&
+	    (errno = err[1], load(a.path[1], fd[1], &a.r.report, &now) == 0)) {
 		text = vt_rfmt_diff(&base, &now);
 		if (text)
 			fputs(text, stdout);

@@ -1,11 +1,14 @@
 /* valk-trace info FILE: what a recording holds — its header, duration,
  * ticks, events, keyframes and gaps, and whether it is complete. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "cli/vt_cmd.h"
+#include "cli/vt_file.h"
 #include "cli/vt_recfile.h"
 #include "wire/vt_rec.h"
 
@@ -77,14 +80,22 @@ int vt_cmd_info(int argc, char **argv)
 	const char *file;
 	size_t len;
 	struct vt_rec_index ix;
+	struct vt_files files;
 	char err[512];
+	int fd;
 
 	argv[0] = "valk-trace info";
 	if (vt_cmd_one_arg(argc, argv, "FILE", "FILE: a recording",
 			   "Print what a recording holds: header, duration, "
 			   "events, keyframes, gaps.", &file))
 		return VT_EXIT_USAGE;
-	if (vt_recfile_map(file, &p, &len, err, sizeof(err)))
+	/* opened while root, root given up, then read */
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && vt_cmd_drop(false, 0, &files, NULL, 0)) {
+		close(fd);
+		return VT_EXIT_USAGE;
+	}
+	if (vt_recfile_map(file, fd, &p, &len, err, sizeof(err)))
 		goto fail;
 	if (vt_rec_index_build(p, len, &ix, err, sizeof(err))) {
 		vt_recfile_unmap(p, len);

@@ -40,6 +40,7 @@ static void print_row(const struct vt_target *t, void *ctx)
 {
 	struct ps_args *a = ctx;
 	struct vt_layout l;
+	struct vt_mem mem;
 	struct vt_snap *s;
 	char err[256], aio[16] = "?";
 	uint64_t sys[VT_SNAP_MAX_SYSTEMS];
@@ -52,14 +53,16 @@ static void print_row(const struct vt_target *t, void *ctx)
 		printf("%-8s %-4s %-20s %s\n", "PID", "AIO", "BUILD-ID",
 		       "OBJECT");
 	if (vt_layout_from_elf(t->open_path, &l, err, sizeof(err)) == 0 &&
-	    (s = vt_snap_new(t->pid, &l, t->bias,
-			     vt_target_addr(t, "valk_sys",
-					    l.sym[VT_LS_VALK_SYS])))) {
-		int n = vt_snap_systems(s, sys, VT_SNAP_MAX_SYSTEMS);
+	    vt_mem_open(&mem, t->pid) == 0) {
+		s = vt_snap_new(&mem, &l, t->bias,
+				vt_target_addr(t, "valk_sys",
+					       l.sym[VT_LS_VALK_SYS]));
+		int n = s ? vt_snap_systems(s, sys, VT_SNAP_MAX_SYSTEMS) : -1;
 
 		if (n >= 0)
 			snprintf(aio, sizeof(aio), "%d", n);
 		vt_snap_free(s);
+		vt_mem_close(&mem);
 	}
 	printf("%-8d %-4s %-20.20s %s%s\n", t->pid, aio,
 	       *t->build_id ? t->build_id : "-", t->object,

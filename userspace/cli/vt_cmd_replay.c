@@ -1,13 +1,17 @@
 /* valk-trace replay FILE: serve a recording as the live trace served it,
  * at the recorded pace times --speed, from --from on; with --report and
  * --fail-on, the report and verdicts `run` gives, offline. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/vt_cmd.h"
+#include "cli/vt_file.h"
+#include "cli/vt_priv.h"
 #include "cli/vt_replay.h"
 
-enum { OPT_SPEED = 0x100, OPT_FROM, OPT_LISTEN };
+enum { OPT_SPEED = 0x100, OPT_FROM, OPT_LISTEN, OPT_NO_DROP };
 
 static struct argp_option options[] = {
 	{ "speed", OPT_SPEED, "X", 0,
@@ -19,6 +23,9 @@ static struct argp_option options[] = {
 	  "and exit)", 0 },
 	{ "quiet", 'q', NULL, 0, "no progress messages on stderr", 0 },
 	{ "json", 'j', "FILE", 0, "write the report here (as --report)", 0 },
+	{ "no-drop", OPT_NO_DROP, NULL, 0,
+	  "keep root: no switch to an unprivileged user, no seccomp filter "
+	  "(for debugging)", 0 },
 	{ 0 }
 };
 
@@ -54,6 +61,9 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	case OPT_LISTEN:
 		o->listen = strcmp(arg, "none") ? arg : NULL;
 		break;
+	case OPT_NO_DROP:
+		o->no_drop = true;
+		break;
 	case 'q':
 		o->quiet = 1;
 		break;
@@ -84,6 +94,8 @@ int vt_cmd_replay(int argc, char **argv)
 		{ 0 }
 	};
 	struct replay_args a = { .o = { .speed = 1, .listen = VT_CMD_LISTEN } };
+	struct vt_files files = { -1 };
+	int rc;
 	struct argp argp = { options, parse, "FILE",
 			     "Serve a recording made by `valk-trace record` or "
 			     "--record as the live trace served it: the same "
@@ -97,5 +109,21 @@ int vt_cmd_replay(int argc, char **argv)
 	a.report.res.quiet = a.o.quiet;
 	if (a.report.any)
 		a.o.report = &a.report;
-	return vt_replay_run(&a.o);
+	/* opened while root, root given up, then read (a file that cannot
+	 * be opened is said so by vt_replay_run, nothing read) */
+	const char *outs[] = { a.report.res.json_path, a.report.res.junit_path,
+			       a.report.res.md_path };
+
+	a.o.fd = open(a.o.path, O_RDONLY | O_CLOEXEC);
+	if (a.o.fd >= 0 &&
+	    vt_cmd_drop(a.o.no_drop, a.o.listen ? VT_PRIV_LISTEN : 0, &files,
+			outs, sizeof(outs) / sizeof(*outs))) {
+		close(a.o.fd);
+		return VT_EXIT_USAGE;
+	}
+	a.report.res.files = &files;
+	rc = vt_replay_run(&a.o);
+	if (files.sock >= 0)
+		close(files.sock);
+	return rc;
 }

@@ -1,6 +1,7 @@
 #include "cli/vt_file.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -8,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+
+#include "cli/vt_keeper.h"
 
 static const char *kind_name(mode_t m)
 {
@@ -56,12 +59,15 @@ static void give_to_invoker(int fd)
 	(void)rc;
 }
 
-int vt_file_check(const char *path, char *err, size_t errlen)
+int vt_file_check(const struct vt_files *k, const char *path, char *err,
+		  size_t errlen)
 {
 	char dir[PATH_MAX];
 	struct stat st;
 	gid_t gid;
 
+	if (k && k->sock >= 0)
+		return vt_keeper_check(k->sock, path, err, errlen);
 	if (!*path || strlen(path) + 8 >= PATH_MAX) {
 		snprintf(err, errlen, "%s: not a usable file name", path);
 		return -1;
@@ -93,14 +99,43 @@ int vt_file_check(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-int vt_file_open(struct vt_file *f, const char *path, char *err,
-		 size_t errlen)
+int vt_files_keep(struct vt_files *k, const char *const *paths, size_t n,
+		  char *err, size_t errlen)
+{
+	size_t any = 0;
+
+	k->sock = -1;
+	for (size_t i = 0; i < n; i++)
+		any += paths[i] && strcmp(paths[i], "-");
+	if (geteuid() != 0 || !any)
+		return 0;
+	k->sock = vt_keeper_start(paths, n, err, errlen);
+	return k->sock < 0 ? -1 : 0;
+}
+
+static bool kept(const struct vt_file *f)
+{
+	return f->k && f->k->sock >= 0;
+}
+
+int vt_file_open(const struct vt_files *k, struct vt_file *f,
+		 const char *path, char *err, size_t errlen)
 {
 	char dir[PATH_MAX];
 
-	if (vt_file_check(path, err, errlen))
-		return -1;
+	f->k = k;
+	f->id = -1;
 	snprintf(f->path, sizeof(f->path), "%s", path);
+	if (kept(f)) {
+		snprintf(f->tmp, sizeof(f->tmp), "(the keeper's)");
+		if (vt_keeper_open(k->sock, path, &f->fd, &f->id, err, errlen)) {
+			f->tmp[0] = '\0';
+			return -1;
+		}
+		return 0;
+	}
+	if (vt_file_check(NULL, path, err, errlen))
+		return -1;
 	dir_of(path, dir, sizeof(dir));
 	/* mkstemp opens O_CREAT|O_EXCL with mode 0600: a name that exists,
 	 * a symlink included, is never opened but another name is tried */
@@ -121,7 +156,9 @@ void vt_file_abort(struct vt_file *f)
 	if (f->fd >= 0)
 		close(f->fd);
 	f->fd = -1;
-	if (*f->tmp)
+	if (*f->tmp && kept(f))
+		vt_keeper_abort(f->k->sock, f->id);
+	else if (*f->tmp)
 		unlink(f->tmp);
 	f->tmp[0] = '\0';
 }
@@ -130,6 +167,15 @@ int vt_file_publish(struct vt_file *f, char *err, size_t errlen)
 {
 	struct stat st;
 
+	if (kept(f)) {
+		if (vt_keeper_publish(f->k->sock, f->id, err, errlen)) {
+			f->tmp[0] = '\0';	/* the keeper removed it */
+			vt_file_abort(f);
+			return -1;
+		}
+		f->tmp[0] = '\0';
+		return 0;
+	}
 	/* refuse again: the destination may have been replaced meanwhile
 	 * (rename replaces a symlink itself, never what it points to) */
 	if (lstat(f->path, &st) == 0 && !S_ISREG(st.st_mode)) {
@@ -168,13 +214,13 @@ int vt_file_commit(struct vt_file *f, char *err, size_t errlen)
 	return 0;
 }
 
-int vt_file_write(const char *path, const void *buf, size_t len, char *err,
-		  size_t errlen)
+int vt_file_write(const struct vt_files *k, const char *path, const void *buf,
+		  size_t len, char *err, size_t errlen)
 {
 	struct vt_file f;
 	const char *p = buf;
 
-	if (vt_file_open(&f, path, err, errlen))
+	if (vt_file_open(k, &f, path, err, errlen))
 		return -1;
 	while (len > 0) {
 		ssize_t n = write(f.fd, p, len);

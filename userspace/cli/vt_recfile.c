@@ -89,7 +89,8 @@ static void *writer(void *arg)
 	return NULL;
 }
 
-int vt_recfile_create(const char *path, size_t queue_bytes,
+int vt_recfile_create(const struct vt_files *k, const char *path,
+		      size_t queue_bytes,
 		      struct vt_recfile **out, char *err, size_t errlen)
 {
 	struct vt_recfile *f = calloc(1, sizeof(*f));
@@ -107,7 +108,7 @@ int vt_recfile_create(const char *path, size_t queue_bytes,
 		if (vf.fd < 0)
 			snprintf(err, errlen, "cannot write the recording to "
 				 "standard output: %s", strerror(errno));
-	} else if (vt_file_open(&vf, path, err, errlen) ||
+	} else if (vt_file_open(k, &vf, path, err, errlen) ||
 		   vt_file_publish(&vf, err, errlen)) {
 		vf.fd = -1;
 	}
@@ -199,13 +200,14 @@ int vt_recfile_close(struct vt_recfile *f)
 	return rc;
 }
 
-int vt_recfile_map(const char *path, const uint8_t **p, size_t *len,
+int vt_recfile_map(const char *path, int fd, const uint8_t **p, size_t *len,
 		   char *err, size_t errlen)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	void *m;
 
+	if (fd < 0)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "cannot read recording %s: %s", path,
 			 fd < 0 ? strerror(errno) : "not a regular file");

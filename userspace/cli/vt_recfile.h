@@ -8,12 +8,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct vt_files;
+
 struct vt_recfile;
 
 /* Creates path (replacing a file there; "-": standard output) and starts
  * its writer thread with room for queue_bytes of pending data. 0, or -1
  * with a one-line reason. */
-int vt_recfile_create(const char *path, size_t queue_bytes,
+int vt_recfile_create(const struct vt_files *k, const char *path,
+		      size_t queue_bytes,
 		      struct vt_recfile **out, char *err, size_t errlen);
 /* Queues len bytes (copied). 0; 1 when they did not fit and were
  * dropped; -1 once writing has failed. */
@@ -28,8 +31,10 @@ const char *vt_recfile_error(struct vt_recfile *f, uint64_t *written);
  * write failed. */
 int vt_recfile_close(struct vt_recfile *f);
 
-/* The whole file mapped read-only. 0, or -1 with a one-line reason. */
-int vt_recfile_map(const char *path, const uint8_t **p, size_t *len,
+/* The whole file mapped read-only: fd, path opened already (before root
+ * was given up; closed here), or -1 to open path now. 0, or -1 with a
+ * one-line reason. */
+int vt_recfile_map(const char *path, int fd, const uint8_t **p, size_t *len,
 		   char *err, size_t errlen);
 void vt_recfile_unmap(const uint8_t *p, size_t len);
 

@@ -213,7 +213,7 @@ int vt_record_open(const struct vt_record_opts *o, const char *header_json,
 		free(r);
 		return -1;
 	}
-	if (o->path && vt_recfile_create(o->path, o->queue_bytes, &r->file,
+	if (o->path && vt_recfile_create(o->files, o->path, o->queue_bytes, &r->file,
 					 err, errlen)) {
 		vt_timeline_free(r->history);
 		free(r);

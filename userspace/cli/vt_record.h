@@ -14,8 +14,11 @@
 #include "wire/vt_rec.h"
 #include "wire/vt_timeline.h"
 
+struct vt_files;
+
 struct vt_record_opts {
 	const char *path;	/* the recording's file, or NULL */
+	const struct vt_files *files;	/* who makes it (vt_file.h) */
 	uint64_t history_ms;	/* kept in memory; 0: none */
 	uint64_t keyframe_ms;	/* keyframe interval */
 	size_t queue_bytes;	/* the file writer's queue */

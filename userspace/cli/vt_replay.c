@@ -307,7 +307,7 @@ static int open_recording(struct vt_replay *r)
 	uint64_t attach_ms = 0;
 	size_t i;
 
-	if (vt_recfile_map(o->path, &r->p, &r->len, r->err, sizeof(r->err)))
+	if (vt_recfile_map(o->path, o->fd, &r->p, &r->len, r->err, sizeof(r->err)))
 		return -1;
 	if (vt_rec_index_build(r->p, r->len, &r->ix, r->err, sizeof(r->err)))
 		return -1;
@@ -395,11 +395,12 @@ int vt_replay_run(const struct vt_replay_opts *o)
 	return r.exit_code;
 }
 
-int vt_replay_report(const char *path, const struct vt_report_opts *ro,
+int vt_replay_report(const char *path, int fd, const struct vt_report_opts *ro,
 		     struct vt_rep_doc *d, char *err, size_t errlen)
 {
 	struct vt_result_args args = { .report = *ro, .any = true };
-	struct vt_replay_opts o = { .path = path, .report = &args, .quiet = 1 };
+	struct vt_replay_opts o = { .path = path, .fd = fd, .report = &args,
+				    .quiet = 1 };
 	struct vt_replay r = { .o = &o };
 	int rc = -1;
 

@@ -8,6 +8,8 @@
 
 struct vt_replay_opts {
 	const char *path;
+	int fd;			/* path opened before root was given up */
+	bool no_drop;		/* --no-drop: keep root */
 	double speed;		/* 1: as recorded; 0: as fast as possible */
 	double from_s;		/* start this far into the recording */
 	const char *listen;	/* serve here, or NULL */
@@ -22,9 +24,9 @@ struct vt_replay_opts {
 int vt_replay_run(const struct vt_replay_opts *o);
 
 /* The report of a whole recording, offline, as one process of d (freed
- * with vt_rep_doc_free): for `diff` of recordings. 0, or -1 with a
- * one-line reason. */
-int vt_replay_report(const char *path, const struct vt_report_opts *ro,
+ * with vt_rep_doc_free): for `diff` of recordings. fd as in
+ * vt_replay_opts (-1: open path). 0, or -1 with a one-line reason. */
+int vt_replay_report(const char *path, int fd, const struct vt_report_opts *ro,
 		     struct vt_rep_doc *d, char *err, size_t errlen);
 
 #endif /* VT_REPLAY_H */

@@ -13,7 +13,7 @@
 
 /* A file of the report, written safely (vt_file); "-" is stdout. NULL
  * text: the encoder ran out of memory. */
-static int write_out(const char *path, char *text)
+static int write_out(const struct vt_result *r, const char *path, char *text)
 {
 	char err[4200], *line;
 	size_t n = text ? strlen(text) : 0;
@@ -34,7 +34,7 @@ static int write_out(const char *path, char *text)
 		rc = fwrite(line, 1, n + 1, stdout) == n + 1 && !fflush(stdout)
 			     ? 0 : -1;
 	else
-		rc = vt_file_write(path, line, n + 1, err, sizeof(err));
+		rc = vt_file_write(r->files, path, line, n + 1, err, sizeof(err));
 	if (rc && strcmp(path, "-"))
 		fprintf(stderr, "valk-trace: %s\n", err);
 	free(line);
@@ -65,9 +65,9 @@ int vt_result_emit(const struct vt_result *r, struct vt_rep_doc *d,
 						   : "",
 				d->procs[d->judged[i].proc].pid);
 	code = vt_verdict_exit(d, cmd_status);
-	bad |= write_out(r->json_path, r->json_path ? vt_rfmt_json(d) : NULL);
-	bad |= write_out(r->junit_path, r->junit_path ? vt_rfmt_junit(d) : NULL);
-	bad |= write_out(r->md_path,
+	bad |= write_out(r, r->json_path, r->json_path ? vt_rfmt_json(d) : NULL);
+	bad |= write_out(r, r->junit_path, r->junit_path ? vt_rfmt_junit(d) : NULL);
+	bad |= write_out(r, r->md_path,
 			 r->md_path ? vt_rfmt_markdown(d, SUMMARY_STACKS) : NULL);
 	return bad && code == 0 ? 1 : code;
 }
@@ -142,7 +142,7 @@ static error_t check_paths(const struct vt_result *r)
 	char err[4200];
 
 	for (size_t i = 0; i < 3; i++)
-		if (path[i] && vt_trace_check_output(what[i], path[i], err,
+		if (path[i] && vt_trace_check_output(NULL, what[i], path[i], err,
 						     sizeof(err))) {
 			fprintf(stderr, "valk-trace: %s\n", err);
 			return EINVAL;

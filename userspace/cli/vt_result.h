@@ -8,10 +8,13 @@
 
 #include "model/vt_verdict.h"
 
+struct vt_files;
+
 struct vt_result {
 	const char *json_path;	/* the report, or NULL */
 	const char *junit_path;
 	const char *md_path;
+	const struct vt_files *files;	/* who makes them (vt_file.h) */
 	struct vt_cond conds[VT_VERDICT_MAX];	/* --fail-on */
 	size_t nconds;
 	bool quiet;		/* no summary on stderr (FAIL lines stay) */

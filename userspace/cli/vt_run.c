@@ -10,6 +10,9 @@
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 
+#include "cli/vt_cmd.h"
+#include "cli/vt_file.h"
+#include "cli/vt_priv.h"
 #include "cli/vt_trace_follow.h"
 #include "target/vt_resolve.h"
 
@@ -367,16 +370,40 @@ static int conclude(struct run *r)
 	return r->attach_failed && code == 0 ? VT_EXIT_USAGE : code;
 }
 
-int vt_run(const struct vt_trace_opts *base, const struct vt_result *res,
-	   char *const cmd[], const char *runtime)
+/* Once CMD is forked: its files made by a keeper, root given up but for
+ * what attaching to the processes it starts and following its tree
+ * need (vt_priv). */
+static int drop(struct run *r, struct vt_trace_opts *o, struct vt_result *res,
+		struct vt_files *files)
 {
-	struct run r = { .base = base, .res = res, .runtime = runtime };
+	const char *outs[] = { o->record_path, res->json_path,
+			       res->junit_path, res->md_path };
+	unsigned needs = VT_PRIV_TARGETS | VT_PRIV_CHILDREN | VT_PRIV_PROBES |
+			 VT_PRIV_REATTACH;
+
+	if (vt_cmd_drop(o->no_drop, needs, files, outs,
+			sizeof(outs) / sizeof(*outs)))
+		return -1;
+	o->files = res->files = files;
+	r->base = o;
+	r->res = res;
+	return 0;
+}
+
+int vt_run(const struct vt_trace_opts *base_in,
+	   const struct vt_result *res_in, char *const cmd[],
+	   const char *runtime)
+{
+	struct vt_trace_opts base = *base_in;
+	struct vt_result res = *res_in;
+	struct run r = { .base = &base, .res = &res, .runtime = runtime };
+	struct vt_files files = { -1 };
 	int code;
 
 	char err[512];
 
 	/* refused before CMD runs: a run that cannot be traced is not run */
-	if (vt_trace_check_env(base->mode, err, sizeof(err))) {
+	if (vt_trace_check_env(base.mode, err, sizeof(err))) {
 		fprintf(stderr, "valk-trace: %s\n", err);
 		return VT_EXIT_USAGE;
 	}
@@ -401,7 +428,7 @@ int vt_run(const struct vt_trace_opts *base, const struct vt_result *res,
 	uv_signal_start(&r.sigchld, on_sigchld, SIGCHLD);
 	uv_signal_start(&r.sigint, on_forward, SIGINT);
 	uv_signal_start(&r.sigterm, on_forward, SIGTERM);
-	if (!base->quiet && isatty(STDERR_FILENO)) {
+	if (!base.quiet && isatty(STDERR_FILENO)) {
 		r.progress_on = true;
 		r.start_ms = uv_now(&r.loop);
 		uv_timer_init(&r.loop, &r.progress);
@@ -415,11 +442,17 @@ int vt_run(const struct vt_trace_opts *base, const struct vt_result *res,
 		fprintf(stderr, "valk-trace: cannot fork: %s\n", strerror(errno));
 		return VT_EXIT_FAIL;
 	}
+	if (drop(&r, &base, &res, &files)) {
+		kill(r.child, SIGKILL);
+		return VT_EXIT_USAGE;
+	}
 	on_sigchld(&r.sigchld, SIGCHLD);	/* it may have stopped already */
 	uv_run(&r.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&r.loop);
 	code = conclude(&r);
 	vt_rep_doc_free(&r.doc);
 	free(r.tasks);
+	if (files.sock >= 0)
+		close(files.sock);
 	return code;
 }

@@ -16,6 +16,7 @@ struct own {
 
 struct vt_stacks {
 	int pid;
+	const struct vt_mem *mem;
 	struct vt_sym *sym;	/* opened at the first use */
 	struct own *own;
 	size_t nown;
@@ -31,13 +32,14 @@ struct cpuq {
 
 #define SLOTS (VT_STACKS_MAX * 2)
 
-struct vt_stacks *vt_stacks_new(int pid)
+struct vt_stacks *vt_stacks_new(int pid, const struct vt_mem *mem)
 {
 	struct vt_stacks *st = calloc(1, sizeof(*st));
 
 	if (!st)
 		return NULL;
 	st->pid = pid;
+	st->mem = mem;
 	st->own = calloc(VT_STACKS_MAX, sizeof(*st->own));
 	st->slot = calloc(SLOTS, sizeof(*st->slot));
 	if (!st->own || !st->slot) {
@@ -62,7 +64,7 @@ void vt_stacks_free(struct vt_stacks *st)
 static struct vt_sym *sym(struct vt_stacks *st)
 {
 	if (!st->sym)
-		st->sym = vt_sym_open(st->pid);
+		st->sym = vt_sym_open(st->pid, st->mem);
 	return st->sym;
 }
 

@@ -13,13 +13,15 @@
 #include "bpf/valk_trace.h"
 #include "model/vt_report.h"
 #include "probe/vt_probe.h"
+#include "target/vt_mem.h"
 
 #define VT_STACKS_OWN 0x80000000u
 #define VT_STACKS_MAX 16384	/* distinct unwound stacks kept */
 
 struct vt_stacks;
 
-struct vt_stacks *vt_stacks_new(int pid);
+/* mem: the process's, open by the first copy, outliving the stacks. */
+struct vt_stacks *vt_stacks_new(int pid, const struct vt_mem *mem);
 void vt_stacks_free(struct vt_stacks *st);
 
 /* A copied stack: unwound now (the process's objects are mapped).

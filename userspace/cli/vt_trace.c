@@ -16,6 +16,7 @@
 #include "cli/vt_trace_follow.h"
 #include "cli/vt_trace_int.h"
 #include "cli/vt_trace_rec.h"
+#include "cli/vt_priv.h"
 #include "cli/vt_budget.h"
 #include "cli/vt_sites.h"
 #include "cli/vt_stacks.h"
@@ -120,14 +121,34 @@ static int load_layout(struct vt_trace *t, const char *obj)
 					sizeof(t->err));
 }
 
-/* The memory readers, once the runtime's place in memory is known. */
+/* The memory readers, once the runtime's place in memory is known: its
+ * memory opened now, while the right to read it is checked. */
 int vt_trace_open_snap(struct vt_trace *t)
 {
-	t->snap = vt_snap_new(t->o->pid, &t->layout, t->target.bias,
+	char why[400];
+
+	if (vt_mem_open(&t->mem, t->o->pid)) {
+		if (errno == EPERM || errno == EACCES)
+			vt_proc_eperm_reason(t->o->pid, why, sizeof(why));
+		else
+			snprintf(why, sizeof(why), "%s", strerror(errno));
+		snprintf(t->err, sizeof(t->err), "cannot read the memory of "
+			 "pid %d: %s", t->o->pid, why);
+		return -1;
+	}
+	t->snap = vt_snap_new(&t->mem, &t->layout, t->target.bias,
 			      vt_target_addr(&t->target, "valk_sys",
 					     t->layout.sym[VT_LS_VALK_SYS]));
-	t->figures = vt_figures_reader_new(&t->target, &t->layout);
-	return t->snap && t->figures ? 0 : -1;
+	t->figures = vt_figures_reader_new(&t->target, &t->mem, &t->layout);
+	if (t->snap && t->figures)
+		return 0;
+	vt_snap_free(t->snap);
+	vt_figures_reader_free(t->figures);
+	vt_mem_close(&t->mem);
+	t->snap = NULL;
+	t->figures = NULL;
+	snprintf(t->err, sizeof(t->err), "out of memory");
+	return -1;
 }
 
 
@@ -608,7 +629,7 @@ static int write_json_file(struct vt_trace *t, const char *path)
 		return -1;
 	n = strlen(doc);
 	doc[n] = '\n';	/* over the terminator: written by length */
-	rc = vt_file_write(path, doc, n + 1, err, sizeof(err));
+	rc = vt_file_write(t->o->files, path, doc, n + 1, err, sizeof(err));
 	free(doc);
 	if (rc)
 		say(t, "%s", err);
@@ -706,7 +727,7 @@ void vt_trace_say_attached(struct vt_trace *t)
  * a name, wait for the next process of that name. */
 static bool target_ended(struct vt_trace *t)
 {
-	int rc = vt_target_check(&t->target);
+	int rc = vt_target_check(&t->target, &t->mem);
 
 	if (rc == 0)
 		return false;
@@ -878,12 +899,12 @@ static void on_tick(uv_timer_t *h)
 		stop(t, VT_EXIT_OK);
 }
 
-int vt_trace_check_output(const char *what, const char *path, char *err,
-			  size_t errlen)
+int vt_trace_check_output(const struct vt_files *k, const char *what,
+			  const char *path, char *err, size_t errlen)
 {
 	char why[480];
 
-	if (!strcmp(path, "-") || !vt_file_check(path, why, sizeof(why)))
+	if (!strcmp(path, "-") || !vt_file_check(k, path, why, sizeof(why)))
 		return 0;
 	snprintf(err, errlen, "cannot write %s: %s", what, why);
 	return -1;
@@ -929,7 +950,7 @@ static int prepare(struct vt_trace *t, uv_loop_t *loop)
 	struct vt_server_opts so;
 	const struct vt_trace_opts *o = t->o;
 
-	if (o->json_path && vt_trace_check_output("--json", o->json_path,
+	if (o->json_path && vt_trace_check_output(o->files, "--json", o->json_path,
 						  t->err, sizeof(t->err)))
 		return -1;
 	if (o->record_path && o->follow) {
@@ -937,7 +958,7 @@ static int prepare(struct vt_trace *t, uv_loop_t *loop)
 			 "record each one by its pid instead of --follow");
 		return -1;
 	}
-	if (o->record_path && vt_trace_check_output("--record",
+	if (o->record_path && vt_trace_check_output(o->files, "--record",
 						    o->record_path, t->err,
 						    sizeof(t->err)))
 		return -1;
@@ -1012,7 +1033,7 @@ static int attach_probes(struct vt_trace *t, const char *obj, const char *uv)
 		return -1;
 	vt_sites_wire(&t->sites, t->wsites);
 	t->ustacks = po.ustacks;
-	if (o->stacks && !(t->stacks = vt_stacks_new(o->pid))) {
+	if (o->stacks && !(t->stacks = vt_stacks_new(o->pid, &t->mem))) {
 		snprintf(t->err, sizeof(t->err), "out of memory");
 		return -1;
 	}
@@ -1052,10 +1073,8 @@ int vt_trace_attach(struct vt_trace *t)
 		t->attached = true;
 		return 0;
 	}
-	if (vt_trace_open_snap(t)) {
-		snprintf(t->err, sizeof(t->err), "out of memory");
+	if (vt_trace_open_snap(t))
 		return -1;
-	}
 	t->mapped = true;
 	if (scan_systems(t)) {
 		char why[400];
@@ -1085,6 +1104,7 @@ static void session_free(struct vt_trace *t)
 	vt_probe_close(t->probe);
 	vt_snap_free(t->snap);
 	vt_figures_reader_free(t->figures);
+	vt_mem_close(&t->mem);
 	vt_state_free(t->state);
 	vt_report_free(t->report);
 	vt_stacks_free(t->stacks);
@@ -1116,6 +1136,7 @@ int vt_trace_open(uv_loop_t *loop, struct vt_trace_opts *o,
 		return -1;
 	}
 	t->o = o;
+	t->mem.fd = t->mem.maps = -1;
 	t->exit_code = VT_EXIT_OK;
 	rc = prepare(t, loop);
 	if (!rc && o->launch && (o->pid = o->launch(o->launch_ctx)) <= 0) {
@@ -1249,18 +1270,62 @@ static void attach_stopped(struct vt_trace *t)
 		a->exit_code = code;
 }
 
-int vt_trace_run(struct vt_trace_opts *o, const struct vt_result *res)
+/* What the session still does once attached, for vt_priv_drop. */
+static unsigned priv_needs(const struct vt_trace *t)
 {
-	struct attach_run a = { .res = res };
+	unsigned n = t->o->priv_needs;
+
+	if (t->o->mode != VT_MODE_SAMPLE)
+		n |= VT_PRIV_PROBES;
+	if (t->budgeted)
+		n |= VT_PRIV_REATTACH | (vt_probe_perf_events(t->probe)
+					 ? VT_PRIV_PERF_EVENTS : 0);
+	if (t->o->follow)
+		n |= VT_PRIV_TARGETS | (t->o->mode != VT_MODE_SAMPLE
+					? VT_PRIV_REATTACH : 0);
+	return n;
+}
+
+/* The files named, made by a keeper once this process is no longer root;
+ * then root is given up as soon as the probes are on and the memory open,
+ * before the first request is parsed. */
+static int start_keeper(struct vt_trace_opts *o, struct vt_result *res,
+			struct vt_files *files, char *err, size_t errlen)
+{
+	const char *paths[] = { o->json_path, o->record_path, res->json_path,
+				res->junit_path, res->md_path };
+
+	files->sock = -1;
+	if (o->no_drop ||
+	    vt_files_keep(files, paths, sizeof(paths) / sizeof(*paths), err,
+			  errlen))
+		return o->no_drop ? 0 : -1;
+	o->files = res->files = files;
+	return 0;
+}
+
+int vt_trace_run(struct vt_trace_opts *o, const struct vt_result *res_in)
+{
+	struct vt_result res = res_in ? *res_in : (struct vt_result){ 0 };
+	struct attach_run a = { .res = &res };
+	struct vt_files files;
 	uv_loop_t loop;
 	char err[512];
+	int rc;
 
 	uv_loop_init(&loop);
-	if (vt_trace_open(&loop, o, &a.t, err, sizeof(err))) {
+	rc = start_keeper(o, &res, &files, err, sizeof(err));
+	if (rc || vt_trace_open(&loop, o, &a.t, err, sizeof(err)) ||
+	    (!o->no_drop && (rc = vt_priv_drop(priv_needs(a.t), err,
+					       sizeof(err))))) {
 		if (*err)
 			fprintf(stderr, "valk-trace: %s\n", err);
+		if (rc && a.t)
+			vt_trace_end(a.t, NULL);
 		uv_run(&loop, UV_RUN_DEFAULT);	/* let the server free itself */
 		uv_loop_close(&loop);
+		if (files.sock >= 0)
+			close(files.sock);
 		return VT_EXIT_USAGE;
 	}
 	if (o->follow)
@@ -1281,5 +1346,7 @@ int vt_trace_run(struct vt_trace_opts *o, const struct vt_result *res)
 	uv_signal_start(&a.sigterm, on_signal, SIGTERM);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
+	if (files.sock >= 0)
+		close(files.sock);
 	return a.exit_code;
 }

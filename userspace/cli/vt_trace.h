@@ -12,6 +12,8 @@
 
 #include "model/vt_report.h"
 
+struct vt_files;
+
 enum vt_mode { VT_MODE_HYBRID, VT_MODE_EVENTS, VT_MODE_SAMPLE };
 
 /* Exit codes, as documented in the README. */
@@ -37,11 +39,14 @@ struct vt_trace_opts {
 	const char *token;	/* required of every request, or NULL */
 	const char *tls_cert, *tls_key;	/* serve HTTPS with these, or NULL */
 	const char *record_path;/* write a recording here, or NULL */
+	const struct vt_files *files;	/* who makes the files (vt_file.h) */
 	const char *follow;	/* trace the valk process of this name, and
 				 * the next one after it exits (no pid) */
 	uint64_t history_ms;	/* kept for time travel when serving */
 	int snapshot;		/* print one document after one tick, exit */
 	int quiet;
+	bool no_drop;		/* --no-drop: keep root (vt_priv) */
+	unsigned priv_needs;	/* VT_PRIV_* the caller's own part needs */
 	/* When set, starts the target once the outputs are checked and the
 	 * listener bound, and returns its pid (or 0 after saying why). */
 	int (*launch)(void *ctx);
@@ -91,7 +96,7 @@ int vt_trace_check_env(enum vt_mode mode, char *err, size_t errlen);
 /* 0 when the output file `path` (named by option `what` in the error) can
  * be written: a pipe or terminal we may write, or a regular file replaced
  * through a temporary file in a directory we may write. */
-int vt_trace_check_output(const char *what, const char *path, char *err,
-			  size_t errlen);
+int vt_trace_check_output(const struct vt_files *k, const char *what,
+			  const char *path, char *err, size_t errlen);
 
 #endif /* VT_TRACE_H */

@@ -37,6 +37,7 @@ void vt_trace_follow_detach(struct vt_trace *t)
 	vt_drain_clear(&t->drain);
 	vt_snap_free(t->snap);
 	vt_figures_reader_free(t->figures);
+	vt_mem_close(&t->mem);
 	vt_stacks_free(t->stacks);
 	free(t->arenas);
 	t->stacks = NULL;

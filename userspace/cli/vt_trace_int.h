@@ -27,6 +27,7 @@ struct vt_trace {
 	bool early;		/* draining into drain's queue */
 	uint64_t ring_events;	/* events the ring gave, in all */
 	struct vt_target target;	/* valid once mapped */
+	struct vt_mem mem;		/* its memory, open once mapped */
 	struct vt_layout layout;
 	struct vt_probe *probe;
 	struct vt_sites sites;	/* where each probe went */
@@ -72,7 +73,8 @@ struct vt_trace {
 /* Probes on, layout loaded, memory read (once mapped): 0, or -1 with the
  * reason in t->err. */
 int vt_trace_attach(struct vt_trace *t);
-/* The memory reader of a mapped target: 0, or -1 out of memory. */
+/* The memory readers of a mapped target, its memory opened: 0, or -1
+ * with the reason in t->err. */
 int vt_trace_open_snap(struct vt_trace *t);
 /* One tick's work: events, memory reads, counters, the report. */
 void vt_trace_refresh(struct vt_trace *t, uint64_t now);

@@ -94,6 +94,7 @@ int vt_trace_rec_start(struct vt_trace_rec *r,
 {
 	struct vt_record_opts ro = {
 		.path = s->o->record_path,
+		.files = s->o->files,
 		.history_ms = s->routes ? s->o->history_ms : 0,
 		.keyframe_ms = KEYFRAME_MS,
 		.queue_bytes = RECORD_QUEUE,

@@ -1,6 +1,7 @@
 #include "probe/vt_probe.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -71,7 +72,9 @@ struct vt_probe {
 	struct ring_buffer *rb;
 	struct ring_buffer *urb;	/* copied stacks, when asked for */
 	vt_probe_ustack_fn ufn;
-	struct vt_probe_opts o;	/* paths are the caller's */
+	struct vt_probe_opts o;	/* paths are the caller's, then pinned */
+	int pin[2];		/* the objects, O_PATH: -1 if none */
+	char pinned[2][32];	/* their /proc/self/fd names */
 	struct bpf_program *progs[VT_P_COUNT];
 	bool multi;
 	int fds[VT_P_COUNT];	/* by probe id, -1: not attached */
@@ -275,6 +278,20 @@ static int attach_all(struct vt_probe *p, char *err, size_t errlen)
 
 static void detach_all(struct vt_probe *p);
 
+/* Probes put on again later (the overhead budget) name the objects by a
+ * descriptor opened now: the tracer may have given root up meanwhile, and
+ * with it the right to look their paths up (/proc/<pid>/map_files,
+ * /proc/<pid>/root, another user's directories). */
+static void pin(struct vt_probe *p, int i, const char **path)
+{
+	if (!*path || !**path ||
+	    (p->pin[i] = open(*path, O_PATH | O_CLOEXEC)) < 0)
+		return;
+	snprintf(p->pinned[i], sizeof(p->pinned[i]), "/proc/self/fd/%d",
+		 p->pin[i]);
+	*path = p->pinned[i];
+}
+
 int vt_probe_open(const struct vt_probe_opts *o, vt_probe_event_fn fn,
 		  void *ctx, struct vt_probe **out, char *err, size_t errlen)
 {
@@ -291,6 +308,7 @@ int vt_probe_open(const struct vt_probe_opts *o, vt_probe_event_fn fn,
 	p->o = *o;
 	p->ncpu = libbpf_num_possible_cpus();
 	p->multi = true;
+	p->pin[0] = p->pin[1] = -1;
 	for (int i = 0; i < VT_P_COUNT; i++)
 		p->fds[i] = -1;
 	rc = attach_all(p, err, errlen);
@@ -312,6 +330,8 @@ int vt_probe_open(const struct vt_probe_opts *o, vt_probe_event_fn fn,
 			 strerror(errno));
 		goto fail;
 	}
+	pin(p, 0, &p->o.obj_path);
+	pin(p, 1, &p->o.uv_path);
 	*out = p;
 	return 0;
 fail:
@@ -458,6 +478,11 @@ int vt_probe_calibrate(struct vt_probe *p, double us[VT_CALIB_N])
 	return vt_calib_measure(p->skel->progs.calib, p->multi, us);
 }
 
+bool vt_probe_perf_events(const struct vt_probe *p)
+{
+	return !p->multi;
+}
+
 uint32_t vt_probe_attached(const struct vt_probe *p)
 {
 	uint32_t m = 0;
@@ -475,5 +500,8 @@ void vt_probe_close(struct vt_probe *p)
 	ring_buffer__free(p->rb);
 	ring_buffer__free(p->urb);
 	detach_all(p);
+	for (int i = 0; i < 2; i++)
+		if (p->pin[i] >= 0)
+			close(p->pin[i]);
 	free(p);
 }

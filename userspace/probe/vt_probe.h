@@ -95,6 +95,10 @@ int vt_probe_calibrate(struct vt_probe *p, double us[VT_PROBE_CLASSES]);
 
 /* The probes attached now, as a mask. */
 uint32_t vt_probe_attached(const struct vt_probe *p);
+/* Whether the probes are perf-event uprobes (a kernel before 6.6, with no
+ * uprobe_multi links): putting one on needs CAP_PERFMON, and
+ * CAP_SYS_PTRACE over another user's process. */
+bool vt_probe_perf_events(const struct vt_probe *p);
 
 /* Detaches every probe; the target is left as it was. */
 void vt_probe_close(struct vt_probe *p);

@@ -20,7 +20,7 @@ struct str_entry {
 };
 
 struct vt_figures_reader {
-	int pid;
+	const struct vt_mem *mem;
 	const struct vt_layout *l;
 	uint64_t sym[VT_LS_COUNT];	/* runtime addresses, or ABSENT */
 	struct str_entry *cache;	/* open addressing, addr 0 = empty */
@@ -33,6 +33,7 @@ struct vt_figures_reader {
 #define HAVE(r, id) ((r)->l->off[VT_L_##id] != VT_LAYOUT_ABSENT)
 
 struct vt_figures_reader *vt_figures_reader_new(const struct vt_target *t,
+						const struct vt_mem *mem,
 						const struct vt_layout *l)
 {
 	struct vt_figures_reader *r = calloc(1, sizeof(*r));
@@ -43,7 +44,7 @@ struct vt_figures_reader *vt_figures_reader_new(const struct vt_target *t,
 	}
 	if (!r)
 		return NULL;
-	r->pid = t->pid;
+	r->mem = mem;
 	r->l = l;
 	for (size_t i = 0; i < VT_LS_COUNT; i++)
 		r->sym[i] = l->sym[i] == VT_LAYOUT_ABSENT
@@ -100,10 +101,10 @@ static void str_read(struct vt_figures_reader *r, uint64_t addr, char *out)
 	size_t room = PAGE - (addr & (PAGE - 1)), len = VT_METRIC_NAME_LEN;
 
 	memset(out, 0, VT_METRIC_NAME_LEN);
-	if (room >= len || vt_mem_read(r->pid, addr, out, room) ||
+	if (room >= len || vt_mem_read(r->mem, addr, out, room) ||
 	    memchr(out, 0, room))
 		room = 0;
-	if (vt_mem_read(r->pid, addr + room, out + room, len - room) &&
+	if (vt_mem_read(r->mem, addr + room, out + room, len - room) &&
 	    room == 0)
 		out[0] = '\0';
 	str_clean(out, len);
@@ -292,9 +293,9 @@ static uint64_t free_depth(struct vt_figures_reader *r, uint64_t base,
 	uint32_t head, *next;
 	uint64_t n = 0;
 
-	if (vt_mem_u32(r->pid, base + r->l->off[fam->head], &head) ||
+	if (vt_mem_u32(r->mem, base + r->l->off[fam->head], &head) ||
 	    grow(r, cap * 4) ||
-	    vt_mem_read(r->pid, base + r->l->off[fam->next], r->buf, cap * 4))
+	    vt_mem_read(r->mem, base + r->l->off[fam->next], r->buf, cap * 4))
 		return 0;
 	next = (uint32_t *)r->buf;
 	for (; head < cap && n < cap; head = next[head])
@@ -313,12 +314,12 @@ static int read_family(struct vt_figures_reader *r, uint64_t base, int k,
 	uint64_t size = l->off[fam->size], hwm;
 
 	st->capacity = min_u64(l->count[fam->cap], FAMILY_MAX);
-	if (vt_mem_u64(r->pid, base + l->off[fam->count], &hwm))
+	if (vt_mem_u64(r->mem, base + l->off[fam->count], &hwm))
 		return -1;
 	st->hwm = min_u64(hwm, st->capacity);
 	st->free = free_depth(r, base, fam, st->capacity);
 	if (st->hwm * size > FAMILY_BYTES || grow(r, st->hwm * size) ||
-	    vt_mem_read(r->pid, base + l->off[fam->arr], r->buf, st->hwm * size))
+	    vt_mem_read(r->mem, base + l->off[fam->arr], r->buf, st->hwm * size))
 		return -1;
 	for (uint64_t i = 0; i < st->hwm; i++) {
 		const uint8_t *e = r->buf + i * size;
@@ -364,7 +365,7 @@ static int read_u64s(struct vt_figures_reader *r, uint64_t base,
 		out[i] = 0;
 		sp[i] = (struct vt_mem_span){base + r->l->off[ids[i]], &out[i], 8};
 	}
-	return vt_mem_readv(r->pid, sp, n, NULL);
+	return vt_mem_readv(r->mem, sp, n, NULL);
 }
 
 static int read_registry(struct vt_figures_reader *r, struct vt_figures *f)
@@ -381,8 +382,8 @@ static int read_registry(struct vt_figures_reader *r, struct vt_figures *f)
 		if (read_family(r, base, k, f, &room))
 			return -1;
 	if (read_u64s(r, base, ev, 5, f->evictions) ||
-	    vt_mem_u64(r->pid, base + OFF(r, REG_POOL_COUNT), &f->pool_used) ||
-	    vt_mem_u64(r->pid, base + OFF(r, REG_START), &f->start_us))
+	    vt_mem_u64(r->mem, base + OFF(r, REG_POOL_COUNT), &f->pool_used) ||
+	    vt_mem_u64(r->mem, base + OFF(r, REG_START), &f->start_us))
 		return -1;
 	f->pool_capacity = r->l->count[VT_LC_N_STRING_POOL];
 	f->have |= VT_FIG_REGISTRY;
@@ -406,8 +407,8 @@ static int read_gc(struct vt_figures_reader *r, struct vt_figures *f)
 	for (size_t i = 0; i < sizeof(ids) / sizeof(*ids); i++)
 		if (r->l->off[ids[i]] == VT_LAYOUT_ABSENT)
 			return 0;
-	if (vt_mem_u64(r->pid, r->sym[VT_LS_VALK_SYS], &vsys) || !vsys ||
-	    vt_mem_u64(r->pid, vsys + OFF(r, VSYS_HEAP), &heap) || !heap ||
+	if (vt_mem_u64(r->mem, r->sym[VT_LS_VALK_SYS], &vsys) || !vsys ||
+	    vt_mem_u64(r->mem, vsys + OFF(r, VSYS_HEAP), &heap) || !heap ||
 	    read_u64s(r, heap, ids, sizeof(ids) / sizeof(*ids), v))
 		return -1;
 	f->gc.cycles = v[0];
@@ -439,7 +440,7 @@ static int read_eval(struct vt_figures_reader *r, struct vt_figures *f)
 	    base == VT_LAYOUT_ABSENT)
 		return 0;
 	if (read_u64s(r, base, ids, 5, v) ||
-	    vt_mem_u32(r->pid, base + OFF(r, EVAL_STACK_MAX), &stack))
+	    vt_mem_u32(r->mem, base + OFF(r, EVAL_STACK_MAX), &stack))
 		return -1;
 	f->eval.evals = v[0];
 	f->eval.function_calls = v[1];
@@ -469,7 +470,7 @@ static void read_libs(struct vt_figures_reader *r, struct vt_figures *f)
 		uint64_t sym = r->sym[libs[i].sym];
 
 		if (sym != VT_LAYOUT_ABSENT &&
-		    !vt_mem_u64(r->pid, sym,
+		    !vt_mem_u64(r->mem, sym,
 				(uint64_t *)((char *)f + libs[i].off)))
 			f->have |= libs[i].flag;
 	}

@@ -7,12 +7,15 @@
 #define VT_FIGURES_H
 
 #include "target/vt_layout.h"
+#include "target/vt_mem.h"
 #include "target/vt_target.h"
 #include "model/vt_state.h"
 
 struct vt_figures_reader;
 
+/* mem must outlive the reader. */
 struct vt_figures_reader *vt_figures_reader_new(const struct vt_target *t,
+						const struct vt_mem *mem,
 						const struct vt_layout *l);
 void vt_figures_reader_free(struct vt_figures_reader *r);
 

@@ -1,76 +1,136 @@
 /* vt_mem: full-or-error reads of another process's memory. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/uio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "target/vt_mem.h"
 
-int vt_mem_read(int pid, uint64_t addr, void *buf, size_t len)
+#define CHUNK (64u << 10)	/* the most one read of many spans covers */
+#define GAP 4096		/* the most it reads between two spans */
+
+int vt_mem_open(struct vt_mem *m, int pid)
 {
-	struct vt_mem_span s = { .addr = addr, .buf = buf, .len = len };
+	char path[64];
+	int e;
 
-	return vt_mem_readv(pid, &s, 1, NULL);
-}
-
-/* One process_vm_readv over at most IOV_MAX spans. Returns how many leading
- * spans arrived in full; sets errno when that is fewer than n. */
-static size_t readv_chunk(int pid, const struct vt_mem_span *spans, size_t n)
-{
-	struct iovec local[IOV_MAX], remote[IOV_MAX];
-	size_t i, want = 0;
-	ssize_t got;
-
-	for (i = 0; i < n; i++) {
-		local[i] = (struct iovec){ spans[i].buf, spans[i].len };
-		remote[i] = (struct iovec){ (void *)(uintptr_t)spans[i].addr,
-					    spans[i].len };
-		want += spans[i].len;
-	}
-	got = process_vm_readv(pid, local, n, remote, n, 0);
-	if (got < 0)
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	m->fd = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	m->maps = m->fd < 0 ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+	if (m->maps >= 0)
 		return 0;
-	if ((size_t)got == want)
-		return n;
-	/* The kernel stops at the first remote fault: count whole spans. */
-	for (i = 0; i < n && (size_t)got >= spans[i].len; i++)
-		got -= spans[i].len;
-	errno = EFAULT;
-	return i;
+	e = errno;
+	vt_mem_close(m);
+	errno = e;
+	return -1;
 }
 
-int vt_mem_readv(int pid, const struct vt_mem_span *spans, size_t n,
-		 size_t *done)
+void vt_mem_close(struct vt_mem *m)
 {
-	size_t off = 0;
+	if (m->fd >= 0)
+		close(m->fd);
+	if (m->maps >= 0)
+		close(m->maps);
+	m->fd = m->maps = -1;
+}
 
-	while (off < n) {
-		size_t chunk = n - off < IOV_MAX ? n - off : IOV_MAX;
-		size_t ok = readv_chunk(pid, spans + off, chunk);
+int vt_mem_read(const struct vt_mem *m, uint64_t addr, void *buf, size_t len)
+{
+	char *p = buf;
 
-		off += ok;
-		if (ok < chunk)
-			break;
+	if (addr > INT64_MAX || len > INT64_MAX - addr) {
+		errno = EFAULT;
+		return -1;
 	}
+	while (len > 0) {
+		ssize_t got = pread(m->fd, p, len, (off_t)addr);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			/* EIO: not mapped; end of file: the memory is gone
+			 * (the process exited or exec'd) */
+			errno = got == 0 ? ESRCH : errno == EIO ? EFAULT
+								 : errno;
+			return -1;
+		}
+		p += got;
+		addr += (uint64_t)got;
+		len -= (size_t)got;
+	}
+	return 0;
+}
+
+/* How many spans from spans[0] lie in one stretch of at most CHUNK bytes,
+ * each at most GAP past the ones before; *len: the stretch's length. */
+static size_t stretch(const struct vt_mem_span *spans, size_t n, size_t *len)
+{
+	uint64_t lo = spans[0].addr, hi = lo + spans[0].len;
+	size_t j;
+
+	for (j = 1; j < n; j++) {
+		uint64_t a = spans[j].addr;
+
+		if (a < lo || a - lo > CHUNK || spans[j].len > CHUNK - (a - lo) ||
+		    (a > hi && a - hi > GAP))
+			break;
+		if (a + spans[j].len > hi)
+			hi = a + spans[j].len;
+	}
+	*len = (size_t)(hi - lo);
+	return j;
+}
+
+/* Spans close together (a slab's slots) are read as one stretch: one
+ * system call for many. A stretch that fails is read span by span, to
+ * tell exactly which span did. */
+int vt_mem_readv(const struct vt_mem *m, const struct vt_mem_span *spans,
+		 size_t n, size_t *done)
+{
+	uint8_t *buf = NULL;
+	size_t i = 0, j, len;
+
+	while (i < n) {
+		uint64_t lo = spans[i].addr;
+
+		j = i + stretch(spans + i, n - i, &len);
+		if (j - i > 1 && len <= CHUNK &&
+		    (buf || (buf = malloc(CHUNK))) &&
+		    vt_mem_read(m, lo, buf, len) == 0) {
+			for (; i < j; i++)
+				memcpy(spans[i].buf, buf + (spans[i].addr - lo),
+				       spans[i].len);
+			continue;
+		}
+		for (; i < j; i++)
+			if (vt_mem_read(m, spans[i].addr, spans[i].buf,
+					spans[i].len))
+				goto out;
+	}
+out:
+	free(buf);
 	if (done)
-		*done = off;
-	return off == n ? 0 : -1;
+		*done = i;
+	return i == n ? 0 : -1;
 }
 
-int vt_mem_u64(int pid, uint64_t addr, uint64_t *out)
+int vt_mem_u64(const struct vt_mem *m, uint64_t addr, uint64_t *out)
 {
-	return vt_mem_read(pid, addr, out, sizeof(*out));
+	return vt_mem_read(m, addr, out, sizeof(*out));
 }
 
-int vt_mem_u32(int pid, uint64_t addr, uint32_t *out)
+int vt_mem_u32(const struct vt_mem *m, uint64_t addr, uint32_t *out)
 {
-	return vt_mem_read(pid, addr, out, sizeof(*out));
+	return vt_mem_read(m, addr, out, sizeof(*out));
 }
 
-int vt_mem_u16(int pid, uint64_t addr, uint16_t *out)
+int vt_mem_u16(const struct vt_mem *m, uint64_t addr, uint16_t *out)
 {
-	return vt_mem_read(pid, addr, out, sizeof(*out));
+	return vt_mem_read(m, addr, out, sizeof(*out));
 }
 
 static int region_add(struct vt_mem_regions *r, uint64_t start, uint64_t end)
@@ -92,16 +152,26 @@ static int region_add(struct vt_mem_regions *r, uint64_t start, uint64_t end)
 	return 0;
 }
 
-int vt_mem_regions_load(int pid, struct vt_mem_regions *r)
+/* A duplicate read from the start: fclose leaves m->maps open. The file
+ * is made anew from the process's mappings at each read from 0. */
+FILE *vt_mem_maps(const struct vt_mem *m)
 {
-	char path[64], perms[8], *line = NULL;
+	int fd = fcntl(m->maps, F_DUPFD_CLOEXEC, 0);
+	FILE *f = fd < 0 || lseek(fd, 0, SEEK_SET) ? NULL : fdopen(fd, "r");
+
+	if (!f && fd >= 0)
+		close(fd);
+	return f;
+}
+
+int vt_mem_regions_load(const struct vt_mem *m, struct vt_mem_regions *r)
+{
+	char perms[8], *line = NULL;
 	unsigned long long start, end;
 	size_t cap = 0;
 	int rc = 0;
-	FILE *f;
+	FILE *f = vt_mem_maps(m);
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
 	if (!f)
 		return -1;
 	r->n = 0;

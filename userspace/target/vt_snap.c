@@ -19,7 +19,7 @@
 #define SHRINK_EVERY 64
 
 struct vt_snap {
-	int pid;
+	const struct vt_mem *mem;
 	const struct vt_layout *l;
 	uint64_t bias;
 	uint64_t valk_sys;	/* address of the valk_sys pointer */
@@ -35,13 +35,13 @@ struct vt_snap {
 
 #define OFF(s, id) ((s)->l->off[VT_L_##id])
 
-struct vt_snap *vt_snap_new(int pid, const struct vt_layout *l, uint64_t bias,
-			    uint64_t valk_sys)
+struct vt_snap *vt_snap_new(const struct vt_mem *mem, const struct vt_layout *l,
+			    uint64_t bias, uint64_t valk_sys)
 {
 	struct vt_snap *s = calloc(1, sizeof(*s));
 
 	if (s) {
-		s->pid = pid;
+		s->mem = mem;
 		s->l = l;
 		s->bias = bias;
 		s->valk_sys = valk_sys;
@@ -89,7 +89,7 @@ static bool mapped(struct vt_snap *s, uint64_t addr, uint64_t len)
 {
 	if (vt_mem_regions_cover(&s->maps, addr, len))
 		return true;
-	return vt_mem_regions_load(s->pid, &s->maps) == 0 &&
+	return vt_mem_regions_load(s->mem, &s->maps) == 0 &&
 	       vt_mem_regions_cover(&s->maps, addr, len);
 }
 
@@ -161,11 +161,11 @@ int vt_snap_systems(struct vt_snap *s, uint64_t *sys, size_t max)
 	uint32_t count;
 	size_t n = 0;
 
-	if (vt_mem_u64(s->pid, s->valk_sys, &vsys))
+	if (vt_mem_u64(s->mem, s->valk_sys, &vsys))
 		return -1;
 	if (!vsys)	/* runtime not initialised yet */
 		return 0;
-	if (vt_mem_u32(s->pid, vsys + OFF(s, VSYS_SUBSYSTEM_COUNT), &count))
+	if (vt_mem_u32(s->mem, vsys + OFF(s, VSYS_SUBSYSTEM_COUNT), &count))
 		return -1;
 	if (count > l->count[VT_LC_N_SUBSYSTEMS])
 		return implausible(s, "valk_system_t.subsystem_count = %u, "
@@ -176,8 +176,8 @@ int vt_snap_systems(struct vt_snap *s, uint64_t *sys, size_t max)
 				i * OFF(s, SUBSYS_SIZEOF);
 		uint64_t fn, ctx;
 
-		if (vt_mem_u64(s->pid, base + OFF(s, SUBSYS_STOP), &fn) ||
-		    vt_mem_u64(s->pid, base + OFF(s, SUBSYS_CTX), &ctx))
+		if (vt_mem_u64(s->mem, base + OFF(s, SUBSYS_STOP), &fn) ||
+		    vt_mem_u64(s->mem, base + OFF(s, SUBSYS_CTX), &ctx))
 			return -1;
 		/* only AIO systems register valk_aio_stop */
 		if (fn == stop && ctx)
@@ -201,7 +201,7 @@ int vt_snap_system_slabs(struct vt_snap *s, uint64_t sys,
 	for (int k = 0; k < VT_SLAB_KINDS; k++)
 		sp[k] = (struct vt_mem_span){ sys + s->l->off[field[k]],
 					      &slabs[k], 8 };
-	return vt_mem_readv(s->pid, sp, VT_SLAB_KINDS, NULL);
+	return vt_mem_readv(s->mem, sp, VT_SLAB_KINDS, NULL);
 }
 
 static uint64_t popcount(const uint8_t *b, uint64_t total)
@@ -255,7 +255,7 @@ static int read_header(struct vt_snap *s, uint64_t addr, uint8_t *hdr)
 		errno = EINVAL;
 		return -1;
 	}
-	if (vt_mem_read(s->pid, addr, hdr, OFF(s, SLAB_HEAP)))
+	if (vt_mem_read(s->mem, addr, hdr, OFF(s, SLAB_HEAP)))
 		return -1;
 	return check_geometry(s, addr, hdr);
 }
@@ -309,9 +309,9 @@ static int read_bitmap(struct vt_snap *s, uint64_t addr, uint8_t *hdr,
 		bm = get(hdr, OFF(s, SLAB_BITMAP), 8);
 		free1 = get(hdr, OFF(s, SLAB_NUM_FREE), 8);
 		if (fit(s, total) ||
-		    vt_mem_read(s->pid, bm, s->bitmap, (total + 7) / 8) ||
-		    vt_mem_u64(s->pid, addr + OFF(s, SLAB_VERSION), &v2) ||
-		    vt_mem_u64(s->pid, addr + OFF(s, SLAB_NUM_FREE), &free2))
+		    vt_mem_read(s->mem, bm, s->bitmap, (total + 7) / 8) ||
+		    vt_mem_u64(s->mem, addr + OFF(s, SLAB_VERSION), &v2) ||
+		    vt_mem_u64(s->mem, addr + OFF(s, SLAB_NUM_FREE), &free2))
 			return -1;
 		img->version = get(hdr, OFF(s, SLAB_VERSION), 8);
 		img->used = popcount(s->bitmap, total);
@@ -355,7 +355,7 @@ static int read_handles(struct vt_snap *s, struct vt_slab_image *img)
 			sp = handle_spans(s, slot_data(img, i), &s->kinds[i],
 					  &s->diags[i], &s->owners[i], sp);
 	}
-	return vt_mem_readv(s->pid, s->spans, sp - s->spans, NULL);
+	return vt_mem_readv(s->mem, s->spans, sp - s->spans, NULL);
 }
 
 /* Acquires and releases as of the bitmap: every acquire and release bumps
@@ -442,7 +442,7 @@ int vt_snap_handles(struct vt_snap *s, const struct vt_slab *const *slabs,
 				     slots[i] * sl->stride + sl->data_off,
 				  &kinds[i], &diags[i], &owners[i], sp);
 	}
-	return vt_mem_readv(s->pid, s->spans, sp - s->spans, NULL);
+	return vt_mem_readv(s->mem, s->spans, sp - s->spans, NULL);
 }
 
 int vt_snap_owners(struct vt_snap *s, uint64_t sys, char names[][32],
@@ -456,7 +456,7 @@ int vt_snap_owners(struct vt_snap *s, uint64_t sys, char names[][32],
 		namelen = 32;
 	if (namelen == 0)	/* vt_layout rejects it; never index name[-1] */
 		return 0;
-	if (vt_mem_u16(s->pid, reg + OFF(s, OWNERS_COUNT), &count))
+	if (vt_mem_u16(s->mem, reg + OFF(s, OWNERS_COUNT), &count))
 		return -1;
 	if (count > s->l->count[VT_LC_N_OWNERS])
 		return implausible(s, "valk_owner_registry_t.count = %u, above "
@@ -468,7 +468,7 @@ int vt_snap_owners(struct vt_snap *s, uint64_t sys, char names[][32],
 		uint64_t e = reg + OFF(s, OWNERS_ENTRIES) +
 			     i * OFF(s, OWNER_SIZEOF) + OFF(s, OWNER_NAME);
 
-		if (vt_mem_read(s->pid, e, names[i], namelen))
+		if (vt_mem_read(s->mem, e, names[i], namelen))
 			return -1;
 		names[i][namelen - 1] = '\0';
 	}
@@ -485,7 +485,7 @@ static int read_arena(struct vt_snap *s, uint64_t a, struct vt_arena *out)
 		{ a + OFF(s, ARENA_OVERFLOW_BYTES), &out->overflow_bytes, 8 },
 	};
 
-	return vt_mem_readv(s->pid, sp, 5, NULL);
+	return vt_mem_readv(s->mem, sp, 5, NULL);
 }
 
 /* The main thread's scratch arena, as the runtime exposes it to its own
@@ -494,8 +494,8 @@ static uint64_t scratch_addr(struct vt_snap *s, uint64_t sys)
 {
 	uint64_t ms = 0, a = 0;
 
-	if (vt_mem_u64(s->pid, sys + OFF(s, SYS_METRICS_STATE), &ms) || !ms ||
-	    vt_mem_u64(s->pid, ms + OFF(s, METRICS_SCRATCH), &a))
+	if (vt_mem_u64(s->mem, sys + OFF(s, SYS_METRICS_STATE), &ms) || !ms ||
+	    vt_mem_u64(s->mem, ms + OFF(s, METRICS_SCRATCH), &a))
 		return 0;
 	return a;
 }
@@ -554,8 +554,8 @@ int vt_snap_gc(struct vt_snap *s, struct vt_gc *gc)
 		errno = EINVAL;
 		return -1;
 	}
-	if (vt_mem_u64(s->pid, s->valk_sys, &vsys) ||
-	    (vsys && vt_mem_u64(s->pid, vsys + OFF(s, VSYS_HEAP), &heap)))
+	if (vt_mem_u64(s->mem, s->valk_sys, &vsys) ||
+	    (vsys && vt_mem_u64(s->mem, vsys + OFF(s, VSYS_HEAP), &heap)))
 		return -1;
 	if (!vsys || !heap)
 		return 1;
@@ -565,7 +565,7 @@ int vt_snap_gc(struct vt_snap *s, struct vt_gc *gc)
 	for (size_t c = 0; c < gc->nclasses; c++) {
 		struct vt_gc_class *k = &gc->classes[c];
 
-		if (vt_mem_read(s->pid, heap + OFF(s, GCHEAP_CLASSES) + c * plen,
+		if (vt_mem_read(s->mem, heap + OFF(s, GCHEAP_CLASSES) + c * plen,
 				pl, plen))
 			return -1;
 		k->size = get(pl, OFF(s, PAGELIST_SLOT_SIZE), 2);
@@ -573,8 +573,8 @@ int vt_snap_gc(struct vt_snap *s, struct vt_gc *gc)
 		k->total = get(pl, OFF(s, PAGELIST_TOTAL), 8);
 		gc->heap_used_bytes += k->used * k->size;
 	}
-	if (vt_mem_u64(s->pid, heap + OFF(s, GCHEAP_LARGE_BYTES), &large) ||
-	    vt_mem_u64(s->pid, heap + OFF(s, GCHEAP_HARD_LIMIT),
+	if (vt_mem_u64(s->mem, heap + OFF(s, GCHEAP_LARGE_BYTES), &large) ||
+	    vt_mem_u64(s->mem, heap + OFF(s, GCHEAP_HARD_LIMIT),
 		       &gc->heap_total_bytes))
 		return -1;
 	gc->heap_used_bytes += large;

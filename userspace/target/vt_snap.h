@@ -6,6 +6,7 @@
 #define VT_SNAP_H
 
 #include "target/vt_layout.h"
+#include "target/vt_mem.h"
 #include "model/vt_state.h"
 
 #define VT_SNAP_MAX_SYSTEMS 16
@@ -13,9 +14,10 @@
 struct vt_snap;
 
 /* valk_sys: runtime address of the `valk_sys` pointer (vt_target_addr:
- * a launcher may hold the variable itself through a copy relocation). */
-struct vt_snap *vt_snap_new(int pid, const struct vt_layout *l, uint64_t bias,
-			    uint64_t valk_sys);
+ * a launcher may hold the variable itself through a copy relocation).
+ * mem must outlive the reader. */
+struct vt_snap *vt_snap_new(const struct vt_mem *mem, const struct vt_layout *l,
+			    uint64_t bias, uint64_t valk_sys);
 void vt_snap_free(struct vt_snap *s);
 
 /* Calls fail with errno EPROTO when the target's memory holds a structure

@@ -35,19 +35,25 @@ static const Dwfl_Callbacks callbacks = {
 	.find_debuginfo = dwfl_standard_find_debuginfo,
 };
 
-struct vt_sym *vt_sym_open(int pid)
+struct vt_sym *vt_sym_open(int pid, const struct vt_mem *mem)
 {
 	struct vt_sym *s = calloc(1, sizeof(*s));
+	FILE *f = vt_mem_maps(mem);
+	int rc;
 
-	if (!s || !(s->dwfl = dwfl_begin(&callbacks)))
+	if (!f || !s || !(s->dwfl = dwfl_begin(&callbacks)))
 		goto fail;
 	s->pid = pid;
 	dwfl_report_begin(s->dwfl);
-	if (dwfl_linux_proc_report(s->dwfl, pid) ||
-	    dwfl_report_end(s->dwfl, NULL, NULL))
+	rc = dwfl_linux_proc_maps_report(s->dwfl, f);
+	fclose(f);
+	f = NULL;
+	if (rc || dwfl_report_end(s->dwfl, NULL, NULL))
 		goto fail;
 	return s;
 fail:
+	if (f)
+		fclose(f);
 	vt_sym_close(s);
 	return NULL;
 }

@@ -12,11 +12,13 @@
 
 #include "bpf/valk_trace.h"
 #include "model/vt_report.h"
+#include "target/vt_mem.h"
 
 struct vt_sym;
 
-/* NULL when the process's mappings cannot be read. */
-struct vt_sym *vt_sym_open(int pid);
+/* pid's mappings read from its kept /proc/<pid>/maps (the right to read
+ * it was checked at its open). NULL when they cannot be read. */
+struct vt_sym *vt_sym_open(int pid, const struct vt_mem *mem);
 void vt_sym_close(struct vt_sym *s);
 
 /* The frames of return addresses pcs[0..n), innermost first: each

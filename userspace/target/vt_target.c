@@ -277,7 +277,8 @@ static int parse_map_line(char *line, struct vt_map *m)
 }
 
 /* File-backed mappings of pid; 0 or an errno. */
-static int read_maps(int pid, struct vt_maps *m)
+/* pid's maps, or mem's kept open (NULL: opened now). 0 or an errno. */
+static int read_maps(int pid, const struct vt_mem *mem, struct vt_maps *m)
 {
 	char path[64], *line = NULL;
 	size_t cap = 0;
@@ -285,7 +286,7 @@ static int read_maps(int pid, struct vt_maps *m)
 	int r;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
+	f = mem ? vt_mem_maps(mem) : fopen(path, "re");
 	if (!f)
 		return errno;
 	while (getline(&line, &cap, f) > 0) {
@@ -516,7 +517,7 @@ int vt_target_open(int pid, struct vt_target *t, char *err, size_t errlen)
 			 "`valk-trace ps` lists valk processes", pid);
 		return VT_TARGET_ENOPID;
 	}
-	r = read_maps(pid, &maps);
+	r = read_maps(pid, NULL, &maps);
 	if (r == EACCES || r == EPERM) {
 		char why[256];
 
@@ -541,12 +542,12 @@ int vt_target_open(int pid, struct vt_target *t, char *err, size_t errlen)
 	return rc;
 }
 
-static bool still_mapped(const struct vt_target *t)
+static bool still_mapped(const struct vt_target *t, const struct vt_mem *mem)
 {
 	struct vt_maps maps = { 0 };
 	bool found = false;
 
-	if (read_maps(t->pid, &maps) == 0)
+	if (read_maps(t->pid, mem, &maps) == 0)
 		for (size_t i = 0; i < maps.n && !found; i++)
 			found = maps.v[i].start == t->map_start &&
 				maps.v[i].end == t->map_end &&
@@ -556,7 +557,7 @@ static bool still_mapped(const struct vt_target *t)
 	return found;
 }
 
-int vt_target_check(const struct vt_target *t)
+int vt_target_check(const struct vt_target *t, const struct vt_mem *mem)
 {
 	struct vt_map m = { .start = t->map_start, .end = t->map_end };
 	char path[PATH_MAX];
@@ -568,7 +569,7 @@ int vt_target_check(const struct vt_target *t)
 	if (!stat(path, &st) && st.st_dev == t->dev && st.st_ino == t->ino)
 		return 0;
 	/* map_files needs CAP_SYS_ADMIN: without it, look in maps itself */
-	if ((errno == EPERM || errno == EACCES) && still_mapped(t))
+	if ((errno == EPERM || errno == EACCES) && still_mapped(t, mem))
 		return 0;
 	/* The mapping went away: an exec, unless the process just exited. */
 	return vt_proc_running(t->pid, t->start_time) ? VT_TARGET_EEXEC

@@ -15,6 +15,8 @@
 #include <sys/types.h>
 #include <libelf.h>
 
+#include "target/vt_mem.h"
+
 enum {
 	VT_TARGET_ENOPID = -1,	 /* no such process (or it exited) */
 	VT_TARGET_EPERM = -2,	 /* not allowed to read its /proc entries */
@@ -46,8 +48,9 @@ struct vt_target {
 int vt_target_open(int pid, struct vt_target *t, char *err, size_t errlen);
 
 /* 0 while the target still runs the same image; VT_TARGET_ENOPID when the
- * process is gone (or its pid was reused), VT_TARGET_EEXEC after an exec. */
-int vt_target_check(const struct vt_target *t);
+ * process is gone (or its pid was reused), VT_TARGET_EEXEC after an exec.
+ * mem: its maps kept open (they read empty after an exec), or NULL. */
+int vt_target_check(const struct vt_target *t, const struct vt_mem *mem);
 
 /* Runtime address of a symbol of the runtime object with that st_value.
  * A global the executable refers to directly was copied into it at load

@@ -1,0 +1,165 @@
+#!/bin/bash
+# Least privilege: once attached, a serving tracer is no longer root. Its
+# /proc/PID/status says who it is (Uid, Gid, Groups), what it may still do
+# (CapEff, CapPrm, CapBnd), NoNewPrivs 1 and Seccomp 2 (a filter) — read
+# before the first request, so every request it then parses, HTTP/1.1,
+# HTTP/2, malformed, is parsed by that user. Checked for attach with and
+# without the overhead budget (whose slab probes come off and go on again
+# as that user), in sample mode, under sudo (SUDO_UID/SUDO_GID: the
+# invoking user, who owns --json), for --follow and run (which keep the
+# capabilities attaching to new processes needs, and no others), replay;
+# --no-drop keeps root.
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../serve/lib.sh"
+need_root
+need_bins
+need_serve_tools
+
+NOBODY_UID=$(id -u nobody)
+NOBODY_GID=$(id -g nobody)
+# capability masks of <linux/capability.h>
+CAPS_NONE=0000000000000000
+# --follow: CAP_DAC_READ_SEARCH 2, CAP_SYS_PTRACE 19, CAP_PERFMON 38,
+# CAP_BPF 39, CAP_CHECKPOINT_RESTORE 40; run adds CAP_KILL 5
+CAPS_FOLLOW=$(printf '%016x' $(((1 << 2) | (1 << 19) | (1 << 38) | (1 << 39) | (1 << 40))))
+CAPS_RUN=$(printf '%016x' $((0x$CAPS_FOLLOW | (1 << 5))))
+
+field() { awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print; exit }' "/proc/$1/status"; }
+
+# expect_status LABEL PID UID GID CAPS [SECCOMP NNP]: Uid and Gid (real,
+# effective, saved, fs), no supplementary groups, the capability sets
+expect_status() {
+	local label=$1 pid=$2 uid=$3 gid=$4 caps=$5 seccomp=${6:-2} nnp=${7:-1} got
+	got="$(field "$pid" Uid)|$(field "$pid" Gid)|$(field "$pid" Groups)|$(field "$pid" CapEff)|$(field "$pid" CapPrm)|$(field "$pid" CapBnd)|$(field "$pid" NoNewPrivs)|$(field "$pid" Seccomp)"
+	local want="$uid $uid $uid $uid|$gid $gid $gid $gid||$caps|$caps|$caps|$nnp|$seccomp"
+	if [ "$got" = "$want" ]; then
+		pass "$label: uid $uid gid $gid, no groups, CapEff=CapPrm=CapBnd=$caps, NoNewPrivs $nnp, Seccomp $seccomp"
+	else
+		fail "$label: status '$got', wanted '$want'"
+	fi
+}
+
+# served LABEL: HTTP/1.1, HTTP/2, an SSE event and a malformed request,
+# all parsed after the switch; the tracer lives on
+served() {
+	local label=$1 code
+	curl -sf "$VT_URL/api/diagnostics/memory" | jq -e '.slabs | length > 0' >/dev/null &&
+		pass "$label: HTTP/1.1 JSON served" || fail "$label: no JSON over HTTP/1.1"
+	curl -sf --http2-prior-knowledge "$VT_URL/metrics" | grep -q '^valk_trace_' &&
+		pass "$label: HTTP/2 /metrics served" || fail "$label: no /metrics over HTTP/2"
+	curl -sN --max-time 2 "$VT_URL/api/diagnostics/memory/stream" | grep -q '^data: {' &&
+		pass "$label: SSE event sent" || fail "$label: no SSE event"
+	code=$(exec 3<>"/dev/tcp/127.0.0.1/$VT_PORT"
+		printf 'GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: -5\r\n\r\n' >&3
+		timeout 5 head -n 1 <&3 | tr -d '\r')
+	[[ "$code" == "HTTP/1.1 400"* ]] && pass "$label: malformed request: $code" ||
+		fail "$label: malformed request answered '$code'"
+	tracer_alive "$label"
+}
+
+# stop_tracer LABEL: SIGTERM detaches; exit 0
+stop_tracer() {
+	kill -TERM "$VT_PID"
+	wait "$VT_PID" && pass "$1: SIGTERM: detached, exit 0" || fail "$1: exit $? on SIGTERM: $(tail -n 2 "$VT_LOG")"
+}
+
+sim_start "$SIM_SHARED" --workload http --port 0 || { fail "start"; finish; }
+
+# 1. no budget: nothing kept
+tracer_start "$SIM_PID" --max-overhead 0 --json "$TMP/final.json" || finish
+expect_status "attach --max-overhead 0" "$VT_PID" "$NOBODY_UID" "$NOBODY_GID" "$CAPS_NONE"
+served "attach --max-overhead 0"
+stop_tracer "attach --max-overhead 0"
+[ "$(stat -c %U "$TMP/final.json")" = root ] && jq -e .slabs "$TMP/final.json" >/dev/null &&
+	pass "--json written after the switch, in root's 0700 directory, root's" ||
+	fail "--json: $(ls -l "$TMP/final.json" 2>&1)"
+
+# 2. sample mode: no probes, nothing kept
+tracer_start "$SIM_PID" --mode sample || finish
+expect_status "sample" "$VT_PID" "$NOBODY_UID" "$NOBODY_GID" "$CAPS_NONE"
+served "sample"
+stop_tracer "sample"
+
+# 3. --no-drop: root as before, no filter
+tracer_start "$SIM_PID" --no-drop --max-overhead 0 || finish
+[ "$(field "$VT_PID" Uid)" = "0 0 0 0" ] && [ "$(field "$VT_PID" Seccomp)" = 0 ] &&
+	pass "--no-drop: root, no seccomp" || fail "--no-drop: Uid $(field "$VT_PID" Uid), Seccomp $(field "$VT_PID" Seccomp)"
+stop_tracer "--no-drop"
+
+# 4. under sudo: the invoking user, who gets --json
+SUDO_UID=4242 SUDO_GID=4343 tracer_start "$SIM_PID" --max-overhead 0 --json "$TMP/sudo.json" || finish
+expect_status "under sudo" "$VT_PID" 4242 4343 "$CAPS_NONE"
+stop_tracer "under sudo"
+[ "$(stat -c %u:%g "$TMP/sudo.json" 2>/dev/null)" = 4242:4343 ] &&
+	pass "under sudo: --json belongs to the invoking user" ||
+	fail "under sudo: --json is $(stat -c %u:%g "$TMP/sudo.json" 2>&1)"
+kill "$SIM_PID"
+
+# 5. the budget: over it the slab probes come off, within it they go on
+# again, as nobody, with no capability
+sim_start "$SIM_STATIC" --workload churn --seed 3 --port 0 --ops 3000000 --hold || { fail "start"; finish; }
+tracer_start "$SIM_PID" || finish
+expect_status "attach with the budget" "$VT_PID" "$NOBODY_UID" "$NOBODY_GID" "$CAPS_NONE"
+kill -USR2 "$SIM_PID"
+wait_log() {
+	for _ in $(seq 1 $(($2 * 10))); do grep -q "$1" "$VT_LOG" && return 0; sleep 0.1; done
+	return 1
+}
+wait_log 'slab operations are read, not probed' 15 && pass "budget: slab probes off" ||
+	fail "budget: not detached: $(tail -n 2 "$VT_LOG")"
+for _ in $(seq 1 600); do grep -q 'done ops' "$SIM_OUT" && break; sleep 0.1; done
+wait_log 'probing slab operations again' 15 && pass "budget: slab probes on again as nobody" ||
+	fail "budget: not re-attached: $(tail -n 2 "$VT_LOG")"
+curl -sf "$VT_URL/api/diagnostics/memory" | jq -e '.tracer.overhead.slab_probes == "attached"' >/dev/null &&
+	pass "budget: tracer.overhead says attached" || fail "budget: $(curl -s "$VT_URL/api/diagnostics/memory" | jq -c .tracer.overhead)"
+expect_status "budget, after the re-attach" "$VT_PID" "$NOBODY_UID" "$NOBODY_GID" "$CAPS_NONE"
+served "budget"
+kill -INT "$VT_PID"
+wait "$VT_PID" && pass "budget: SIGINT: detached, exit 0" || fail "budget: exit $? on SIGINT"
+kill "$SIM_PID"
+
+# 6. --follow: attaches to the next process of the name as nobody, with
+# the capabilities that takes
+cp "$SIM_SHARED" "$TMP/valk-priv"
+cp "$(dirname "$SIM_SHARED")/libvalkyria.so" "$TMP/" 2>/dev/null
+"$VT" attach --follow valk-priv --listen 127.0.0.1:0 --max-overhead 0 2>"$TMP/follow.log" &
+VT_PID=$!
+PIDS+=("$VT_PID")
+VT_LOG=$TMP/follow.log
+wait_log 'serving http' 10 || fail "--follow: not serving: $(cat "$TMP/follow.log")"
+VT_PORT=$(sed -n 's|.*serving http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$VT_LOG")
+VT_URL=http://127.0.0.1:$VT_PORT
+expect_status "--follow" "$VT_PID" "$NOBODY_UID" "$NOBODY_GID" "$CAPS_FOLLOW"
+sim_start "$TMP/valk-priv" --workload http --port 0 || fail "start valk-priv"
+wait_log "attached to pid $SIM_PID" 15 && pass "--follow: attached to pid $SIM_PID after the switch" ||
+	fail "--follow: not attached: $(tail -n 3 "$VT_LOG")"
+served "--follow"
+stop_tracer "--follow"
+kill "$SIM_PID"
+
+# 7. run: the command's processes attached as they start
+"$VT" run --json "$TMP/run.json" -- sh -c "sleep 1.5; $SIM_SHARED --workload churn --seed 7 --ops 2000" \
+	>/dev/null 2>"$TMP/run.log" &
+run=$!
+PIDS+=("$run")
+sleep 0.7
+expect_status "run" "$run" "$NOBODY_UID" "$NOBODY_GID" "$CAPS_RUN"
+wait "$run" && pass "run: exit 0" || fail "run: exit $?: $(tail -n 3 "$TMP/run.log")"
+jq -e '.processes | length == 1' "$TMP/run.json" >/dev/null &&
+	pass "run: the process started after the switch is reported" || fail "run: $(head -c 300 "$TMP/run.json")"
+
+# 8. replay: nobody from the start, serving
+sim_start "$SIM_SHARED" --workload http --port 0 || { fail "start"; finish; }
+"$VT" record "$SIM_PID" -o "$TMP/r.rec" --duration 1 -q || fail "record exit $?"
+kill "$SIM_PID"
+"$VT" replay "$TMP/r.rec" --listen 127.0.0.1:0 2>"$TMP/replay.log" &
+VT_PID=$!
+PIDS+=("$VT_PID")
+VT_LOG=$TMP/replay.log
+wait_log 'serving http' 10 || fail "replay: not serving: $(cat "$VT_LOG")"
+VT_PORT=$(sed -n 's|.*serving http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$VT_LOG")
+VT_URL=http://127.0.0.1:$VT_PORT
+expect_status "replay" "$VT_PID" "$NOBODY_UID" "$NOBODY_GID" "$CAPS_NONE"
+served "replay"
+stop_tracer "replay"
+finish
