@@ -37,7 +37,7 @@ FUZZ_CC   := $(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined \
 	     -fno-sanitize-recover=undefined -std=gnu11 -D_GNU_SOURCE \
 	     -iquote userspace -iquote .
 SERVE_SRCS := $(addprefix userspace/serve/,vt_server.c vt_http1.c vt_http2.c vt_sse.c vt_tls.c)
-TARGET_SRCS := $(addprefix userspace/target/,vt_layout.c vt_target.c vt_proc.c)
+TARGET_SRCS := $(addprefix userspace/target/,vt_layout.c vt_target.c vt_proc.c vt_mem.c)
 
 .PHONY: all deps test test-asan soak demo bench fuzz clean fixture vmlinux install uninstall deb
 all: $(BUILD)/valk-trace fixture
@@ -149,7 +149,7 @@ $(BUILD)/fuzz/fuzz_layout: tests/fuzz/fuzz_layout.c $(TARGET_SRCS) $(wildcard us
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(filter %.c,$^) -o $@ -ljansson -ldw -lelf
 
-$(BUILD)/fuzz/fuzz_image: tests/fuzz/fuzz_image.c $(TARGET_SRCS) userspace/target/vt_snap.c userspace/target/vt_mem.c userspace/model/vt_state.c $(wildcard userspace/target/*.h) userspace/model/vt_state.h
+$(BUILD)/fuzz/fuzz_image: tests/fuzz/fuzz_image.c $(TARGET_SRCS) userspace/target/vt_snap.c userspace/model/vt_state.c $(wildcard userspace/target/*.h) userspace/model/vt_state.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(filter %.c,$^) -o $@ -ljansson -ldw -lelf
 

@@ -148,13 +148,17 @@ int main(void)
 	CHECK(pid > 0);
 	if (pid <= 0)
 		return vt_test_done("test_mem");
-	test_single_reads(pid, words);
-	test_batched(pid, words, pages + 4096);
+	CHECK(vt_mem_open(&m, pid) == 0);
+	test_single_reads(&m, words);
+	test_batched(&m, words, pages + 4096);
+	if (geteuid() == 0)
+		CHECK(read_unprivileged(&m, pid, words) == 0);
 
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	errno = 0;
-	CHECK(vt_mem_u64(m, (uintptr_t)words, &v) == -1);
+	CHECK(vt_mem_u64(&m, (uintptr_t)words, &v) == -1);
 	CHECK(errno == ESRCH);
+	vt_mem_close(&m);
 	return vt_test_done("test_mem");
 }

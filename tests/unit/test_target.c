@@ -52,6 +52,19 @@ static int run(const char *cmd)
 	return r;
 }
 
+/* One read of pid's memory through a handle of its own. */
+static int peek(int pid, uint64_t addr, void *out, size_t len)
+{
+	struct vt_mem m;
+	int rc;
+
+	if (vt_mem_open(&m, pid))
+		return -1;
+	rc = vt_mem_read(&m, addr, out, len);
+	vt_mem_close(&m);
+	return rc;
+}
+
 /* Follows valk_sys in the target: 0 and the system's address once the
  * runtime has registered its subsystem. */
 static int read_system(const struct vt_target *t, const struct vt_layout *l,
@@ -60,10 +73,10 @@ static int read_system(const struct vt_target *t, const struct vt_layout *l,
 	uint64_t at = vt_target_addr(t, "valk_sys", l->sym[VT_LS_VALK_SYS]);
 	uint32_t n;
 
-	return vt_mem_u64(t->pid, at, sys) || !*sys ||
-			       vt_mem_u32(t->pid,
-					  *sys + l->off[VT_L_VSYS_SUBSYSTEM_COUNT],
-					  &n) ||
+	return peek(t->pid, at, sys, 8) || !*sys ||
+			       peek(t->pid,
+				    *sys + l->off[VT_L_VSYS_SUBSYSTEM_COUNT],
+				    &n, 4) ||
 			       n != 1
 		       ? -1
 		       : 0;
@@ -99,12 +112,11 @@ static void check_runtime(const struct vt_target *t, const char *build_id)
 	CHECK(vt_target_symbol(t->open_path, "valk_sys", &st) == 0);
 	CHECK_EQ_U64(st, l.sym[VT_LS_VALK_SYS]);
 	CHECK(read_system(t, &l, &sys) == 0);
-	CHECK(vt_mem_u64(t->pid, sys + l.off[VT_L_VSYS_HEAP], &heap) == 0);
+	CHECK(peek(t->pid, sys + l.off[VT_L_VSYS_HEAP], &heap, 8) == 0);
 	CHECK(heap != 0);
-	CHECK(vt_mem_u64(t->pid,
-			 sys + l.off[VT_L_VSYS_SUBSYSTEMS] +
-				 l.off[VT_L_SUBSYS_STOP],
-			 &fn) == 0);
+	CHECK(peek(t->pid,
+		   sys + l.off[VT_L_VSYS_SUBSYSTEMS] + l.off[VT_L_SUBSYS_STOP],
+		   &fn, 8) == 0);
 	CHECK(vt_target_symbol(t->open_path, "valk_aio_stop", &st) == 0);
 	CHECK_EQ_U64(fn, st + t->bias);
 	CHECK_STR(t->build_id, build_id);
