@@ -62,11 +62,14 @@ JQ
 # (up to 20 s: a loaded CI machine starts processes slowly).
 start() {
 	local bin=$1; shift
+	# the last run's output must not be read as this one's: the shell
+	# truncates the file in the child, after this one may have read it
+	rm -f "$tmp/stdout" "$tmp/stderr"
 	"$out/$bin" --truth "$tmp/truth.json" "$@" >"$tmp/stdout" 2>"$tmp/stderr" &
 	pid=$!
 	# the whole line: "ready" may be read before the port is written
 	for _ in $(seq 400); do
-		port=$(sed -n 's/^valk-sim: pid [0-9]* ready port \([0-9]*\)$/\1/p' "$tmp/stdout")
+		port=$(sed -n 's/^valk-sim: pid [0-9]* ready port \([0-9]*\)$/\1/p' "$tmp/stdout" 2>/dev/null)
 		[ -n "$port" ] && break
 		sleep 0.05
 	done

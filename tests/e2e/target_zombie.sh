@@ -11,17 +11,17 @@ for mode in hybrid sample; do
 	PIDS+=($!)
 	for _ in $(seq 1 400); do grep -q ready "$TMP/sim.$mode.out" 2>/dev/null && break; sleep 0.05; done
 	pid=$(cat "$TMP/sim.$mode.pid")
-	"$VT" attach "$pid" --mode "$mode" --listen none 2>"$TMP/err" &
+	"$VT" attach "$pid" --mode "$mode" --listen none 2>"$TMP/err.$mode" &
 	tracer=$!
-	wait_attached "$tracer" "$TMP/err" || fail "$mode: tracer did not attach: $(cat "$TMP/err")"
+	wait_attached "$tracer" "$TMP/err.$mode" || fail "$mode: tracer did not attach: $(cat "$TMP/err.$mode")"
 	kill -TERM "$pid"
 	for _ in $(seq 1 50); do [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] && break; sleep 0.1; done
 	[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] || fail "$mode: the target is no zombie"
 	wait "$tracer"; rc=$?
-	if [ "$rc" -eq 3 ] && grep -q "target $pid exited" "$TMP/err"; then
-		pass "$mode: $(tail -n 1 "$TMP/err")"
+	if [ "$rc" -eq 3 ] && grep -q "target $pid exited" "$TMP/err.$mode"; then
+		pass "$mode: $(tail -n 1 "$TMP/err.$mode")"
 	else
-		fail "$mode: exit $rc: $(tail -n 2 "$TMP/err")"
+		fail "$mode: exit $rc: $(tail -n 2 "$TMP/err.$mode")"
 	fi
 	kill "${PIDS[-1]}" 2>/dev/null
 done

@@ -26,6 +26,7 @@ run_case() {
 		$([ "$workload" = http ] || echo --systems 2) || { fail "$label: start"; return; }
 	load_start "$workload"
 	sleep 0.5
+	rm -f "$TMP/tracer.err"	# the last case's says attached
 	"$VT" attach "$SIM_PID" --mode "$mode" --listen none --json "$TMP/trace.json" \
 		2>"$TMP/tracer.err" &
 	tracer=$!
