@@ -693,7 +693,8 @@ static struct vt_slab *slot_slab(struct vt_state *s, uint64_t slab,
  * - a release onto a clear slot is in the image; one onto a set slot is
  *   applied, but if it read a version at most V it may be in the image
  *   with the slot acquired again since: it stays `unsure` until the
- *   slot's next acquire tells (in the image: undo the release).
+ *   slot's next acquire tells (in the image: undo the release). That
+ *   acquire is seen because acquire probes go on before release probes.
  */
 static void undo_release(struct vt_slab *sl, uint64_t slot)
 {

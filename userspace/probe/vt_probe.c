@@ -245,12 +245,38 @@ static int load(struct vt_probe *p, const struct vt_probe_opts *o,
 	return 0;
 }
 
+static bool is_acquire(enum vt_probe_id id)
+{
+	return id == VT_P_ACQUIRE_ENTRY || id == VT_P_ACQUIRE_RET ||
+	       id == VT_P_ACQUIRE_POP;
+}
+
+/* Acquires first: the model applies a release seen around a slab's
+ * bootstrap read onto a slot the image shows in use, and only that slot's
+ * next acquire event tells a release already in the image (re-acquired
+ * before the read: undone) from one after it. Released while the acquire
+ * probes were still going on, the slot's re-acquire would go unseen and
+ * the release stay applied. */
+void vt_probe_order(enum vt_probe_id order[VT_P_COUNT])
+{
+	size_t n = 0;
+
+	for (int acquires = 1; acquires >= 0; acquires--)
+		for (int i = 0; i < VT_P_COUNT; i++)
+			if (is_acquire(i) == acquires)
+				order[n++] = i;
+}
+
 /* Attaches the wanted probes of mask; -errno of the first that failed
  * (err says which). */
 static int attach_mask(struct vt_probe *p, uint32_t mask, char *err,
 		       size_t errlen)
 {
-	for (int i = 0; i < VT_P_COUNT; i++) {
+	enum vt_probe_id order[VT_P_COUNT];
+
+	vt_probe_order(order);
+	for (int k = 0; k < VT_P_COUNT; k++) {
+		enum vt_probe_id i = order[k];
 		int rc = (mask >> i & 1) && p->fds[i] < 0 &&
 				 vt_probe_wanted(i, &p->o)
 			 ? attach_one(p, i, &p->o)

@@ -52,6 +52,9 @@ struct vt_probe_spec {
 
 const struct vt_probe_spec *vt_probe_spec(enum vt_probe_id id);
 bool vt_probe_wanted(enum vt_probe_id id, const struct vt_probe_opts *o);
+/* The order probes are attached in: every acquire probe before any
+ * other, then by id. */
+void vt_probe_order(enum vt_probe_id order[VT_P_COUNT]);
 
 typedef void (*vt_probe_event_fn)(void *ctx, const struct vt_event *ev);
 /* A copied user stack (opts.stacks), handed over before the acquire
