@@ -15,6 +15,7 @@ tracer_start() {
 	local pid=$1
 	shift
 	VT_LOG=$TMP/tracer.$pid.log
+	: >"$VT_LOG"	# emptied now: a tracer before on this pid said 'serving'
 	"$VT" attach "$pid" --listen 127.0.0.1:0 "$@" 2>"$VT_LOG" &
 	VT_PID=$!
 	PIDS+=("$VT_PID")
