@@ -261,6 +261,14 @@ static void test_json_errors(const struct vt_layout *good)
 	}
 	CHECK(vt_layout_read_json(bad, &l, err, sizeof(err)) == -1);
 	CHECK(strstr(err, "trunc.json:") != NULL);
+	f = fopen(bad, "w");	/* jansson quotes the raw newline it stopped at */
+	if (f) {
+		fputs("{\"x\": \"\\\n\"}", f);
+		fclose(f);
+	}
+	CHECK(vt_layout_read_json(bad, &l, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "invalid escape") != NULL);
+	CHECK(strchr(err, '\n') == NULL);	/* an error is one line */
 	CHECK(vt_layout_read_json("/nonexistent/layout.json", &l, err,
 				  sizeof(err)) == -1);
 }

@@ -759,6 +759,16 @@ static int read_header(const json_t *root, struct vt_layout *out,
 	return 0;
 }
 
+/* jansson's message quotes the bytes near the error, which may be control
+ * characters from the file: an error stays one printable line. */
+static const char *printable(char *s)
+{
+	for (char *p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return s;
+}
+
 int vt_layout_read_json(const char *path, struct vt_layout *out, char *err,
 			size_t errlen)
 {
@@ -780,12 +790,12 @@ int vt_layout_read_json(const char *path, struct vt_layout *out, char *err,
 	fclose(f);
 	if (!root && jerr.line > 0) {
 		snprintf(err, errlen, "%s:%d: not a layout file: %s", path,
-			 jerr.line, jerr.text);
+			 jerr.line, printable(jerr.text));
 		return -1;
 	}
 	if (!root) {
 		snprintf(err, errlen, "%s: not a layout file: %s", path,
-			 jerr.text);
+			 printable(jerr.text));
 		return -1;
 	}
 	if (!json_is_object(root)) {
