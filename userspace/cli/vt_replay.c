@@ -44,6 +44,19 @@ struct vt_replay {
 
 #define say(r, ...) vt_trace_say((r)->o->quiet, __VA_ARGS__)
 
+/* The probe a document's entry names: the list skips retired ids, so an
+ * entry's place is not its id. -1: a probe this build does not have. */
+static int probe_id(json_t *p)
+{
+	const char *name = json_string_value(json_object_get(p, "name"));
+
+	for (int id = 0; name && id < VT_P_COUNT; id++)
+		if (vt_wire_probe_live(id) &&
+		    !strcmp(vt_wire_probe_name(id), name))
+			return id;
+	return -1;
+}
+
 /* Where the live session's probes went, as its documents listed them. */
 static const struct vt_wire_site *read_sites(struct vt_replay *r,
 					     json_t *probes)
@@ -54,10 +67,12 @@ static const struct vt_wire_site *read_sites(struct vt_replay *r,
 	if (!json_is_array(probes))
 		return NULL;	/* sample mode: no probes */
 	json_array_foreach(probes, i, p) {
-		struct vt_wire_site *w = &r->sites[i];
+		int id = probe_id(p);
+		struct vt_wire_site *w;
 
-		if (i == VT_P_COUNT)
-			break;
+		if (id < 0)
+			continue;
+		w = &r->sites[id];
 		w->attached = json_is_true(json_object_get(p, "attached"));
 		w->function = json_string_value(json_object_get(p, "function"));
 		w->offset = (uint64_t)json_integer_value(json_object_get(p, "offset"));
