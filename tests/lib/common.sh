@@ -146,13 +146,29 @@ normalize() {
 	}' "$1"
 }
 
+# slab_differences TRUTH TRACED (both normalized): each field that differs,
+# per slab, with the first slots that differ
+slab_differences() {
+	jq -r --slurpfile b "$2" '$b[0] as $b |
+[range(0; [.slabs, $b.slabs | length] | max) as $i
+ | (.slabs[$i] // {}) as $x | ($b.slabs[$i] // {}) as $y
+ | ([$x, $y | keys[]] | unique[]) as $k
+ | select($x[$k] != $y[$k])
+ | "slab \($i) (\($x.name // $y.name) of system \($x.system // $y.system)) \($k): " +
+   (if $k == "slots" and ($x[$k] | type) == "string" and ($y[$k] | type) == "string" then
+      "slots " + ([range(0; [$x[$k], $y[$k] | length] | max) | select($x[$k][.:.+1] != $y[$k][.:.+1])] | .[:8] |
+        map("\(.)=\($x[$k][.:.+1])/\($y[$k][.:.+1])") | join(" ")) + " (truth/traced)"
+    else "\($x[$k] | tostring | .[:120]) (truth) vs \($y[$k] | tostring | .[:120]) (traced)" end)]
+| .[]' "$1"
+}
+
 # compare TRUTH TRACED LABEL: exact equality, with a readable diff if not
 compare() {
 	local a=$TMP/norm.truth b=$TMP/norm.traced
 	normalize "$1" >"$a" && normalize "$2" >"$b" || { fail "$3: unreadable JSON"; return; }
 	if cmp -s "$a" "$b"; then pass "$3: exact"; else
 		fail "$3: differs from ground truth"
-		diff <(jq -c '.slabs[]' "$a") <(jq -c '.slabs[]' "$b") | cut -c1-400 | head -20
+		slab_differences "$a" "$b" | head -20
 		diff <(jq -c '.arenas[],.owner_map' "$a") <(jq -c '.arenas[],.owner_map' "$b") | head -10
 	fi
 }

@@ -48,7 +48,7 @@ static bool slab_eq(const struct vt_slab *a, const struct vt_slab *b)
 	    memcmp(a->since_ms, b->since_ms, n * 8) ||
 	    memcmp(a->since_attach, b->since_attach, n) ||
 	    memcmp(a->stacks, b->stacks, n * sizeof(*a->stacks)) ||
-	    memcmp(a->unsure, b->unsure, n))
+	    memcmp(a->unsure, b->unsure, n) || memcmp(a->early, b->early, n))
 		return false;
 	return !a->states || (!memcmp(a->states, b->states, n) &&
 			      !memcmp(a->owners, b->owners, n * 2) &&
@@ -263,6 +263,9 @@ static void tick(struct session *x, uint64_t ms)
 					    addr, rnd() % total,
 					    ms * 1000000 + (uint64_t)i);
 
+		if (rnd() % 2)	/* a pop onto a used slot is early */
+			ev.probe = ev.type == VT_EV_ACQUIRE ? VT_P_ACQUIRE_POP
+							    : VT_P_RELEASE_PUSH;
 		vt_state_apply(x->live, &ev);
 		vt_rec_event(&x->rec, &e, &ev);
 	}

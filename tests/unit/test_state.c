@@ -30,6 +30,16 @@ static void img_free_slot(struct img *m, uint64_t slot)
 	m->bm[slot / 8] &= (uint8_t)~(1u << (slot % 8));
 }
 
+/* The image's version, when its read began, and its counters. */
+static void img_at(struct img *m, uint64_t version, uint64_t read_ms,
+		   uint64_t acquires, uint64_t releases)
+{
+	m->v.version = version;
+	m->v.read_ns = read_ms * MS;
+	m->v.acquires = acquires;
+	m->v.releases = releases;
+}
+
 static struct vt_event ev_slot(uint32_t type, uint64_t slab, uint64_t slot,
 			       uint64_t ts_ms)
 {
@@ -384,6 +394,66 @@ static void test_owners(void)
 	vt_state_free(s);
 }
 
+/* A release probed at its push CAS can reach the ring after another
+ * thread's pop of the same slot: the pop takes the slot at once, the late
+ * release counts and leaves it with its new holder. A return probe's
+ * acquire onto a set slot stays the bootstrap case (in the image). */
+static void test_pop_before_release(void)
+{
+	struct vt_state *s = vt_state_new(100);
+	struct img m;
+	const struct vt_slab *sl;
+	struct vt_event ev;
+
+	img_init(&m, ADDR, VT_SLAB_HANDLES, 16);
+	img_use(&m, 4, VT_HK_TCP, 0, 0);
+	img_at(&m, 20, 100, 11, 10);
+	vt_state_slab_load(s, &m.v, 100);
+	sl = vt_state_slab_find(s, ADDR);
+
+	ev = ev_slot(VT_EV_ACQUIRE, ADDR, 4, 120);
+	ev.probe = VT_P_ACQUIRE_POP;
+	ev.acquire.version = 25;	/* read before its bump: not in the image */
+	ev.acquire.stack = 7;
+	vt_state_apply(s, &ev);
+	CHECK(model_bit(sl, 4));
+	CHECK(sl->early[4]);
+	CHECK_EQ_U64(sl->used, 1);
+	CHECK_EQ_U64(sl->acquires, 12);
+	CHECK_EQ_U64(sl->since_ms[4], 120);
+	CHECK_EQ_U64(sl->stacks[4], 7);
+	CHECK(sl->states[4] == 'U' && sl->pending[4]);
+
+	ev = ev_slot(VT_EV_RELEASE, ADDR, 4, 119);	/* its last holder's */
+	ev.probe = VT_P_RELEASE_PUSH;
+	ev.release.version = 0;
+	vt_state_apply(s, &ev);
+	CHECK(model_bit(sl, 4));
+	CHECK(!sl->early[4] && !sl->unsure[4]);
+	CHECK_EQ_U64(sl->used, 1);
+	CHECK_EQ_U64(sl->releases, 11);
+	CHECK_EQ_U64(sl->since_ms[4], 120);
+	CHECK_EQ_U64(sl->stacks[4], 7);
+
+	vt_state_apply(s, &ev);		/* the new holder's own release */
+	CHECK(!model_bit(sl, 4));
+	CHECK_EQ_U64(sl->used, 0);
+	CHECK_EQ_U64(sl->releases, 12);
+
+	/* a second pop onto a slot still early waits for one release only */
+	ev = ev_slot(VT_EV_ACQUIRE, ADDR, 5, 130);
+	ev.probe = VT_P_ACQUIRE_POP;
+	ev.acquire.version = 30;
+	vt_state_apply(s, &ev);		/* slot 5 is free: a plain acquire */
+	CHECK(!sl->early[5]);
+	vt_state_apply(s, &ev);		/* onto itself: the release is late */
+	CHECK(sl->early[5]);
+	vt_state_apply(s, &ev);		/* a duplicate changes nothing more */
+	CHECK_EQ_U64(sl->acquires, 14);
+	img_fini(&m);
+	vt_state_free(s);
+}
+
 /* Which events an image already holds, by the bitmap_version each event
  * read: acquires that read at most the image's version are in it, as are
  * acquires onto a set slot and releases of a clear one; a release that may
@@ -399,10 +469,7 @@ static void test_in_image(void)
 	img_use(&m, 1, 0, 0, 0);
 	img_use(&m, 2, 0, 0, 0);
 	img_use(&m, 6, 0, 0, 0);
-	m.v.version = 20;
-	m.v.read_ns = 100 * MS;
-	m.v.acquires = 13;
-	m.v.releases = 10;
+	img_at(&m, 20, 100, 13, 10);
 	vt_state_slab_load(s, &m.v, 100);
 	sl = vt_state_slab_find(s, ADDR);
 
@@ -1076,6 +1143,7 @@ int main(void)
 	test_unread_and_maxima();
 	test_owners();
 	test_in_image();
+	test_pop_before_release();
 	test_reconcile();
 	test_reconcile_busy();
 	test_warnings();

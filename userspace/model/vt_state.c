@@ -126,6 +126,7 @@ static void slab_free(struct vt_slab *sl)
 	free(sl->stacks);
 	free(sl->pending);
 	free(sl->unsure);
+	free(sl->early);
 	free(sl);
 }
 
@@ -255,13 +256,14 @@ static struct vt_slab *slab_alloc(const struct vt_slab_image *img)
 	sl->since_attach = calloc(n, 1);
 	sl->stacks = calloc(n, sizeof(*sl->stacks));
 	sl->unsure = calloc(n, 1);
+	sl->early = calloc(n, 1);
 	if (img->kind == VT_SLAB_HANDLES) {
 		sl->states = malloc(n);
 		sl->owners = malloc(n * sizeof(*sl->owners));
 		sl->pending = calloc(n, 1);
 	}
 	if (!sl->bitmap || !sl->since_ms || !sl->since_attach || !sl->stacks ||
-	    !sl->unsure ||
+	    !sl->unsure || !sl->early ||
 	    (img->kind == VT_SLAB_HANDLES &&
 	     (!sl->states || !sl->owners || !sl->pending))) {
 		slab_free(sl);
@@ -308,6 +310,7 @@ static void slab_adopt(struct vt_slab *sl, const struct vt_slab_image *img,
 	sl->image_version = img->version;
 	sl->image_ms = now_ms;
 	memset(sl->unsure, 0, sl->total);
+	memset(sl->early, 0, sl->total);
 	sl->suspect = false;
 	sl->invalid = false;
 	slab_check(sl);
@@ -712,7 +715,32 @@ static void undo_release(struct vt_slab *sl, uint64_t slot)
 	}
 }
 
-static int apply_acquire(struct vt_state *s, uint64_t ts_ns,
+/* The slot to its new holder: acquired at ts_ns with e's stack. */
+static void slot_take(struct vt_slab *sl, uint64_t ts_ns,
+		      const struct vt_ev_acquire *e)
+{
+	sl->acquires++;
+	if (e->version > sl->version)
+		sl->version = e->version;
+	sl->since_ms[e->slot] = ts_ns / 1000000;
+	sl->since_attach[e->slot] = 0;
+	sl->stacks[e->slot] = e->stack;
+	if (sl->states) {
+		/* the kind is written by inline code after the acquire */
+		sl->states[e->slot] = 'U';
+		sl->owners[e->slot] = VT_OWNER_NONE;
+		sl->pending[e->slot] = 1;
+	}
+}
+
+/*
+ * A release probed at its push CAS reports after the slot is back on the
+ * free list, so another thread's pop of that slot can reach the ring
+ * first. A pop onto a used slot whose version proves it is not in the
+ * image is that pop: it takes the slot at once, and the release that
+ * follows it counts without freeing the slot (`early`).
+ */
+static int apply_acquire(struct vt_state *s, uint64_t ts_ns, uint16_t probe,
 			 const struct vt_ev_acquire *e)
 {
 	struct vt_slab *sl = slot_slab(s, e->slab, e->slot);
@@ -726,23 +754,17 @@ static int apply_acquire(struct vt_state *s, uint64_t ts_ns,
 		return 0;
 	}
 	sl->unsure[e->slot] = 0;
-	if (vt_slab_bit(sl->bitmap, e->slot))
+	if (vt_slab_bit(sl->bitmap, e->slot)) {
+		if (probe == VT_P_ACQUIRE_POP && !sl->early[e->slot]) {
+			sl->early[e->slot] = 1;
+			slot_take(sl, ts_ns, e);
+		}
 		return 0;
+	}
 	bit_put(sl->bitmap, e->slot, true);
 	sl->used++;
-	sl->acquires++;
 	sl->hwm = max3(sl->hwm, sl->used, e->peak);
-	if (e->version > sl->version)
-		sl->version = e->version;
-	sl->since_ms[e->slot] = ts_ns / 1000000;
-	sl->since_attach[e->slot] = 0;
-	sl->stacks[e->slot] = e->stack;
-	if (sl->states) {
-		/* the kind is written by inline code after the acquire */
-		sl->states[e->slot] = 'U';
-		sl->owners[e->slot] = VT_OWNER_NONE;
-		sl->pending[e->slot] = 1;
-	}
+	slot_take(sl, ts_ns, e);
 	return 0;
 }
 
@@ -754,12 +776,16 @@ static int apply_release(struct vt_state *s, const struct vt_ev_release *e)
 		return ignore(s);
 	if (!vt_slab_bit(sl->bitmap, e->slot))
 		return 0;
-	sl->unsure[e->slot] = e->version <= sl->image_version;
-	bit_put(sl->bitmap, e->slot, false);
-	sl->used--;
 	sl->releases++;
 	if (e->version > sl->version)
 		sl->version = e->version;
+	if (sl->early[e->slot]) {	/* its next holder's pop came first */
+		sl->early[e->slot] = 0;
+		return 0;
+	}
+	sl->unsure[e->slot] = e->version <= sl->image_version;
+	bit_put(sl->bitmap, e->slot, false);
+	sl->used--;
 	sl->since_ms[e->slot] = 0;
 	sl->since_attach[e->slot] = 0;
 	if (sl->states) {
@@ -857,7 +883,7 @@ int vt_state_apply(struct vt_state *s, const struct vt_event *ev)
 	s->generation++;
 	switch (ev->type) {
 	case VT_EV_ACQUIRE:
-		return apply_acquire(s, ev->ts_ns, &ev->acquire);
+		return apply_acquire(s, ev->ts_ns, ev->probe, &ev->acquire);
 	case VT_EV_ACQUIRE_FAIL:
 		return apply_acquire_fail(s, ev->ts_ns, &ev->acquire_fail);
 	case VT_EV_RELEASE:

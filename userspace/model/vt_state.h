@@ -184,6 +184,9 @@ struct vt_slab {
 	uint64_t image_version;
 	uint64_t image_ms;	/* when that image was adopted */
 	uint8_t *unsure;	/* released per an event that may predate it */
+	uint8_t *early;		/* acquired before its last holder's release
+				 * event came (a release probed after its
+				 * push races the next pop) */
 	bool invalid;		/* its memory last read implausible */
 	char problem[VT_WARNING_LEN];	/* why, while invalid */
 };

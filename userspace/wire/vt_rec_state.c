@@ -19,6 +19,7 @@
 #define MAX_ARENAS 65536
 #define SLOT_ATTACH 1			/* used-slot flags */
 #define SLOT_PENDING 2
+#define SLOT_EARLY 4			/* its last holder's release to come */
 
 static bool letter_ok(uint8_t c)
 {
@@ -96,7 +97,8 @@ static void slab_put(struct vt_rec_buf *b, const struct vt_slab *sl)
 		vt_rec_put_s(b, (int64_t)(sl->since_ms[i] - last));
 		last = sl->since_ms[i];
 		vt_rec_put_byte(b, (uint8_t)((sl->since_attach[i] ? SLOT_ATTACH : 0) |
-				(sl->pending && sl->pending[i] ? SLOT_PENDING : 0)));
+				(sl->pending && sl->pending[i] ? SLOT_PENDING : 0) |
+				(sl->early[i] ? SLOT_EARLY : 0)));
 		vt_rec_put_u(b, sl->stacks[i]);
 		if (sl->states) {
 			vt_rec_put_byte(b, (uint8_t)sl->states[i]);
@@ -144,7 +146,8 @@ static void slots_get(struct vt_rec_cur *c, struct vt_slab *sl)
 		last = sl->since_ms[i] = last + (uint64_t)vt_rec_get_s(c);
 		f = vt_rec_get_byte(c);
 		sl->since_attach[i] = f & SLOT_ATTACH;
-		if (f & ~(SLOT_ATTACH | SLOT_PENDING))
+		sl->early[i] = !!(f & SLOT_EARLY);
+		if (f & ~(SLOT_ATTACH | SLOT_PENDING | SLOT_EARLY))
 			c->bad = true;
 		sl->stacks[i] = (uint32_t)vt_rec_get_max(c, UINT32_MAX);
 		if (!sl->states)
