@@ -1,8 +1,9 @@
 #!/bin/bash
 # `valk-trace run -- CMD`: the leaks it reports are exactly the slots the
 # stand-in runtime still holds when its slabs are freed (its truth, written
-# at exit), for both builds; churn leaks only the listen task; a process tree is traced whole; warm-up,
-# --ignore, thresholds, exit codes and their precedence, JUnit, Markdown,
+# at exit), for both builds; churn leaks only the listen task, suppressed
+# by default; a process tree is traced whole; warm-up, --ignore,
+# --suppress, thresholds, exit codes and their precedence, JUnit, Markdown,
 # `diff` with relative thresholds; CMD's own input, output and status
 # pass through untouched.
 . "$(dirname "$0")/../lib/common.sh"
@@ -60,9 +61,12 @@ for build in shared static; do
 		fail "$build leak: leaked slots differ from the truth at exit"
 		diff "$TMP/want" "$TMP/got" | head -10
 	fi
-	jq -e '.processes[0].leaks.count == (.processes[0].leaks.slots | length) and
-	       .processes[0].lost_events == 0 and .processes[0].exit_code == 0' "$TMP/r.json" >/dev/null ||
-		fail "$build leak: count, losses or exit code wrong"
+	# the listen task is the one suppressed leak (built in), the rest count
+	jq -e '.processes[0] as $p | $p.leaks.count == ([$p.leaks.slots[] | select(.suppressed | not)] | length) and
+	       $p.leaks.suppressed == 1 and ([$p.leaks.slots[] | select(.suppressed)] | length) == 1 and
+	       ([$p.leaks.by_stack[] | select(.suppressed_by != "")] | map(.suppressed_by)) == ["valk_aio_http2_listen"] and
+	       $p.lost_events == 0 and $p.exit_code == 0' "$TMP/r.json" >/dev/null ||
+		fail "$build leak: count, suppressed, losses or exit code wrong: $(jq -c '.processes[0].leaks | {count, suppressed}' "$TMP/r.json")"
 	grep -q "^valk-trace: FAIL leak: [0-9]* slots leaked; [0-9]* handles slots from main_acquire_handle (sim_churn.c:$acq_line)" "$TMP/err" &&
 		pass "$build leak: the FAIL line names the top stack's frame" ||
 		fail "$build leak: FAIL line: $(grep FAIL "$TMP/err")"
@@ -104,20 +108,24 @@ for build in shared static; do
 	# churn releases all it takes and the stand-in stops as the runtime
 	# does (stopper, listener, connections with their buffers and arenas,
 	# servers): what is left is the listen task object, which the runtime
-	# never releases either (a leak of its own)
-	run_vt "$build churn --fail-on leak" 1 --json "$TMP/c.json" --fail-on leak,drops -- \
+	# never releases either (a leak of its own, suppressed by default)
+	run_vt "$build churn --fail-on leak" 0 --json "$TMP/c.json" --fail-on leak,drops -- \
 		"$sim" --workload churn --seed 7 --ops 4000 --truth "$TMP/t.json" --truth-at-exit
 	truth_used "$TMP/t.json" >"$TMP/want"
 	report_leaks "$TMP/c.json" >"$TMP/got"
 	[ "$(cat "$TMP/want")" = 0/handles/1 ] && cmp -s "$TMP/want" "$TMP/got" &&
-		pass "$build churn: the one slot in use at exit, the truth's, is the listen task" ||
-		{ fail "$build churn: slots in use at exit differ from the truth, or more than the listen task"
+		jq -e '.processes[0].leaks | .count == 0 and .suppressed == 1 and .slots[0].suppressed and
+		       .by_stack[0].suppressed_by == "valk_aio_http2_listen"' "$TMP/c.json" >/dev/null &&
+		pass "$build churn: the one slot in use at exit, the truth's, is the listen task, suppressed" ||
+		{ fail "$build churn: slots in use at exit differ from the truth, or more than the suppressed listen task"
 		  diff "$TMP/want" "$TMP/got" | head -10; }
+	run_vt "$build churn --no-default-suppress" 1 --fail-on leak --no-default-suppress -- \
+		"$sim" --workload churn --seed 7 --ops 4000
 	grep -q "^valk-trace: FAIL leak: 1 slots leaked; 1 handles slots from valk_aio_http2_listen (aio_http2_server.c:$listen_line)" "$TMP/err" &&
-		pass "$build churn: the FAIL line names the listen task's acquire" ||
+		pass "$build churn: counted, the FAIL line names the listen task's acquire" ||
 		fail "$build churn: FAIL line: $(grep FAIL "$TMP/err")"
-	run_vt "$build churn --fail-on leak --ignore object" 0 --json "$TMP/ci.json" --fail-on leak \
-		--ignore object -- "$sim" --workload churn --seed 7 --ops 4000 --truth "$TMP/t2.json"
+	run_vt "$build churn --no-default-suppress --ignore object" 0 --fail-on leak \
+		--no-default-suppress --ignore object -- "$sim" --workload churn --seed 7 --ops 4000
 	# every slab's figures at the end: the truth's, taken as they were freed
 	jq -S '[.slabs[] | {system, name, peak: .hwm, final_used: .used, acquires, releases, overflow}]' \
 		"$TMP/t.json" >"$TMP/want"
@@ -165,6 +173,18 @@ jq -e '.processes[0].leaks as $l | $l.count > 0 and ($l.slots | all(.acquired_at
 	pass "warm-up: $(jq .processes[0].leaks.count "$TMP/w.json") leaks, all acquired after 1 s" ||
 	fail "warm-up: $(jq -c '[.processes[0].leaks.slots[].acquired_at_s] | min' "$TMP/w.json")"
 
+# --suppress: leaks acquired through a function are counted apart
+run_vt "--suppress" 0 --json "$TMP/s.json" --fail-on leak --suppress nosuch,main_acquire_handle -- \
+	"$SIM_SHARED" --workload leak --seed 7 --ops 4000
+jq -e '.processes[0].leaks | .count == 0 and .suppressed == (.slots | length) and .suppressed > 100 and
+       ([.by_stack[].suppressed_by] | unique) == ["main_acquire_handle", "valk_aio_http2_listen"]' "$TMP/s.json" >/dev/null &&
+	grep -q " 0 leaked slots, [0-9]* suppressed$" "$TMP/err" &&
+	pass "--suppress: every leak suppressed by its function, none counted" ||
+	fail "--suppress: $(jq -c '.processes[0].leaks | {count, suppressed, by: [.by_stack[].suppressed_by]}' "$TMP/s.json")"
+"$VT" run --suppress "$(printf 'f%.0s' $(seq 1 100))" -- true 2>"$TMP/e"; rc=$?
+[ "$rc" -eq 2 ] && grep -q "^valk-trace: --suppress: .*at most 16 function names of fewer than 96 bytes" "$TMP/e" &&
+	pass "--suppress: an overlong name: exit 2, one line" || fail "--suppress overlong: exit $rc: $(cat "$TMP/e")"
+
 # --ignore, thresholds, JUnit and Markdown in one run
 run_vt "thresholds" 1 --json "$TMP/i.json" --ignore task,object,http_clients \
 	--fail-on 'leak>100000,hwm:handles>1%,peak:handles>100000,used:tcp_buffers>1000' \
@@ -191,7 +211,7 @@ printf 'in\n' >"$TMP/in"
 cat >"$TMP/io.sh" <<EOF
 #!/bin/sh
 read line; printf 'out:%s\0bytes\n' "\$line"; printf 'to stderr\n' >&2
-"$SIM_SHARED" --workload churn --seed 1 --ops 1000 --truth "$TMP/t.json" >/dev/null
+"$SIM_SHARED" --workload leak --seed 1 --ops 1000 --truth "$TMP/t.json" >/dev/null
 exit 7
 EOF
 chmod +x "$TMP/io.sh"
@@ -232,6 +252,11 @@ setpriv --bounding-set=-bpf,-perfmon,-sys_admin --inh-caps=-bpf,-perfmon,-sys_ad
 "$VT" diff "$TMP/r.json" /etc/passwd >"$TMP/out" 2>"$TMP/err"; rc=$?
 [ "$rc" -eq 2 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] && pass "diff of a non-report: $(cat "$TMP/err")" ||
 	fail "diff non-report: exit $rc: $(cat "$TMP/err")"
+printf '{"a":\n\001}' >"$TMP/ctl.json"	# the bytes jansson quotes are shown printable
+"$VT" diff "$TMP/r.json" "$TMP/ctl.json" >"$TMP/out" 2>"$TMP/err"; rc=$?
+[ "$rc" -eq 2 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] && ! LC_ALL=C grep -q '[[:cntrl:]]' "$TMP/err" &&
+	pass "diff of broken JSON with control bytes: one printable line" ||
+	fail "diff broken JSON: exit $rc: $(od -c "$TMP/err" | head -3)"
 "$VT" run --fail-on 'leak>+0' -- true >/dev/null 2>"$TMP/err"; rc=$?
 [ "$rc" -eq 2 ] && grep -q "belong to" "$TMP/err" && pass "run refuses relative thresholds" ||
 	fail "relative in run: exit $rc: $(cat "$TMP/err")"

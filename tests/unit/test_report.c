@@ -346,6 +346,82 @@ static void test_formats(void)
 	vt_rep_doc_free(&d);
 }
 
+/* Group 0 (stack 7) acquired through the runtime's listen, the others
+ * through main_acquire: one frame each. */
+static void one_frame_each(struct vt_rep_proc *p)
+{
+	for (size_t i = 0; i < p->ngroups; i++) {
+		struct vt_rep_frame *f = &p->groups[i].frames[0];
+
+		*f = (struct vt_rep_frame){ .symbolized = true };
+		snprintf(f->func, sizeof(f->func), "%s", i ? "main_acquire"
+			 : "valk_aio_http2_listen_with_config");
+		p->groups[i].nframes = 1;
+	}
+}
+
+/* Suppression: a group with a frame in a suppressed function (yours or
+ * the built-in listen task's) leaves the count, its slots marked, counted
+ * groups first; the FAIL line names a counted group; the JSON keeps it. */
+static void test_suppress(void)
+{
+	struct vt_report_opts o = { 0 };
+	struct vt_rep_doc d = doc_of(build(&o)), back;
+	struct vt_rep_proc *p = &d.procs[0];
+	uint64_t all = p->nleaks;
+	struct vt_cond c[1];
+	size_t n = 0, marked = 0;
+	char err[256], *a;
+
+	CHECK(p->ngroups >= 2 && p->groups[0].count == 3);	/* stack 7 */
+	one_frame_each(p);
+	CHECK(vt_report_suppress_add(&o, "") < 0);
+	CHECK(vt_report_suppress_add(&o, "nothing_here") == 0);
+	vt_rep_suppress(p, &o);
+	CHECK_EQ_U64(p->nsuppressed, 3);
+	CHECK_EQ_U64(p->nleaks, all - 3);
+	CHECK_STR(p->groups[p->ngroups - 1].suppressed_by,
+		  "valk_aio_http2_listen_with_config");
+	CHECK_STR(p->groups[0].suppressed_by, "");
+	for (size_t i = 0; i < p->nlisted; i++) {
+		const struct vt_rep_leak *l = &p->leaks[i];
+
+		CHECK(l->suppressed == (l->stack == p->ngroups - 1));
+		marked += l->suppressed;
+	}
+	CHECK_EQ_U64(marked, 3);
+	vt_rep_suppress(p, &o);		/* twice: nothing more */
+	CHECK_EQ_U64(p->nsuppressed, 3);
+	CHECK(vt_cond_parse("leak", c, &n, 1, err, sizeof(err)) == 0);
+	CHECK(vt_verdict_judge(&d, c, n, NULL) == 0);
+	CHECK(judged(&d, 0)->failed);
+	CHECK(strstr(judged(&d, 0)->message, "from main_acquire") != NULL);
+	a = vt_rfmt_json(&d);
+	CHECK(a && vt_rfmt_json_parse(a, &back, err, sizeof(err)) == 0);
+	CHECK_EQ_U64(back.procs[0].nsuppressed, 3);
+	CHECK_STR(back.procs[0].groups[p->ngroups - 1].suppressed_by,
+		  "valk_aio_http2_listen_with_config");
+	free(a);
+	vt_rep_doc_free(&back);
+
+	/* your function too; without the built-in list the listen task counts */
+	o.no_default_suppress = true;
+	CHECK(vt_report_suppress_add(&o, "main_acquire") == 0);
+	vt_rep_doc_free(&d);
+	d = doc_of(build(&o));
+	p = &d.procs[0];
+	one_frame_each(p);
+	vt_rep_suppress(p, &o);
+	CHECK_EQ_U64(p->nleaks, 3);	/* the listen task's group only */
+	CHECK_EQ_U64(p->nsuppressed, all - 3);
+	CHECK_STR(p->groups[p->ngroups - 1].suppressed_by, "main_acquire");
+	CHECK_STR(p->groups[0].suppressed_by, "");
+	while (o.nsuppress < VT_REP_MAX_SUPPRESS)
+		CHECK(vt_report_suppress_add(&o, "f") == 0);
+	CHECK(vt_report_suppress_add(&o, "f") < 0);	/* full */
+	vt_rep_doc_free(&d);
+}
+
 int main(void)
 {
 	test_figures();
@@ -354,5 +430,6 @@ int main(void)
 	test_verdicts();
 	test_diff();
 	test_formats();
+	test_suppress();
 	return vt_test_done("test_report");
 }

@@ -172,8 +172,8 @@ static void report_identity(const struct vt_replay *r, struct vt_rep_proc *p)
 }
 
 /* Each leak group's frames from the recording's stack records, merged as
- * the live session merged them. A version 1 recording has none: its
- * groups stay by raw stack id. */
+ * the live session merged them and suppressed as it did. A version 1
+ * recording has none: its groups stay by raw stack id. */
 static void symbolize(const struct vt_replay *r, struct vt_rep_proc *p)
 {
 	struct vt_rec_stack st;
@@ -195,6 +195,7 @@ static void symbolize(const struct vt_replay *r, struct vt_rep_proc *p)
 		}
 	}
 	vt_rep_groups_merge(p);
+	vt_rep_suppress(p, &r->o->report->report);
 }
 
 /* The report of the ticks replayed, judged and written as `run` does. */

@@ -80,6 +80,8 @@ enum {
 	OPT_JUNIT,
 	OPT_SUMMARY_MD,
 	OPT_NO_STACKS,
+	OPT_SUPPRESS,
+	OPT_NO_DEFAULT_SUPPRESS,
 };
 
 static const struct argp_option options[] = {
@@ -95,6 +97,13 @@ static const struct argp_option options[] = {
 	  "not leaks: slab names (tcp_buffers, handles, stream_arenas, "
 	  "http_servers, http_clients) or handle kinds (task, timer, "
 	  "connection, object); listeners never are", 1 },
+	{ "suppress", OPT_SUPPRESS, "LIST", 0,
+	  "leaks whose acquire stack passes through one of these functions "
+	  "are reported as suppressed, not counted (comma-separated; needs "
+	  "stacks)", 1 },
+	{ "no-default-suppress", OPT_NO_DEFAULT_SUPPRESS, 0, 0,
+	  "count the runtime's own listen-task leak too (suppressed by "
+	  "default)", 1 },
 	{ "junit", OPT_JUNIT, "FILE", 0,
 	  "JUnit XML: a test case per condition per process", 1 },
 	{ "summary-md", OPT_SUMMARY_MD, "FILE", 0,
@@ -132,6 +141,21 @@ static error_t parse_ignore(struct vt_report_opts *o, char *arg,
 		}
 		o->ignore |= 1u << bit;
 	}
+	return 0;
+}
+
+static error_t parse_suppress(struct vt_report_opts *o, char *arg,
+			      struct argp_state *st)
+{
+	char *save = NULL;
+
+	for (char *w = strtok_r(arg, ",", &save); w;
+	     w = strtok_r(NULL, ",", &save))
+		if (vt_report_suppress_add(o, w))
+			return vt_cmd_bad(st, "--suppress: '%.60s': at most %d "
+					  "function names of fewer than %d "
+					  "bytes", w, VT_REP_MAX_SUPPRESS,
+					  VT_REP_FUNC_LEN);
 	return 0;
 }
 
@@ -180,6 +204,13 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	case OPT_IGNORE:
 		if (parse_ignore(&a->report, arg, st))
 			return EINVAL;
+		break;
+	case OPT_SUPPRESS:
+		if (parse_suppress(&a->report, arg, st))
+			return EINVAL;
+		break;
+	case OPT_NO_DEFAULT_SUPPRESS:
+		a->report.no_default_suppress = true;
 		break;
 	case OPT_JUNIT:
 		a->res.junit_path = arg;

@@ -1184,7 +1184,8 @@ static void report_identity(struct vt_trace *t, struct vt_rep_proc *rep)
 	snprintf(rep->unwinder, sizeof(rep->unwinder), "%s", unwinder(t));
 }
 
-/* Each leak group's acquire stack, symbolized while the process exists. */
+/* Each leak group's acquire stack, symbolized while the process exists;
+ * then what is suppressed leaves the count. */
 static void symbolize(struct vt_trace *t, struct vt_rep_proc *rep)
 {
 	if (!t->stacks || !rep->ngroups)
@@ -1197,6 +1198,7 @@ static void symbolize(struct vt_trace *t, struct vt_rep_proc *rep)
 					      &g->truncated);
 	}
 	vt_rep_groups_merge(rep);
+	vt_rep_suppress(rep, &t->o->report_opts);
 }
 
 int vt_trace_end(struct vt_trace *t, struct vt_rep_proc *rep)

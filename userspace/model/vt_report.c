@@ -370,6 +370,8 @@ static int group_cmp(const void *a, const void *b)
 {
 	const struct vt_rep_group *x = a, *y = b;
 
+	if (!*x->suppressed_by != !*y->suppressed_by)	/* counted first */
+		return *x->suppressed_by ? 1 : -1;
 	if (x->count != y->count)
 		return x->count < y->count ? 1 : -1;
 	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
@@ -529,6 +531,73 @@ void vt_rep_groups_merge(struct vt_rep_proc *p)
 		if (p->leaks[i].stack < UINT32_MAX)
 			p->leaks[i].stack = to[p->leaks[i].stack];
 	free(to);
+	sort_groups(p);
+}
+
+/* The runtime takes a task object from the handle slab to set up each
+ * listener and never releases it (aio_http2_server.c): one slot per
+ * listener, like the listener meant to live. */
+static const char *const default_suppress[] = {
+	"valk_aio_http2_listen_with_config",	/* the runtime */
+	"valk_aio_http2_listen",		/* its stand-in, older runtimes */
+	NULL,
+};
+
+const char *const *vt_report_default_suppress(void)
+{
+	return default_suppress;
+}
+
+int vt_report_suppress_add(struct vt_report_opts *o, const char *func)
+{
+	size_t n = strlen(func);
+
+	if (!n || n >= VT_REP_FUNC_LEN || o->nsuppress >= VT_REP_MAX_SUPPRESS)
+		return -1;
+	memcpy(o->suppress[o->nsuppress++], func, n + 1);
+	return 0;
+}
+
+static bool suppresses(const struct vt_report_opts *o, const char *func)
+{
+	for (size_t i = 0; i < o->nsuppress; i++)
+		if (!strcmp(o->suppress[i], func))
+			return true;
+	for (size_t i = 0; !o->no_default_suppress && default_suppress[i]; i++)
+		if (!strcmp(default_suppress[i], func))
+			return true;
+	return false;
+}
+
+/* The first frame of g in a suppressed function, or NULL. */
+static const char *suppressed_frame(const struct vt_rep_group *g,
+				    const struct vt_report_opts *o)
+{
+	for (size_t i = 0; i < g->nframes; i++)
+		if (g->frames[i].symbolized && suppresses(o, g->frames[i].func))
+			return g->frames[i].func;
+	return NULL;
+}
+
+void vt_rep_suppress(struct vt_rep_proc *p, const struct vt_report_opts *o)
+{
+	for (size_t i = 0; i < p->ngroups; i++) {
+		struct vt_rep_group *g = &p->groups[i];
+		const char *f = *g->suppressed_by ? NULL : suppressed_frame(g, o);
+		uint64_t n = g->count < p->nleaks ? g->count : p->nleaks;
+
+		if (!f)
+			continue;
+		snprintf(g->suppressed_by, sizeof(g->suppressed_by), "%s", f);
+		p->nleaks -= n;
+		p->nsuppressed += n;
+	}
+	for (size_t i = 0; i < p->nlisted; i++) {
+		struct vt_rep_leak *l = &p->leaks[i];
+
+		l->suppressed = l->stack < p->ngroups &&
+				*p->groups[l->stack].suppressed_by;
+	}
 	sort_groups(p);
 }
 

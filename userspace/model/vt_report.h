@@ -34,14 +34,28 @@ enum {
 	VT_REP_IGN_COUNT,
 };
 
+#define VT_REP_MAX_SUPPRESS 16
+#define VT_REP_FUNC_LEN 96	/* a function name, NUL included */
+
 struct vt_report_opts {
 	uint64_t warmup_ms;	/* slots acquired earlier are not leaks */
 	uint32_t ignore;	/* bit per VT_SLAB_* / VT_REP_IGN_* */
+	/* --suppress: leaks acquired through these functions are counted
+	 * apart; the built-in list too unless no_default_suppress */
+	size_t nsuppress;
+	char suppress[VT_REP_MAX_SUPPRESS][VT_REP_FUNC_LEN];
+	bool no_default_suppress;
 };
 
 /* Parses one --ignore word (a slab name or listener, task, timer,
  * connection, object) into its bit; -1 for an unknown word. */
 int vt_report_ignore_bit(const char *word);
+/* Adds one --suppress function; -1 for an empty or overlong name or a
+ * full list. */
+int vt_report_suppress_add(struct vt_report_opts *o, const char *func);
+/* The built-in suppressions: the runtime's own leaks that are no bug of
+ * the program it runs (NULL-terminated). */
+const char *const *vt_report_default_suppress(void);
 
 struct vt_rep_conns {
 	size_t nowners;
@@ -71,7 +85,7 @@ struct vt_rep_arena {
 struct vt_rep_frame {
 	uint64_t pc;
 	bool symbolized, inlined;
-	char func[96];
+	char func[VT_REP_FUNC_LEN];
 	char file[128];		/* base name of the source file */
 	int line;
 	char module[64];	/* base name of the object */
@@ -86,6 +100,7 @@ struct vt_rep_leak {
 	char owner[32];		/* "" when none */
 	uint32_t stack;		/* index into the groups, UINT32_MAX none */
 	bool at_destroy;	/* still in use when its slab was destroyed */
+	bool suppressed;	/* its group is: not in the count */
 };
 
 /* Leaks grouped by the call stack of their acquire, largest first. */
@@ -96,6 +111,7 @@ struct vt_rep_group {
 	size_t nframes;
 	struct vt_rep_frame frames[VT_REP_MAX_FRAMES];
 	bool truncated;		/* the stack went deeper than it shows */
+	char suppressed_by[VT_REP_FUNC_LEN];	/* its suppressed frame, "" */
 };
 
 struct vt_rep_proc {
@@ -113,7 +129,8 @@ struct vt_rep_proc {
 	struct vt_rep_slab slabs[VT_REP_MAX_SLABS];
 	size_t narenas;
 	struct vt_rep_arena arenas[VT_REP_MAX_ARENAS];
-	uint64_t nleaks;	/* exact */
+	uint64_t nleaks;	/* exact, suppressed ones apart */
+	uint64_t nsuppressed;	/* leaks of suppressed groups */
 	size_t nlisted;		/* <= VT_REP_MAX_LEAKS */
 	struct vt_rep_leak *leaks;
 	size_t ngroups;
@@ -129,6 +146,10 @@ bool vt_rep_group_same(const struct vt_rep_group *a,
  * (their stack ids differed only in frames no symbol names), largest
  * first again. */
 void vt_rep_groups_merge(struct vt_rep_proc *p);
+/* Then: each group with a frame in a function o suppresses leaves the
+ * leak count for nsuppressed (its listed slots marked), counted groups
+ * first. */
+void vt_rep_suppress(struct vt_rep_proc *p, const struct vt_report_opts *o);
 /* The slab row of (system, name), or NULL. */
 const struct vt_rep_slab *vt_rep_slab_find(const struct vt_rep_proc *p,
 					   int system, const char *name);

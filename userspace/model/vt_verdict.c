@@ -173,12 +173,14 @@ static bool exceeds(const struct vt_cond *c, double now, double base)
 static void judge_leak(const struct vt_cond *c, const struct vt_rep_proc *p,
 		       const struct vt_rep_proc *base, struct vt_verdict *v)
 {
+	const struct vt_rep_group *g = p->ngroups &&
+		!*p->groups[0].suppressed_by ? &p->groups[0] : NULL;
 	char top[256] = "";
 	double b = base ? (double)base->nleaks : 0;
 
 	v->failed = exceeds(c, p->nleaks, b);
-	if (p->ngroups)
-		top_frame(&p->groups[0], top, sizeof(top));
+	if (g)		/* counted groups come first */
+		top_frame(g, top, sizeof(top));
 	if (c->relative)
 		snprintf(v->message, sizeof(v->message),
 			 "%s: %llu slots leaked, %llu in the base", c->text,
@@ -186,12 +188,15 @@ static void judge_leak(const struct vt_cond *c, const struct vt_rep_proc *p,
 	else if (!p->nleaks)
 		snprintf(v->message, sizeof(v->message), "%s: no slot leaked",
 			 c->text);
+	else if (!g)
+		snprintf(v->message, sizeof(v->message),
+			 "%s: %llu slots leaked", c->text,
+			 (unsigned long long)p->nleaks);
 	else
 		snprintf(v->message, sizeof(v->message),
 			 "%s: %llu slots leaked; %llu %s slots from %s", c->text,
 			 (unsigned long long)p->nleaks,
-			 (unsigned long long)p->groups[0].count,
-			 p->groups[0].slab, top);
+			 (unsigned long long)g->count, g->slab, top);
 }
 
 /* hwm/peak/used: the worst system's figure is judged. */

@@ -62,7 +62,8 @@ static const struct field frame_fields[] = {
 static const struct field group_fields[] = {
 	GROUP("count", count, F_U64), GROUP("slab", slab, F_STR),
 	GROUP("stack_id", stack_id, F_U32),
-	GROUP("truncated", truncated, F_BOOL), { 0 }
+	GROUP("truncated", truncated, F_BOOL),
+	GROUP("suppressed_by", suppressed_by, F_STR), { 0 }
 };
 
 #define LEAK(k, m, t) FLD(struct vt_rep_leak, k, m, t)
@@ -72,7 +73,7 @@ static const struct field leak_fields[] = {
 	LEAK("acquired_at_s", acquired_at_s, F_F64),
 	LEAK("state", state, F_CHAR), LEAK("owner", owner, F_STR),
 	LEAK("stack", stack, F_U32), LEAK("at_destroy", at_destroy, F_BOOL),
-	{ 0 }
+	LEAK("suppressed", suppressed, F_BOOL), { 0 }
 };
 
 #define PROC(k, m, t) FLD(struct vt_rep_proc, k, m, t)
@@ -271,6 +272,7 @@ static json_t *proc_json(const struct vt_rep_proc *p)
 	json_object_set_new(o, "arenas", a);
 	lk = json_object();
 	json_object_set_new(lk, "count", json_integer(p->nleaks));
+	json_object_set_new(lk, "suppressed", json_integer(p->nsuppressed));
 	json_object_set_new(lk, "listed", json_integer(p->nlisted));
 	a = json_array();
 	for (size_t i = 0; i < p->ngroups; i++)
@@ -297,8 +299,10 @@ static int leaks_parse(const json_t *o, struct vt_rep_proc *p)
 	const json_t *sl = json_object_get(o, "slots");
 	size_t ng = bounded(g, VT_REP_MAX_GROUPS), nl = bounded(sl, VT_REP_MAX_LEAKS);
 	json_int_t n = json_integer_value(json_object_get(o, "count"));
+	json_int_t ns = json_integer_value(json_object_get(o, "suppressed"));
 
 	p->nleaks = n > 0 ? (uint64_t)n : 0;
+	p->nsuppressed = ns > 0 ? (uint64_t)ns : 0;
 	p->groups = calloc(ng ? ng : 1, sizeof(*p->groups));
 	p->leaks = calloc(nl ? nl : 1, sizeof(*p->leaks));
 	if (!p->groups || !p->leaks)
@@ -372,8 +376,11 @@ int vt_rfmt_json_parse(const char *text, struct vt_rep_doc *d, char *err,
 
 	memset(d, 0, sizeof(*d));
 	d->exit_status = -1;
-	if (!o) {
+	if (!o) {	/* jansson quotes the bytes it choked on: kept printable */
 		snprintf(err, errlen, "not JSON (line %d: %s)", je.line, je.text);
+		for (char *c = err; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?';
 		return -1;
 	}
 	schema = json_string_value(json_object_get(o, "schema"));
@@ -505,6 +512,13 @@ static void frame_text(struct tbuf *b, const struct vt_rep_frame *f)
 }
 
 /* "N slots from stack" blocks, as memleak prints them. */
+static void suppressed_text(struct tbuf *b, const struct vt_rep_proc *p)
+{
+	if (p->nsuppressed)
+		tb_printf(b, ", %llu suppressed",
+			  (unsigned long long)p->nsuppressed);
+}
+
 static void stacks_text(struct tbuf *b, const struct vt_rep_proc *p,
 			size_t top, const char *indent)
 {
@@ -517,7 +531,9 @@ static void stacks_text(struct tbuf *b, const struct vt_rep_proc *p,
 			tb_printf(b, "no captured stack\n");
 			continue;
 		}
-		tb_printf(b, "stack %u:\n", gr->stack_id);
+		tb_printf(b, "stack %u%s%s%s:\n", gr->stack_id,
+			  *gr->suppressed_by ? " (suppressed: " : "",
+			  gr->suppressed_by, *gr->suppressed_by ? ")" : "");
 		for (size_t i = 0; i < gr->nframes && i < SHOWN_FRAMES; i++) {
 			tb_printf(b, "%s    ", indent);
 			frame_text(b, &gr->frames[i]);
@@ -648,8 +664,9 @@ char *vt_rfmt_markdown(const struct vt_rep_doc *d, size_t top_stacks)
 				  (unsigned long long)s->overflow,
 				  (unsigned long long)s->max_acquires_per_s);
 		}
-		tb_printf(&b, "\n%llu leaked slots.\n",
-			  (unsigned long long)p->nleaks);
+		tb_printf(&b, "\n%llu leaked slots", (unsigned long long)p->nleaks);
+		suppressed_text(&b, p);
+		tb_printf(&b, ".\n");
 		if (p->ngroups) {
 			tb_printf(&b, "\n```\n");
 			stacks_text(&b, p, top_stacks, "");
@@ -668,9 +685,11 @@ char *vt_rfmt_text(const struct vt_rep_doc *d, size_t top_stacks)
 		const struct vt_rep_proc *p = &d->procs[i];
 
 		tb_printf(&b, "valk-trace: pid %d (%s): %.2f s, %llu lost "
-			      "events, %llu leaked slots\n", p->pid, p->argv,
+			      "events, %llu leaked slots", p->pid, p->argv,
 			  p->duration_s, (unsigned long long)p->lost_events,
 			  (unsigned long long)p->nleaks);
+		suppressed_text(&b, p);
+		tb_printf(&b, "\n");
 		tb_printf(&b, "  %-3s %-14s %8s %8s %8s %10s %10s %8s\n", "SYS",
 			  "SLAB", "TOTAL", "PEAK", "END", "ACQUIRES",
 			  "RELEASES", "OVERFLOW");

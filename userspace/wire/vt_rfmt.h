@@ -10,7 +10,7 @@
 #include "model/vt_verdict.h"
 
 #define VT_RFMT_SCHEMA "valk-trace/report"
-#define VT_RFMT_VERSION 1
+#define VT_RFMT_VERSION 2	/* 2: suppressed leaks apart */
 #define VT_RFMT_MAX_PROCS 256	/* processes read back from a file */
 
 char *vt_rfmt_json(const struct vt_rep_doc *d);
