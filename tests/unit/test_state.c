@@ -1071,6 +1071,7 @@ static void test_reconcile_busy(void)
 	bad.v.version = 2;
 	bad.v.acquires = 2;
 	bad.v.releases = 0;
+	bad.v.settled = true;	/* a quiet read, of wrong memory */
 	CHECK(vt_state_slab_load(s, &bad.v, 0) == 0);
 	sl = vt_state_slab_find(s, ADDR);
 	img_init(&m, ADDR, VT_SLAB_TCP_BUFFERS, 16);
@@ -1114,6 +1115,38 @@ static void test_reconcile_busy(void)
 	vt_state_free(s);
 }
 
+/* A boot image read while memory moved (never settled in its tries) may
+ * hold an operation half done: the first settled image replaces it, even
+ * where their slots agree (its counters may not). */
+static void test_unsettled_boot(void)
+{
+	struct vt_state *s = vt_state_new(0);
+	const struct vt_slab *sl;
+	struct img m;
+
+	img_init(&m, ADDR, VT_SLAB_TCP_BUFFERS, 16);
+	img_use(&m, 3, 0, 0, 0);
+	img_at(&m, 7, 0, 3, 3);		/* from the header: one behind */
+	m.v.settled = false;
+	CHECK(vt_state_slab_load(s, &m.v, 0) == 0);
+	sl = vt_state_slab_find(s, ADDR);
+	CHECK(sl->unsettled);
+	CHECK(vt_state_slab_reconcile(s, &m.v, 10) == 0);	/* moving still */
+	CHECK(sl->unsettled && sl->acquires == 3);
+	img_at(&m, 9, 20, 5, 4);
+	m.v.hwm = 1;
+	m.v.settled = true;
+	/* the slots agree, the counters do not: a repair */
+	CHECK(vt_state_slab_reconcile(s, &m.v, 20) == 1);
+	CHECK(!sl->unsettled);
+	CHECK_EQ_U64(sl->acquires, 5);
+	CHECK_EQ_U64(sl->image_version, 9);
+	CHECK_EQ_U64(vt_state_counters(s)->resyncs, 1);
+	CHECK(vt_state_slab_reconcile(s, &m.v, 30) == 0);	/* then as ever */
+	img_fini(&m);
+	vt_state_free(s);
+}
+
 /* Warnings: each distinct one once, the last VT_MAX_WARNINGS kept. */
 static void test_warnings(void)
 {
@@ -1146,6 +1179,7 @@ int main(void)
 	test_pop_before_release();
 	test_reconcile();
 	test_reconcile_busy();
+	test_unsettled_boot();
 	test_warnings();
 	test_sample();
 	test_leaks();

@@ -259,13 +259,13 @@ static bool fails_unprobed(const struct vt_trace *t)
 /* Events mode reads no slab but checks each header once per reconcile
  * interval, and takes its high-water mark and overflow count (no probe
  * sees them where acquires are probed at their CAS): true when that
- * settled it. An invalid slab is read in full
- * until a settled image replaces its state. */
+ * settled it. An invalid slab, or one whose image was read while its
+ * memory moved, is read in full until a settled image replaces its state. */
 static bool check_only(struct vt_trace *t, const struct vt_slab *sl)
 {
 	struct vt_slab_image img;
 
-	if (sl->invalid)
+	if (sl->invalid || sl->unsettled)
 		return false;
 	if (vt_snap_slab_header(t->snap, sl->addr, sl->system, sl->kind, &img)) {
 		slab_failed(t, sl->addr, sl->system, sl->kind);

@@ -311,6 +311,7 @@ static void slab_adopt(struct vt_slab *sl, const struct vt_slab_image *img,
 	sl->image_ms = now_ms;
 	memset(sl->unsure, 0, sl->total);
 	memset(sl->early, 0, sl->total);
+	sl->unsettled = !img->settled;
 	sl->suspect = false;
 	sl->invalid = false;
 	slab_check(sl);
@@ -388,6 +389,14 @@ int vt_state_slab_reconcile(struct vt_state *s,
 			return 0;
 		s->counters.resyncs++;
 		return 1;
+	}
+	if (sl->unsettled && img->settled) {	/* its counters too */
+		bool drift = !slab_matches(sl, img);
+
+		slab_adopt(sl, img, now_ms, false);
+		s->counters.resyncs += drift;
+		s->generation++;
+		return drift;
 	}
 	if (slab_matches(sl, img)) {
 		sl->suspect = false;

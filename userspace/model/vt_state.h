@@ -188,6 +188,8 @@ struct vt_slab {
 				 * event came (a release probed after its
 				 * push races the next pop) */
 	bool invalid;		/* its memory last read implausible */
+	bool unsettled;		/* the image adopted was read while memory
+				 * moved: a settled one replaces it */
 	char problem[VT_WARNING_LEN];	/* why, while invalid */
 };
 
@@ -220,8 +222,9 @@ void vt_state_slab_drop(struct vt_state *s, uint64_t addr);
  * at the version the model has reached (it holds every event the model
  * applied and no later one), or from a slab marked invalid; otherwise when
  * the mismatch is seen at two consecutive calls with the slab's memory
- * unchanged between them (events may still be in flight). Returns 1 when
- * it repaired, else 0; repairs count in resyncs. */
+ * unchanged between them (events may still be in flight). A slab whose
+ * adopted image was not settled takes the first settled one. Returns 1
+ * when it repaired, else 0; repairs count in resyncs. */
 int vt_state_slab_reconcile(struct vt_state *s,
 			    const struct vt_slab_image *img, uint64_t now_ms);
 /* The slab's high-water mark raised to the image's, and with overflow its
