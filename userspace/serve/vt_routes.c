@@ -78,6 +78,25 @@ static void route_buckets(struct vt_routes *r, const char *query,
 	reply(out, 400, "text/plain; charset=utf-8", strdup(err));
 }
 
+/* The target's figures and the tracer's, its own server's included. */
+static void route_metrics(struct vt_routes *r, struct vt_wire_meta *m,
+			  struct vt_http_response *out)
+{
+	struct vt_server_stats st;
+	struct vt_wire_serving sv;
+
+	vt_server_stats(r->srv, &st);
+	sv = (struct vt_wire_serving){
+		.conns = st.conns, .streams = st.streams, .idled = st.idled,
+		.stalled = st.stalled, .evicted = st.evicted,
+		.refused = st.refused, .refused_share = st.refused_share,
+		.tls_failed = st.tls_failed,
+	};
+	m->serving = &sv;
+	reply(out, 200, "text/plain; version=0.0.4; charset=utf-8",
+	      vt_wire_prometheus(r->st, m));
+}
+
 static void route(void *ctx, const char *path, const char *query,
 		  struct vt_http_response *out)
 {
@@ -101,8 +120,7 @@ static void route(void *ctx, const char *path, const char *query,
 		      vt_wire_valk_full(r->st, &m, NULL));
 		out->cache_control = "no-cache, no-store, must-revalidate";
 	} else if (!strcmp(path, "/metrics"))
-		reply(out, 200, "text/plain; version=0.0.4; charset=utf-8",
-		      vt_wire_prometheus(r->st, &m));
+		route_metrics(r, &m, out);
 	else if (!strcmp(path, "/debug/slab/buckets"))
 		route_buckets(r, query, out);
 	else if (!strcmp(path, "/healthz"))

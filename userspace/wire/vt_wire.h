@@ -36,6 +36,14 @@ struct vt_wire_overhead {
 	double hit_us[3];	/* calibrated: nop5, emulated, stepped */
 };
 
+/* The HTTP server's own figures, for /metrics. */
+struct vt_wire_serving {
+	uint64_t conns, streams;	/* open now */
+	uint64_t idled, stalled, evicted;	/* connections closed */
+	uint64_t refused, refused_share;	/* connections refused */
+	uint64_t tls_failed;
+};
+
 struct vt_wire_meta {
 	int pid;
 	const char *binary;	/* path of the traced object */
@@ -48,6 +56,7 @@ struct vt_wire_meta {
 	uint64_t rss, vms, system_total;	/* bytes */
 	const struct vt_wire_site *sites; /* VT_P_COUNT, NULL: no probes */
 	const struct vt_wire_overhead *overhead;	/* NULL: no probes */
+	const struct vt_wire_serving *serving;	/* NULL: not serving */
 };
 
 /* "uprobe:valk_slab_aquire" style name of a probe. */

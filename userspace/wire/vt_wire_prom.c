@@ -230,6 +230,46 @@ static void prom_tracer(struct vt_wire__buf *b, const struct vt_state *s,
 	prom_end(b, !m->overhead->slabs_read);
 }
 
+/* One counter family of labelled values: reason="..." each. */
+static void prom_reasons(struct vt_wire__buf *b, const struct vt_wire_meta *m,
+			 const char *name, const char *help,
+			 const char *const reasons[], const uint64_t v[],
+			 size_t n)
+{
+	prom_family(b, name, "counter", help);
+	for (size_t i = 0; i < n; i++) {
+		prom_start(b, name, m, -1);
+		prom_label(b, "reason", reasons[i]);
+		prom_end(b, v[i]);
+	}
+}
+
+static void prom_serving(struct vt_wire__buf *b, const struct vt_wire_meta *m)
+{
+	const struct vt_wire_serving *sv = m->serving;
+	const char *const closed[] = { "idle", "stalled", "evicted", "tls" };
+	const char *const refused[] = { "full", "client_share" };
+	const uint64_t nclosed[] = { sv->idled, sv->stalled, sv->evicted,
+				     sv->tls_failed };
+	const uint64_t nrefused[] = { sv->refused, sv->refused_share };
+
+	prom_family(b, "valk_trace_http_connections", "gauge",
+		    "Connections open to valk-trace's own server.");
+	prom_start(b, "valk_trace_http_connections", m, -1);
+	prom_end(b, sv->conns);
+	prom_family(b, "valk_trace_http_streams", "gauge",
+		    "SSE streams open on valk-trace's own server.");
+	prom_start(b, "valk_trace_http_streams", m, -1);
+	prom_end(b, sv->streams);
+	prom_reasons(b, m, "valk_trace_http_closed_total",
+		     "Connections valk-trace closed: at the idle limit, for "
+		     "making no progress, to admit another, for a TLS error.",
+		     closed, nclosed, 4);
+	prom_reasons(b, m, "valk_trace_http_refused_total",
+		     "Connections refused: over the limit, over one client's "
+		     "share.", refused, nrefused, 2);
+}
+
 char *vt_wire_prometheus(const struct vt_state *s,
 			 const struct vt_wire_meta *m)
 {
@@ -246,5 +286,7 @@ char *vt_wire_prometheus(const struct vt_state *s,
 	prom_arenas(&b, s, m);
 	prom_gc(&b, s, m);
 	prom_tracer(&b, s, m);
+	if (m->serving)
+		prom_serving(&b, m);
 	return vt_wire__buf_take(&b);
 }
