@@ -154,6 +154,11 @@ void vt_wire__tally_slab(const struct vt_state *s, const struct vt_slab *sl,
 	for (uint64_t i = 0; i < sl->total; i++) {
 		unsigned k = vt_wire__conn_of[st[i]];
 
+		if (vt_wire__plain8(sl->states, i, sl->total)) {
+			t->letters[st[i]] += 8;
+			i += 7;
+			continue;
+		}
 		t->letters[st[i]]++;
 		if (k)
 			t->owner[sl->owners[i] < nowners ? sl->owners[i]

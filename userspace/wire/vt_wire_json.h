@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -63,10 +64,42 @@ struct vt_wire__tally {
  * (a table, not a search: the encoders ask once per slot). */
 extern const uint8_t vt_wire__conn_of[256];
 
+/* The first index from i on where a and b differ, n if none: eight bytes
+ * a step, as the encoders look for the few changed slots of big slabs. */
+static inline size_t vt_wire__next_diff(const void *a, const void *b,
+					size_t i, size_t n)
+{
+	const uint8_t *x = a, *y = b;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t u, v;
+
+		memcpy(&u, x + i, 8);
+		memcpy(&v, y + i, 8);
+		if (u != v)
+			break;
+	}
+	while (i < n && x[i] == y[i])
+		i++;
+	return i;
+}
+
 /* The VT_WIRE__CONN_* index of a connection letter, or -1. */
 static inline int vt_wire__conn_index(char c)
 {
 	return vt_wire__conn_of[(unsigned char)c] - 1;
+}
+
+/* Eight slots from i on hold one letter that is no connection's (free,
+ * mostly): a tally or a digit string takes them in one step. */
+static inline bool vt_wire__plain8(const char *p, size_t i, size_t n)
+{
+	uint64_t w;
+
+	if (i + 8 > n || vt_wire__conn_of[(unsigned char)p[i]])
+		return false;
+	memcpy(&w, p + i, 8);
+	return w == (unsigned char)p[i] * 0x0101010101010101ull;
 }
 void vt_wire__tally_slab(const struct vt_state *s, const struct vt_slab *sl,
 			 struct vt_wire__tally *t);

@@ -36,19 +36,30 @@ static json_t *summary_json(const struct vt_wire__tally *t)
 /* Per-slot owner for the dashboard's tooltips: the owner index as one hex
  * digit (the registry holds at most 16), '-' for no connection or an index
  * past the system's registry. NULL when out of memory. */
-static char *owner_digits(const struct vt_state *s, const struct vt_slab *sl)
+static char *owner_digits_in(const struct vt_state *s,
+			     const struct vt_slab *sl, char *own)
 {
 	const struct vt_system *sys = vt_state_system(s, sl->system);
 	size_t n = sys ? sys->nowners : 0;
-	char *own = malloc(sl->total + 1);
 
 	if (!own)
 		return NULL;
-	for (uint64_t i = 0; i < sl->total; i++)
+	for (uint64_t i = 0; i < sl->total; i++) {
+		if (vt_wire__plain8(sl->states, i, sl->total)) {
+			memset(own + i, '-', 8);
+			i += 7;
+			continue;
+		}
 		own[i] = vt_wire__conn_index(sl->states[i]) >= 0 && sl->owners[i] < n
 			 ? "0123456789abcdef"[sl->owners[i]] : '-';
+	}
 	own[sl->total] = 0;
 	return own;
+}
+
+static char *owner_digits(const struct vt_state *s, const struct vt_slab *sl)
+{
+	return owner_digits_in(s, sl, malloc(sl->total + 1));
 }
 
 /* One slab of the memory document. The per-slot strings are written
@@ -267,6 +278,7 @@ struct mdelta_slab {
 	enum vt_slab_kind kind;
 	uint64_t total;
 	char *states, *owners;	/* handles: letters and owner digits */
+	char *spare;		/* the next owner digits are made here */
 	uint8_t *bitmap;	/* others */
 	char *tally;		/* summary and by_owner, as sent */
 	char *problem;		/* why it is invalid, as sent; NULL: valid */
@@ -303,6 +315,7 @@ static void mdelta_clear(struct vt_wire_mdelta *d)
 	for (size_t i = 0; i < d->n; i++) {
 		free(d->slab[i].states);
 		free(d->slab[i].owners);
+		free(d->slab[i].spare);
 		free(d->slab[i].bitmap);
 		free(d->slab[i].tally);
 		free(d->slab[i].problem);
@@ -385,13 +398,10 @@ static json_t *runs_delta(const void *prev, const void *cur, size_t n,
 	const uint8_t *p = prev, *c = cur;
 	struct vt_wire__buf b = { 0 };
 
-	for (size_t i = 0; i < n;) {
+	for (size_t i = vt_wire__next_diff(p, c, 0, n); i < n;
+	     i = vt_wire__next_diff(p, c, i, n)) {
 		size_t j;
 
-		if (p[i] == c[i]) {
-			i++;
-			continue;
-		}
 		for (j = i + 1; j < n && p[j] != c[j]; j++)
 			;
 		if (b.len)
@@ -474,13 +484,17 @@ static json_t *mdelta_slab_json(const struct vt_state *s,
 		json_object_set_new(o, "states", runs);
 		*ok &= keep_copy(&ds->states, sl->states, sl->total);
 	}
-	own = owner_digits(s, sl);
+	/* into the spare buffer, swapped with the one sent when it differs:
+	 * no megabyte of fresh pages per tick for a big slab */
+	own = owner_digits_in(s, sl, ds->spare ? ds->spare
+					      : malloc(sl->total + 1));
+	ds->spare = own;
 	if (own && (runs = runs_delta(ds->owners, own, sl->total, false))) {
 		json_object_set_new(o, "owners", runs);
-		*ok &= keep_copy(&ds->owners, own, sl->total);
+		ds->spare = ds->owners;
+		ds->owners = own;
 	}
 	*ok &= own != NULL;
-	free(own);
 	vt_wire__tally_slab(s, sl, &t);
 	tally = json_object();
 	json_object_set_new(tally, "summary", summary_json(&t));

@@ -69,13 +69,10 @@ static json_t *states_delta(const char *prev, const struct vt_slab *sl)
 	const char *cur = sl->states;
 	uint64_t n = sl->total;
 
-	for (uint64_t i = 0; i < n;) {
+	for (uint64_t i = vt_wire__next_diff(prev, cur, 0, n); i < n;
+	     i = vt_wire__next_diff(prev, cur, i, n)) {
 		uint64_t j;
 
-		if (prev[i] == cur[i]) {
-			i++;
-			continue;
-		}
 		for (j = i + 1; j < n && prev[j] != cur[j]; j++)
 			;
 		if (b.len)
@@ -241,6 +238,12 @@ static bool delta_same_shape(const struct vt_wire_delta *d,
 	return true;
 }
 
+static void conns_add(struct conns *c, const struct vt_wire__tally *t)
+{
+	for (int k = 0; k < VT_WIRE__CONN_STATES; k++)
+		c->n[k] += t->letters[(unsigned char)vt_wire__conn_letters[k]];
+}
+
 static void count_conns(const struct vt_state *s, const struct vt_slab **v,
 			size_t n, struct conns *c)
 {
@@ -251,8 +254,7 @@ static void count_conns(const struct vt_state *s, const struct vt_slab **v,
 		if (!v[i]->states)
 			continue;
 		vt_wire__tally_slab(s, v[i], &t);
-		for (int k = 0; k < VT_WIRE__CONN_STATES; k++)
-			c->n[k] += t.letters[(unsigned char)vt_wire__conn_letters[k]];
+		conns_add(c, &t);
 	}
 }
 
@@ -422,7 +424,7 @@ char *vt_wire_valk_full(const struct vt_state *s,
  * (looked for only when the state changed at all), and the remembered
  * copy brought up to date. */
 static json_t *delta_slab(const struct vt_state *s, const struct vt_slab *sl,
-			  struct delta_slab *ds, bool same)
+			  struct delta_slab *ds, bool same, struct conns *c)
 {
 	json_t *o = json_object(), *summary, *changed;
 	struct vt_wire__tally t;
@@ -447,6 +449,7 @@ static json_t *delta_slab(const struct vt_state *s, const struct vt_slab *sl,
 		memcpy(ds->states, sl->states, sl->total);
 	}
 	vt_wire__tally_slab(s, sl, &t);
+	conns_add(c, &t);
 	summary = json_object();
 	json_object_set_new(summary, "by_owner", vt_wire__by_owner(&t));
 	json_object_set_new(o, "summary", summary);
@@ -501,6 +504,8 @@ char *vt_wire_valk_delta(const struct vt_state *s,
 	int system;
 	size_t n = valk_slabs(s, &system, v);
 	json_t *doc, *mem, *slabs;
+	struct conns c = { 0 };
+	bool same;
 
 	*full = !delta_same_shape(d, s, system, v, n, m->now_ms);
 	if (*full)
@@ -508,9 +513,15 @@ char *vt_wire_valk_delta(const struct vt_state *s,
 	doc = json_object();
 	mem = json_object();
 	slabs = json_array();
+	same = d->generation == vt_state_generation(s);
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(slabs, delta_slab(s, v[i], &d->slab[i],
-							d->generation == vt_state_generation(s)));
+							same, &c));
+	if (!same) {	/* the slabs' tallies counted the connections */
+		d->conns = c;
+		d->conns_generation = vt_state_generation(s);
+		d->conns_known = true;
+	}
 	d->generation = vt_state_generation(s);
 	json_object_set_new(mem, "slabs", slabs);
 	json_object_set_new(mem, "arenas", delta_arenas(s));
