@@ -989,9 +989,9 @@ static void test_memory_delta(void)
 	struct vt_wire_mdelta *d = vt_wire_mdelta_new();
 	const struct vt_slab *h = slab_of(s, HANDLES), *t = slab_of(s, TCP);
 	char states[71] = { 0 }, hex[7] = { 0 };
-	json_t *doc, *dh, *dt;
+	json_t *doc, *dh, *dt, *fh, *sum = NULL, *byo = NULL;
 	bool full;
-	int bad = 0, runs = 0;
+	int bad = 0, bad_tally = 0, runs = 0, tallies = 0;
 
 	doc = parse(vt_wire_memory_delta(s, &meta, d, 1, 0, &full));
 	CHECK(full);
@@ -1001,6 +1001,8 @@ static void test_memory_delta(void)
 		if (ju(sl, "system") || strcmp(js(sl, "name"), "handles"))
 			continue;
 		memcpy(states, js(sl, "states"), 70);
+		sum = json_incref(json_object_get(sl, "summary"));
+		byo = json_incref(json_object_get(sl, "by_owner"));
 	}
 	memcpy(hex, js(json_array_get(json_object_get(doc, "slabs"), 0), "bitmap"), 6);
 	json_decref(doc);
@@ -1030,10 +1032,28 @@ static void test_memory_delta(void)
 		}
 		bad |= memcmp(states, h->states, 70) != 0;
 		bad |= ju(dh, "used") != h->used;
+		/* the tally a delta carries when it changed (kept otherwise,
+		 * each delta's made from the last one's) is a full document's */
+		if (json_object_get(dh, "summary")) {
+			json_decref(sum);
+			json_decref(byo);
+			sum = json_incref(json_object_get(dh, "summary"));
+			byo = json_incref(json_object_get(dh, "by_owner"));
+			tallies++;
+		}
+		json_decref(doc);
+		doc = parse(vt_wire_memory(s, &meta, 9));
+		fh = json_array_get(json_object_get(doc, "slabs"), 1);
+		bad_tally |= !json_equal(sum, json_object_get(fh, "summary")) ||
+			     !json_equal(byo, json_object_get(fh, "by_owner"));
 		json_decref(doc);
 	}
+	json_decref(sum);
+	json_decref(byo);
 	CHECK(bad == 0);
+	CHECK(bad_tally == 0);
 	CHECK(runs > 100);
+	CHECK(tallies > 100);
 	vt_wire_mdelta_free(d);
 	vt_state_free(s);
 }

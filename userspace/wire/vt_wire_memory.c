@@ -279,6 +279,7 @@ struct mdelta_slab {
 	uint64_t total;
 	char *states, *owners;	/* handles: letters and owner digits */
 	char *spare;		/* the next owner digits are made here */
+	struct vt_wire__tally *counts;	/* of states and owners as sent */
 	uint8_t *bitmap;	/* others */
 	char *tally;		/* summary and by_owner, as sent */
 	char *problem;		/* why it is invalid, as sent; NULL: valid */
@@ -316,6 +317,7 @@ static void mdelta_clear(struct vt_wire_mdelta *d)
 		free(d->slab[i].states);
 		free(d->slab[i].owners);
 		free(d->slab[i].spare);
+		free(d->slab[i].counts);
 		free(d->slab[i].bitmap);
 		free(d->slab[i].tally);
 		free(d->slab[i].problem);
@@ -451,6 +453,41 @@ static void mdelta_validity(json_t *o, const struct vt_slab *sl,
 	*ok &= !now || ds->problem;
 }
 
+/* One slot's part of a tally, from its letter and owner digit, taken
+ * (d = -1) or given (+1). */
+static void tally_slot(struct vt_wire__tally *t, unsigned char c, char digit,
+		       int d)
+{
+	unsigned k = vt_wire__conn_of[c];
+
+	t->letters[c] += (uint64_t)(int64_t)d;
+	if (k)
+		t->owner[digit == '-' ? VT_MAX_OWNERS
+				      : digit <= '9' ? digit - '0'
+						     : digit - 'a' + 10][k - 1] +=
+			(uint64_t)(int64_t)d;
+}
+
+/* The tally of the states and digits now, from the one of those sent:
+ * only the slots where either changed are looked at. */
+static void tally_update(struct vt_wire__tally *t, const struct mdelta_slab *ds,
+			 const struct vt_slab *sl, const char *own, size_t nowners)
+{
+	const char *ps = ds->states, *po = ds->owners, *cs = sl->states;
+	size_t n = sl->total;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t a = vt_wire__next_diff(ps, cs, i, n);
+		size_t b = vt_wire__next_diff(po, own, i, n);
+
+		if ((i = a < b ? a : b) >= n)
+			break;
+		tally_slot(t, (unsigned char)ps[i], po[i], -1);
+		tally_slot(t, (unsigned char)cs[i], own[i], 1);
+	}
+	t->nowners = nowners;
+}
+
 /* One slab of a delta: counters always, per-slot data where it changed
  * (looked for only when the state changed at all: an idle tick is
  * cheap). */
@@ -459,7 +496,6 @@ static json_t *mdelta_slab_json(const struct vt_state *s,
 				struct mdelta_slab *ds, bool same, bool *ok)
 {
 	json_t *o = json_object(), *runs, *tally;
-	struct vt_wire__tally t;
 	char *own, *tj;
 
 	vt_wire__set_s(o, "name", vt_slab_kind_name(sl->kind));
@@ -480,25 +516,37 @@ static json_t *mdelta_slab_json(const struct vt_state *s,
 		}
 		return o;
 	}
-	if ((runs = runs_delta(ds->states, sl->states, sl->total, false))) {
-		json_object_set_new(o, "states", runs);
-		*ok &= keep_copy(&ds->states, sl->states, sl->total);
-	}
 	/* into the spare buffer, swapped with the one sent when it differs:
 	 * no megabyte of fresh pages per tick for a big slab */
 	own = owner_digits_in(s, sl, ds->spare ? ds->spare
 					      : malloc(sl->total + 1));
 	ds->spare = own;
-	if (own && (runs = runs_delta(ds->owners, own, sl->total, false))) {
+	if (!own) {
+		*ok = false;
+		return o;
+	}
+	/* the tally follows the slots that changed; made whole only first */
+	if (ds->counts)
+		tally_update(ds->counts, ds, sl, own,
+			     vt_wire__owner_count(s, sl->system));
+	else if ((ds->counts = malloc(sizeof(*ds->counts))))
+		vt_wire__tally_slab(s, sl, ds->counts);
+	if ((runs = runs_delta(ds->states, sl->states, sl->total, false))) {
+		json_object_set_new(o, "states", runs);
+		*ok &= keep_copy(&ds->states, sl->states, sl->total);
+	}
+	if ((runs = runs_delta(ds->owners, own, sl->total, false))) {
 		json_object_set_new(o, "owners", runs);
 		ds->spare = ds->owners;
 		ds->owners = own;
 	}
-	*ok &= own != NULL;
-	vt_wire__tally_slab(s, sl, &t);
+	if (!ds->counts) {
+		*ok = false;
+		return o;
+	}
 	tally = json_object();
-	json_object_set_new(tally, "summary", summary_json(&t));
-	json_object_set_new(tally, "by_owner", vt_wire__by_owner(&t));
+	json_object_set_new(tally, "summary", summary_json(ds->counts));
+	json_object_set_new(tally, "by_owner", vt_wire__by_owner(ds->counts));
 	tj = vt_wire__text(tally);
 	if (tj && (!ds->tally || strcmp(tj, ds->tally))) {
 		json_object_update(o, tally);
