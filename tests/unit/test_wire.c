@@ -525,9 +525,9 @@ static void test_valk_delta(void)
 	char states[70];
 	uint8_t tbm[3];
 	struct img m;
-	json_t *doc;
+	json_t *doc, *by, *fh;
 	bool full;
-	int bad = 0, deltas = 0;
+	int bad = 0, bad_tally = 0, deltas = 0;
 
 	json_decref(parse(vt_wire_valk_full(s, &meta, d)));
 	memcpy(states, h->states, 70);
@@ -557,9 +557,20 @@ static void test_valk_delta(void)
 		bad |= memcmp(states, h->states, 70) != 0;
 		bad |= memcmp(tbm, t->bitmap, 3) != 0;
 		bad |= ju(dh, "used") != h->used;
+		/* the tally each delta carries is a full document's */
+		by = json_incref(json_object_get(json_object_get(dh, "summary"),
+						 "by_owner"));
+		json_decref(doc);
+		doc = parse(vt_wire_valk_full(s, &meta, NULL));
+		fh = json_array_get(json_object_get(json_object_get(doc, "memory"),
+						    "slabs"), 1);
+		bad_tally |= !by || !json_equal(by, json_object_get(
+			json_object_get(fh, "summary"), "by_owner"));
+		json_decref(by);
 		json_decref(doc);
 	}
 	CHECK(bad == 0);
+	CHECK(bad_tally == 0);
 	CHECK(deltas > 100);
 
 	/* a slab added to the shown system: the delta becomes a full state */

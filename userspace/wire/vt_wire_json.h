@@ -103,6 +103,18 @@ static inline bool vt_wire__plain8(const char *p, size_t i, size_t n)
 }
 void vt_wire__tally_slab(const struct vt_state *s, const struct vt_slab *sl,
 			 struct vt_wire__tally *t);
+/* One slot's part of a tally taken (d = -1) or given (+1): its letter and
+ * owner bucket (an index below the registry size, or VT_MAX_OWNERS). */
+static inline void vt_wire__tally_slot(struct vt_wire__tally *t,
+				       unsigned char c, unsigned bucket, int d)
+{
+	unsigned k = vt_wire__conn_of[c];
+
+	t->letters[c] += (uint64_t)(int64_t)d;
+	if (k)
+		t->owner[bucket < VT_MAX_OWNERS ? bucket : VT_MAX_OWNERS][k - 1] +=
+			(uint64_t)(int64_t)d;
+}
 bool vt_wire__tally_owner_any(const struct vt_wire__tally *t, size_t o);
 json_t *vt_wire__by_owner(const struct vt_wire__tally *t);
 

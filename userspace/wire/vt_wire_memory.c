@@ -453,19 +453,12 @@ static void mdelta_validity(json_t *o, const struct vt_slab *sl,
 	*ok &= !now || ds->problem;
 }
 
-/* One slot's part of a tally, from its letter and owner digit, taken
- * (d = -1) or given (+1). */
-static void tally_slot(struct vt_wire__tally *t, unsigned char c, char digit,
-		       int d)
+/* The tally bucket of an owner digit. */
+static unsigned digit_bucket(char digit)
 {
-	unsigned k = vt_wire__conn_of[c];
-
-	t->letters[c] += (uint64_t)(int64_t)d;
-	if (k)
-		t->owner[digit == '-' ? VT_MAX_OWNERS
-				      : digit <= '9' ? digit - '0'
-						     : digit - 'a' + 10][k - 1] +=
-			(uint64_t)(int64_t)d;
+	return digit == '-' ? VT_MAX_OWNERS
+	       : digit <= '9' ? (unsigned)(digit - '0')
+			      : (unsigned)(digit - 'a' + 10);
 }
 
 /* The tally of the states and digits now, from the one of those sent:
@@ -482,8 +475,8 @@ static void tally_update(struct vt_wire__tally *t, const struct mdelta_slab *ds,
 
 		if ((i = a < b ? a : b) >= n)
 			break;
-		tally_slot(t, (unsigned char)ps[i], po[i], -1);
-		tally_slot(t, (unsigned char)cs[i], own[i], 1);
+		vt_wire__tally_slot(t, (unsigned char)ps[i], digit_bucket(po[i]), -1);
+		vt_wire__tally_slot(t, (unsigned char)cs[i], digit_bucket(own[i]), 1);
 	}
 	t->nowners = nowners;
 }

@@ -96,6 +96,8 @@ struct delta_slab {
 	enum vt_slab_kind kind;
 	uint64_t total;
 	char *states;		/* handles: the letters last sent */
+	uint16_t *owners;	/* and the owners they were tallied with */
+	struct vt_wire__tally *counts;	/* that tally, NULL: not made yet */
 	uint8_t *bitmap;	/* others: the bitmap last sent */
 };
 
@@ -136,6 +138,8 @@ static void delta_clear(struct vt_wire_delta *d)
 
 	for (size_t i = 0; i < d->n; i++) {
 		free(d->slab[i].states);
+		free(d->slab[i].owners);
+		free(d->slab[i].counts);
 		free(d->slab[i].bitmap);
 	}
 	memset(d, 0, sizeof(*d));
@@ -204,10 +208,15 @@ static void delta_remember(struct vt_wire_delta *d, const struct vt_state *s,
 
 		ds->kind = v[i]->kind;
 		ds->total = v[i]->total;
-		if (v[i]->states)
+		if (v[i]->states) {
 			ds->states = dup_mem(v[i]->states, v[i]->total);
-		else
+			ds->owners = dup_mem(v[i]->owners,
+					     v[i]->total * sizeof(*ds->owners));
+			if (!ds->owners)
+				return;
+		} else {
 			ds->bitmap = dup_mem(v[i]->bitmap, vt_wire__bitmap_bytes(v[i]));
+		}
 		if (!ds->states && !ds->bitmap)
 			return;
 	}
@@ -420,6 +429,42 @@ char *vt_wire_valk_full(const struct vt_state *s,
 	return vt_wire__dump(doc);
 }
 
+/* The slab's tally now, from the one made with the letters and owners
+ * last sent: only the slots where either changed are looked at (the
+ * registry size is the same, or the document would be a full one).
+ * Updates ds->owners; ds->states is the caller's to update. */
+static const struct vt_wire__tally *delta_tally(const struct vt_state *s,
+						const struct vt_slab *sl,
+						struct delta_slab *ds)
+{
+	size_t n = sl->total, no = vt_wire__owner_count(s, sl->system);
+	struct vt_wire__tally *t = ds->counts;
+
+	if (!t) {
+		if (!(t = ds->counts = malloc(sizeof(*t))))
+			return NULL;
+		vt_wire__tally_slab(s, sl, t);
+		memcpy(ds->owners, sl->owners, n * sizeof(*ds->owners));
+		return t;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t a = vt_wire__next_diff(ds->states, sl->states, i, n);
+		size_t b = vt_wire__next_diff(ds->owners, sl->owners, 2 * i,
+					      2 * n) / 2;
+
+		if ((i = a < b ? a : b) >= n)
+			break;
+		vt_wire__tally_slot(t, (unsigned char)ds->states[i],
+				    ds->owners[i] < no ? ds->owners[i]
+						       : VT_MAX_OWNERS, -1);
+		vt_wire__tally_slot(t, (unsigned char)sl->states[i],
+				    sl->owners[i] < no ? sl->owners[i]
+						       : VT_MAX_OWNERS, 1);
+		ds->owners[i] = sl->owners[i];
+	}
+	return t;
+}
+
 /* One slab of a delta: counters always, slot data only where it changed
  * (looked for only when the state changed at all), and the remembered
  * copy brought up to date. */
@@ -427,7 +472,8 @@ static json_t *delta_slab(const struct vt_state *s, const struct vt_slab *sl,
 			  struct delta_slab *ds, bool same, struct conns *c)
 {
 	json_t *o = json_object(), *summary, *changed;
-	struct vt_wire__tally t;
+	const struct vt_wire__tally *t;
+	struct vt_wire__tally whole;
 
 	vt_wire__set_s(o, "name", vt_slab_kind_name(sl->kind));
 	vt_wire__set_u(o, "used", sl->used);
@@ -443,15 +489,18 @@ static json_t *delta_slab(const struct vt_state *s, const struct vt_slab *sl,
 		}
 		return o;
 	}
+	if (!(t = delta_tally(s, sl, ds))) {	/* out of memory: made whole */
+		vt_wire__tally_slab(s, sl, &whole);
+		t = &whole;
+	}
 	changed = states_delta(ds->states, sl);
 	if (changed) {
 		json_object_set_new(o, "delta_states", changed);
 		memcpy(ds->states, sl->states, sl->total);
 	}
-	vt_wire__tally_slab(s, sl, &t);
-	conns_add(c, &t);
+	conns_add(c, t);
 	summary = json_object();
-	json_object_set_new(summary, "by_owner", vt_wire__by_owner(&t));
+	json_object_set_new(summary, "by_owner", vt_wire__by_owner(t));
 	json_object_set_new(o, "summary", summary);
 	return o;
 }
