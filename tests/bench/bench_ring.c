@@ -26,6 +26,7 @@
 
 #include "model/vt_state.h"
 #include "target/vt_layout.h"
+#include "target/vt_mem.h"
 #include "target/vt_snap.h"
 #include "target/vt_target.h"
 #include "bench_ring.skel.h"
@@ -89,6 +90,7 @@ static int find_handles(int pid, uint64_t *addr, uint64_t *total)
 	struct vt_slab_image img;
 	uint64_t sys, slabs[VT_SLAB_KINDS];
 	struct vt_snap *s;
+	struct vt_mem mem;
 	char err[512];
 	int rc = -1;
 
@@ -97,7 +99,12 @@ static int find_handles(int pid, uint64_t *addr, uint64_t *total)
 		fprintf(stderr, "bench_ring: %s\n", err);
 		return -1;
 	}
-	s = vt_snap_new(pid, &l, t.bias,
+	if (vt_mem_open(&mem, pid)) {
+		fprintf(stderr, "bench_ring: pid %d: memory: %s\n", pid,
+			strerror(errno));
+		return -1;
+	}
+	s = vt_snap_new(&mem, &l, t.bias,
 			vt_target_addr(&t, "valk_sys", l.sym[VT_LS_VALK_SYS]));
 	if (s && vt_snap_systems(s, &sys, 1) == 1 &&
 	    !vt_snap_system_slabs(s, sys, slabs) &&
@@ -108,6 +115,7 @@ static int find_handles(int pid, uint64_t *addr, uint64_t *total)
 		rc = 0;
 	}
 	vt_snap_free(s);
+	vt_mem_close(&mem);
 	return rc;
 }
 

@@ -469,14 +469,17 @@ static void tally_update(struct vt_wire__tally *t, const struct mdelta_slab *ds,
 	const char *ps = ds->states, *po = ds->owners, *cs = sl->states;
 	size_t n = sl->total;
 
-	for (size_t i = 0; i < n; i++) {
-		size_t a = vt_wire__next_diff(ps, cs, i, n);
-		size_t b = vt_wire__next_diff(po, own, i, n);
-
-		if ((i = a < b ? a : b) >= n)
-			break;
+	/* a, b: the next slot whose letter, whose digit differs, each looked
+	 * for once past the last (from every change: quadratic) */
+	for (size_t i, a = vt_wire__next_diff(ps, cs, 0, n),
+		       b = vt_wire__next_diff(po, own, 0, n);
+	     (i = a < b ? a : b) < n;) {
 		vt_wire__tally_slot(t, (unsigned char)ps[i], digit_bucket(po[i]), -1);
 		vt_wire__tally_slot(t, (unsigned char)cs[i], digit_bucket(own[i]), 1);
+		if (a == i)
+			a = vt_wire__next_diff(ps, cs, i + 1, n);
+		if (b == i)
+			b = vt_wire__next_diff(po, own, i + 1, n);
 	}
 	t->nowners = nowners;
 }

@@ -447,13 +447,11 @@ static const struct vt_wire__tally *delta_tally(const struct vt_state *s,
 		memcpy(ds->owners, sl->owners, n * sizeof(*ds->owners));
 		return t;
 	}
-	for (size_t i = 0; i < n; i++) {
-		size_t a = vt_wire__next_diff(ds->states, sl->states, i, n);
-		size_t b = vt_wire__next_diff(ds->owners, sl->owners, 2 * i,
-					      2 * n) / 2;
-
-		if ((i = a < b ? a : b) >= n)
-			break;
+	/* a, b: the next slot whose letter, whose owner differs, each
+	 * looked for once past the last (from every change: quadratic) */
+	for (size_t i, a = vt_wire__next_diff(ds->states, sl->states, 0, n),
+		       b = vt_wire__next_diff(ds->owners, sl->owners, 0, 2 * n) / 2;
+	     (i = a < b ? a : b) < n;) {
 		vt_wire__tally_slot(t, (unsigned char)ds->states[i],
 				    ds->owners[i] < no ? ds->owners[i]
 						       : VT_MAX_OWNERS, -1);
@@ -461,6 +459,11 @@ static const struct vt_wire__tally *delta_tally(const struct vt_state *s,
 				    sl->owners[i] < no ? sl->owners[i]
 						       : VT_MAX_OWNERS, 1);
 		ds->owners[i] = sl->owners[i];
+		if (a == i)
+			a = vt_wire__next_diff(ds->states, sl->states, i + 1, n);
+		if (b == i)
+			b = vt_wire__next_diff(ds->owners, sl->owners,
+					       2 * (i + 1), 2 * n) / 2;
 	}
 	return t;
 }
