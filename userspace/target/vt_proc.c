@@ -59,13 +59,21 @@ uint64_t vt_proc_start_ticks(int pid)
 			   &ticks) == 1 ? ticks : 0;
 }
 
+#define PF_EXITING 0x4	/* include/linux/sched.h: do_exit() has begun */
+
 bool vt_proc_running(int pid, uint64_t start_ticks)
 {
 	char buf[1024];
 	const char *p = stat_fields(pid, buf, sizeof(buf));
+	char state;
+	unsigned flags;
 
-	/* field 3, the state: a zombie (Z) or dead (X) one has exited */
-	return p && *p != 'Z' && *p != 'X' &&
+	/* field 3, the state: a zombie (Z) or dead (X) one has exited; field
+	 * 9, the flags: one exiting has lost its memory map already but is
+	 * no zombie yet (its other threads are still ending), which is no
+	 * exec either */
+	return p && sscanf(p, "%c %*d %*d %*d %*d %*d %u", &state, &flags) == 2 &&
+	       state != 'Z' && state != 'X' && !(flags & PF_EXITING) &&
 	       vt_proc_start_ticks(pid) == start_ticks;
 }
 

@@ -22,7 +22,8 @@ uint64_t vt_proc_start_ticks(int pid);
  * at clock-tick resolution; 0 when it is gone. */
 uint64_t vt_proc_cpu_ns(int pid);
 /* Whether that process still runs: a zombie keeps its start time but has
- * exited, even while its parent has not reaped it. */
+ * exited, even while its parent has not reaped it, and one whose exit has
+ * begun (its map already gone, its threads still ending) is exiting. */
 bool vt_proc_running(int pid, uint64_t start_ticks);
 /* The process's argv from /proc/<pid>/cmdline, NUL-separated, into buf:
  * the bytes used, 0 when it cannot be read. */
