@@ -543,11 +543,6 @@ static const char *const default_suppress[] = {
 	NULL,
 };
 
-const char *const *vt_report_default_suppress(void)
-{
-	return default_suppress;
-}
-
 int vt_report_suppress_add(struct vt_report_opts *o, const char *func)
 {
 	size_t n = strlen(func);

@@ -53,9 +53,6 @@ int vt_report_ignore_bit(const char *word);
 /* Adds one --suppress function; -1 for an empty or overlong name or a
  * full list. */
 int vt_report_suppress_add(struct vt_report_opts *o, const char *func);
-/* The built-in suppressions: the runtime's own leaks that are no bug of
- * the program it runs (NULL-terminated). */
-const char *const *vt_report_default_suppress(void);
 
 struct vt_rep_conns {
 	size_t nowners;
