@@ -93,16 +93,123 @@ static void test_sete(void)
 	CHECK_EQ_U64(c.regs.zf_ok, 0);	/* ZF set: %al was 0, the CAS failed */
 }
 
-static void test_unproven(void)
+/* -O0: the slab kept in the frame, at -0x18(%rbp). Each case is
+ * frame_pro, its own instructions, then frame_tail. */
+static const uint8_t frame_pro[] = {
+	0x55,				/* push %rbp */
+	0x48, 0x89, 0xe5,		/* mov %rsp,%rbp */
+	0x48, 0x83, 0xec, 0x20,		/* sub $0x20,%rsp */
+	0x48, 0x89, 0x7d, 0xe8,		/* mov %rdi,-0x18(%rbp) */
+};
+static const uint8_t frame_tail[] = {
+	0x48, 0x8b, 0x45, 0xe8,		/* mov -0x18(%rbp),%rax */
+	0x48, 0x8d, 0x70, 0x30,		/* lea 0x30(%rax),%rsi */
+	0x48, 0x8b, 0x06,		/* mov (%rsi),%rax */
+	0xf0, 0x48, 0x0f, 0xb1, 0x0e,	/* b: lock cmpxchg %rcx,(%rsi) */
+	0x48, 0x89, 0xc1,		/* mov %rax,%rcx */
+	0x0f, 0x94, 0xc0,		/* sete %al */
+	0x84, 0xc0,			/* test %al,%al */
+	0x74, 0xf1,			/* 18: je b */
+	0xc9,				/* leave */
+	0xc3,				/* ret */
+};
+#define FRAME_JUMP 0x18		/* the je, from the tail's start */
+
+static int place_frame(const uint8_t *mid, size_t len,
+		       struct vt_cas_site *out)
 {
-	/* -O0: the slab only in the frame
-	 * push %rbp; mov %rsp,%rbp; mov %rdi,-0x8(%rbp); mov -0x8(%rbp),%rax
-	 * lea 0x30(%rax),%rsi; mov (%rsi),%rax
-	 * 13: lock cmpxchg %rcx,(%rsi); jne 13; leave; ret */
-	static const uint8_t frame[] = {
+	uint8_t code[128];
+	size_t n = 0;
+
+	memcpy(code, frame_pro, sizeof(frame_pro));
+	n += sizeof(frame_pro);
+	memcpy(code + n, mid, len);
+	n += len;
+	memcpy(code + n, frame_tail, sizeof(frame_tail));
+	n += sizeof(frame_tail);
+	return place(code, n, true, out);
+}
+
+#define PLACE_FRAME(mid, out) place_frame(mid, sizeof(mid), out)
+
+/* What the frame proves: a frame address above the slab's escapes to a
+ * callee and is stored through; a leaf keeps the slab in the red zone. */
+static void test_frame(void)
+{
+	static const uint8_t escaped_above[] = {
+		0x48, 0x8d, 0x55, 0xf0,		/* lea -0x10(%rbp),%rdx */
+		0x48, 0x89, 0xd7,		/* mov %rdx,%rdi */
+		0xe8, 0x00, 0x00, 0x00, 0x00,	/* call (the next) */
+		0x48, 0x89, 0x0a,		/* mov %rcx,(%rdx) */
+	};
+	/* push %rbp; mov %rsp,%rbp; mov %rdi,-0x8(%rbp)
+	 * mov -0x8(%rbp),%rax; lea 0x30(%rax),%rsi; mov (%rsi),%rax
+	 * 13: lock cmpxchg %rcx,(%rsi); 18: jne 13; leave; ret */
+	static const uint8_t red_zone[] = {
 		0x55, 0x48, 0x89, 0xe5, 0x48, 0x89, 0x7d, 0xf8, 0x48, 0x8b,
 		0x45, 0xf8, 0x48, 0x8d, 0x70, 0x30, 0x48, 0x8b, 0x06, 0xf0,
-		0x48, 0x0f, 0xb1, 0x0e, 0x75, 0xf9, 0xc9, 0xc3 };
+		0x48, 0x0f, 0xb1, 0x0e, 0x75, 0xf9, 0xc9, 0xc3,
+	};
+	struct vt_cas_site c;
+
+	CHECK(PLACE_FRAME(escaped_above, &c) == 0);
+	CHECK_EQ_U64(c.site.offset,
+		     sizeof(frame_pro) + sizeof(escaped_above) + FRAME_JUMP);
+	CHECK_EQ_U64(c.site.cls, VT_SITE_EMULATED);
+	CHECK_EQ_U64(c.regs.slab_reg, VT_R_SI);
+	CHECK(c.regs.slab_add == -0x30);
+	CHECK_EQ_U64(c.regs.tag_reg, VT_R_CX);
+	CHECK_EQ_U64(c.regs.zf_ok, 0);	/* ZF set: %al was 0, the CAS failed */
+	CHECK(PLACE(red_zone, true, &c) == 0);
+	CHECK_EQ_U64(c.site.offset, 0x18);
+	CHECK_EQ_U64(c.regs.tag_reg, VT_R_AX);
+	CHECK_EQ_U64(c.regs.zf_ok, 1);
+}
+
+/* What may change the slab's slot between its store and its load. */
+static void test_frame_unproven(void)
+{
+	static const uint8_t escaped_slot[] = {
+		0x48, 0x8d, 0x55, 0xe8,		/* lea -0x18(%rbp),%rdx */
+		0x48, 0x89, 0xd7,		/* mov %rdx,%rdi */
+		0xe8, 0x00, 0x00, 0x00, 0x00,	/* call (the next) */
+	};
+	static const uint8_t overwritten[] = {
+		0x48, 0x89, 0x75, 0xe8,		/* mov %rsi,-0x18(%rbp) */
+	};
+	static const uint8_t stored_through[] = {
+		0x48, 0x8d, 0x55, 0xe0,		/* lea -0x20(%rbp),%rdx */
+		0x48, 0x89, 0x4a, 0x08,		/* mov %rcx,0x8(%rdx) */
+	};
+	static const uint8_t rbp_moved[] = {
+		0x48, 0x89, 0xf5,		/* mov %rsi,%rbp */
+	};
+	static const uint8_t rbp_copied[] = {
+		0x48, 0x89, 0xea,		/* mov %rbp,%rdx */
+		0x48, 0x89, 0x4a, 0xe8,		/* mov %rcx,-0x18(%rdx) */
+	};
+	/* push %rbp; mov %rsp,%rbp; mov %rdi,-0x8(%rbp); call (the next)
+	 * mov -0x8(%rbp),%rax; lea 0x30(%rax),%rsi; mov (%rsi),%rax
+	 * 18: lock cmpxchg %rcx,(%rsi); jne 18; leave; ret: a call clobbers
+	 * the red zone */
+	static const uint8_t red_zone_call[] = {
+		0x55, 0x48, 0x89, 0xe5, 0x48, 0x89, 0x7d, 0xf8, 0xe8, 0x00,
+		0x00, 0x00, 0x00, 0x48, 0x8b, 0x45, 0xf8, 0x48, 0x8d, 0x70,
+		0x30, 0x48, 0x8b, 0x06, 0xf0, 0x48, 0x0f, 0xb1, 0x0e, 0x75,
+		0xf9, 0xc9, 0xc3,
+	};
+	struct vt_cas_site c;
+
+	CHECK(PLACE_FRAME(escaped_slot, &c) == -1);
+	CHECK(PLACE_FRAME(overwritten, &c) == -1);
+	CHECK(PLACE_FRAME(stored_through, &c) == -1);
+	CHECK(PLACE_FRAME(rbp_moved, &c) == -1);
+	CHECK(PLACE_FRAME(rbp_copied, &c) == -1);
+	CHECK(PLACE(red_zone_call, true, &c) == -1);
+}
+
+static void test_unproven(void)
+{
 	/* the zero flag overwritten before the jump
 	 * mov 0x30(%rdi),%rax
 	 * 4: lock cmpxchg %rdx,0x30(%rdi); add $0x1,%r9; jne 4; ret */
@@ -118,7 +225,6 @@ static void test_unproven(void)
 	static const uint8_t junk[] = { 0x0f, 0x0b, 0xff, 0xff };
 	struct vt_cas_site c;
 
-	CHECK(PLACE(frame, true, &c) == -1);
 	CHECK(PLACE(flags, true, &c) == -1);
 	CHECK(PLACE(reserve, true, &c) == -1);
 	CHECK(PLACE(junk, true, &c) == -1);
@@ -126,7 +232,8 @@ static void test_unproven(void)
 }
 
 /* Optimised builds prove both operations (release_ptr where it is not a
- * jump to release); the -O0 build keeps its slab in the frame. */
+ * jump to release); the -O0 build its acquire, from the frame (its
+ * release overwrites the new head with the old before the jump). */
 static void test_fixture(const char *build)
 {
 	static const char *const opt[] = { "valk-sim-static",
@@ -146,7 +253,10 @@ static void test_fixture(const char *build)
 		CHECK_EQ_U64(c.site.cls, VT_SITE_EMULATED);
 	}
 	snprintf(lib, sizeof(lib), "%s/fixture/libvalkyria.so", build);
-	CHECK(vt_cas_find(lib, "valk_slab_aquire", pop, &c) == -1);
+	CHECK(vt_cas_find(lib, "valk_slab_aquire", pop, &c) == 0);
+	CHECK_EQ_U64(c.site.cls, VT_SITE_EMULATED);
+	CHECK_EQ_U64(c.regs.tag_reg, VT_R_CX);	/* copied before sete */
+	CHECK(vt_cas_find(lib, "valk_slab_release", push, &c) == -1);
 	CHECK(vt_cas_find(lib, "no_such_function", pop, &c) == -1);
 }
 
@@ -157,6 +267,8 @@ int main(void)
 	test_pop();
 	test_push();
 	test_sete();
+	test_frame();
+	test_frame_unproven();
 	test_unproven();
 	test_fixture(build ? build : "build");
 	return vt_test_done("test_cas");

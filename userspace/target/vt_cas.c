@@ -10,10 +10,35 @@
 #define MAX_INSNS 1024	/* functions longer than this are not analysed */
 #define MAX_RUN 12	/* instructions from the CAS to its jump */
 
-/* A register's value: the first argument (the slab) + k, when known. */
+#define MAX_SLOTS 8	/* frame slots followed at once */
+#define RED_ZONE 128	/* below %rsp, a leaf's own (x86-64 ABI) */
+
+/* What holds the first argument (the slab) + k, when known: registers,
+ * and the 8-byte slots of the function's own frame (-O0 code keeps its
+ * arguments there) while %rbp is its frame base. */
 struct flow {
 	uint16_t known;		/* bit r: regs[r] holds slab + k[r] */
+	bool frame;		/* %rbp is the frame base */
+	uint8_t nslot;
 	int64_t k[VT_R_COUNT];
+	int32_t slot_d[MAX_SLOTS];	/* %rbp + slot_d[i] holds slab + slot_k[i] */
+	int64_t slot_k[MAX_SLOTS];
+};
+
+/* The frame, when the function sets one up: `push %rbp; mov %rbp, %rsp`
+ * then `sub %rsp, size`, and no instruction but the epilogue writes %rbp
+ * or %rsp (calls and returns aside). A pointer into the frame comes only
+ * from its base: escape is the lowest displacement any instruction takes
+ * the address of or indexes from (INT64_MIN when %rbp or %rsp itself is
+ * copied). Only the slots below it are followed: no pointer, no callee
+ * and no other thread reaches them (a pointer to one object may reach
+ * the objects above it, never another object below), so only a store
+ * naming one changes it. */
+struct frame {
+	bool ok;
+	size_t body;		/* the first instruction after the prologue */
+	int64_t size;
+	int64_t escape;
 };
 
 struct fn {
@@ -21,6 +46,7 @@ struct fn {
 	cs_insn *in;
 	size_t n;
 	uint64_t addr, len;
+	struct frame fr;
 	struct flow *at;	/* state before each instruction */
 	bool *reached;
 	bool *target;		/* some branch lands here */
@@ -119,22 +145,206 @@ static uint16_t written(const struct fn *f, const cs_insn *in)
 	return m;
 }
 
-/* The state after one instruction. */
-static struct flow step(const struct fn *f, const cs_insn *in,
-			struct flow s)
+static bool op_reg(const cs_insn *in, int i, x86_reg r)
 {
+	const cs_x86 *x = &in->detail->x86;
+
+	return x->op_count > i && x->operands[i].type == X86_OP_REG &&
+	       x->operands[i].reg == r;
+}
+
+static bool is_pop_rbp(const cs_insn *in)
+{
+	return in->id == X86_INS_POP && op_reg(in, 0, X86_REG_RBP);
+}
+
+/* Instruction i takes the frame down: leave, pop %rbp, or clang's
+ * `add %rsp, size` right before it. */
+static bool epilogue(const struct fn *f, size_t i)
+{
+	const cs_insn *in = &f->in[i];
+
+	return in->id == X86_INS_LEAVE || is_pop_rbp(in) ||
+	       (in->id == X86_INS_ADD && op_reg(in, 0, X86_REG_RSP) &&
+		i + 1 < f->n && is_pop_rbp(&f->in[i + 1]));
+}
+
+static bool frame_reg(x86_reg r)
+{
+	return reg_index(r) == VT_R_BP || reg_index(r) == VT_R_SP;
+}
+
+/* A memory operand's displacement from the frame base, when it is %rbp
+ * or %rsp (= %rbp - size in the body) plus a constant. */
+static bool frame_disp(const struct fn *f, const cs_x86_op *m, int64_t *d)
+{
+	if (m->type != X86_OP_MEM || m->mem.segment != X86_REG_INVALID ||
+	    m->mem.index != X86_REG_INVALID)
+		return false;
+	if (m->mem.base == X86_REG_RBP)
+		*d = m->mem.disp;
+	else if (m->mem.base == X86_REG_RSP)
+		*d = m->mem.disp - f->fr.size;
+	else
+		return false;
+	return true;
+}
+
+/* What body instruction i does to the frame: unsettles it, or lets the
+ * address of a slot escape. */
+static void frame_insn(struct fn *f, size_t i)
+{
+	const cs_insn *in = &f->in[i];
+	const cs_x86 *x = &in->detail->x86;
+	bool ends = epilogue(f, i);
+	uint16_t w = written(f, in);
+	int64_t d;
+
+	if ((w & (1u << VT_R_BP | 1u << VT_R_SP)) && !ends &&
+	    !cs_insn_group(f->h, in, X86_GRP_CALL) &&
+	    !cs_insn_group(f->h, in, X86_GRP_RET))
+		f->fr.ok = false;
+	for (int k = 0; k < x->op_count; k++) {
+		const cs_x86_op *op = &x->operands[k];
+
+		if (op->type == X86_OP_REG && frame_reg(op->reg) && !ends)
+			f->fr.escape = INT64_MIN;
+		if (op->type != X86_OP_MEM)
+			continue;
+		if (frame_reg(op->mem.index) ||
+		    (frame_reg(op->mem.base) && op->mem.index != X86_REG_INVALID))
+			f->fr.escape = INT64_MIN;
+		else if (in->id == X86_INS_LEA && frame_disp(f, op, &d) &&
+			 d < f->fr.escape)
+			f->fr.escape = d;
+	}
+}
+
+/* Finds the frame (struct frame). */
+static void frame_scan(struct fn *f)
+{
+	struct frame *fr = &f->fr;
+	size_t i = f->n > 0 && f->in[0].id == X86_INS_ENDBR64 ? 1 : 0;
+	const cs_insn *sub;
+
+	*fr = (struct frame){ .escape = INT64_MAX };
+	if (i + 1 >= f->n || f->in[i].id != X86_INS_PUSH ||
+	    !op_reg(&f->in[i], 0, X86_REG_RBP) ||
+	    f->in[i + 1].id != X86_INS_MOV ||
+	    !op_reg(&f->in[i + 1], 0, X86_REG_RBP) ||
+	    !op_reg(&f->in[i + 1], 1, X86_REG_RSP))
+		return;
+	i += 2;
+	sub = i < f->n ? &f->in[i] : NULL;
+	if (sub && sub->id == X86_INS_SUB && op_reg(sub, 0, X86_REG_RSP) &&
+	    sub->detail->x86.operands[1].type == X86_OP_IMM &&
+	    sub->detail->x86.operands[1].imm > 0) {
+		fr->size = sub->detail->x86.operands[1].imm;
+		i++;
+	}
+	fr->body = i;
+	fr->ok = true;
+	for (size_t j = fr->body; j < f->n; j++) {
+		long t = is_jump(f, &f->in[j]) ? target_of(f, &f->in[j]) : -1;
+
+		if (t >= 0 && (size_t)t < fr->body)
+			fr->ok = false;	/* a jump back into the prologue */
+		frame_insn(f, j);
+	}
+}
+
+static int slot_find(const struct flow *s, int64_t d)
+{
+	for (int i = 0; i < s->nslot; i++)
+		if (s->slot_d[i] == d)
+			return i;
+	return -1;
+}
+
+static void slot_drop(struct flow *s, int i)
+{
+	s->nslot--;
+	s->slot_d[i] = s->slot_d[s->nslot];
+	s->slot_k[i] = s->slot_k[s->nslot];
+}
+
+/* Forgets the slots that overlap [lo, hi). */
+static void slots_clear(struct flow *s, int64_t lo, int64_t hi)
+{
+	for (int i = s->nslot - 1; i >= 0; i--)
+		if (s->slot_d[i] < hi && s->slot_d[i] + 8 > lo)
+			slot_drop(s, i);
+}
+
+static void slot_set(const struct fn *f, struct flow *s, int64_t d,
+		     int64_t k)
+{
+	if (d + 8 > f->fr.escape || d < -f->fr.size - RED_ZONE ||
+	    s->nslot == MAX_SLOTS)
+		return;
+	s->slot_d[s->nslot] = (int32_t)d;
+	s->slot_k[s->nslot++] = k;
+}
+
+/* What an instruction does to the frame slots: a store naming one
+ * replaces it, a call (or a system call) clobbers the red zone below the
+ * frame. */
+static void frame_step(const struct fn *f, const cs_insn *in,
+		       const struct flow *s, struct flow *o)
+{
+	const cs_x86 *x = &in->detail->x86;
+	int64_t d;
+
+	if (!o->frame)
+		return;
+	if (cs_insn_group(f->h, in, X86_GRP_CALL) ||
+	    cs_insn_group(f->h, in, X86_GRP_INT) || in->id == X86_INS_SYSCALL)
+		slots_clear(o, INT64_MIN, -f->fr.size);
+	for (int k = 0; k < x->op_count; k++) {
+		const cs_x86_op *m = &x->operands[k];
+
+		if (m->type == X86_OP_MEM && in->id != X86_INS_LEA &&
+		    (!m->access || (m->access & CS_AC_WRITE)) &&
+		    frame_disp(f, m, &d))
+			slots_clear(o, d, d + (m->size ? m->size : 8));
+	}
+	if (in->id == X86_INS_MOV && x->op_count == 2 &&
+	    frame_disp(f, &x->operands[0], &d) && x->operands[0].size == 8 &&
+	    reg64(&x->operands[1]) >= 0 &&
+	    (s->known >> reg64(&x->operands[1]) & 1))
+		slot_set(f, o, d, s->k[reg64(&x->operands[1])]);
+}
+
+/* The state after instruction i. */
+static struct flow step(const struct fn *f, size_t i, struct flow s)
+{
+	const cs_insn *in = &f->in[i];
 	const cs_x86 *x = &in->detail->x86;
 	int d = x->op_count == 2 ? reg64(&x->operands[0]) : -1;
 	const cs_x86_op *src = &x->operands[1];
+	uint16_t w = written(f, in);
 	struct flow o = s;
 	bool set = false;
+	int64_t sd;
+	int sl;
 
-	o.known &= ~written(f, in);
+	o.known &= ~w;
+	if (w >> VT_R_BP & 1) {
+		o.frame = false;
+		o.nslot = 0;
+	}
+	frame_step(f, in, &s, &o);
+	if (f->fr.ok && i + 1 == f->fr.body)
+		o.frame = true;
 	if (d < 0)
 		return o;
 	if (in->id == X86_INS_MOV && reg64(src) >= 0 &&
 	    (s.known >> reg64(src) & 1)) {
 		o.k[d] = s.k[reg64(src)];
+		set = true;
+	} else if (in->id == X86_INS_MOV && s.frame && src->size == 8 &&
+		   frame_disp(f, src, &sd) && (sl = slot_find(&s, sd)) >= 0) {
+		o.k[d] = s.slot_k[sl];
 		set = true;
 	} else if (in->id == X86_INS_LEA && src->type == X86_OP_MEM &&
 		   src->mem.index == X86_REG_INVALID &&
@@ -157,6 +367,7 @@ static struct flow step(const struct fn *f, const cs_insn *in,
 static bool join(struct fn *f, size_t i, const struct flow *s)
 {
 	struct flow *a = &f->at[i];
+	bool changed = false;
 	uint16_t k;
 
 	if (!f->reached[i]) {
@@ -168,8 +379,20 @@ static bool join(struct fn *f, size_t i, const struct flow *s)
 	for (int r = 0; r < VT_R_COUNT; r++)
 		if ((k >> r & 1) && a->k[r] != s->k[r])
 			k &= ~(1u << r);
+	for (int m = a->nslot - 1; m >= 0; m--) {
+		int j = s->frame ? slot_find(s, a->slot_d[m]) : -1;
+
+		if (j < 0 || s->slot_k[j] != a->slot_k[m]) {
+			slot_drop(a, m);
+			changed = true;
+		}
+	}
+	if (a->frame && !s->frame) {
+		a->frame = false;
+		changed = true;
+	}
 	if (k == a->known)
-		return false;
+		return changed;
 	a->known = k;
 	return true;
 }
@@ -178,8 +401,9 @@ static bool join(struct fn *f, size_t i, const struct flow *s)
  * followed (an indirect jump). */
 static int flow(struct fn *f)
 {
-	size_t *work = calloc(f->n * (VT_R_COUNT + 2), sizeof(*work));
-	size_t top = 0, cap = f->n * (VT_R_COUNT + 2);
+	size_t cap = f->n * (VT_R_COUNT + MAX_SLOTS + 3);
+	size_t *work = calloc(cap, sizeof(*work));
+	size_t top = 0;
 	struct flow s0 = { .known = 1u << VT_R_DI };
 	int rc = 0;
 
@@ -190,7 +414,7 @@ static int flow(struct fn *f)
 	while (top > 0 && rc == 0) {
 		size_t i = work[--top];
 		const cs_insn *in = &f->in[i];
-		struct flow o = step(f, in, f->at[i]);
+		struct flow o = step(f, i, f->at[i]);
 		long t = -1;
 		bool fall = true;
 
@@ -400,7 +624,10 @@ static int analyse(struct fn *f, const uint8_t *code, size_t len,
 	f->at = calloc(f->n, sizeof(*f->at));
 	f->reached = calloc(f->n, sizeof(*f->reached));
 	f->target = calloc(f->n, sizeof(*f->target));
-	if (!f->at || !f->reached || !f->target || flow(f))
+	if (!f->at || !f->reached || !f->target)
+		return -1;
+	frame_scan(f);
+	if (flow(f))
 		return -1;
 	mark_targets(f);
 	c = head_cas(f, need);

@@ -16,7 +16,13 @@
  * only other word the runtime swaps), and the straight run of
  * instructions from it to the first conditional jump is followed for
  * where the tag and the CAS's outcome end up (`sete`/`test` included).
- * Code that keeps the slab only in memory (-O0) has no such proof. */
+ *
+ * Unoptimised code keeps the slab in its frame: while %rbp is the frame
+ * base the pass follows the frame's 8-byte slots below the lowest frame
+ * address the function lets escape (a pointer to one object may reach
+ * the objects above it, never one below), which only a store naming them
+ * changes. gcc's -O0 acquire is proven so; clang's -O0 passes a frame
+ * address below the slab's slot to a callee, and stays unproven. */
 #ifndef VT_CAS_H
 #define VT_CAS_H
 

@@ -42,7 +42,11 @@ Elf *vt_target_elf_open(const char *path, int *fd)
 	*fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (*fd < 0)
 		return NULL;
-	e = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
+	/* Read, not mapped: the kernel puts the breakpoints of every uprobe
+	 * on the file into each new mapping of it that may execute (even a
+	 * read-only private one), so code read through a mapping would show
+	 * int3 wherever this or another tracer probes. */
+	e = elf_begin(*fd, ELF_C_READ, NULL);
 	if (!e || elf_kind(e) != ELF_K_ELF) {
 		elf_end(e);
 		close(*fd);
