@@ -454,41 +454,6 @@ CONN_PROBE(conn_transition, VT_P_CONN_TRANSITION_ENTRY,
 	   VT_P_CONN_TRANSITION_RET, a1, (rc & 0xff))
 CONN_PROBE(conn_init, VT_P_CONN_INIT_ENTRY, VT_P_CONN_INIT_RET, a1, 1)
 
-/* The HTTP/2 stream callbacks write the connection's diag state inline
- * and return nothing the collector needs: their entry names the handle
- * (user_data) and the collector reads it from memory. */
-static __always_inline void conn_touched(__u64 conn, __u32 probe)
-{
-	struct vt_event *e;
-
-	if (!is_target())
-		return;
-	count_hit(probe);
-	if (!conn)
-		return;
-	e = ev_reserve(VT_EV_CONN, probe);
-	if (!e)
-		return;
-	e->conn.handle = conn;
-	e->conn.diag = VT_DIAG_UNREAD;
-	ev_submit(e);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(begin_headers_entry, __u64 session, __u64 frame, __u64 conn)
-{
-	conn_touched(conn, VT_P_BEGIN_HEADERS_ENTRY);
-	return 0;
-}
-
-SEC("uprobe")
-int BPF_KPROBE(stream_close_entry, __u64 session, __u64 stream, __u64 code,
-	       __u64 conn)
-{
-	conn_touched(conn, VT_P_STREAM_CLOSE_ENTRY);
-	return 0;
-}
-
 /* libuv's uv_read_start: the runtime writes a new connection's ACTIVE diag
  * directly just before it starts reading; stream->data is the handle. */
 SEC("uprobe")

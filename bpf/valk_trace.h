@@ -39,10 +39,12 @@ enum vt_probe_id {
 	VT_P_CONN_INIT_RET,
 	VT_P_OWNER_ENTRY,
 	VT_P_OWNER_RET,
+	/* retired, the ids keep their place: the HTTP/2 stream callbacks
+	 * (their connections are read every tick instead) */
 	VT_P_BEGIN_HEADERS_ENTRY,
-	VT_P_BEGIN_HEADERS_RET,	/* retired: the stream callbacks are probed */
+	VT_P_BEGIN_HEADERS_RET,
 	VT_P_STREAM_CLOSE_ENTRY,
-	VT_P_STREAM_CLOSE_RET,	/* at entry only; the ids keep their place */
+	VT_P_STREAM_CLOSE_RET,
 	VT_P_RELEASE_PTR,
 	VT_P_READ_START,
 	/* one-trap sites inside the slab operations (target/vt_cas.h), in
@@ -131,8 +133,9 @@ struct vt_ev_aio_start {
 };
 
 /* A handle's connection record, read as the probe fired; or, with diag
- * VT_DIAG_UNREAD, a handle a function is about to change (an entry
- * probe): the collector reads it from memory at its next drains. */
+ * VT_DIAG_UNREAD (in recordings of the retired stream-callback probes), a
+ * handle a function was about to change: read from memory at the next
+ * drains. */
 #define VT_DIAG_UNREAD 0xffffffffu
 
 struct vt_ev_conn {

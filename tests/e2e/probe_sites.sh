@@ -167,9 +167,10 @@ run_build() {
 }
 
 # run_http BUILD: probe hits per HTTP/2 request, counted over REQS
-# requests on one connection, one at a time: each request's stream
-# callbacks trap once each (entry probes); its slab operations (two tcp
-# buffers and a stream arena, each acquired and released) once each
+# requests on one connection, one at a time: its slab operations (two
+# tcp buffers and a stream arena, each acquired and released) trap once
+# each, and nothing else does (the stream callbacks are not probed: the
+# connections they flip between active and idle are read every tick)
 REQS=2000
 run_http() {
 	local build=$1 tracer per slab cb want
@@ -188,10 +189,10 @@ run_http() {
 		[sum("."), sum("valk_slab_(aquire|release)"), sum("stream_close|begin_headers")] |
 		map(. / ($n | tonumber)) | join(" ")' "$TMP/http.json")
 	want=6
-	awk -v c="$cb" 'BEGIN { exit !(c == 2) }' &&
-		awk -v s="$slab" -v w="$want" 'BEGIN { exit !(s >= w && s <= w * 1.05) }' &&
-		pass "$build http: $per probe hits per request: $slab slab traps (target $want), $cb stream callback traps" ||
-		fail "$build http: per request $per hits, $slab slab traps (want $want), $cb stream callback traps (want 2)"
+	awk -v c="$cb" -v s="$slab" -v p="$per" -v w="$want" \
+		'BEGIN { exit !(c == 0 && s >= w && s <= w * 1.05 && p - s < 0.01) }' &&
+		pass "$build http: $per probe hits per request, $slab of them slab traps (target $want)" ||
+		fail "$build http: per request $per hits, $slab slab traps (want $want), $cb stream callback traps (want 0)"
 	kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null
 }
 

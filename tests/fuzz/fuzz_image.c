@@ -89,14 +89,16 @@ static void decode_system(struct vt_snap *s, struct vt_state *st, int i,
 		vt_state_arenas_set(st, arenas, n);
 }
 
-/* The typing read of pending handle slots, as each tick does. */
+/* The reads of pending handle slots and connections, as each tick does
+ * (one batch). */
 static void type_pending(struct vt_snap *s, struct vt_state *st)
 {
 	uint64_t slab[BATCH], slot[BATCH];
 	const struct vt_slab *sl[BATCH];
 	uint32_t kind[BATCH], diag[BATCH];
 	uint16_t owner[BATCH];
-	size_t n = vt_state_pending_kinds(st, slab, slot, BATCH);
+	struct vt_state_cursor cur = { 0, 0 };
+	size_t n = vt_state_reads_due(st, true, &cur, slab, slot, BATCH);
 
 	for (size_t i = 0; i < n; i++)
 		sl[i] = vt_state_slab_find(st, slab[i]);

@@ -270,7 +270,8 @@ static void tick(struct session *x, uint64_t ms)
 		vt_rec_event(&x->rec, &e, &ev);
 	}
 	vt_rec_events_end(&x->rec, &e);
-	n = vt_state_pending_kinds(x->live, slab, slot, 8);
+	n = vt_state_reads_due(x->live, true, &(struct vt_state_cursor){ 0, 0 },
+			       slab, slot, 8);
 	for (size_t i = 0; i < n; i++) {
 		typed[i] = (struct vt_rec_typed){ slab[i], slot[i],
 			1 + (uint32_t)(rnd() % 4), (uint32_t)(rnd() % 5),

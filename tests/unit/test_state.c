@@ -17,6 +17,15 @@
 #define ITEM IMG_ITEM		/* stride 960 */
 #define MS 1000000ULL		/* ns per ms */
 
+/* Every slot vt_state_reads_due names, batches of 4 (at most 4 here). */
+static size_t reads_due(struct vt_state *s, bool conns, uint64_t *slab,
+			uint64_t *slot)
+{
+	struct vt_state_cursor cur = { 0, 0 };
+
+	return vt_state_reads_due(s, conns, &cur, slab, slot, 4);
+}
+
 static void img_init(struct img *m, uint64_t addr, enum vt_slab_kind kind,
 		     uint64_t total)
 {
@@ -196,7 +205,7 @@ static void test_events(void)
 	CHECK(sl->states[3] == 'U' && sl->pending[3]);
 
 	/* pending typing: EMPTY means not written yet, stays pending */
-	CHECK_EQ_U64(vt_state_pending_kinds(s, pslab, pslot, 4), 1);
+	CHECK_EQ_U64(reads_due(s, false, pslab, pslot), 1);
 	CHECK_EQ_U64(pslab[0], ADDR);
 	CHECK_EQ_U64(pslot[0], 3);
 	vt_state_slot_typed(s, ADDR, 3, VT_HK_EMPTY, 0, 0);
@@ -204,7 +213,7 @@ static void test_events(void)
 	vt_state_slot_typed(s, ADDR, 3, VT_HK_TASK, 0, 4);
 	CHECK(!sl->pending[3] && sl->states[3] == 'K');
 	CHECK_EQ_U64(sl->owners[3], VT_OWNER_NONE);
-	CHECK_EQ_U64(vt_state_pending_kinds(s, pslab, pslot, 4), 0);
+	CHECK_EQ_U64(reads_due(s, false, pslab, pslot), 0);
 	/* typing only fills pending slots: an event already typed it */
 	vt_state_slot_typed(s, ADDR, 3, VT_HK_TCP, 0, 0);
 	CHECK(sl->states[3] == 'K');
@@ -291,6 +300,39 @@ static void test_events(void)
  * may come before the callback's write; the header's monotonic counters
  * raise the slab's (the CAS-site probes see neither failed acquires nor
  * the acquire's own peak update). */
+/* Batches: every due slot named once, in order, whatever the batch size
+ * (eight at a time where none is due, one by one where some are). */
+static void test_reads_due_batches(void)
+{
+	struct vt_state *s = vt_state_new(0);
+	struct img m;
+	uint64_t slab[7], slot[7], want[203];
+	struct vt_state_cursor cur = { 0, 0 };
+	size_t n, nwant = 0, seen = 0;
+
+	img_init(&m, ADDR, VT_SLAB_HANDLES, 203);
+	for (uint64_t i = 0; i < 203; i++) {
+		if (i % 5 && i <= 190)
+			continue;
+		img_use(&m, i, i % 2 ? VT_HK_HTTP_CONN : VT_HK_TASK,
+			VT_DIAG_ACTIVE, 0);
+		if (i % 2)	/* connections are read, tasks not */
+			want[nwant++] = i;
+	}
+	vt_state_slab_load(s, &m.v, 0);
+	while ((n = vt_state_reads_due(s, true, &cur, slab, slot, 7)) > 0)
+		for (size_t i = 0; i < n && seen < nwant; i++, seen++) {
+			CHECK_EQ_U64(slab[i], ADDR);
+			CHECK_EQ_U64(slot[i], want[seen]);
+		}
+	CHECK_EQ_U64(seen, nwant);
+	CHECK_EQ_U64(nwant, 25);
+	cur = (struct vt_state_cursor){ 0, 0 };
+	CHECK_EQ_U64(vt_state_reads_due(s, false, &cur, slab, slot, 7), 0);
+	img_fini(&m);
+	vt_state_free(s);
+}
+
 static void test_unread_and_maxima(void)
 {
 	struct vt_state *s = vt_state_new(1000);
@@ -310,18 +352,27 @@ static void test_unread_and_maxima(void)
 	ev = ev_conn(ADDR, 5, 0, VT_DIAG_UNREAD, 0, 2001);
 	CHECK(vt_state_apply(s, &ev) == 0);
 	CHECK(sl->states[5] == 'I');	/* unchanged until read */
-	CHECK_EQ_U64(vt_state_pending_kinds(s, pslab, pslot, 4), 1);
+	CHECK_EQ_U64(reads_due(s, false, pslab, pslot), 1);
 	CHECK_EQ_U64(pslot[0], 5);
 	/* the first read raced the callback: still idle; read once more */
 	vt_state_slot_typed(s, ADDR, 5, VT_HK_HTTP_CONN, VT_DIAG_IDLE, 2);
-	CHECK_EQ_U64(vt_state_pending_kinds(s, pslab, pslot, 4), 1);
+	CHECK_EQ_U64(reads_due(s, false, pslab, pslot), 1);
 	vt_state_slot_typed(s, ADDR, 5, VT_HK_HTTP_CONN, VT_DIAG_ACTIVE, 2);
 	CHECK(sl->states[5] == 'A' && !sl->pending[5]);
-	CHECK_EQ_U64(vt_state_pending_kinds(s, pslab, pslot, 4), 0);
+	CHECK_EQ_U64(reads_due(s, false, pslab, pslot), 0);
 	/* on a free slot it changes nothing */
 	ev = ev_conn(ADDR, 6, 0, VT_DIAG_UNREAD, 0, 2002);
 	CHECK(vt_state_apply(s, &ev) == 0);
-	CHECK_EQ_U64(vt_state_pending_kinds(s, pslab, pslot, 4), 0);
+	CHECK_EQ_U64(reads_due(s, false, pslab, pslot), 0);
+	/* every connection is read each tick: its stream callbacks flip it
+	 * between active and idle unseen */
+	CHECK_EQ_U64(reads_due(s, true, pslab, pslot), 1);
+	CHECK_EQ_U64(pslot[0], 5);
+	CHECK(!vt_state_slot_typed(s, ADDR, 5, VT_HK_HTTP_CONN, VT_DIAG_ACTIVE, 2));
+	CHECK(vt_state_slot_typed(s, ADDR, 5, VT_HK_HTTP_CONN, VT_DIAG_IDLE, 2));
+	CHECK(sl->states[5] == 'I' && !sl->pending[5]);
+	CHECK(!vt_state_slot_typed(s, ADDR, 3, VT_HK_HTTP_CONN, VT_DIAG_IDLE, 2));
+	CHECK(sl->states[3] == 'F');	/* nor is a free slot */
 
 	m.v.hwm = 7;
 	m.v.overflow = 3;
@@ -1173,6 +1224,7 @@ int main(void)
 	test_load();
 	test_order();
 	test_events();
+	test_reads_due_batches();
 	test_unread_and_maxima();
 	test_owners();
 	test_in_image();

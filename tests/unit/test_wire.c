@@ -301,8 +301,8 @@ static void check_memory_rest(json_t *doc)
 	CHECK_EQ_U64(ju(tr, "events"), 1);
 	CHECK_EQ_U64(ju(tr, "lost"), 2);
 	CHECK_EQ_U64(ju(tr, "resyncs"), 0);
-	/* every live probe, by name; the two retired ids are not listed */
-	CHECK_EQ_U64(json_array_size(probes), VT_P_COUNT - 2);
+	/* every live probe, by name; the four retired ids are not listed */
+	CHECK_EQ_U64(json_array_size(probes), VT_P_COUNT - 4);
 	for (size_t i = 0; i < json_array_size(probes); i++)
 		CHECK(strcmp(js(json_array_get(probes, i), "name"), "unknown"));
 	CHECK_STR(js(json_array_get(probes, VT_P_RELEASE), "name"),
@@ -1172,6 +1172,7 @@ int main(void)
 		CHECK(!vt_wire_probe_live(i) ||
 		      strcmp(vt_wire_probe_name(i), "unknown"));
 	CHECK(!vt_wire_probe_live(VT_P_STREAM_CLOSE_RET));	/* retired */
+	CHECK(!vt_wire_probe_live(VT_P_BEGIN_HEADERS_ENTRY));
 	test_memory();
 	test_valk_full();
 	test_valk_delta();

@@ -16,15 +16,13 @@
 
 #include "bpf/valk_trace.h"
 
-/* The probes that fire once per operation: slab acquire and release, and
- * the HTTP/2 stream callbacks (once per request). What they report is
- * read from memory every tick while they are off. */
+/* The probes that fire once per operation: slab acquire and release.
+ * What they report is read from memory every tick while they are off. */
 #define VT_BUDGET_SLAB_PROBES                                              \
 	((1u << VT_P_ACQUIRE_ENTRY) | (1u << VT_P_ACQUIRE_RET) |           \
 	 (1u << VT_P_RELEASE) | (1u << VT_P_RELEASE_PTR) |                 \
 	 (1u << VT_P_ACQUIRE_POP) | (1u << VT_P_RELEASE_PUSH) |            \
-	 (1u << VT_P_RELEASE_PTR_PUSH) |                                   \
-	 (1u << VT_P_BEGIN_HEADERS_ENTRY) | (1u << VT_P_STREAM_CLOSE_ENTRY))
+	 (1u << VT_P_RELEASE_PTR_PUSH))
 
 #define VT_BUDGET_WINDOW_MS 1000
 #define VT_BUDGET_CALM 3	/* windows in a row that fit before re-attach */

@@ -33,7 +33,7 @@
 #define RECONCILE_MS 1000
 #define FULL_RECONCILE_MS 10000	/* hybrid: every slab read whole */
 #define MAX_ARENAS 4096
-#define PENDING_BATCH 1024	/* slots typed per tick, on the stack */
+#define PENDING_BATCH 1024	/* slots read in one batch, on the stack */
 #define LOSS_UNHEALTHY_MS 5000	/* /healthz: 503 this long after a loss */
 
 
@@ -257,10 +257,11 @@ static bool fails_unprobed(const struct vt_trace *t)
 }
 
 /* Events mode reads no slab but checks each header once per reconcile
- * interval, and takes its high-water mark and overflow count (no probe
- * sees them where acquires are probed at their CAS): true when that
- * settled it. An invalid slab, or one whose image was read while its
- * memory moved, is read in full until a settled image replaces its state. */
+ * interval (each tick where acquires are probed at their CAS: no probe
+ * sees a failed one), and takes its high-water mark and overflow count:
+ * true when that settled it. An invalid slab, or one whose image was read
+ * while its memory moved, is read in full until a settled image replaces
+ * its state. */
 static bool check_only(struct vt_trace *t, const struct vt_slab *sl)
 {
 	struct vt_slab_image img;
@@ -314,6 +315,15 @@ static int load_slab(struct vt_trace *t, uint64_t addr, int system,
 	if (changed(t, gen))	/* a read changed it: the result is recorded */
 		vt_record_slab(t->rec.rec, vt_state_slab_find(t->state, addr));
 	return rc;
+}
+
+/* Where acquires are probed at their CAS, the headers' overflow counts
+ * and high-water marks are read each tick (one small read a slab), so
+ * both are exact at every tick. */
+static void read_maxima(struct vt_trace *t)
+{
+	for (size_t i = 0; i < vt_state_nslabs(t->state); i++)
+		check_only(t, vt_state_slab(t->state, i));
 }
 
 /* The model's slab of that system and kind, if it has one. */
@@ -416,31 +426,36 @@ static void refresh_all(struct vt_trace *t, enum load_how how)
 }
 
 /* The runtime writes a new handle's kind (and a connecting connection's
- * owner) with inline code no probe sees: read those slots once per tick
- * until known, all in one batch. */
-static void type_pending(struct vt_trace *t)
+ * owner) with inline code no probe sees, and flips a connection between
+ * active and idle the same way: read those slots (with conns, every
+ * connection) each tick, in batches. */
+static void type_pending(struct vt_trace *t, bool conns)
 {
 	uint64_t slab[PENDING_BATCH], slot[PENDING_BATCH];
 	const struct vt_slab *sl[PENDING_BATCH];
 	uint32_t kind[PENDING_BATCH], diag[PENDING_BATCH];
 	uint16_t owner[PENDING_BATCH];
 	struct vt_rec_typed typed[PENDING_BATCH];
-	size_t m = 0, n = vt_state_pending_kinds(t->state, slab, slot,
-						  PENDING_BATCH);
+	struct vt_state_cursor cur = { 0, 0 };
+	size_t n;
 
-	for (size_t i = 0; i < n; i++)
-		sl[i] = vt_state_slab_find(t->state, slab[i]);
-	if (!n || vt_snap_handles(t->snap, sl, slot, n, kind, diag, owner))
-		return;
-	for (size_t i = 0; i < n; i++)
-		if (kind[i] != VT_HK_EMPTY) {
-			vt_state_slot_typed(t->state, slab[i], slot[i], kind[i],
-					    diag[i], owner[i]);
-			typed[m++] = (struct vt_rec_typed){
-				slab[i], slot[i], kind[i], diag[i], owner[i] };
-		}
-	if (t->rec.rec && m)
-		vt_record_typed(t->rec.rec, typed, m);
+	while ((n = vt_state_reads_due(t->state, conns, &cur, slab, slot,
+				       PENDING_BATCH)) > 0) {
+		size_t m = 0;
+
+		for (size_t i = 0; i < n; i++)
+			sl[i] = vt_state_slab_find(t->state, slab[i]);
+		if (vt_snap_handles(t->snap, sl, slot, n, kind, diag, owner))
+			return;
+		for (size_t i = 0; i < n; i++)
+			if (vt_state_slot_typed(t->state, slab[i], slot[i],
+						kind[i], diag[i], owner[i]))
+				typed[m++] = (struct vt_rec_typed){
+					slab[i], slot[i], kind[i], diag[i],
+					owner[i] };
+		if (t->rec.rec && m)
+			vt_record_typed(t->rec.rec, typed, m);
+	}
 }
 
 /* Arena bump pointers and GC counters change on every allocation: far too
@@ -509,7 +524,7 @@ static void apply_event(void *ctx, const struct vt_event *ev)
 	vt_trace_rec_event(&t->rec, ev);
 	/* held at the free (run), the slab's memory is still there */
 	if (t->report && ev->type == VT_EV_SLAB_FREE) {
-		type_pending(t);
+		type_pending(t, false);
 		vt_report_slab_freed(t->report, t->state, ev->slab_free.slab,
 				     ev->ts_ns / 1000000);
 	}
@@ -856,7 +871,10 @@ void vt_trace_refresh(struct vt_trace *t, uint64_t now)
 	if (t->o->mode == VT_MODE_SAMPLE || t->budget.slabs_read)
 		refresh_all(t, LOAD_SAMPLE);
 	if (t->o->mode != VT_MODE_SAMPLE)
-		type_pending(t);
+		type_pending(t, !t->budget.slabs_read);
+	if (t->o->mode != VT_MODE_SAMPLE && !t->budget.slabs_read && !due &&
+	    fails_unprobed(t))
+		read_maxima(t);
 	drain_early(t);
 	if (t->o->mode != VT_MODE_SAMPLE && !t->budget.slabs_read && due) {
 		t->last_reconcile_ms = now;

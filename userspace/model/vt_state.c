@@ -917,56 +917,89 @@ int vt_state_apply(struct vt_state *s, const struct vt_event *ev)
 
 /* The first nonzero byte in [p, end), or NULL; a word at a time, as the
  * handle slab is scanned every tick. */
-static const uint8_t *next_pending(const uint8_t *p, const uint8_t *end)
+/* Slot i of a handle slab is to be read now. */
+static bool read_due(const struct vt_slab *sl, bool conns, uint64_t i)
 {
-	uint64_t w;
-
-	while (end - p >= 8) {
-		memcpy(&w, p, 8);
-		if (w)
-			break;
-		p += 8;
-	}
-	for (; p < end; p++)
-		if (*p)
-			return p;
-	return NULL;
+	return sl->pending[i] ||
+	       (conns && is_conn_letter(sl->states[i]) && sl->states[i] != 'N');
 }
 
-size_t vt_state_pending_kinds(const struct vt_state *s, uint64_t *slab,
-			      uint64_t *slot, size_t max)
+#define BYTES_1 0x0101010101010101ull
+#define BYTES_80 0x8080808080808080ull
+
+static bool has_byte(uint64_t w, uint8_t b)
+{
+	uint64_t x = w ^ (BYTES_1 * b);
+
+	return (x - BYTES_1) & ~x & BYTES_80;
+}
+
+/* Some slot of the eight from i on may be due: the whole slab is passed
+ * every tick, eight slots a step where none is. */
+static bool eight_due(const struct vt_slab *sl, bool conns, uint64_t i)
+{
+	uint64_t p, st;
+
+	memcpy(&p, sl->pending + i, 8);
+	if (p)
+		return true;
+	memcpy(&st, sl->states + i, 8);
+	return conns && (has_byte(st, 'A') || has_byte(st, 'I') ||
+			 has_byte(st, 'C'));
+}
+
+size_t vt_state_reads_due(const struct vt_state *s, bool conns,
+			  struct vt_state_cursor *cur, uint64_t *slab,
+			  uint64_t *slot, size_t max)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < s->nslabs && n < max; i++) {
-		const struct vt_slab *sl = s->slabs[i];
-		const uint8_t *p = sl->pending, *end = p ? p + sl->total : NULL;
+	for (; cur->slab < s->nslabs && n < max; cur->slab++, cur->slot = 0) {
+		const struct vt_slab *sl = s->slabs[cur->slab];
+		uint64_t *i = &cur->slot;
 
-		while (p && n < max && (p = next_pending(p, end))) {
-			slab[n] = sl->addr;
-			slot[n++] = (uint64_t)(p - sl->pending);
-			p++;
+		if (!sl->pending)
+			continue;
+		while (*i < sl->total && n < max) {
+			if (*i % 8 == 0 && *i + 8 <= sl->total &&
+			    !eight_due(sl, conns, *i)) {
+				*i += 8;
+				continue;
+			}
+			if (read_due(sl, conns, *i)) {
+				slab[n] = sl->addr;
+				slot[n++] = *i;
+			}
+			++*i;
 		}
+		if (n == max)
+			break;
 	}
 	return n;
 }
 
-void vt_state_slot_typed(struct vt_state *s, uint64_t slab, uint64_t slot,
+bool vt_state_slot_typed(struct vt_state *s, uint64_t slab, uint64_t slot,
 			 uint32_t kind, uint32_t diag, uint16_t owner)
 {
 	struct vt_slab *sl = slab_get(s, slab);
+	uint8_t pending;
 	char c;
 
-	if (!sl || !sl->pending || slot >= sl->total || !sl->pending[slot] ||
-	    kind == VT_HK_EMPTY)
-		return;
+	if (!sl || !sl->pending || slot >= sl->total || kind == VT_HK_EMPTY ||
+	    (!sl->pending[slot] && !is_conn_letter(sl->states[slot])))
+		return false;
 	c = vt_state_letter(kind, diag);
 	owner = is_conn_letter(c) ? owner : VT_OWNER_NONE;
+	pending = still_typing(c) || sl->pending[slot] == PENDING_TWICE;
+	if (sl->states[slot] == c && sl->owners[slot] == owner &&
+	    sl->pending[slot] == pending)
+		return false;
 	if (sl->states[slot] != c || sl->owners[slot] != owner)
 		s->generation++;
 	sl->states[slot] = c;
 	sl->owners[slot] = owner;
-	sl->pending[slot] = still_typing(c) || sl->pending[slot] == PENDING_TWICE;
+	sl->pending[slot] = pending;
+	return true;
 }
 
 /* ---- read access ------------------------------------------------------------ */

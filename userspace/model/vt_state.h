@@ -273,13 +273,26 @@ void vt_figures_free(struct vt_figures *f);
 #define VT_STATE_READ_SYSTEMS 1
 int vt_state_apply(struct vt_state *s, const struct vt_event *ev);
 
-/* Handle slots whose kind is still unknown (acquired, not yet typed):
- * fills up to max (slab addr, slot) pairs, returns how many. */
-size_t vt_state_pending_kinds(const struct vt_state *s, uint64_t *slab,
-			      uint64_t *slot, size_t max);
-/* Typing read result for a pending handle slot. A kind of EMPTY means the
- * runtime has not written it yet: the slot stays pending. */
-void vt_state_slot_typed(struct vt_state *s, uint64_t slab, uint64_t slot,
+/* Where a batch of vt_state_reads_due stopped; zeroed to start. */
+struct vt_state_cursor {
+	size_t slab;
+	uint64_t slot;
+};
+
+/* The handle slots to read from memory now: those whose kind is still
+ * unknown (acquired, not yet typed) and, with conns, every connection (the
+ * runtime flips one between active and idle with inline code in its
+ * stream callbacks: no probe sees it, so it is read each tick). Fills up
+ * to max (slab addr, slot) pairs from *cur on and advances *cur; returns
+ * how many, 0 once every slot is passed. */
+size_t vt_state_reads_due(const struct vt_state *s, bool conns,
+			  struct vt_state_cursor *cur, uint64_t *slab,
+			  uint64_t *slot, size_t max);
+/* A read of a slot vt_state_reads_due named. A kind of EMPTY means the
+ * runtime has not written it yet: a pending slot stays pending. True when
+ * the model changed (letter, owner or what is still to read): what a
+ * recording must keep. */
+bool vt_state_slot_typed(struct vt_state *s, uint64_t slab, uint64_t slot,
 			 uint32_t kind, uint32_t diag, uint16_t owner);
 
 /* Replay of a recording: a slab with the geometry of `geo` (addr, system,

@@ -53,12 +53,9 @@ static const struct vt_probe_spec spec_table[VT_P_COUNT] = {
 			       VT_NEED_ALWAYS, N },
 	[VT_P_OWNER_RET] = { "valk_owner_register", true, 0, VT_NEED_ALWAYS,
 			     N },
-	[VT_P_BEGIN_HEADERS_ENTRY] = { "valk_http2_on_begin_headers_callback",
-				       false, A(2), VT_NEED_ALWAYS, N },
+	[VT_P_BEGIN_HEADERS_ENTRY] = { NULL, false, 0, VT_NEED_ALWAYS, N },
 	[VT_P_BEGIN_HEADERS_RET] = { NULL, true, 0, VT_NEED_ALWAYS, N },
-	[VT_P_STREAM_CLOSE_ENTRY] = {
-		"valk_http2_server_on_stream_close_callback", false, A(3),
-		VT_NEED_ALWAYS, N },
+	[VT_P_STREAM_CLOSE_ENTRY] = { NULL, false, 0, VT_NEED_ALWAYS, N },
 	[VT_P_STREAM_CLOSE_RET] = { NULL, true, 0, VT_NEED_ALWAYS, N },
 	[VT_P_READ_START] = { "uv_read_start", false, A(0), VT_NEED_UV, N },
 };
@@ -101,8 +98,6 @@ static void progs_init(struct bpf_program **p, const struct valk_trace *k)
 		[VT_P_CONN_INIT_RET] = k->progs.conn_init_ret,
 		[VT_P_OWNER_ENTRY] = k->progs.owner_entry,
 		[VT_P_OWNER_RET] = k->progs.owner_ret,
-		[VT_P_BEGIN_HEADERS_ENTRY] = k->progs.begin_headers_entry,
-		[VT_P_STREAM_CLOSE_ENTRY] = k->progs.stream_close_entry,
 		[VT_P_READ_START] = k->progs.read_start,
 		[VT_P_ACQUIRE_POP] = k->progs.slab_pop,
 		[VT_P_RELEASE_PUSH] = k->progs.slab_push,
