@@ -80,7 +80,8 @@ struct vt_ev_acquire {
 	__u64 version;		/* bitmap_version after the acquire's bump:
 				 * read after it (return probe), or before
 				 * it + 1 (VT_P_ACQUIRE_POP) */
-	__u64 peak;		/* peakUsed */
+	__u64 peak;		/* peakUsed; 0 from VT_P_ACQUIRE_POP, whose
+				 * slab headers are read each tick */
 	__u32 stack;		/* 1 + its call stack's id, 0: none captured */
 	__u32 ustack;		/* its struct vt_ustack's seq, 0: none */
 };
