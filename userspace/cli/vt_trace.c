@@ -429,7 +429,7 @@ static void refresh_all(struct vt_trace *t, enum load_how how)
  * owner) with inline code no probe sees, and flips a connection between
  * active and idle the same way: read those slots (with conns, every
  * connection) each tick, in batches. */
-static void type_pending(struct vt_trace *t, bool conns)
+static void read_slots(struct vt_trace *t, bool conns)
 {
 	uint64_t slab[PENDING_BATCH], slot[PENDING_BATCH];
 	const struct vt_slab *sl[PENDING_BATCH];
@@ -524,7 +524,7 @@ static void apply_event(void *ctx, const struct vt_event *ev)
 	vt_trace_rec_event(&t->rec, ev);
 	/* held at the free (run), the slab's memory is still there */
 	if (t->report && ev->type == VT_EV_SLAB_FREE) {
-		type_pending(t, false);
+		read_slots(t, false);
 		vt_report_slab_freed(t->report, t->state, ev->slab_free.slab,
 				     ev->ts_ns / 1000000);
 	}
@@ -871,7 +871,7 @@ void vt_trace_refresh(struct vt_trace *t, uint64_t now)
 	if (t->o->mode == VT_MODE_SAMPLE || t->budget.slabs_read)
 		refresh_all(t, LOAD_SAMPLE);
 	if (t->o->mode != VT_MODE_SAMPLE)
-		type_pending(t, !t->budget.slabs_read);
+		read_slots(t, !t->budget.slabs_read);
 	if (t->o->mode != VT_MODE_SAMPLE && !t->budget.slabs_read && !due &&
 	    fails_unprobed(t))
 		read_maxima(t);

@@ -915,13 +915,16 @@ int vt_state_apply(struct vt_state *s, const struct vt_event *ev)
 
 /* ---- pending handle kinds -------------------------------------------------- */
 
-/* The first nonzero byte in [p, end), or NULL; a word at a time, as the
- * handle slab is scanned every tick. */
+/* A connection re-read each tick: 'N' ones are pending already. */
+static bool conn_reread(char c)
+{
+	return c == 'A' || c == 'I' || c == 'C';
+}
+
 /* Slot i of a handle slab is to be read now. */
 static bool read_due(const struct vt_slab *sl, bool conns, uint64_t i)
 {
-	return sl->pending[i] ||
-	       (conns && is_conn_letter(sl->states[i]) && sl->states[i] != 'N');
+	return sl->pending[i] || (conns && conn_reread(sl->states[i]));
 }
 
 #define BYTES_1 0x0101010101010101ull
