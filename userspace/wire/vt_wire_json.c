@@ -78,6 +78,42 @@ void vt_wire__put_hex(struct vt_wire__buf *b, uint8_t v)
 	vt_wire__buf_put(b, h, 2);
 }
 
+void vt_wire__put_u64(struct vt_wire__buf *b, uint64_t v)
+{
+	char tmp[20], *p = tmp + sizeof(tmp);
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	vt_wire__buf_put(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+json_t *vt_wire__runs_delta(const void *prev, const void *cur, size_t n,
+			    vt_wire__run_fn *put)
+{
+	const uint8_t *p = prev, *c = cur;
+	struct vt_wire__buf b = { 0 };
+
+	for (size_t i = vt_wire__next_diff(p, c, 0, n); i < n;
+	     i = vt_wire__next_diff(p, c, i, n)) {
+		size_t j;
+
+		for (j = i + 1; j < n && p[j] != c[j]; j++)
+			;
+		if (b.len)
+			vt_wire__buf_put(&b, ",", 1);
+		vt_wire__put_u64(&b, i);
+		vt_wire__buf_put(&b, ":", 1);
+		put(&b, c + i, j - i);
+		i = j;
+	}
+	if (b.len)
+		return vt_wire__buf_json(&b);
+	free(b.p);
+	return NULL;
+}
+
 size_t vt_wire__bitmap_bytes(const struct vt_slab *sl)
 {
 	return (size_t)((sl->total + 7) / 8);
