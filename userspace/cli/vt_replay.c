@@ -148,9 +148,7 @@ static void before_event(void *ctx, const struct vt_state *s,
 {
 	struct vt_replay *r = ctx;
 
-	if (ev->type == VT_EV_SLAB_FREE)
-		vt_report_slab_freed(r->report, s, ev->slab_free.slab,
-				     ev->ts_ns / 1000000);
+	vt_report_event(r->report, s, ev);
 }
 
 /* Who was traced, as the live session's report said it: from the header

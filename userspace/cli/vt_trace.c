@@ -523,11 +523,11 @@ static void apply_event(void *ctx, const struct vt_event *ev)
 		ev = &e;
 	}
 	vt_trace_rec_event(&t->rec, ev);
-	/* held at the free (run), the slab's memory is still there */
-	if (t->report && ev->type == VT_EV_SLAB_FREE) {
-		read_slots(t, false);
-		vt_report_slab_freed(t->report, t->state, ev->slab_free.slab,
-				     ev->ts_ns / 1000000);
+	if (t->report) {
+		/* held at the free (run), the slab's memory is still there */
+		if (ev->type == VT_EV_SLAB_FREE)
+			read_slots(t, false);
+		vt_report_event(t->report, t->state, ev);
 	}
 	if (vt_state_apply(t->state, ev) == VT_STATE_READ_SYSTEMS)
 		t->rescan = true;
