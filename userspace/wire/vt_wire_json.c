@@ -129,26 +129,13 @@ void vt_wire__set_s(json_t *o, const char *k, const char *v)
 	json_object_set_new(o, k, v ? json_string(v) : json_null());
 }
 
+#define PROBE_NAME(id, kind, func, site) [VT_P_##id] = #kind ":" func site,
+#define RETIRED(id, kind)
 static const char *const probe_names[VT_P_COUNT] = {
-	[VT_P_ACQUIRE_ENTRY] = "uprobe:valk_slab_aquire",
-	[VT_P_ACQUIRE_RET] = "uretprobe:valk_slab_aquire",
-	[VT_P_RELEASE] = "uprobe:valk_slab_release",
-	[VT_P_SLAB_NEW_ENTRY] = "uprobe:valk_slab_new",
-	[VT_P_SLAB_NEW_RET] = "uretprobe:valk_slab_new",
-	[VT_P_SLAB_FREE] = "uprobe:valk_slab_free",
-	[VT_P_AIO_START_RET] = "uretprobe:valk_aio_start_with_config",
-	[VT_P_CONN_TRANSITION_ENTRY] = "uprobe:valk_conn_transition",
-	[VT_P_CONN_TRANSITION_RET] = "uretprobe:valk_conn_transition",
-	[VT_P_CONN_INIT_ENTRY] = "uprobe:__valk_conn_set_init_state",
-	[VT_P_CONN_INIT_RET] = "uretprobe:__valk_conn_set_init_state",
-	[VT_P_OWNER_ENTRY] = "uprobe:valk_owner_register",
-	[VT_P_OWNER_RET] = "uretprobe:valk_owner_register",
-	[VT_P_RELEASE_PTR] = "uprobe:valk_slab_release_ptr",
-	[VT_P_ACQUIRE_POP] = "uprobe:valk_slab_aquire:pop",
-	[VT_P_RELEASE_PUSH] = "uprobe:valk_slab_release:push",
-	[VT_P_RELEASE_PTR_PUSH] = "uprobe:valk_slab_release_ptr:push",
-	[VT_P_READ_START] = "uprobe:uv_read_start",
+	VT_PROBES(PROBE_NAME, RETIRED)
 };
+#undef RETIRED
+#undef PROBE_NAME
 
 const char *vt_wire_probe_name(enum vt_probe_id id)
 {
