@@ -36,7 +36,7 @@ FUZZ_SRCS := userspace/model/vt_state.c $(wildcard userspace/wire/vt_rec*.c) use
 FUZZ_CC   := $(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined \
 	     -fno-sanitize-recover=undefined -std=gnu11 -D_GNU_SOURCE \
 	     -iquote userspace -iquote .
-SERVE_SRCS := $(addprefix userspace/serve/,vt_server.c vt_http1.c vt_http2.c vt_sse.c vt_tls.c)
+SERVE_SRCS := $(addprefix userspace/serve/,vt_server.c vt_clients.c vt_http.c vt_http1.c vt_http2.c vt_sse.c vt_tls.c)
 TARGET_SRCS := $(addprefix userspace/target/,vt_layout.c vt_target.c vt_proc.c vt_mem.c)
 
 .PHONY: all deps test test-asan soak demo bench fuzz clean fixture vmlinux install uninstall deb

@@ -24,36 +24,47 @@ enum vt_event_type {
 	VT_EV_OWNER = 8,	/* .owner */
 };
 
+/* Every probe, in the order of its id (recordings index hits by id):
+ * X(id, kind, function, site), kind uprobe or uretprobe, site "" at the
+ * function's entry or return and ":pop"/":push" at its one-trap site
+ * inside; R(id, kind) for an id retired, which keeps its place. The enum
+ * below, the probe layer's attach table and the probes' names on the wire
+ * ("uprobe:valk_slab_aquire:pop") all come from this one list. */
+#define VT_PROBES(X, R)                                                        \
+	X(ACQUIRE_ENTRY, uprobe, "valk_slab_aquire", "")                       \
+	X(ACQUIRE_RET, uretprobe, "valk_slab_aquire", "")                      \
+	X(RELEASE, uprobe, "valk_slab_release", "")                            \
+	X(SLAB_NEW_ENTRY, uprobe, "valk_slab_new", "")                         \
+	X(SLAB_NEW_RET, uretprobe, "valk_slab_new", "")                        \
+	X(SLAB_FREE, uprobe, "valk_slab_free", "")                             \
+	X(AIO_START_RET, uretprobe, "valk_aio_start_with_config", "")          \
+	X(CONN_TRANSITION_ENTRY, uprobe, "valk_conn_transition", "")           \
+	X(CONN_TRANSITION_RET, uretprobe, "valk_conn_transition", "")          \
+	X(CONN_INIT_ENTRY, uprobe, "__valk_conn_set_init_state", "")           \
+	X(CONN_INIT_RET, uretprobe, "__valk_conn_set_init_state", "")          \
+	X(OWNER_ENTRY, uprobe, "valk_owner_register", "")                      \
+	X(OWNER_RET, uretprobe, "valk_owner_register", "")                     \
+	/* the HTTP/2 stream callbacks: their connections are read every      \
+	 * tick instead */                                                     \
+	R(BEGIN_HEADERS_ENTRY, uprobe)                                         \
+	R(BEGIN_HEADERS_RET, uretprobe)                                        \
+	R(STREAM_CLOSE_ENTRY, uprobe)                                          \
+	R(STREAM_CLOSE_RET, uretprobe)                                         \
+	X(RELEASE_PTR, uprobe, "valk_slab_release_ptr", "")                    \
+	X(READ_START, uprobe, "uv_read_start", "")                             \
+	/* the one-trap sites inside the slab operations (target/vt_cas.h),   \
+	 * in place of the entry/return pair and the entry probes above */    \
+	X(ACQUIRE_POP, uprobe, "valk_slab_aquire", ":pop")                     \
+	X(RELEASE_PUSH, uprobe, "valk_slab_release", ":push")                  \
+	X(RELEASE_PTR_PUSH, uprobe, "valk_slab_release_ptr", ":push")
+
 /* Which probe produced an event; also the index of its hit counter. */
+#define VT_PROBE_ID(id, ...) VT_P_##id,
 enum vt_probe_id {
-	VT_P_ACQUIRE_ENTRY,
-	VT_P_ACQUIRE_RET,
-	VT_P_RELEASE,
-	VT_P_SLAB_NEW_ENTRY,
-	VT_P_SLAB_NEW_RET,
-	VT_P_SLAB_FREE,
-	VT_P_AIO_START_RET,
-	VT_P_CONN_TRANSITION_ENTRY,
-	VT_P_CONN_TRANSITION_RET,
-	VT_P_CONN_INIT_ENTRY,
-	VT_P_CONN_INIT_RET,
-	VT_P_OWNER_ENTRY,
-	VT_P_OWNER_RET,
-	/* retired, the ids keep their place: the HTTP/2 stream callbacks
-	 * (their connections are read every tick instead) */
-	VT_P_BEGIN_HEADERS_ENTRY,
-	VT_P_BEGIN_HEADERS_RET,
-	VT_P_STREAM_CLOSE_ENTRY,
-	VT_P_STREAM_CLOSE_RET,
-	VT_P_RELEASE_PTR,
-	VT_P_READ_START,
-	/* one-trap sites inside the slab operations (target/vt_cas.h), in
-	 * place of the entry/return pair and the entry probes above */
-	VT_P_ACQUIRE_POP,
-	VT_P_RELEASE_PUSH,
-	VT_P_RELEASE_PTR_PUSH,
+	VT_PROBES(VT_PROBE_ID, VT_PROBE_ID)
 	VT_P_COUNT,
 };
+#undef VT_PROBE_ID
 
 /* General registers as struct vt_bpf_cas names them. */
 enum vt_reg { VT_R_AX, VT_R_BX, VT_R_CX, VT_R_DX, VT_R_SI, VT_R_DI, VT_R_BP,

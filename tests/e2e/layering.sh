@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.." || exit 1
 declare -A allowed=(
 	[model]="model"
 	[target]="model target"
-	[probe]="model probe"
+	[probe]="model target probe"
 	[wire]="model wire"
 	[serve]="model wire serve"
 	[cli]="model target probe wire serve cli"

@@ -171,7 +171,9 @@ static void test_destroyed(void)
 	struct vt_rep_proc p;
 
 	workload(s, r);
-	vt_report_slab_freed(r, s, TCP, 2800);
+	vt_report_event(r, s, &(struct vt_event){
+		.type = VT_EV_SLAB_FREE, .ts_ns = 2800 * 1000000ull,
+		.slab_free.slab = TCP });
 	vt_state_slab_drop(s, TCP);
 	CHECK(vt_report_finish(r, s, 3000, &p) == 0);
 	CHECK(leak_at(&p, "tcp_buffers", 0) && leak_at(&p, "tcp_buffers", 0)

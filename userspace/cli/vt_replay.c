@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "cli/vt_recfile.h"
+#include "cli/vt_signals.h"
 #include "model/vt_report.h"
 #include "cli/vt_trace.h"
 #include "model/vt_state.h"
@@ -37,7 +38,7 @@ struct vt_replay {
 	struct vt_wire_site sites[VT_P_COUNT];
 	json_t *header;			/* holds the sites' strings */
 	uv_timer_t step;
-	uv_signal_t sigint, sigterm;
+	struct vt_signals sig;
 	bool stopping;
 	char err[512];
 };
@@ -147,9 +148,7 @@ static void before_event(void *ctx, const struct vt_state *s,
 {
 	struct vt_replay *r = ctx;
 
-	if (ev->type == VT_EV_SLAB_FREE)
-		vt_report_slab_freed(r->report, s, ev->slab_free.slab,
-				     ev->ts_ns / 1000000);
+	vt_report_event(r->report, s, ev);
 }
 
 /* Who was traced, as the live session's report said it: from the header
@@ -239,8 +238,7 @@ static void stop(struct vt_replay *r)
 	if (r->report)
 		report_emit(r);
 	uv_close((uv_handle_t *)&r->step, on_closed);
-	uv_close((uv_handle_t *)&r->sigint, on_closed);
-	uv_close((uv_handle_t *)&r->sigterm, on_closed);
+	vt_signals_close(&r->sig, on_closed);
 	if (r->routes)
 		vt_routes_close(r->routes, NULL, NULL);
 }
@@ -400,13 +398,7 @@ int vt_replay_run(const struct vt_replay_opts *o)
 	uv_timer_init(&loop, &r.step);
 	r.step.data = &r;
 	uv_timer_start(&r.step, on_step, next_delay(&r), 0);
-	uv_signal_init(&loop, &r.sigint);
-	uv_signal_init(&loop, &r.sigterm);
-	r.sigint.data = r.sigterm.data = &r;
-	uv_signal_start(&r.sigint, on_signal, SIGINT);
-	uv_signal_start(&r.sigterm, on_signal, SIGTERM);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	uv_loop_close(&loop);
+	vt_signals_run(&loop, &r.sig, on_signal, &r);
 	cleanup(&r);
 	return r.exit_code;
 }

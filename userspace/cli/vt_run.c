@@ -13,6 +13,7 @@
 #include "cli/vt_cmd.h"
 #include "cli/vt_file.h"
 #include "cli/vt_priv.h"
+#include "cli/vt_signals.h"
 #include "cli/vt_trace_follow.h"
 #include "target/vt_resolve.h"
 
@@ -43,7 +44,8 @@ struct run {
 	const struct vt_result *res;
 	const char *runtime;	/* --runtime */
 	uv_loop_t loop;
-	uv_signal_t sigchld, sigint, sigterm;
+	uv_signal_t sigchld;
+	struct vt_signals sig;
 	uv_timer_t progress;	/* a line on a terminal while it runs */
 	bool progress_on;
 	uint64_t start_ms;
@@ -270,8 +272,7 @@ static void finish(struct run *r)
 		fputs("\r\033[K", stderr);
 	}
 	uv_close((uv_handle_t *)&r->sigchld, NULL);
-	uv_close((uv_handle_t *)&r->sigint, NULL);
-	uv_close((uv_handle_t *)&r->sigterm, NULL);
+	vt_signals_close(&r->sig, NULL);
 }
 
 static void on_sigchld(uv_signal_t *h, int signum)
@@ -422,12 +423,9 @@ int vt_run(const struct vt_trace_opts *base_in,
 	}
 	uv_loop_init(&r.loop);
 	uv_signal_init(&r.loop, &r.sigchld);
-	uv_signal_init(&r.loop, &r.sigint);
-	uv_signal_init(&r.loop, &r.sigterm);
-	r.sigchld.data = r.sigint.data = r.sigterm.data = &r;
+	r.sigchld.data = &r;
 	uv_signal_start(&r.sigchld, on_sigchld, SIGCHLD);
-	uv_signal_start(&r.sigint, on_forward, SIGINT);
-	uv_signal_start(&r.sigterm, on_forward, SIGTERM);
+	vt_signals_start(&r.loop, &r.sig, on_forward, &r);
 	if (!base.quiet && isatty(STDERR_FILENO)) {
 		r.progress_on = true;
 		r.start_ms = uv_now(&r.loop);

@@ -18,6 +18,7 @@
 #include "cli/vt_trace_rec.h"
 #include "cli/vt_priv.h"
 #include "cli/vt_budget.h"
+#include "cli/vt_signals.h"
 #include "cli/vt_sites.h"
 #include "cli/vt_stacks.h"
 #include "target/vt_figures.h"
@@ -522,11 +523,11 @@ static void apply_event(void *ctx, const struct vt_event *ev)
 		ev = &e;
 	}
 	vt_trace_rec_event(&t->rec, ev);
-	/* held at the free (run), the slab's memory is still there */
-	if (t->report && ev->type == VT_EV_SLAB_FREE) {
-		read_slots(t, false);
-		vt_report_slab_freed(t->report, t->state, ev->slab_free.slab,
-				     ev->ts_ns / 1000000);
+	if (t->report) {
+		/* held at the free (run), the slab's memory is still there */
+		if (ev->type == VT_EV_SLAB_FREE)
+			read_slots(t, false);
+		vt_report_event(t->report, t->state, ev);
 	}
 	if (vt_state_apply(t->state, ev) == VT_STATE_READ_SYSTEMS)
 		t->rescan = true;
@@ -1247,7 +1248,7 @@ int vt_trace_end(struct vt_trace *t, struct vt_rep_proc *rep)
 struct attach_run {
 	struct vt_trace *t;
 	const struct vt_result *res;
-	uv_signal_t sigint, sigterm;
+	struct vt_signals sig;
 	int exit_code;
 };
 
@@ -1271,8 +1272,7 @@ static void attach_stopped(struct vt_trace *t)
 	int code;
 
 	a->exit_code = t->exit_code;
-	uv_close((uv_handle_t *)&a->sigint, NULL);
-	uv_close((uv_handle_t *)&a->sigterm, NULL);
+	vt_signals_close(&a->sig, NULL);
 	if (!t->o->report) {
 		vt_trace_end(t, NULL);
 		return;
@@ -1359,13 +1359,7 @@ int vt_trace_run(struct vt_trace_opts *o, const struct vt_result *res_in)
 			vt_routes_url(a.t->routes));
 	a.t->on_stop = attach_stopped;
 	a.t->on_stop_ctx = &a;
-	uv_signal_init(&loop, &a.sigint);
-	uv_signal_init(&loop, &a.sigterm);
-	a.sigint.data = a.sigterm.data = &a;
-	uv_signal_start(&a.sigint, on_signal, SIGINT);
-	uv_signal_start(&a.sigterm, on_signal, SIGTERM);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	uv_loop_close(&loop);
+	vt_signals_run(&loop, &a.sig, on_signal, &a);
 	if (files.sock >= 0)
 		close(files.sock);
 	return a.exit_code;

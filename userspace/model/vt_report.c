@@ -328,13 +328,16 @@ static void close_slab(struct vt_report *r, const struct vt_state *s,
 	collect_leaks(r, s, sl, now_ms, destroyed);
 }
 
-void vt_report_slab_freed(struct vt_report *r, const struct vt_state *s,
-			  uint64_t addr, uint64_t now_ms)
+void vt_report_event(struct vt_report *r, const struct vt_state *s,
+		     const struct vt_event *ev)
 {
-	const struct vt_slab *sl = vt_state_slab_find(s, addr);
+	const struct vt_slab *sl;
 
+	if (ev->type != VT_EV_SLAB_FREE)
+		return;
+	sl = vt_state_slab_find(s, ev->slab_free.slab);
 	if (sl)
-		close_slab(r, s, sl, now_ms, true);
+		close_slab(r, s, sl, ev->ts_ns / 1000000, true);
 }
 
 /* Stream arenas come and go: one row per system and class ("scratch",

@@ -3,7 +3,7 @@
  * model alone, so a live session and a replayed recording report alike.
  *
  * The builder is fed the state after every tick (vt_report_observe), told
- * before a slab is dropped (vt_report_slab_freed), and closed once
+ * each event before the model applies it (vt_report_event), and closed once
  * (vt_report_finish). The result is plain data (struct vt_rep_proc), the
  * same whether built here or parsed back from a report file, so verdicts,
  * diffs and every writer work on either. */
@@ -159,9 +159,11 @@ void vt_report_free(struct vt_report *r);
 /* After every tick: peaks, rates, connections, arenas. */
 void vt_report_observe(struct vt_report *r, const struct vt_state *s,
 		       uint64_t now_ms);
-/* Before the slab at addr is dropped from s: its used slots are leaks. */
-void vt_report_slab_freed(struct vt_report *r, const struct vt_state *s,
-			  uint64_t addr, uint64_t now_ms);
+/* Before s applies ev: a slab it frees is closed while s still holds it,
+ * its used slots leaks. Every event goes through here, so a live session
+ * and a replay report a free alike. */
+void vt_report_event(struct vt_report *r, const struct vt_state *s,
+		     const struct vt_event *ev);
 /* Closes the report into out (identity fields left for the caller):
  * slots still in use are leaks. Returns 0, or -1 out of memory. */
 int vt_report_finish(struct vt_report *r, const struct vt_state *s,

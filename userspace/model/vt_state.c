@@ -317,6 +317,19 @@ static void slab_adopt(struct vt_slab *sl, const struct vt_slab_image *img,
 	slab_check(sl);
 }
 
+/* sl, made whole, stands where any slab of its address stood: 0, or -1
+ * with sl freed when out of memory. */
+static int slab_replace(struct vt_state *s, struct vt_slab *sl)
+{
+	vt_state_slab_drop(s, sl->addr);
+	if (slab_insert(s, sl)) {
+		slab_free(sl);
+		return -1;
+	}
+	s->generation++;
+	return 0;
+}
+
 int vt_state_slab_load(struct vt_state *s, const struct vt_slab_image *img,
 		       uint64_t now_ms)
 {
@@ -328,13 +341,7 @@ int vt_state_slab_load(struct vt_state *s, const struct vt_slab_image *img,
 	if (!sl)
 		return -1;
 	slab_adopt(sl, img, now_ms, true);
-	vt_state_slab_drop(s, img->addr);
-	if (slab_insert(s, sl)) {
-		slab_free(sl);
-		return -1;
-	}
-	s->generation++;
-	return 0;
+	return slab_replace(s, sl);
 }
 
 /* Does the image agree with the model? Used counts come from the bitmaps
@@ -483,13 +490,7 @@ int vt_state_slab_put(struct vt_state *s, struct vt_slab *sl)
 {
 	bitmap_trim(sl);
 	sl->used = popcount_bitmap(sl->bitmap, sl->total);
-	vt_state_slab_drop(s, sl->addr);
-	if (slab_insert(s, sl)) {
-		slab_free(sl);
-		return -1;
-	}
-	s->generation++;
-	return 0;
+	return slab_replace(s, sl);
 }
 
 void vt_state_clear(struct vt_state *s)

@@ -1,12 +1,12 @@
 /* vt_calib: three probe targets and a timing loop. */
 #include <stdint.h>
-#include <stdio.h>
-#include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "probe/vt_calib.h"
 #include "probe/vt_ulink.h"
+#include "target/vt_target.h"
 
 #define CALLS 400	/* a stepped hit is ~10 us: a few ms in all */
 
@@ -56,33 +56,15 @@ static double per_call(void (*fn)(void))
 	return best;
 }
 
-/* Where fn is in the file this process runs, from /proc/self/maps. */
+/* Where fn is in the file this process runs. */
 static int file_offset(void (*fn)(void), uint64_t *off)
 {
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[512], exe[4096];
-	uintptr_t a = (uintptr_t)fn;
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	int rc = -1;
+	struct stat st;
 
-	if (!f || n <= 0) {
-		if (f)
-			fclose(f);
+	if (stat("/proc/self/exe", &st))
 		return -1;
-	}
-	exe[n] = '\0';
-	while (rc && fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi, pg;
-		char path[4096] = "";
-
-		if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %4095s", &lo, &hi, &pg,
-			   path) == 4 && a >= lo && a < hi && !strcmp(path, exe)) {
-			*off = a - lo + pg;
-			rc = 0;
-		}
-	}
-	fclose(f);
-	return rc;
+	return vt_target_file_offset(getpid(), (uintptr_t)fn, st.st_dev,
+				     st.st_ino, off);
 }
 
 int vt_calib_measure(struct bpf_program *prog, bool multi,

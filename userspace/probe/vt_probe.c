@@ -15,52 +15,50 @@
 #include "probe/vt_ulink.h"
 #include "valk_trace.skel.h"
 
-/* What each probe needs of its target: the function it goes on, whether
- * it is a return probe, which arguments its program reads, and whether
- * this target needs it at all. */
+/* What each probe needs of its target: the function it goes on and
+ * whether it is a return probe (from VT_PROBES, bpf/valk_trace.h), then
+ * which arguments its program reads, whether this target needs it at all
+ * and its CAS site: each row below starts at .args and goes on in the
+ * order of struct vt_probe_spec. */
+#define RET_uprobe false
+#define RET_uretprobe true
+#define SPEC(id, kind, fn, ...) [VT_P_##id].func = fn, \
+				[VT_P_##id].ret = RET_##kind,
+#define RETIRED(id, kind) [VT_P_##id].ret = RET_##kind,
 #define A(n) (1u << (n))
 #define N -1, false	/* no CAS site */
 static const struct vt_probe_spec spec_table[VT_P_COUNT] = {
-	[VT_P_ACQUIRE_ENTRY] = { "valk_slab_aquire", false, A(0),
-				 VT_NEED_ALWAYS, 0, false },
-	[VT_P_ACQUIRE_RET] = { "valk_slab_aquire", true, 0, VT_NEED_ALWAYS, 0,
-			       false },
-	[VT_P_RELEASE] = { "valk_slab_release", false, A(0) | A(1),
-			   VT_NEED_ALWAYS, 1, false },
-	[VT_P_RELEASE_PTR] = { "valk_slab_release_ptr", false, A(0) | A(1),
-			       VT_NEED_RELEASE_INLINED, 2, false },
-	[VT_P_ACQUIRE_POP] = { "valk_slab_aquire", false, 0, VT_NEED_ALWAYS,
-			       0, true },
-	[VT_P_RELEASE_PUSH] = { "valk_slab_release", false, 0, VT_NEED_ALWAYS,
-				1, true },
-	[VT_P_RELEASE_PTR_PUSH] = { "valk_slab_release_ptr", false, 0,
-				    VT_NEED_RELEASE_INLINED, 2, true },
-	[VT_P_SLAB_NEW_ENTRY] = { "valk_slab_new", false, A(0) | A(1),
-				  VT_NEED_ALWAYS, N },
-	[VT_P_SLAB_NEW_RET] = { "valk_slab_new", true, 0, VT_NEED_ALWAYS, N },
-	[VT_P_SLAB_FREE] = { "valk_slab_free", false, A(0), VT_NEED_ALWAYS, N },
-	[VT_P_AIO_START_RET] = { "valk_aio_start_with_config", true, 0,
-				 VT_NEED_ALWAYS, N },
-	[VT_P_CONN_TRANSITION_ENTRY] = { "valk_conn_transition", false, A(0),
-					 VT_NEED_ALWAYS, N },
-	[VT_P_CONN_TRANSITION_RET] = { "valk_conn_transition", true, 0,
-				       VT_NEED_ALWAYS, N },
-	[VT_P_CONN_INIT_ENTRY] = { "__valk_conn_set_init_state", false, A(0),
-				   VT_NEED_ALWAYS, N },
-	[VT_P_CONN_INIT_RET] = { "__valk_conn_set_init_state", true, 0,
-				 VT_NEED_ALWAYS, N },
-	[VT_P_OWNER_ENTRY] = { "valk_owner_register", false, A(0) | A(1),
-			       VT_NEED_ALWAYS, N },
-	[VT_P_OWNER_RET] = { "valk_owner_register", true, 0, VT_NEED_ALWAYS,
-			     N },
-	[VT_P_BEGIN_HEADERS_ENTRY] = { NULL, false, 0, VT_NEED_ALWAYS, N },
-	[VT_P_BEGIN_HEADERS_RET] = { NULL, true, 0, VT_NEED_ALWAYS, N },
-	[VT_P_STREAM_CLOSE_ENTRY] = { NULL, false, 0, VT_NEED_ALWAYS, N },
-	[VT_P_STREAM_CLOSE_RET] = { NULL, true, 0, VT_NEED_ALWAYS, N },
-	[VT_P_READ_START] = { "uv_read_start", false, A(0), VT_NEED_UV, N },
+	VT_PROBES(SPEC, RETIRED)
+	[VT_P_ACQUIRE_ENTRY].args = A(0), VT_NEED_ALWAYS, 0, false,
+	[VT_P_ACQUIRE_RET].args = 0, VT_NEED_ALWAYS, 0, false,
+	[VT_P_RELEASE].args = A(0) | A(1), VT_NEED_ALWAYS, 1, false,
+	[VT_P_RELEASE_PTR].args = A(0) | A(1), VT_NEED_RELEASE_INLINED, 2,
+		false,
+	[VT_P_ACQUIRE_POP].args = 0, VT_NEED_ALWAYS, 0, true,
+	[VT_P_RELEASE_PUSH].args = 0, VT_NEED_ALWAYS, 1, true,
+	[VT_P_RELEASE_PTR_PUSH].args = 0, VT_NEED_RELEASE_INLINED, 2, true,
+	[VT_P_SLAB_NEW_ENTRY].args = A(0) | A(1), VT_NEED_ALWAYS, N,
+	[VT_P_SLAB_NEW_RET].args = 0, VT_NEED_ALWAYS, N,
+	[VT_P_SLAB_FREE].args = A(0), VT_NEED_ALWAYS, N,
+	[VT_P_AIO_START_RET].args = 0, VT_NEED_ALWAYS, N,
+	[VT_P_CONN_TRANSITION_ENTRY].args = A(0), VT_NEED_ALWAYS, N,
+	[VT_P_CONN_TRANSITION_RET].args = 0, VT_NEED_ALWAYS, N,
+	[VT_P_CONN_INIT_ENTRY].args = A(0), VT_NEED_ALWAYS, N,
+	[VT_P_CONN_INIT_RET].args = 0, VT_NEED_ALWAYS, N,
+	[VT_P_OWNER_ENTRY].args = A(0) | A(1), VT_NEED_ALWAYS, N,
+	[VT_P_OWNER_RET].args = 0, VT_NEED_ALWAYS, N,
+	[VT_P_BEGIN_HEADERS_ENTRY].args = 0, VT_NEED_ALWAYS, N,
+	[VT_P_BEGIN_HEADERS_RET].args = 0, VT_NEED_ALWAYS, N,
+	[VT_P_STREAM_CLOSE_ENTRY].args = 0, VT_NEED_ALWAYS, N,
+	[VT_P_STREAM_CLOSE_RET].args = 0, VT_NEED_ALWAYS, N,
+	[VT_P_READ_START].args = A(0), VT_NEED_UV, N,
 };
 #undef N
 #undef A
+#undef RETIRED
+#undef SPEC
+#undef RET_uretprobe
+#undef RET_uprobe
 
 /* How each probe is attached: a uprobe_multi link's fd, or a perf-event
  * uprobe where the kernel has no such links. */

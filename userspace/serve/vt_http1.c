@@ -158,9 +158,9 @@ static void respond(struct vt_http1 *h)
 	bool keep = http_should_keep_alive(&h->p);
 	struct vt_http_response r;
 	struct vt_sse_sub *sub = NULL;
-	enum vt_reply k = vt_server_dispatch(h->c, h->target, h->target_len,
-					     &h->hd, wake, h, &r,
-					     head ? NULL : &sub);
+	enum vt_reply k = vt_http_dispatch(h->c, h->target, h->target_len,
+					   &h->hd, wake, h, &r,
+					   head ? NULL : &sub);
 
 	if (sub) {
 		h->sub = sub;

@@ -118,9 +118,9 @@ static void respond(struct h2_stream *st)
 	if (st->reject)
 		vt_http_error(r, st->reject);
 	else
-		k = vt_server_dispatch(h2->c, st->target, st->target_len,
-				       &st->hd, wake, st, r,
-				       st->head ? NULL : &st->sub);
+		k = vt_http_dispatch(h2->c, st->target, st->target_len,
+				     &st->hd, wake, st, r,
+				     st->head ? NULL : &st->sub);
 	snprintf(status, sizeof(status), "%d", r->status);
 	snprintf(length, sizeof(length), "%zu", r->len);
 	nv[n++] = (nghttp2_nv)NV(":status", status);

@@ -109,6 +109,8 @@ struct vt_proto {
 
 enum vt_reply { VT_REPLY_PLAIN, VT_REPLY_SSE };
 
+/* ---- vt_http.c: a request's headers, admission and routing ---- */
+
 /* The request headers the server looks at, kept by both protocols: each
  * value bounded; a value too long, or a header given twice (Cookie is
  * joined instead), reads "-", which matches nothing. */
@@ -132,14 +134,25 @@ void vt_http_hdrs_add(struct vt_http_hdrs *h, int which, const char *v,
  * request's Last-Event-ID, Host (or :authority) — a name that is not this
  * server's answers 421 (DNS rebinding) — and, with a token, its
  * Authorization and Cookie: a request without the token answers 401. */
-enum vt_reply vt_server_dispatch(struct vt_conn *c, const char *target,
-				 size_t target_len,
-				 const struct vt_http_hdrs *hd,
-				 void (*wake)(void *), void *arg,
-				 struct vt_http_response *out,
-				 struct vt_sse_sub **sub);
+enum vt_reply vt_http_dispatch(struct vt_conn *c, const char *target,
+			       size_t target_len,
+			       const struct vt_http_hdrs *hd,
+			       void (*wake)(void *), void *arg,
+			       struct vt_http_response *out,
+			       struct vt_sse_sub **sub);
 
+/* ---- vt_clients.c: the per-client shares of max_conns ---- */
 
+/* The empty table of client addresses (2 * max_conns + 1 slots); false
+ * when out of memory. srv->clients is freed with the server. */
+bool vt_clients_init(struct vt_server *srv);
+/* Counts a new connection in its address's share, first closing an idle
+ * connection where the share or the server is full; false: refused. */
+bool vt_clients_admit(struct vt_conn *c);
+/* A connection of the share closes. */
+void vt_clients_gone(struct vt_conn *c);
+
+/* ---- vt_server.c: connections ---- */
 
 /* Queues bufs; `own` is freed and `refs` released once written. Returns -1
  * (having released them) if the connection is closed or failing. */

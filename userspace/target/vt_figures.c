@@ -1,6 +1,7 @@
 #include "target/vt_figures.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -355,25 +356,48 @@ static int read_family(struct vt_figures_reader *r, uint64_t base, int k,
 	return 0;
 }
 
-/* 8-byte fields at base + off[ids[i]], read in one batch into out[i]. */
+/* An 8-byte field of a runtime struct and where it lands in the figures. */
+struct fig_u64 {
+	enum vt_layout_id id;
+	size_t at;		/* offsetof(struct vt_figures, ...) */
+};
+
+#define FIG(id, field) { VT_L_##id, offsetof(struct vt_figures, field) }
+#define NFIELDS(fl) (sizeof(fl) / sizeof(*(fl)))
+
+/* Does this build's layout have all n fields? */
+static bool have_all(const struct vt_figures_reader *r,
+		     const struct fig_u64 *fl, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (r->l->off[fl[i].id] == VT_LAYOUT_ABSENT)
+			return false;
+	return true;
+}
+
+/* The n fields at base + their offsets, read in one batch into f. */
 static int read_u64s(struct vt_figures_reader *r, uint64_t base,
-		     const enum vt_layout_id *ids, size_t n, uint64_t *out)
+		     const struct fig_u64 *fl, size_t n, struct vt_figures *f)
 {
 	struct vt_mem_span sp[24];
 
 	for (size_t i = 0; i < n; i++) {
-		out[i] = 0;
-		sp[i] = (struct vt_mem_span){base + r->l->off[ids[i]], &out[i], 8};
+		uint64_t *out = (uint64_t *)((char *)f + fl[i].at);
+
+		*out = 0;
+		sp[i] = (struct vt_mem_span){base + r->l->off[fl[i].id], out, 8};
 	}
 	return vt_mem_readv(r->mem, sp, n, NULL);
 }
 
 static int read_registry(struct vt_figures_reader *r, struct vt_figures *f)
 {
-	static const enum vt_layout_id ev[] = {
-		VT_L_REG_EVICTIONS, VT_L_REG_EVICT_COUNTERS,
-		VT_L_REG_EVICT_GAUGES, VT_L_REG_EVICT_HISTOGRAMS,
-		VT_L_REG_EVICT_SUMMARIES,
+	static const struct fig_u64 ev[] = {
+		FIG(REG_EVICTIONS, evictions[0]),
+		FIG(REG_EVICT_COUNTERS, evictions[1]),
+		FIG(REG_EVICT_GAUGES, evictions[2]),
+		FIG(REG_EVICT_HISTOGRAMS, evictions[3]),
+		FIG(REG_EVICT_SUMMARIES, evictions[4]),
 	};
 	uint64_t base = r->sym[VT_LS_G_METRICS];
 	size_t room = 0;
@@ -381,7 +405,7 @@ static int read_registry(struct vt_figures_reader *r, struct vt_figures *f)
 	for (int k = 0; k < VT_FAMS; k++)
 		if (read_family(r, base, k, f, &room))
 			return -1;
-	if (read_u64s(r, base, ev, 5, f->evictions) ||
+	if (read_u64s(r, base, ev, NFIELDS(ev), f) ||
 	    vt_mem_u64(r->mem, base + OFF(r, REG_POOL_COUNT), &f->pool_used) ||
 	    vt_mem_u64(r->mem, base + OFF(r, REG_START), &f->start_us))
 		return -1;
@@ -394,59 +418,54 @@ static int read_registry(struct vt_figures_reader *r, struct vt_figures *f)
 
 static int read_gc(struct vt_figures_reader *r, struct vt_figures *f)
 {
-	static const enum vt_layout_id ids[] = {
-		VT_L_GC_CYCLES, VT_L_GC_PAUSE_TOTAL, VT_L_GC_PAUSE_MAX,
-		VT_L_GC_RECLAIMED, VT_L_GC_ALLOCATED, VT_L_GC_LAST_BEFORE,
-		VT_L_GC_LAST_RECLAIMED, VT_L_GC_PAUSE_0_1, VT_L_GC_PAUSE_1_5,
-		VT_L_GC_PAUSE_5_10, VT_L_GC_PAUSE_10_16, VT_L_GC_PAUSE_16,
-		VT_L_GC_SURVIVAL_0, VT_L_GC_SURVIVAL_1_5, VT_L_GC_SURVIVAL_6_20,
-		VT_L_GC_SURVIVAL_21,
+	static const struct fig_u64 fl[] = {
+		FIG(GC_CYCLES, gc.cycles),
+		FIG(GC_PAUSE_TOTAL, gc.pause_us_total),
+		FIG(GC_PAUSE_MAX, gc.pause_us_max),
+		FIG(GC_RECLAIMED, gc.reclaimed),
+		FIG(GC_ALLOCATED, gc.allocated),
+		FIG(GC_LAST_BEFORE, gc.last_before),
+		FIG(GC_LAST_RECLAIMED, gc.last_reclaimed),
+		FIG(GC_PAUSE_0_1, gc.pause[0]),
+		FIG(GC_PAUSE_1_5, gc.pause[1]),
+		FIG(GC_PAUSE_5_10, gc.pause[2]),
+		FIG(GC_PAUSE_10_16, gc.pause[3]),
+		FIG(GC_PAUSE_16, gc.pause[4]),
+		FIG(GC_SURVIVAL_0, gc.survival[0]),
+		FIG(GC_SURVIVAL_1_5, gc.survival[1]),
+		FIG(GC_SURVIVAL_6_20, gc.survival[2]),
+		FIG(GC_SURVIVAL_21, gc.survival[3]),
 	};
-	uint64_t v[sizeof(ids) / sizeof(*ids)], vsys, heap;
+	uint64_t vsys, heap;
 
-	for (size_t i = 0; i < sizeof(ids) / sizeof(*ids); i++)
-		if (r->l->off[ids[i]] == VT_LAYOUT_ABSENT)
-			return 0;
+	if (!have_all(r, fl, NFIELDS(fl)))
+		return 0;
 	if (vt_mem_u64(r->mem, r->sym[VT_LS_VALK_SYS], &vsys) || !vsys ||
 	    vt_mem_u64(r->mem, vsys + OFF(r, VSYS_HEAP), &heap) || !heap ||
-	    read_u64s(r, heap, ids, sizeof(ids) / sizeof(*ids), v))
+	    read_u64s(r, heap, fl, NFIELDS(fl), f))
 		return -1;
-	f->gc.cycles = v[0];
-	f->gc.pause_us_total = v[1];
-	f->gc.pause_us_max = v[2];
-	f->gc.reclaimed = v[3];
-	f->gc.allocated = v[4];
-	f->gc.last_before = v[5];
-	f->gc.last_reclaimed = v[6];
-	memcpy(f->gc.pause, &v[7], sizeof(f->gc.pause));
-	memcpy(f->gc.survival, &v[12], sizeof(f->gc.survival));
 	f->have |= VT_FIG_GC;
 	return 0;
 }
 
 static int read_eval(struct vt_figures_reader *r, struct vt_figures *f)
 {
-	static const enum vt_layout_id ids[] = {
-		VT_L_EVAL_EVALS, VT_L_EVAL_FUNCTION_CALLS,
-		VT_L_EVAL_BUILTIN_CALLS, VT_L_EVAL_CLOSURES, VT_L_EVAL_LOOKUPS,
+	static const struct fig_u64 fl[] = {
+		FIG(EVAL_EVALS, eval.evals),
+		FIG(EVAL_FUNCTION_CALLS, eval.function_calls),
+		FIG(EVAL_BUILTIN_CALLS, eval.builtin_calls),
+		FIG(EVAL_CLOSURES, eval.closures),
+		FIG(EVAL_LOOKUPS, eval.lookups),
 	};
-	uint64_t v[5], base = r->sym[VT_LS_G_EVAL_METRICS];
+	uint64_t base = r->sym[VT_LS_G_EVAL_METRICS];
 	uint32_t stack;
 
-	for (size_t i = 0; i < 5; i++)
-		if (r->l->off[ids[i]] == VT_LAYOUT_ABSENT)
-			return 0;
-	if (!HAVE(r, EVAL_STACK_MAX) ||
+	if (!have_all(r, fl, NFIELDS(fl)) || !HAVE(r, EVAL_STACK_MAX) ||
 	    base == VT_LAYOUT_ABSENT)
 		return 0;
-	if (read_u64s(r, base, ids, 5, v) ||
+	if (read_u64s(r, base, fl, NFIELDS(fl), f) ||
 	    vt_mem_u32(r->mem, base + OFF(r, EVAL_STACK_MAX), &stack))
 		return -1;
-	f->eval.evals = v[0];
-	f->eval.function_calls = v[1];
-	f->eval.builtin_calls = v[2];
-	f->eval.closures = v[3];
-	f->eval.lookups = v[4];
 	f->eval.stack_max = stack;
 	f->have |= VT_FIG_EVAL;
 	return 0;

@@ -280,7 +280,6 @@ static int parse_map_line(char *line, struct vt_map *m)
 	return 0;
 }
 
-/* File-backed mappings of pid; 0 or an errno. */
 /* pid's maps, or mem's kept open (NULL: opened now). 0 or an errno. */
 static int read_maps(int pid, const struct vt_mem *mem, struct vt_maps *m)
 {
@@ -559,6 +558,26 @@ static bool still_mapped(const struct vt_target *t, const struct vt_mem *mem)
 				maps.v[i].ino == t->ino;
 	free(maps.v);
 	return found;
+}
+
+int vt_target_file_offset(int pid, uint64_t addr, dev_t dev, ino_t ino,
+			  uint64_t *off)
+{
+	struct vt_maps maps = { 0 };
+	int rc = -1;
+
+	if (read_maps(pid, NULL, &maps) == 0)
+		for (size_t i = 0; i < maps.n && rc; i++) {
+			const struct vt_map *m = &maps.v[i];
+
+			if (addr >= m->start && addr < m->end &&
+			    m->dev == dev && m->ino == ino) {
+				*off = addr - m->start + m->off;
+				rc = 0;
+			}
+		}
+	free(maps.v);
+	return rc;
 }
 
 int vt_target_check(const struct vt_target *t, const struct vt_mem *mem)

@@ -52,6 +52,10 @@ int vt_target_open(int pid, struct vt_target *t, char *err, size_t errlen);
  * mem: its maps kept open (they read empty after an exec), or NULL. */
 int vt_target_check(const struct vt_target *t, const struct vt_mem *mem);
 
+/* Where address addr of process pid lies in the file (dev, ino) mapped
+ * there: 0 with *off set, or -1 when no mapping of it holds addr. */
+int vt_target_file_offset(int pid, uint64_t addr, dev_t dev, ino_t ino,
+			  uint64_t *off);
 /* Runtime address of a symbol of the runtime object with that st_value.
  * A global the executable refers to directly was copied into it at load
  * (copy relocation) and lives there instead. */

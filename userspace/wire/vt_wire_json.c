@@ -78,6 +78,42 @@ void vt_wire__put_hex(struct vt_wire__buf *b, uint8_t v)
 	vt_wire__buf_put(b, h, 2);
 }
 
+void vt_wire__put_u64(struct vt_wire__buf *b, uint64_t v)
+{
+	char tmp[20], *p = tmp + sizeof(tmp);
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	vt_wire__buf_put(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+json_t *vt_wire__runs_delta(const void *prev, const void *cur, size_t n,
+			    vt_wire__run_fn *put)
+{
+	const uint8_t *p = prev, *c = cur;
+	struct vt_wire__buf b = { 0 };
+
+	for (size_t i = vt_wire__next_diff(p, c, 0, n); i < n;
+	     i = vt_wire__next_diff(p, c, i, n)) {
+		size_t j;
+
+		for (j = i + 1; j < n && p[j] != c[j]; j++)
+			;
+		if (b.len)
+			vt_wire__buf_put(&b, ",", 1);
+		vt_wire__put_u64(&b, i);
+		vt_wire__buf_put(&b, ":", 1);
+		put(&b, c + i, j - i);
+		i = j;
+	}
+	if (b.len)
+		return vt_wire__buf_json(&b);
+	free(b.p);
+	return NULL;
+}
+
 size_t vt_wire__bitmap_bytes(const struct vt_slab *sl)
 {
 	return (size_t)((sl->total + 7) / 8);
@@ -93,26 +129,13 @@ void vt_wire__set_s(json_t *o, const char *k, const char *v)
 	json_object_set_new(o, k, v ? json_string(v) : json_null());
 }
 
+#define PROBE_NAME(id, kind, func, site) [VT_P_##id] = #kind ":" func site,
+#define RETIRED(id, kind)
 static const char *const probe_names[VT_P_COUNT] = {
-	[VT_P_ACQUIRE_ENTRY] = "uprobe:valk_slab_aquire",
-	[VT_P_ACQUIRE_RET] = "uretprobe:valk_slab_aquire",
-	[VT_P_RELEASE] = "uprobe:valk_slab_release",
-	[VT_P_SLAB_NEW_ENTRY] = "uprobe:valk_slab_new",
-	[VT_P_SLAB_NEW_RET] = "uretprobe:valk_slab_new",
-	[VT_P_SLAB_FREE] = "uprobe:valk_slab_free",
-	[VT_P_AIO_START_RET] = "uretprobe:valk_aio_start_with_config",
-	[VT_P_CONN_TRANSITION_ENTRY] = "uprobe:valk_conn_transition",
-	[VT_P_CONN_TRANSITION_RET] = "uretprobe:valk_conn_transition",
-	[VT_P_CONN_INIT_ENTRY] = "uprobe:__valk_conn_set_init_state",
-	[VT_P_CONN_INIT_RET] = "uretprobe:__valk_conn_set_init_state",
-	[VT_P_OWNER_ENTRY] = "uprobe:valk_owner_register",
-	[VT_P_OWNER_RET] = "uretprobe:valk_owner_register",
-	[VT_P_RELEASE_PTR] = "uprobe:valk_slab_release_ptr",
-	[VT_P_ACQUIRE_POP] = "uprobe:valk_slab_aquire:pop",
-	[VT_P_RELEASE_PUSH] = "uprobe:valk_slab_release:push",
-	[VT_P_RELEASE_PTR_PUSH] = "uprobe:valk_slab_release_ptr:push",
-	[VT_P_READ_START] = "uprobe:uv_read_start",
+	VT_PROBES(PROBE_NAME, RETIRED)
 };
+#undef RETIRED
+#undef PROBE_NAME
 
 const char *vt_wire_probe_name(enum vt_probe_id id)
 {

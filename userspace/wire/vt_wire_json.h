@@ -38,6 +38,16 @@ void vt_wire__put_members(struct vt_wire__buf *b, json_t *o);
 void vt_wire__put_string(struct vt_wire__buf *b, const char *s, size_t n);
 /* Two lower-case hex digits. */
 void vt_wire__put_hex(struct vt_wire__buf *b, uint8_t v);
+/* Decimal without snprintf: the run encodings print one a run. */
+void vt_wire__put_u64(struct vt_wire__buf *b, uint64_t v);
+
+/* Writes the n units of one changed run, as they are now. */
+typedef void vt_wire__run_fn(struct vt_wire__buf *b, const uint8_t *run,
+			     size_t n);
+/* "off:run,off:run" for every run of units where cur differs from prev
+ * (n units each), put writing the run; NULL when none differ. */
+json_t *vt_wire__runs_delta(const void *prev, const void *cur, size_t n,
+			    vt_wire__run_fn *put);
 
 size_t vt_wire__bitmap_bytes(const struct vt_slab *sl);
 void vt_wire__set_u(json_t *o, const char *k, uint64_t v);

@@ -62,6 +62,16 @@ static char *owner_digits(const struct vt_state *s, const struct vt_slab *sl)
 	return owner_digits_in(s, sl, malloc(sl->total + 1));
 }
 
+/* The counts of a slab that a full document and a delta both carry. */
+static void put_counts(json_t *o, const struct vt_slab *sl)
+{
+	vt_wire__set_u(o, "used", sl->used);
+	vt_wire__set_u(o, "hwm", sl->hwm);
+	vt_wire__set_u(o, "overflow", sl->overflow);
+	vt_wire__set_u(o, "acquires", sl->acquires);
+	vt_wire__set_u(o, "releases", sl->releases);
+}
+
 /* One slab of the memory document. The per-slot strings are written
  * straight into the text: through jansson they would be most of the
  * document's cost. */
@@ -75,11 +85,7 @@ static void put_memory_slab(struct vt_wire__buf *b, const struct vt_state *s,
 	vt_wire__set_s(o, "name", vt_slab_kind_name(sl->kind));
 	vt_wire__set_u(o, "system", (uint64_t)sl->system);
 	vt_wire__set_u(o, "total", sl->total);
-	vt_wire__set_u(o, "used", sl->used);
-	vt_wire__set_u(o, "hwm", sl->hwm);
-	vt_wire__set_u(o, "overflow", sl->overflow);
-	vt_wire__set_u(o, "acquires", sl->acquires);
-	vt_wire__set_u(o, "releases", sl->releases);
+	put_counts(o, sl);
 	if (sl->invalid) {
 		json_object_set_new(o, "invalid", json_true());
 		vt_wire__set_s(o, "problem", sl->problem);
@@ -392,34 +398,17 @@ static void md_sections(const struct vt_state *s, const struct vt_wire_meta *m,
 	l->min_age_ms = m->leak_age_ms;
 }
 
-/* "off:run,off:run" of where cur differs from prev (n units); a run is
- * the units as they are now, raw characters or (hex) two digits a byte. */
-static json_t *runs_delta(const void *prev, const void *cur, size_t n,
-			  bool hex)
+/* A run of runs_delta as raw characters. */
+static void put_raw(struct vt_wire__buf *b, const uint8_t *run, size_t n)
 {
-	const uint8_t *p = prev, *c = cur;
-	struct vt_wire__buf b = { 0 };
+	vt_wire__buf_put(b, (const char *)run, n);
+}
 
-	for (size_t i = vt_wire__next_diff(p, c, 0, n); i < n;
-	     i = vt_wire__next_diff(p, c, i, n)) {
-		size_t j;
-
-		for (j = i + 1; j < n && p[j] != c[j]; j++)
-			;
-		if (b.len)
-			vt_wire__buf_put(&b, ",", 1);
-		vt_wire__buf_printf(&b, "%zu:", i);
-		for (size_t k = i; k < j; k++)
-			if (hex)
-				vt_wire__put_hex(&b, c[k]);
-			else
-				vt_wire__buf_put(&b, (const char *)&c[k], 1);
-		i = j;
-	}
-	if (b.len)
-		return vt_wire__buf_json(&b);
-	free(b.p);
-	return NULL;
+/* A run of runs_delta as two hex digits a byte. */
+static void put_hex_run(struct vt_wire__buf *b, const uint8_t *run, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		vt_wire__put_hex(b, run[k]);
 }
 
 /* Replaces *kept with a copy of n bytes of cur; false when out of memory
@@ -496,17 +485,14 @@ static json_t *mdelta_slab_json(const struct vt_state *s,
 
 	vt_wire__set_s(o, "name", vt_slab_kind_name(sl->kind));
 	vt_wire__set_u(o, "system", (uint64_t)sl->system);
-	vt_wire__set_u(o, "used", sl->used);
-	vt_wire__set_u(o, "hwm", sl->hwm);
-	vt_wire__set_u(o, "overflow", sl->overflow);
-	vt_wire__set_u(o, "acquires", sl->acquires);
-	vt_wire__set_u(o, "releases", sl->releases);
+	put_counts(o, sl);
 	mdelta_validity(o, sl, ds, ok);
 	if (same)
 		return o;
 	if (!sl->states) {
-		if ((runs = runs_delta(ds->bitmap, sl->bitmap, vt_wire__bitmap_bytes(sl),
-				       true))) {
+		if ((runs = vt_wire__runs_delta(ds->bitmap, sl->bitmap,
+						vt_wire__bitmap_bytes(sl),
+						put_hex_run))) {
 			json_object_set_new(o, "bitmap", runs);
 			*ok &= keep_copy(&ds->bitmap, sl->bitmap, vt_wire__bitmap_bytes(sl));
 		}
@@ -527,11 +513,12 @@ static json_t *mdelta_slab_json(const struct vt_state *s,
 			     vt_wire__owner_count(s, sl->system));
 	else if ((ds->counts = malloc(sizeof(*ds->counts))))
 		vt_wire__tally_slab(s, sl, ds->counts);
-	if ((runs = runs_delta(ds->states, sl->states, sl->total, false))) {
+	if ((runs = vt_wire__runs_delta(ds->states, sl->states, sl->total,
+					put_raw))) {
 		json_object_set_new(o, "states", runs);
 		*ok &= keep_copy(&ds->states, sl->states, sl->total);
 	}
-	if ((runs = runs_delta(ds->owners, own, sl->total, false))) {
+	if ((runs = vt_wire__runs_delta(ds->owners, own, sl->total, put_raw))) {
 		json_object_set_new(o, "owners", runs);
 		ds->spare = ds->owners;
 		ds->owners = own;

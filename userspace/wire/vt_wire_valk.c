@@ -6,28 +6,16 @@
 #include "wire/vt_wire_figures.h"
 #include "wire/vt_wire_json.h"
 
-/* Decimal without snprintf: RLE of a busy slab prints one per run. */
-static void put_u64(struct vt_wire__buf *b, uint64_t v)
-{
-	char tmp[20], *p = tmp + sizeof(tmp);
-
-	do {
-		*--p = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	vt_wire__buf_put(b, p, (size_t)(tmp + sizeof(tmp) - p));
-}
-
 /* Runs of equal chars as <char><count>, the count always printed. */
-static void put_rle(struct vt_wire__buf *b, const char *s, uint64_t n)
+static void put_rle(struct vt_wire__buf *b, const uint8_t *s, size_t n)
 {
-	for (uint64_t i = 0; i < n;) {
-		uint64_t j = i + 1;
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
 
 		while (j < n && s[j] == s[i])
 			j++;
-		vt_wire__buf_put(b, &s[i], 1);
-		put_u64(b, j - i);
+		vt_wire__buf_put(b, (const char *)&s[i], 1);
+		vt_wire__put_u64(b, j - i);
 		i = j;
 	}
 }
@@ -47,7 +35,7 @@ static json_t *bitmap_segments(const uint8_t *bm, size_t n)
 		vt_wire__put_hex(&b, bm[i]);
 		if (j - i > 1) {
 			vt_wire__buf_put(&b, "*", 1);
-			put_u64(&b, j - i);
+			vt_wire__put_u64(&b, j - i);
 		}
 		i = j;
 	}
@@ -58,34 +46,14 @@ static json_t *states_rle(const struct vt_slab *sl)
 {
 	struct vt_wire__buf b = { 0 };
 
-	put_rle(&b, sl->states, sl->total);
+	put_rle(&b, (const uint8_t *)sl->states, sl->total);
 	return vt_wire__buf_json(&b);
 }
 
 /* `offset:RLE` for every run of slots whose letter changed since `prev`. */
 static json_t *states_delta(const char *prev, const struct vt_slab *sl)
 {
-	struct vt_wire__buf b = { 0 };
-	const char *cur = sl->states;
-	uint64_t n = sl->total;
-
-	for (uint64_t i = vt_wire__next_diff(prev, cur, 0, n); i < n;
-	     i = vt_wire__next_diff(prev, cur, i, n)) {
-		uint64_t j;
-
-		for (j = i + 1; j < n && prev[j] != cur[j]; j++)
-			;
-		if (b.len)
-			vt_wire__buf_put(&b, ",", 1);
-		put_u64(&b, i);
-		vt_wire__buf_put(&b, ":", 1);
-		put_rle(&b, cur + i, j - i);
-		i = j;
-	}
-	if (b.len)
-		return vt_wire__buf_json(&b);
-	free(b.p);
-	return NULL;
+	return vt_wire__runs_delta(prev, sl->states, sl->total, put_rle);
 }
 
 struct conns {
