@@ -339,7 +339,8 @@ static int open_recording(struct vt_replay *r)
 		snprintf(r->err, sizeof(r->err), "out of memory");
 		return -1;
 	}
-	r->hook = (struct vt_rec_hook){ r->report ? before_event : NULL, r };
+	r->hook = (struct vt_rec_hook){ .before = r->report ? before_event : NULL,
+					.ctx = r };
 	i = vt_rec_index_find(&r->ix, r->ix.ticks[0].now_ms +
 					      (uint64_t)(o->from_s * 1000));
 	r->at = SIZE_MAX;
