@@ -20,6 +20,7 @@ enum {
 	OPT_FOLLOW,
 	OPT_RUNTIME,
 	OPT_HISTORY,
+	OPT_KEYFRAME,
 	OPT_MAX_OVERHEAD,
 	OPT_ALLOW_HOST,
 	OPT_TOKEN,
@@ -79,6 +80,10 @@ static struct argp_option attach_options[] = {
 	{ "history", OPT_HISTORY, "S", 0,
 	  "keep the last S seconds in memory for the dashboard's time travel "
 	  "(default 300, 0: none)", 0 },
+	{ "keyframe-interval", OPT_KEYFRAME, "S", 0,
+	  "a keyframe of the whole state every S seconds in the recording and "
+	  "the history: any instant is reached by replaying at most S seconds "
+	  "(default 5; 0.1..3600)", 0 },
 	{ "max-overhead", OPT_MAX_OVERHEAD, "PCT", 0,
 	  "hybrid mode: when the probes would cost the target more than PCT "
 	  "% of its CPU, read the slabs instead of probing each operation "
@@ -373,6 +378,12 @@ static error_t parse_attach(int key, char *arg, struct argp_state *st)
 			return vt_cmd_bad(st, "--history wants 0..86400 s");
 		o->history_ms = v * 1000;
 		break;
+	case OPT_KEYFRAME:
+		if (vt_cmd_num(arg, 0.1, 3600, &v))
+			return vt_cmd_bad(st, "--keyframe-interval wants "
+					      "0.1..3600 s");
+		o->keyframe_ms = (uint64_t)(v * 1000 + 0.5);
+		break;
 	case OPT_MAX_OVERHEAD:
 		if (vt_cmd_num(arg, 0, 100, &v))
 			return vt_cmd_bad(st, "--max-overhead wants a percentage, "
@@ -504,6 +515,7 @@ struct vt_trace_opts vt_cmd_trace_defaults(void)
 		.ringbuf_bytes = 1 << 22,
 		.leak_age_ms = 30000,
 		.history_ms = 300000,
+		.keyframe_ms = 5000,
 		.max_overhead_pct = 5,
 	};
 }

@@ -37,6 +37,7 @@ struct vt_replay {
 	struct vt_wire_site sites[VT_P_COUNT];
 	json_t *header;			/* holds the sites' strings */
 	uv_timer_t step;
+	uint64_t started_ms;		/* the loop's clock at the first tick */
 	uv_signal_t sigint, sigterm;
 	bool stopping;
 	char err[512];
@@ -250,7 +251,10 @@ static void finished(struct vt_replay *r, const char *why)
 	if (*r->ix.err)
 		fprintf(stderr, "valk-trace: the recording is cut short: %s\n",
 			r->ix.err);
-	say(r, "replay %s at +%.1f s%s", why, since_start(r, r->at),
+	/* the time it took, by the loop's clock: the pace --speed set */
+	say(r, "replay %s at +%.1f s, played in %.2f s%s", why,
+	    since_start(r, r->at),
+	    (uv_now(r->step.loop) - r->started_ms) / 1000.0,
 	    r->routes ? "; serving its last state until Ctrl-C" : "");
 	if (!r->routes)
 		stop(r);
@@ -400,6 +404,8 @@ int vt_replay_run(const struct vt_replay_opts *o)
 	}
 	uv_timer_init(&loop, &r.step);
 	r.step.data = &r;
+	uv_update_time(&loop);
+	r.started_ms = uv_now(&loop);
 	uv_timer_start(&r.step, on_step, next_delay(&r), 0);
 	uv_signal_init(&loop, &r.sigint);
 	uv_signal_init(&loop, &r.sigterm);
