@@ -587,6 +587,7 @@ class Dashboard {
     try {
       this.showError('');
       const ctx = { now: t0, ts: Number(doc.ts_ms) || Date.now(), leaks: M.indexLeaks(doc.leaks), tracer: doc.tracer };
+      this.shownTs = ctx.ts;    // the instant the panels show
       this.renderHeader(doc, ctx.ts);
       const groups = M.systemsOf(doc);
       if (groups.length || this.systems.size) this.renderSystems(doc, groups, ctx);
@@ -688,7 +689,7 @@ window.vtDashboard = {
   update: doc => dash.update(doc),
   stop: () => dash.stream.stop(),
   start: () => dash.stream.start(),
-  stats: () => ({ updates: dash.updates, lastUpdateMs: dash.lastUpdateMs, status: dash.status }),
+  stats: () => ({ updates: dash.updates, lastUpdateMs: dash.lastUpdateMs, status: dash.status, shownTs: dash.shownTs }),
 };
 window.vtTimeline = {
   history: () => timeline.h,

@@ -28,16 +28,43 @@ export function nearestTick(ticks, t) {
   return Math.abs(ticks[hi] - t) < Math.abs(ticks[lo] - t) ? hi : lo;
 }
 
-export function offsetText(ms) {
-  return `+${(ms / 1000).toFixed(1)} s`;
+// The first tick of `ticks` at or after t (the last when none is): where a
+// moment shows, a leak's acquire between two ticks included.
+export function tickFrom(ticks, t) {
+  let lo = 0, hi = ticks.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ticks[mid] >= t) hi = mid; else lo = mid + 1;
+  }
+  return lo;
 }
 
-// "+1.2 s acquired: K" lines from /api/history/slot's changes.
-export function slotHistoryText(changes, t0) {
-  return changes.slice(-SLOT_CHANGES).map(c => {
-    const what = c.state === 'F' ? 'released' : `${c.state}${c.owner ? ` owner ${c.owner}` : ''}`;
-    return `${offsetText(c.t - t0)} ${what}`;
-  }).join('\n');
+export function offsetText(ms) {
+  return `${ms < 0 ? '-' : '+'}${(Math.abs(ms) / 1000).toFixed(1)} s`;
+}
+
+// The tooltip's lines from /api/history/slot: the newest SLOT_CHANGES of
+// the slot's acquires, releases and state changes at their events' times,
+// "…" first when there are older ones than it shows or the tracer scanned.
+function stateText(c) {
+  return `${c.state}${c.owner ? ` owner ${c.owner}` : ''}`;
+}
+
+function changeText(c, t0) {
+  if (c.event === 'start')
+    return c.state === 'F' ? 'free'
+      : `in use since ${offsetText(c.since - t0)}: ${stateText(c)}`;
+  if (c.event === 'released') return 'released';
+  return c.event === 'acquired' ? `acquired: ${stateText(c)}` : stateText(c);
+}
+
+export function slotHistoryText(doc, t0) {
+  const shown = doc.changes.slice(-SLOT_CHANGES);
+  const lines = shown.map(c => `${offsetText(c.t - t0)} ${changeText(c, t0)}`);
+  const older = doc.changes.length - shown.length + (doc.dropped || 0);
+  if (older || doc.cut)
+    lines.unshift(`… ${older ? `${older} older changes` : 'older history not scanned'}`);
+  return lines.join('\n');
 }
 
 export class Timeline {
@@ -106,15 +133,21 @@ export class Timeline {
     this.dash.update(await r.json());
     this.shown = ticks[i];
   }
+  // The tick shown, or while live the one the panels show (in a replay
+  // the history holds ticks still to come).
+  current() {
+    if (this.index >= 0) return this.index;
+    const ts = this.dash.shownTs;
+    return ts === undefined ? this.h.ticks.length - 1 : nearestTick(this.h.ticks, ts);
+  }
   pause() {
-    if (this.h) this.show(this.index < 0 ? this.h.ticks.length - 1 : this.index);
+    if (this.h && this.index < 0) this.show(this.current());
   }
   step(d) {
-    if (!this.h) return;
-    this.show((this.index < 0 ? this.h.ticks.length - 1 : this.index) + d);
+    if (this.h) this.show(this.current() + d);
   }
   jump(t) {
-    if (t !== '' && this.h) this.show(nearestTick(this.h.ticks, Number(t)));
+    if (t !== '' && this.h) this.show(tickFrom(this.h.ticks, Number(t)));
     $('tl-jump').value = '';
   }
   live() {
@@ -182,7 +215,7 @@ export class Timeline {
     this.slotCache.set(key, null);
     fetch(`/api/history/slot?system=${system}&slab=${encodeURIComponent(slab)}&slot=${slot}`)
       .then(r => r.ok ? r.json() : null)
-      .then(d => { if (d) this.slotCache.set(key, slotHistoryText(d.changes, this.h.ticks[0])); })
+      .then(d => { if (d) this.slotCache.set(key, slotHistoryText(d, this.h.ticks[0])); })
       .catch(() => {});
     return null;
   }

@@ -683,6 +683,178 @@ static void test_noise_payloads(void)
 	CHECK(refused > 0);
 }
 
+/* ---- a recording with every kind of moment ------------------------------- *
+ *
+ * Ticks 100 ms apart (wall = monotonic + W): 1000 keyframe; 1100 slot 3
+ * acquired at 1020, released at 1050, acquired again at 1070 and made an
+ * active connection of owner 2 at 1090 (all inside one tick); 1200 two
+ * failed acquires and 5 events lost; a gap of 4 records, then at 1300 a
+ * keyframe whose tick released slot 3 at 1250; 1400 slot 7 acquired at
+ * 1350, in use since. */
+#define W 700000000000ull
+
+static void moment_events(struct vt_rec_buf *b, struct vt_state *s,
+			  const struct vt_event *evs, size_t n)
+{
+	struct vt_rec_events e;
+
+	vt_rec_events_begin(b, &e);
+	for (size_t i = 0; i < n; i++) {
+		vt_state_apply(s, &evs[i]);
+		vt_rec_event(b, &e, &evs[i]);
+	}
+	vt_rec_events_end(b, &e);
+}
+
+static void moment_tick(struct vt_rec_buf *b, struct vt_state *s,
+			uint64_t ms, uint64_t lost, bool keyframe)
+{
+	struct vt_rec_tick t = { .now_ms = ms, .wall_ms = ms + W,
+				 .counters = *vt_state_counters(s) };
+
+	t.counters.lost = lost;
+	vt_state_counters_set(s, &t.counters);
+	if (keyframe)
+		vt_rec_keyframe(b, s, &t);
+	else
+		vt_rec_tick(b, &t);
+}
+
+static void moments_make(struct vt_rec_buf *b)
+{
+	struct vt_state *s = vt_state_new(500);
+	struct img hnd;
+	const struct vt_slab *sl;
+	struct vt_event conn = { .type = VT_EV_CONN, .ts_ns = 1090000000 };
+	struct vt_rec_gap gap = { 4, 400, 1200, 1300 };
+
+	img_init_sys(&hnd, HND, VT_SLAB_HANDLES, 70, 0);
+	img_use(&hnd, 0, VT_HK_TCP, 0, 0);
+	hnd.v.version = 10;
+	hnd.v.read_ns = 900000000;
+	vt_state_system_set(s, 0, SYS);
+	vt_state_owner_set(s, 0, 2, "http:9090");
+	CHECK(vt_state_slab_load(s, &hnd.v, 900) == 0);
+	img_fini(&hnd);
+	sl = vt_state_slab_find(s, HND);
+	conn.conn = (struct vt_ev_conn){ HND + sl->heap_off + sl->data_off +
+					 3 * sl->stride, VT_HK_HTTP_CONN,
+					 VT_DIAG_ACTIVE, 2 };
+	vt_rec_preamble(b);
+	vt_rec_header(b, "{\"pid\":1,\"start_mono_ms\":500}");
+	moment_tick(b, s, 1000, 0, true);
+	moment_events(b, s, (struct vt_event[]){
+		img_ev(VT_EV_ACQUIRE, HND, 3, 1020000000),
+		img_ev(VT_EV_RELEASE, HND, 3, 1050000000),
+		img_ev(VT_EV_ACQUIRE, HND, 3, 1070000000), conn }, 4);
+	moment_tick(b, s, 1100, 0, false);
+	moment_events(b, s, (struct vt_event[]){
+		img_ev(VT_EV_ACQUIRE_FAIL, HND, 0, 1150000000),
+		img_ev(VT_EV_ACQUIRE_FAIL, HND, 0, 1160000000) }, 2);
+	moment_tick(b, s, 1200, 5, false);
+	vt_rec_gap(b, &gap);
+	moment_events(b, s, (struct vt_event[]){
+		img_ev(VT_EV_RELEASE, HND, 3, 1250000000) }, 1);
+	moment_tick(b, s, 1300, 5, true);
+	moment_events(b, s, (struct vt_event[]){
+		img_ev(VT_EV_ACQUIRE, HND, 7, 1350000000) }, 1);
+	moment_tick(b, s, 1400, 5, false);
+	vt_rec_end_record(b, 1400);
+	CHECK(!b->oom);
+	vt_state_free(s);
+}
+
+/* The mark of kind at wall time t (W + ms), or NULL. */
+static json_t *mark_at(json_t *marks, const char *kind, uint64_t ms)
+{
+	for (size_t i = 0; i < json_array_size(marks); i++) {
+		json_t *m = json_array_get(marks, i);
+
+		if (!strcmp(json_string_value(json_object_get(m, "kind")), kind) &&
+		    (uint64_t)json_integer_value(json_object_get(m, "t")) == W + ms)
+			return m;
+	}
+	return NULL;
+}
+
+static int64_t num(json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+/* Each kind of moment is marked at its tick (a leak at its acquire). */
+static void test_marks(struct vt_timeline *tl)
+{
+	char *doc = vt_timeline_json(tl, false, 10);
+	json_t *j = doc ? json_loads(doc, 0, NULL) : NULL;
+	json_t *marks = json_object_get(j, "marks"), *m;
+
+	CHECK_EQ_U64(json_array_size(marks), 5);
+	CHECK((m = mark_at(marks, "peak", 1100)) && num(m, "used") == 2);
+	CHECK((m = mark_at(marks, "overflow", 1200)) && num(m, "count") == 2);
+	CHECK((m = mark_at(marks, "lost", 1200)) && num(m, "count") == 5);
+	CHECK((m = mark_at(marks, "gap", 1300)) && num(m, "ticks") == 4);
+	CHECK((m = mark_at(marks, "leak", 1350)) && num(m, "slot") == 7);
+	json_decref(j);
+	free(doc);
+}
+
+/* A slot's history has every change at its event's time, also those
+ * inside one tick and in the tick a keyframe ends; each says the state
+ * and the owner. */
+static void test_slot_events(struct vt_timeline *tl)
+{
+	static const struct { const char *event, *state, *owner; uint64_t t; }
+	want[] = {
+		{ "start", "F", "", 1000 }, { "acquired", "U", "", 1020 },
+		{ "released", "F", "", 1050 }, { "acquired", "U", "", 1070 },
+		{ "state", "A", "http:9090", 1090 }, { "released", "F", "", 1250 },
+	};
+	char err[256], *doc = vt_timeline_slot_json(tl, 0, "handles", 3, err,
+						     sizeof(err));
+	json_t *j = doc ? json_loads(doc, 0, NULL) : NULL;
+	json_t *ch = json_object_get(j, "changes");
+	size_t bad = 0;
+
+	CHECK_EQ_U64(json_array_size(ch), 6);
+	for (size_t i = 0; i < json_array_size(ch) && i < 6; i++) {
+		json_t *c = json_array_get(ch, i);
+
+		bad += strcmp(json_string_value(json_object_get(c, "event")),
+			      want[i].event) ||
+		       strcmp(json_string_value(json_object_get(c, "state")),
+			      want[i].state) ||
+		       strcmp(json_string_value(json_object_get(c, "owner")),
+			      want[i].owner) ||
+		       (uint64_t)num(c, "t") != W + want[i].t;
+	}
+	CHECK_EQ_U64(bad, 0);
+	CHECK(num(json_array_get(ch, 4), "since") == (int64_t)(W + 1070));
+	CHECK(num(j, "from") == (int64_t)(W + 1000));
+	CHECK(json_is_false(json_object_get(j, "cut")));
+	CHECK(num(j, "dropped") == 0);
+	json_decref(j);
+	free(doc);
+}
+
+static void test_moments(void)
+{
+	struct vt_rec_buf b = { 0 };
+	char err[256];
+	struct vt_timeline *tl;
+
+	moments_make(&b);
+	tl = vt_timeline_of(b.p, b.len, err, sizeof(err));
+	CHECK(tl != NULL);
+	if (tl) {
+		CHECK_EQ_U64(vt_timeline_nticks(tl), 5);
+		test_marks(tl);
+		test_slot_events(tl);
+	}
+	vt_timeline_free(tl);
+	vt_rec_buf_free(&b);
+}
+
 int main(int argc, char **argv)
 {
 	struct session x;
@@ -694,6 +866,7 @@ int main(int argc, char **argv)
 	test_seek(&x);
 	test_timeline(&x);
 	test_timeline_keep(&x);
+	test_moments();
 	test_bit_flips(&x);
 	test_foreign_files(&x);
 	test_stacks(&x);

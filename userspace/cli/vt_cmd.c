@@ -20,6 +20,7 @@ enum {
 	OPT_FOLLOW,
 	OPT_RUNTIME,
 	OPT_HISTORY,
+	OPT_KEYFRAME,
 	OPT_MAX_OVERHEAD,
 	OPT_ALLOW_HOST,
 	OPT_TOKEN,
@@ -27,6 +28,13 @@ enum {
 	OPT_TLS_KEY,
 	OPT_NO_DROP,
 };
+
+/* attach, record and run */
+#define KEYFRAME_OPTION							\
+	{ "keyframe-interval", OPT_KEYFRAME, "S", 0,			\
+	  "a keyframe of the whole state every S seconds in the recording " \
+	  "and the history: any instant is reached by replaying at most S " \
+	  "seconds (default 5; 0.1..3600)", 0 }
 
 /* Options of every session: attach, snapshot. */
 static struct argp_option session_options[] = {
@@ -79,6 +87,7 @@ static struct argp_option attach_options[] = {
 	{ "history", OPT_HISTORY, "S", 0,
 	  "keep the last S seconds in memory for the dashboard's time travel "
 	  "(default 300, 0: none)", 0 },
+	KEYFRAME_OPTION,
 	{ "max-overhead", OPT_MAX_OVERHEAD, "PCT", 0,
 	  "hybrid mode: when the probes would cost the target more than PCT "
 	  "% of its CPU, read the slabs instead of probing each operation "
@@ -112,6 +121,17 @@ int vt_cmd_num(const char *s, double min, double max, double *out)
 	errno = 0;
 	*out = strtod(s, &end);
 	return errno || end == s || *end || *out < min || *out > max ? -1 : 0;
+}
+
+static error_t keyframe_arg(const struct argp_state *st, const char *arg,
+			    struct vt_trace_opts *o)
+{
+	double v;
+
+	if (vt_cmd_num(arg, 0.1, 3600, &v))
+		return vt_cmd_bad(st, "--keyframe-interval wants 0.1..3600 s");
+	o->keyframe_ms = (uint64_t)(v * 1000 + 0.5);
+	return 0;
 }
 
 error_t vt_cmd_pid(const struct argp_state *st, int key, const char *arg,
@@ -373,6 +393,8 @@ static error_t parse_attach(int key, char *arg, struct argp_state *st)
 			return vt_cmd_bad(st, "--history wants 0..86400 s");
 		o->history_ms = v * 1000;
 		break;
+	case OPT_KEYFRAME:
+		return keyframe_arg(st, arg, o);
 	case OPT_MAX_OVERHEAD:
 		if (vt_cmd_num(arg, 0, 100, &v))
 			return vt_cmd_bad(st, "--max-overhead wants a percentage, "
@@ -433,6 +455,7 @@ static struct argp_option run_options[] = {
 	{ "record", OPT_RECORD, "FILE", 0,
 	  "write a recording of each traced process: FILE, then FILE.PID "
 	  "for every further one", 0 },
+	KEYFRAME_OPTION,
 	{ 0 }
 };
 
@@ -451,6 +474,8 @@ static error_t parse_run(int key, char *arg, struct argp_state *st)
 	case OPT_RUNTIME:
 		*a->runtime = arg;
 		break;
+	case OPT_KEYFRAME:
+		return keyframe_arg(st, arg, a->o);
 	case OPT_RECORD:
 		a->o->record_path = arg;
 		break;
@@ -504,6 +529,7 @@ struct vt_trace_opts vt_cmd_trace_defaults(void)
 		.ringbuf_bytes = 1 << 22,
 		.leak_age_ms = 30000,
 		.history_ms = 300000,
+		.keyframe_ms = 5000,
 		.max_overhead_pct = 5,
 	};
 }

@@ -39,6 +39,7 @@ struct vt_replay {
 	json_t *header;			/* holds the sites' strings */
 	uv_timer_t step;
 	struct vt_signals sig;
+	uint64_t started_ms;		/* the loop's clock at the first tick */
 	bool stopping;
 	char err[512];
 };
@@ -248,7 +249,10 @@ static void finished(struct vt_replay *r, const char *why)
 	if (*r->ix.err)
 		fprintf(stderr, "valk-trace: the recording is cut short: %s\n",
 			r->ix.err);
-	say(r, "replay %s at +%.1f s%s", why, since_start(r, r->at),
+	/* the time it took, by the loop's clock: the pace --speed set */
+	say(r, "replay %s at +%.1f s, played in %.2f s%s", why,
+	    since_start(r, r->at),
+	    (uv_now(r->step.loop) - r->started_ms) / 1000.0,
 	    r->routes ? "; serving its last state until Ctrl-C" : "");
 	if (!r->routes)
 		stop(r);
@@ -337,7 +341,8 @@ static int open_recording(struct vt_replay *r)
 		snprintf(r->err, sizeof(r->err), "out of memory");
 		return -1;
 	}
-	r->hook = (struct vt_rec_hook){ r->report ? before_event : NULL, r };
+	r->hook = (struct vt_rec_hook){ .before = r->report ? before_event : NULL,
+					.ctx = r };
 	i = vt_rec_index_find(&r->ix, r->ix.ticks[0].now_ms +
 					      (uint64_t)(o->from_s * 1000));
 	r->at = SIZE_MAX;
@@ -397,6 +402,8 @@ int vt_replay_run(const struct vt_replay_opts *o)
 	}
 	uv_timer_init(&loop, &r.step);
 	r.step.data = &r;
+	uv_update_time(&loop);
+	r.started_ms = uv_now(&loop);
 	uv_timer_start(&r.step, on_step, next_delay(&r), 0);
 	vt_signals_run(&loop, &r.sig, on_signal, &r);
 	cleanup(&r);

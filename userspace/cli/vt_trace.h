@@ -43,6 +43,7 @@ struct vt_trace_opts {
 	const char *follow;	/* trace the valk process of this name, and
 				 * the next one after it exits (no pid) */
 	uint64_t history_ms;	/* kept for time travel when serving */
+	uint64_t keyframe_ms;	/* recording and history keyframe interval */
 	int snapshot;		/* print one document after one tick, exit */
 	int quiet;
 	bool no_drop;		/* --no-drop: keep root (vt_priv) */

@@ -10,7 +10,6 @@
 #include "serve/vt_routes.h"
 #include "target/vt_proc.h"
 
-#define KEYFRAME_MS 5000
 #define RECORD_QUEUE (64u << 20)	/* bytes the disk may lag behind */
 
 static json_t *argv_json(int pid)
@@ -64,7 +63,7 @@ static char *header_json(const struct vt_trace_rec_src *s)
 		"mode", vt_mode_name(o->mode),
 		"interval_ms", (json_int_t)o->interval_ms,
 		"leak_age_ms", (json_int_t)o->leak_age_ms,
-		"keyframe_ms", (json_int_t)KEYFRAME_MS,
+		"keyframe_ms", (json_int_t)o->keyframe_ms,
 		"start_wall_ms", (json_int_t)s->meta->wall_ms,
 		"start_mono_ms", (json_int_t)vt_state_attach_ms(s->state),
 		"layout", layout_json(s->layout), "probes", sites_json(s->sites),
@@ -96,7 +95,7 @@ int vt_trace_rec_start(struct vt_trace_rec *r,
 		.path = s->o->record_path,
 		.files = s->o->files,
 		.history_ms = s->routes ? s->o->history_ms : 0,
-		.keyframe_ms = KEYFRAME_MS,
+		.keyframe_ms = s->o->keyframe_ms,
 		.queue_bytes = RECORD_QUEUE,
 	};
 	struct vt_rec_tick now = tick_facts(s);

@@ -152,10 +152,13 @@ int vt_rec_next(struct vt_rec_reader *r, struct vt_rec *rec);
 int vt_rec_apply(struct vt_state *s, const struct vt_rec *rec,
 		 struct vt_rec_tick *tick, char *err, size_t errlen);
 /* Told of each event before the model gets it (a report watching slabs
- * freed, as the live session's does). */
+ * freed, as the live session's does) and after (a slot's history, at the
+ * event's time). Either may be NULL. */
 struct vt_rec_hook {
 	void (*before)(void *ctx, const struct vt_state *s,
 		       const struct vt_event *ev);
+	void (*after)(void *ctx, const struct vt_state *s,
+		      const struct vt_event *ev);
 	void *ctx;
 };
 int vt_rec_apply_hooked(struct vt_state *s, const struct vt_rec *rec,

@@ -486,6 +486,8 @@ static void events_get(struct vt_rec_cur *c, struct vt_state *s,
 		if (h && h->before)
 			h->before(h->ctx, s, &ev);
 		vt_state_apply(s, &ev);
+		if (h && h->after)
+			h->after(h->ctx, s, &ev);
 	}
 }
 

@@ -15,7 +15,8 @@
 #define MAX_COLS 32		/* slabs drawn */
 #define MAX_MARKS 200		/* of one kind */
 #define MAX_LEAK_MARKS 50
-#define MAX_CHANGES 1000	/* of one slot, the newest kept */
+#define MAX_CHANGES 500		/* of one slot, the newest kept */
+#define SLOT_SCAN_BYTES (16u << 20)	/* history replayed for one slot */
 #define MAX_BYTES (256u << 20)	/* kept, whatever the window */
 
 struct column {
@@ -171,6 +172,25 @@ static int segment_tick(struct segment *g, const uint8_t *p, size_t len,
 	return 0;
 }
 
+/* The records of a tick before the keyframe that ends it go after the
+ * last segment's ticks: seeking ends at the keyframe, but a slot's history
+ * replays them (their events, at their times). Out of memory they are
+ * not kept. */
+static void segment_tail(struct vt_timeline *tl, const uint8_t *p,
+			 size_t len)
+{
+	struct vt_rec_buf *b = &tl->segs[tl->nsegs - 1].buf;
+	size_t was = b->len;
+
+	vt_rec_buf_put(b, p, len);
+	if (b->oom) {
+		b->oom = false;
+		b->len = was;
+		return;
+	}
+	tl->bytes += len;
+}
+
 int vt_timeline_tick(struct vt_timeline *tl, const uint8_t *p, size_t len,
 		     size_t keyframe_off, const struct vt_state *s,
 		     const struct vt_rec_tick *t)
@@ -178,6 +198,8 @@ int vt_timeline_tick(struct vt_timeline *tl, const uint8_t *p, size_t len,
 	struct tick *v, *k;
 
 	if (keyframe_off != SIZE_MAX) {
+		if (tl->nsegs && keyframe_off)	/* the slot history's events */
+			segment_tail(tl, p, keyframe_off);
 		if (segment_add(tl))
 			return -1;
 		p += keyframe_off;
@@ -472,23 +494,48 @@ char *vt_timeline_json(struct vt_timeline *tl, bool live,
 	return text;
 }
 
-/* The slot's letter and owner name in the scratch model ('F' free). */
-static void slot_now(const struct vt_state *s, const struct vt_slab *sl,
-		     uint64_t slot, char *letter, const char **owner)
-{
-	const struct vt_system *sys = vt_state_system(s, (size_t)sl->system);
-	uint16_t o;
+/* ---- a slot's history -------------------------------------------------------
+ *
+ * The newest segments are replayed into the scratch model, told of each
+ * event: after one that touched the slot, and after each tick (memory
+ * reads type slots and repair them), the slot is compared with what it
+ * was, and what changed is an entry at the event's (or tick's) time. The
+ * scan is bounded (SLOT_SCAN_BYTES) so a request stalls the collector it
+ * shares a loop with for one bounded replay at most. */
 
-	*owner = "";
-	if (!vt_slab_bit(sl->bitmap, slot)) {
-		*letter = 'F';
-		return;
-	}
-	*letter = sl->states ? sl->states[slot] : 'U';
-	o = sl->owners ? sl->owners[slot] : VT_OWNER_NONE;
-	if (sys && o < sys->nowners)
-		*owner = sys->owners[o];
-}
+struct slot_view {
+	bool used;
+	char letter;		/* 'F' free */
+	uint16_t owner;
+	uint64_t since_ms;	/* acquired (monotonic ms); 0 free */
+};
+
+enum change_kind { CH_START, CH_ACQUIRED, CH_RELEASED, CH_STATE };
+
+static const char *const change_names[] = {
+	[CH_START] = "start", [CH_ACQUIRED] = "acquired",
+	[CH_RELEASED] = "released", [CH_STATE] = "state",
+};
+
+struct change {
+	enum change_kind kind;
+	uint64_t wall_ms, since_wall_ms;
+	char letter;
+	char owner[VT_NAME_LEN + 1];
+};
+
+struct slot_scan {
+	int system;
+	const char *slab;
+	uint64_t slot;
+	uint64_t addr, payload;	/* of its slab now, 0 while none */
+	int64_t wall_off;	/* wall ms - monotonic ms, of the last tick */
+	uint64_t from_ms;	/* the first tick scanned (wall) */
+	bool found, have;	/* the slot was seen; `last` is set */
+	struct slot_view last;
+	struct change ring[MAX_CHANGES];	/* the newest, ring order */
+	size_t n;		/* entries made, dropped ones included */
+};
 
 static const struct vt_slab *slab_named(const struct vt_state *s, int system,
 					const char *name)
@@ -502,43 +549,195 @@ static const struct vt_slab *slab_named(const struct vt_state *s, int system,
 	return NULL;
 }
 
+/* The slot in the model now, its slab's addresses into the scan. */
+static const struct vt_slab *slot_slab(struct slot_scan *x,
+				       const struct vt_state *s)
+{
+	const struct vt_slab *sl = slab_named(s, x->system, x->slab);
+
+	if (!sl || x->slot >= sl->total) {
+		x->addr = x->payload = 0;
+		return NULL;
+	}
+	x->addr = sl->addr;
+	x->payload = sl->addr + sl->heap_off + sl->data_off + x->slot * sl->stride;
+	return sl;
+}
+
+static struct slot_view view_of(const struct vt_slab *sl, uint64_t slot)
+{
+	struct slot_view v = { .letter = 'F', .owner = VT_OWNER_NONE };
+
+	if (!vt_slab_bit(sl->bitmap, slot))
+		return v;
+	v.used = true;
+	v.letter = sl->states ? sl->states[slot] : 'U';
+	v.owner = sl->owners ? sl->owners[slot] : VT_OWNER_NONE;
+	v.since_ms = sl->since_ms[slot];
+	return v;
+}
+
+static enum change_kind change_kind(const struct slot_view *a,
+				    const struct slot_view *b)
+{
+	if (!a->used && b->used)
+		return CH_ACQUIRED;
+	if (a->used && !b->used)
+		return CH_RELEASED;
+	if (b->used && a->since_ms != b->since_ms)
+		return CH_ACQUIRED;	/* its next holder's pop came first */
+	return CH_STATE;
+}
+
+static void change_add(struct slot_scan *x, const struct vt_state *s,
+		       enum change_kind kind, const struct slot_view *v,
+		       uint64_t wall_ms)
+{
+	struct change *c = &x->ring[x->n++ % MAX_CHANGES];
+	const struct vt_system *sys = vt_state_system(s, (size_t)x->system);
+
+	*c = (struct change){ kind, wall_ms, 0, v->letter, "" };
+	if (v->used)
+		c->since_wall_ms = (uint64_t)((int64_t)v->since_ms + x->wall_off);
+	if (sys && v->owner < sys->nowners)
+		snprintf(c->owner, sizeof(c->owner), "%s", sys->owners[v->owner]);
+}
+
+/* Compares the slot with what it was; a difference is an entry at wall_ms. */
+static void slot_check(struct slot_scan *x, const struct vt_state *s,
+		       uint64_t wall_ms)
+{
+	const struct vt_slab *sl = slot_slab(x, s);
+	struct slot_view v;
+
+	if (!sl)
+		return;
+	v = view_of(sl, x->slot);
+	x->found = true;
+	if (!x->have)
+		change_add(x, s, CH_START, &v, wall_ms);
+	else if (memcmp(&v, &x->last, sizeof(v)))
+		change_add(x, s, change_kind(&x->last, &v), &v, wall_ms);
+	x->have = true;
+	x->last = v;
+}
+
+static bool event_touches(const struct slot_scan *x, const struct vt_event *ev)
+{
+	switch (ev->type) {
+	case VT_EV_ACQUIRE:
+		return ev->acquire.slab == x->addr && ev->acquire.slot == x->slot;
+	case VT_EV_RELEASE:
+		return ev->release.slab == x->addr && ev->release.slot == x->slot;
+	case VT_EV_CONN:
+		return ev->conn.handle == x->payload;
+	case VT_EV_SLAB_NEW:
+	case VT_EV_SLAB_FREE:
+		return true;	/* the slab may come or go */
+	default:
+		return false;
+	}
+}
+
+static void after_event(void *ctx, const struct vt_state *s,
+			const struct vt_event *ev)
+{
+	struct slot_scan *x = ctx;
+
+	if (event_touches(x, ev))
+		slot_check(x, s, (uint64_t)((int64_t)(ev->ts_ns / 1000000) +
+					    x->wall_off));
+}
+
+/* Replays segment g into the scratch model, whole (records after its
+ * last tick included: the events of the tick the next keyframe ends). */
+static int segment_scan(struct vt_timeline *tl, const struct segment *g,
+			struct slot_scan *x)
+{
+	struct vt_rec_reader r = { .p = g->buf.p, .len = g->buf.len };
+	struct vt_rec_hook h = { .after = after_event, .ctx = x };
+	struct vt_rec rec;
+	struct vt_rec_tick t;
+	char err[192];
+	int rc;
+
+	while ((rc = vt_rec_next(&r, &rec)) == 1) {
+		int a = vt_rec_apply_hooked(tl->scratch, &rec, &t, &h, err,
+					    sizeof(err));
+
+		if (a < 0)
+			return -1;
+		if (a == 1) {
+			if (!x->from_ms)
+				x->from_ms = t.wall_ms;
+			x->wall_off = (int64_t)t.wall_ms - (int64_t)t.now_ms;
+			slot_check(x, tl->scratch, t.wall_ms);
+		}
+	}
+	return rc;
+}
+
+/* The first segment scanned: the newest ones within SLOT_SCAN_BYTES, the
+ * newest one whatever its size. */
+static size_t scan_start(const struct vt_timeline *tl)
+{
+	size_t i = tl->nsegs - 1, bytes = tl->segs[i].buf.len;
+
+	while (i && bytes + tl->segs[i - 1].buf.len <= SLOT_SCAN_BYTES)
+		bytes += tl->segs[--i].buf.len;
+	return i;
+}
+
+static json_t *changes_json(const struct slot_scan *x)
+{
+	json_t *a = json_array();
+	size_t n = x->n < MAX_CHANGES ? x->n : MAX_CHANGES;
+
+	for (size_t i = x->n - n; i < x->n; i++) {
+		const struct change *c = &x->ring[i % MAX_CHANGES];
+		json_t *j = json_pack("{s:I, s:s, s:s%, s:s}",
+			"t", (json_int_t)c->wall_ms, "event", change_names[c->kind],
+			"state", &c->letter, (size_t)1, "owner", c->owner);
+
+		if (c->letter != 'F')
+			json_object_set_new(j, "since", json_integer(
+				(json_int_t)c->since_wall_ms));
+		json_array_append_new(a, j);
+	}
+	return a;
+}
+
 char *vt_timeline_slot_json(struct vt_timeline *tl, int system,
 			    const char *slab, uint64_t slot, char *err,
 			    size_t errlen)
 {
-	json_t *changes = json_array(), *doc;
-	char last = 0, *text;
-	char last_owner[32] = "";
-	bool found = false;
+	struct slot_scan *x = calloc(1, sizeof(*x));
+	size_t first = tl->nsegs ? scan_start(tl) : 0;
+	json_t *doc = NULL;
+	char *text = NULL;
 
-	for (size_t i = 0; i < tl->nticks && !seek(tl, i); i++) {
-		const struct vt_slab *sl = slab_named(tl->scratch, system, slab);
-		const char *owner;
-		char letter;
-
-		if (!sl || slot >= sl->total)
-			continue;
-		found = true;
-		slot_now(tl->scratch, sl, slot, &letter, &owner);
-		if (letter == last && !strcmp(owner, last_owner))
-			continue;
-		last = letter;
-		snprintf(last_owner, sizeof(last_owner), "%s", owner);
-		if (json_array_size(changes) == MAX_CHANGES)
-			json_array_remove(changes, 0);
-		json_array_append_new(changes, json_pack("{s:I, s:s%, s:s}",
-			"t", (json_int_t)tl->ticks[i].facts.wall_ms,
-			"state", &letter, (size_t)1, "owner", owner));
-	}
-	if (!found) {
-		json_decref(changes);
-		snprintf(err, errlen, "no slot %llu of %s in system %d in the "
-			 "history", (unsigned long long)slot, slab, system);
+	if (!x) {
+		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	doc = json_pack("{s:i, s:s, s:I, s:o}", "system", system, "slab", slab,
-			"slot", (json_int_t)slot, "changes", changes);
+	*x = (struct slot_scan){ .system = system, .slab = slab, .slot = slot };
+	tl->at_seg = SIZE_MAX;	/* the scratch model is the scan's */
+	for (size_t i = first; i < tl->nsegs; i++)
+		if (segment_scan(tl, &tl->segs[i], x))
+			break;	/* the readable part */
+	if (!x->found)
+		snprintf(err, errlen, "no slot %llu of %s in system %d in the "
+			 "history", (unsigned long long)slot, slab, system);
+	else
+		doc = json_pack("{s:i, s:s, s:I, s:I, s:b, s:I, s:o}",
+			"system", system, "slab", slab, "slot", (json_int_t)slot,
+			"from", (json_int_t)x->from_ms,
+			"cut", first > 0,
+			"dropped", (json_int_t)(x->n > MAX_CHANGES ?
+						x->n - MAX_CHANGES : 0),
+			"changes", changes_json(x));
 	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 	json_decref(doc);
+	free(x);
 	return text;
 }
