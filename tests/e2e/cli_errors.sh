@@ -27,6 +27,7 @@ expect_err "missing option value" "requires an argument" "$VT" attach 1 --mode
 for o in "--listen 127.0.0.1:0" "--json $TMP/x.json" "--duration 1"; do
 	expect_err "snapshot $o" "unrecognized option" "$VT" snapshot 1 $o
 done
+expect_err "record --follow" "unrecognized option '--follow'" "$VT" record --follow valk -o "$TMP/x.rec"
 expect_err "ps argument" "no arguments" "$VT" ps 1
 expect_err "layout without binary" "missing <binary>" "$VT" layout
 
@@ -37,8 +38,9 @@ help_has() {  # help_has CMD 'OPTIONS IT HAS' 'OPTIONS IT LACKS'
 	for o in $3; do grep -q -- "$o" <<<"$out" && { fail "$1 --help lists $o"; return; }; done
 	pass "$1 --help: $2; not $3"
 }
-help_has attach "--listen --json --duration --mode --layout" ""
-help_has snapshot "--mode --interval --layout --quiet" "--listen --json --duration"
+help_has attach "--listen --json --duration --mode --layout --follow" ""
+help_has record "--output --record --duration --listen --mode --fail-on" "--follow"
+help_has snapshot "--mode --interval --layout --quiet" "--listen --json --duration --follow"
 help_has ps "--pids" "--mode --listen"
 help_has layout "<binary>" "--mode --listen"
 help_has demo "--clients --sim --listen" "--json --layout"

@@ -2,7 +2,8 @@
 # attach --follow NAME, as the systemd unit runs it: the tracer waits for
 # a valk process of that name, traces it exactly, keeps serving (healthz
 # 503, an empty state) when it exits, and traces the runtime restarted
-# under a new pid exactly again — one tracer, one port, both pids.
+# under a new pid exactly again — one tracer, one port, both pids. While
+# it waits, --duration and a signal end it.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../serve/lib.sh"
 need_root
@@ -18,6 +19,21 @@ wait_log() {  # wait_log REGEX: up to 10 s for the tracer to say it
 	for _ in $(seq 1 100); do grep -q "$1" "$log" && return 0; sleep 0.1; done
 	return 1
 }
+
+# Waiting for a name that never comes: --duration still ends it, and a
+# signal says there was nothing to detach from.
+timeout 120 "$VT" attach --follow "none$name" --listen none --duration 1 2>"$TMP/wait.log"; rc=$?
+[ "$rc" -eq 0 ] && grep -q "^valk-trace: --duration over while waiting for a valk process named none$name$" "$TMP/wait.log" &&
+	! grep -q "left as it was" "$TMP/wait.log" && pass "waiting, --duration 1: ends, exit 0" ||
+	fail "waiting with --duration: exit $rc, $(cat "$TMP/wait.log")"
+"$VT" attach --follow "none$name" --listen none 2>"$TMP/wait.log" &
+waiter=$!
+PIDS+=("$waiter")
+for _ in $(seq 1 100); do grep -q "waiting for" "$TMP/wait.log" && break; sleep 0.1; done
+kill -INT "$waiter"; wait "$waiter"; rc=$?
+[ "$rc" -eq 0 ] && grep -q "^valk-trace: interrupted while waiting for a valk process named none$name$" "$TMP/wait.log" &&
+	! grep -q "left as it was" "$TMP/wait.log" && pass "waiting, SIGINT: exit 0, nothing said detached" ||
+	fail "waiting, SIGINT: exit $rc, $(cat "$TMP/wait.log")"
 
 "$VT" attach --follow "$name" --listen "127.0.0.1:$port" --json "$TMP/final.json" 2>"$log" &
 tracer=$!

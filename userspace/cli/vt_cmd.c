@@ -56,7 +56,7 @@ static struct argp_option session_options[] = {
 	{ 0 }
 };
 
-/* Options of attach alone: how long, and where the state goes. */
+/* Options of attach and record: how long, and where the state goes. */
 static struct argp_option attach_options[] = {
 	{ "duration", 'd', "S", 0, "stop after S seconds", 0 },
 	{ "json", 'j', "FILE", 0, "write the final state here on exit", 0 },
@@ -80,10 +80,6 @@ static struct argp_option attach_options[] = {
 	  "also write a recording of the trace here (see `valk-trace "
 	  "replay`)", 0 },
 	{ "output", 'o', "FILE", 0, "the same as --record", 0 },
-	{ "follow", OPT_FOLLOW, "NAME", 0,
-	  "instead of <pid>: trace the valk process named NAME (command or "
-	  "executable name), waiting for it, and the next one whenever it "
-	  "exits or restarts", 0 },
 	{ "history", OPT_HISTORY, "S", 0,
 	  "keep the last S seconds in memory for the dashboard's time travel "
 	  "(default 300, 0: none)", 0 },
@@ -382,12 +378,6 @@ static error_t parse_attach(int key, char *arg, struct argp_state *st)
 	case 'o':
 		o->record_path = arg;
 		break;
-	case OPT_FOLLOW:
-		if (!*arg || strchr(arg, '/'))
-			return vt_cmd_bad(st, "--follow wants a process name, "
-					      "not a path");
-		o->follow = arg;
-		break;
 	case OPT_HISTORY:
 		if (vt_cmd_num(arg, 0, 86400, &v))
 			return vt_cmd_bad(st, "--history wants 0..86400 s");
@@ -420,10 +410,49 @@ static const struct argp_child attach_children[] = {
 static const struct argp attach_argp = { attach_options, parse_attach, NULL,
 					 NULL, attach_children, NULL, NULL };
 
-int vt_cmd_trace_args(int argc, char **argv, const char *doc,
-		      struct vt_trace_opts *o, struct vt_result_args *report)
+/* attach alone: a recording is of one target, so record has no --follow. */
+static struct argp_option follow_options[] = {
+	{ "follow", OPT_FOLLOW, "NAME", 0,
+	  "instead of <pid>: trace the valk process named NAME (command or "
+	  "executable name), waiting for it, and the next one whenever it "
+	  "exits or restarts", 0 },
+	{ 0 }
+};
+
+static error_t parse_follow(int key, char *arg, struct argp_state *st)
 {
-	struct argp argp = report ? attach_argp : session_argp;
+	struct trace_args *a = st->input;
+
+	switch (key) {
+	case ARGP_KEY_INIT:
+		st->child_inputs[0] = a;
+		break;
+	case OPT_FOLLOW:
+		if (!*arg || strchr(arg, '/'))
+			return vt_cmd_bad(st, "--follow wants a process name, "
+					      "not a path");
+		a->o->follow = arg;
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp_child follow_children[] = {
+	{ &attach_argp, 0, NULL, 0 },
+	{ 0 }
+};
+static const struct argp follow_argp = { follow_options, parse_follow, NULL,
+					 NULL, follow_children, NULL, NULL };
+
+int vt_cmd_trace_args(int argc, char **argv, const char *doc,
+		      enum vt_cmd_session kind, struct vt_trace_opts *o,
+		      struct vt_result_args *report)
+{
+	struct argp argp = kind == VT_CMD_ATTACH   ? follow_argp
+			   : kind == VT_CMD_RECORD ? attach_argp
+						   : session_argp;
 	struct trace_args a = { .o = o, .report = report };
 	int rc;
 

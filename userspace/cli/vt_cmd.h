@@ -48,12 +48,20 @@ int vt_cmd_parse(const struct argp *argp, int argc, char **argv, void *input);
 int vt_cmd_one_arg(int argc, char **argv, const char *args_doc,
 		   const char *name, const char *doc, const char **out);
 
-/* A session's options: the defaults, then <pid> and the options of argv,
- * those of every session and, for attach (report given), its own
- * (--duration, --json, --listen) and the report's. Returns 0, or
+/* Which session's options: each lists only its own in --help. */
+enum vt_cmd_session {
+	VT_CMD_SNAPSHOT,	/* those of every session */
+	VT_CMD_RECORD,		/* and --duration, --json, --listen ...,
+				 * the report's */
+	VT_CMD_ATTACH,		/* and --follow */
+};
+
+/* A session's options: the defaults, then <pid> and the options of argv
+ * that kind takes (report given for attach and record). Returns 0, or
  * VT_EXIT_USAGE after a one-line error. */
 int vt_cmd_trace_args(int argc, char **argv, const char *doc,
-		      struct vt_trace_opts *o, struct vt_result_args *report);
+		      enum vt_cmd_session kind, struct vt_trace_opts *o,
+		      struct vt_result_args *report);
 /* run's: the session's and the report's options, --json, --runtime, then
  * the command (*cmd points into argv). */
 int vt_cmd_run_args(int argc, char **argv, const char *doc,

@@ -10,7 +10,8 @@ int vt_cmd_attach(int argc, char **argv)
 	o.listen = VT_CMD_LISTEN;
 	argv[0] = "valk-trace attach";
 	if (vt_cmd_trace_args(argc, argv, "Trace <pid> until Ctrl-C, "
-				"--duration or the target's end.", &o, &r))
+				"--duration or the target's end.",
+				VT_CMD_ATTACH, &o, &r))
 		return VT_EXIT_USAGE;
 	return vt_trace_run(&o, &r.res);
 }

@@ -12,7 +12,7 @@ int vt_cmd_record(int argc, char **argv)
 	argv[0] = "valk-trace record";
 	if (vt_cmd_trace_args(argc, argv, "Record a trace of <pid> into -o "
 				"FILE until Ctrl-C, --duration or the target's "
-				"end.", &o, &r))
+				"end.", VT_CMD_RECORD, &o, &r))
 		return VT_EXIT_USAGE;
 	if (!o.record_path) {
 		fprintf(stderr, "valk-trace: record needs -o FILE, the "

@@ -9,7 +9,8 @@ int vt_cmd_snapshot(int argc, char **argv)
 	o.snapshot = 1;
 	argv[0] = "valk-trace snapshot";
 	if (vt_cmd_trace_args(argc, argv, "Print one memory-dialect JSON "
-				"document of <pid>'s state and exit.", &o, NULL))
+				"document of <pid>'s state and exit.",
+				VT_CMD_SNAPSHOT, &o, NULL))
 		return VT_EXIT_USAGE;
 	o.listen = NULL;
 	return vt_trace_run(&o, NULL);

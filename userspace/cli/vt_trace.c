@@ -894,6 +894,12 @@ void vt_trace_refresh(struct vt_trace *t, uint64_t now)
 		vt_report_observe(t->report, t->state, t->meta.now_ms);
 }
 
+static bool duration_over(const struct vt_trace *t, uint64_t now)
+{
+	return t->o->duration_s > 0 &&
+	       now - t->start_ms >= t->o->duration_s * 1000;
+}
+
 static void on_tick(uv_timer_t *h)
 {
 	struct vt_trace *t = h->data;
@@ -908,13 +914,17 @@ static void on_tick(uv_timer_t *h)
 	if (t->o->follow && !t->attached) {
 		if (t->routes)
 			vt_routes_tick(t->routes, now);
+		if (duration_over(t, now)) {
+			say(t, "--duration over while waiting for a valk "
+			       "process named %s", t->o->follow);
+			stop(t, VT_EXIT_OK);
+		}
 		return;
 	}
 	vt_trace_refresh(t, now);
 	if (t->routes)
 		vt_routes_tick(t->routes, now);
-	if (t->o->snapshot ||
-	    (t->o->duration_s > 0 && now - t->start_ms >= t->o->duration_s * 1000))
+	if (t->o->snapshot || duration_over(t, now))
 		stop(t, VT_EXIT_OK);
 }
 
@@ -1255,10 +1265,14 @@ struct attach_run {
 static void on_signal(uv_signal_t *h, int sig)
 {
 	struct attach_run *a = h->data;
+	const char *how = sig == SIGINT ? "interrupted" : "terminated";
 
-	say(a->t, "%s: detaching%s",
-	    sig == SIGINT ? "interrupted" : "terminated",
-	    a->t->o->launch ? "" : "; the target is left as it was");
+	if (a->t->o->follow && !a->t->attached)	/* nothing to detach from */
+		say(a->t, "%s while waiting for a valk process named %s", how,
+		    a->t->o->follow);
+	else
+		say(a->t, "%s: detaching%s", how, a->t->o->launch
+		    ? "" : "; the target is left as it was");
 	stop(a->t, VT_EXIT_OK);
 }
 
