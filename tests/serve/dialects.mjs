@@ -6,13 +6,13 @@
 // file), the states each stream holds compared with the target's ground
 // truth slot by slot, and every figure of the runtime's own dashboard.
 // Then, still paused, both streams go on with one event per tick.
-// "One event per tick" is counted, never timed: TICKS events in a row
-// whose ids go +1 (one publish per tick, ids +1 per publish), waited for
-// up to a bound that is no expected time.
+// "One event per tick" is counted on the tracer's clock, never on this
+// machine's: the stamps the events carry span as many ticks as ids (see
+// perTick), waited for up to a bound that is no expected time.
 //
 // node dialects.mjs --port P --pid PID --sim-start MS --live FILE
 //                   --cue FILE --truth FILE --out DIR [--idle]
-//   --live: written once every stream has its TICKS live events (the
+//   --live: written once every stream's live events span SPAN_MS (the
 //           shell pauses the target then)
 //   --idle: the target makes no slot traffic (deltas need not change slots)
 import fs from 'node:fs';
@@ -24,7 +24,9 @@ import {
 
 const a = parseArgs(process.argv.slice(2));
 const port = Number(a.port), pid = Number(a.pid);
-const TICKS = 50;	// 5 s of 100 ms ticks
+const TICK_MS = 100;	// valk-trace's default --interval, as the shell starts it
+const SPAN_MS = 5000;	// of the tracer's clock, counted over
+const TICKS = SPAN_MS / TICK_MS;	// deltas only while paused: this many looked at
 const BOUND_MS = 90000;	// for a loaded machine: a hang, not a slow tick
 const ctx = { pid, simStartMs: Number(a['sim-start']) };
 
@@ -65,19 +67,62 @@ async function waitTicks(from, n) {
 		await sleep(50);
 }
 
-// One event per tick: n events in a row past index `from`, ids +1.
-function perTick(st, from, n, what) {
+// Until every stream's stamps past its index in `from` cover SPAN_MS (or
+// it closed).
+async function waitSpan(from) {
+	const end = Date.now() + BOUND_MS;
+	while (Date.now() < end && streams.some((st, i) => !st.s.closed && spanOf(st, from[i]).short))
+		await sleep(50);
+}
+
+// The tracer's own clock, as an event carries it (ms): the memory
+// dialect's ts_ms; the valk dialect's deltas metrics.aio.up (the target's
+// uptime at the tick; a full event's uptime_seconds counts from the
+// registry's start, another origin, so full events carry none here).
+function tracerMs(st, ev) {
+	if (st.dialect === 'memory') return ev.doc?.ts_ms;
+	return ev.event === 'diagnostics-delta' ? ev.doc?.metrics?.aio?.up * 1000 : undefined;
+}
+
+// The stamped events of a stream from index `from` on, SPAN_MS of the
+// tracer's clock from the first stamp; short: the span is not over yet.
+function spanOf(st, from) {
+	const stamped = [];
+	let i = from;
+	for (; i < st.s.events.length; i++) {
+		const ev = st.s.events[i], ms = tracerMs(st, ev);
+		if (!Number.isFinite(ms)) continue;
+		if (stamped.length && ms - stamped[0].ms > SPAN_MS) break;
+		stamped.push({ id: ev.id, ms });
+	}
+	return { stamped, end: i, short: i === st.s.events.length };
+}
+
+// One event per tick, counted on the tracer's side: over SPAN_MS of the
+// tracer's clock (from the first stamped event past `from`) the ids go +1
+// per event, and the ticks the stamps span equal the ids they span (one
+// tick at most either way, a tick just inside or outside the span), with
+// a mean step within 10 % of the tick. Client scheduling moves arrivals,
+// never stamps; a server publishing every other tick spans twice the
+// ticks. Needs the events up to SPAN_MS past the first stamp.
+function perTick(st, from, what) {
 	const name = `${st.dialect}/${st.proto}`;
-	const evs = st.s.events.slice(from, from + n), gaps = idGaps(evs);
-	check(evs.length === n && gaps.length === 0,
-		`${name}: one event per tick ${what} (${n} in a row, ids ${evs[0]?.id}..${evs.at(-1)?.id})`,
-		`${evs.length} of ${n} events${st.s.closed ? ', stream closed' : ''}; ${gaps.slice(0, 3).join('; ')}`);
-	console.log(`note: ${name} ${what}: largest gap between events ${maxGap(evs)} ms (printed, not judged)`);
+	const { stamped, end: i, short } = spanOf(st, from);
+	const evs = st.s.events.slice(from, i), gaps = idGaps(evs);
+	const a = stamped[0], z = stamped.at(-1);
+	const ids = z && z.id - a.id, ticks = z && (z.ms - a.ms) / TICK_MS;
+	const backwards = stamped.filter((e, k) => k && e.ms <= stamped[k - 1].ms).length;
+	check(!short && gaps.length === 0 && backwards === 0 &&
+	      Math.abs(ticks - ids) <= 1 && Math.abs(ticks / ids - 1) <= 0.1,
+		`${name}: one event per tick ${what} (ids ${a?.id}..${z?.id}: ${ids} ids over ${ticks?.toFixed(2)} ticks of the tracer's clock)`,
+		`${evs.length} events${short ? ' (fewer than the span)' : ''}${st.s.closed ? ', stream closed' : ''}, ` +
+		`${stamped.length} stamped, ${backwards} stamps not after the one before; ${gaps.slice(0, 3).join('; ')}`);
+	console.log(`note: ${name} ${what}: largest gap between arrivals ${maxGap(evs)} ms (printed, not judged)`);
 }
 
 // Live: past each stream's first (full) event, while the target runs.
-await waitTicks(streams.map(() => 1), TICKS);
-for (const st of streams) perTick(st, 1, TICKS, `while the target ${a.idle ? 'idles' : 'runs under load'}`);
+await waitSpan(streams.map(() => 1));
+for (const st of streams) perTick(st, 1, `while the target ${a.idle ? 'idles' : 'runs under load'}`);
 fs.writeFileSync(a.live, '');
 
 if (!(await waitFile(a.cue, BOUND_MS))) {
@@ -145,11 +190,12 @@ async function checkBuckets(truth) {
 // Still paused: one event per tick goes on (counters, uptime and the
 // tracer's figures move), deltas only.
 const from = streams.map((st) => st.s.events.length);
+await waitSpan(from);
 await waitTicks(from, TICKS);
 for (const [i, st] of streams.entries()) {
 	const name = `${st.dialect}/${st.proto}`;
 	const after = st.s.events.slice(from[i], from[i] + TICKS);
-	perTick(st, from[i], TICKS, 'while the target is paused');
+	perTick(st, from[i], 'while the target is paused');
 	const names = new Set(after.map((e) => e.event));
 	check(names.size === 1 && names.has(st.dialect === 'memory' ? 'memory-delta' : 'diagnostics-delta'),
 		`${name}: deltas only while nothing changes shape`, [...names].join(','));
