@@ -11,6 +11,6 @@ int vt_cmd_snapshot(int argc, char **argv)
 	if (vt_cmd_trace_args(argc, argv, "Print one memory-dialect JSON "
 				"document of <pid>'s state and exit.", &o, NULL))
 		return VT_EXIT_USAGE;
-	o.listen = NULL;
+	o.serve.listen = NULL;
 	return vt_trace_run(&o, NULL);
 }
