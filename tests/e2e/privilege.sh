@@ -8,7 +8,8 @@
 # as that user), in sample mode, under sudo (SUDO_UID/SUDO_GID: the
 # invoking user, who owns --json), for --follow and run (which keep the
 # capabilities attaching to new processes needs, and no others), replay;
-# --no-drop keeps root.
+# --no-drop keeps root. A --layout file is parsed by a child that is no
+# longer root either.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../serve/lib.sh"
 need_root
@@ -150,7 +151,7 @@ wait "$run" && pass "run: exit 0" || fail "run: exit $?: $(tail -n 3 "$TMP/run.l
 jq -e '.processes | length == 1' "$TMP/run.json" >/dev/null &&
 	pass "run: the process started after the switch is reported" || fail "run: $(head -c 300 "$TMP/run.json")"
 
-# 8. replay: nobody from the start, serving
+# 8. replay: nobody once its listener is bound, before the recording is read
 sim_start "$SIM_SHARED" --workload http --port 0 || { fail "start"; finish; }
 "$VT" record "$SIM_PID" -o "$TMP/r.rec" --duration 1 -q || fail "record exit $?"
 kill "$SIM_PID"
@@ -164,4 +165,29 @@ VT_URL=http://127.0.0.1:$VT_PORT
 expect_status "replay" "$VT_PID" "$NOBODY_UID" "$NOBODY_GID" "$CAPS_NONE"
 served "replay"
 stop_tracer "replay"
+
+# 9. --layout: opened as root, parsed by a child that gave root up; the
+# file is a FIFO fed in two halves, so the child is caught mid-parse
+sim_start "$SIM_SHARED" --workload churn --port 0 || { fail "start"; finish; }
+"$VT" layout "$VT_BUILD/fixture/libvalkyria.so" >"$TMP/layout.json" || fail "layout exit $?"
+mkfifo "$TMP/layout.fifo"
+"$VT" snapshot "$SIM_PID" --mode sample --layout "$TMP/layout.fifo" >"$TMP/snap.json" 2>"$TMP/snap.log" &
+VT_PID=$!
+PIDS+=("$VT_PID")
+exec 3>"$TMP/layout.fifo"
+half=$(($(wc -c <"$TMP/layout.json") / 2))
+head -c "$half" "$TMP/layout.json" >&3
+child=
+for _ in $(seq 1 100); do child=$(pgrep -P "$VT_PID" | head -n 1); [ -n "$child" ] && break; sleep 0.05; done
+if [ -n "$child" ]; then
+	expect_status "the --layout parser" "$child" "$NOBODY_UID" "$NOBODY_GID" "$CAPS_NONE"
+	[ "$(field "$VT_PID" Uid)" = "0 0 0 0" ] && pass "the tracer is root still, attaching" || fail "tracer: Uid $(field "$VT_PID" Uid)"
+else
+	fail "no --layout parser process"
+fi
+tail -c +"$((half + 1))" "$TMP/layout.json" >&3
+exec 3>&-
+wait "$VT_PID" && jq -e '.slabs | length > 0' "$TMP/snap.json" >/dev/null &&
+	pass "--layout read through the parser: snapshot exit 0" || fail "snapshot --layout: exit $? $(cat "$TMP/snap.log")"
+kill "$SIM_PID"
 finish

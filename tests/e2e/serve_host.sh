@@ -1,7 +1,8 @@
 #!/bin/bash
 # DNS rebinding: a request whose Host (HTTP/1.1) or :authority (HTTP/2) is
 # not localhost, the address the client connected to or an --allow-host
-# name gets 421 and nothing of the trace; the names served get 200.
+# name gets 421 and nothing of the trace; the names served get 200. A
+# replay checks Host the same way.
 . "$(dirname "$0")/../lib/common.sh"
 need_root
 need_bins
@@ -29,4 +30,19 @@ printf 'GET /healthz HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\nConnec
 c=$(timeout 5 head -c 12 <&3)
 exec 3<&-
 [ "$c" = "HTTP/1.1 421" ] && pass "two Host headers: 421" || fail "two Host headers: $c"
+
+"$VT" record "$SIM_PID" --mode sample -o "$TMP/t.rec" --duration 1 -q || fail "record exit $?"
+"$VT" replay "$TMP/t.rec" --listen 127.0.0.1:0 --allow-host trace.example 2>"$TMP/rerr" &
+PIDS+=($!)
+for _ in $(seq 1 200); do grep -q serving "$TMP/rerr" && break; sleep 0.05; done
+port=$(sed -n 's/.*serving http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/rerr")
+[ -n "$port" ] || { cat "$TMP/rerr"; echo "replay did not serve"; exit 1; }
+for proto in --http1.1 --http2-prior-knowledge; do
+	for h in "localhost:$port" "trace.example"; do
+		c=$(code "$proto" -H "Host: $h")
+		[ "$c" = 200 ] && pass "replay $proto Host $h: 200" || fail "replay $proto Host $h: $c"
+	done
+	c=$(code "$proto" -H "Host: evil.example:$port")
+	if [ "$c" = 421 ] && ! grep -q '"pid"' "$TMP/body"; then pass "replay $proto Host evil.example: 421"; else fail "replay $proto Host evil.example: $c"; fi
+done
 finish

@@ -75,6 +75,15 @@ for proto in --http2 --http1.1; do
 done
 got=$(cu --http2 -o /dev/null -w '%{http_code}' -H "Host: evil.example" "$U/api/diagnostics/memory")
 [ "$got" = 421 ] && pass "another site's Host over TLS: 421" || fail "evil Host over TLS: $got"
+# a replay serves HTTPS with the same options
+"$VT" record "$SIM_PID" --mode sample -o "$TMP/t.rec" --duration 1 -q || fail "record exit $?"
+"$VT" replay "$TMP/t.rec" --listen 127.0.0.1:0 --tls-cert "$C" --tls-key "$K" 2>"$TMP/rerr" &
+PIDS+=($!)
+for _ in $(seq 1 200); do grep -q serving "$TMP/rerr" && break; sleep 0.05; done
+rport=$(sed -n 's/.*serving https:\/\/[^:]*:\([0-9]*\).*/\1/p' "$TMP/rerr")
+got=$(cu --http2 -o "$TMP/doc" -w '%{http_version} %{http_code}' "https://localhost:$rport/api/diagnostics/memory")
+[ "$got" = "2 200" ] && jq -e '.slabs | length > 0' "$TMP/doc" >/dev/null &&
+	pass "replay over HTTPS: HTTP/2 200" || fail "replay over HTTPS: $got $(cat "$TMP/rerr")"
 sim_pause || fail "pause valk-sim"
 sleep 0.5		# a tick or more of the paused target
 cu --http2 -o "$TMP/traced.json" "$U/api/diagnostics/memory"

@@ -3,7 +3,8 @@
 # prints it; with --token, the given one. Without it every request gets 401
 # (HTTP/1.1 and HTTP/2); with it — a Bearer header, or ?token= once, which
 # sets an HttpOnly SameSite cookie the next requests and an EventSource
-# carry — the trace is served. Loopback needs none.
+# carry — the trace is served. Loopback needs none. A replay serves under
+# the same rules.
 . "$(dirname "$0")/../lib/common.sh"
 need_root
 need_bins
@@ -12,10 +13,12 @@ sim_start "$SIM_SHARED" --workload idle --port 0 || exit 1
 # seconds of the test); the test itself only talks to 127.0.0.1
 ADDR=0.0.0.0
 
-serve() {	# ARGS...: starts a tracer, sets PORT and the stderr file ERR
+serve() {	# ARGS...: starts a tracer (attach, or replay REC), sets PORT and the stderr file ERR
 	ERR=$TMP/err.$RANDOM
 	: >"$ERR"
-	"$VT" attach "$SIM_PID" --mode sample "$@" 2>"$ERR" &
+	if [ "$1" = replay ]; then shift; "$VT" replay "$@" 2>"$ERR" &
+	else "$VT" attach "$SIM_PID" --mode sample "$@" 2>"$ERR" &
+	fi
 	PIDS+=($!)
 	for _ in $(seq 1 200); do grep -q serving "$ERR" && break; sleep 0.05; done
 	PORT=$(sed -n 's/.*serving http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$ERR")
@@ -46,4 +49,20 @@ grep -q "needs the token" "$ERR" && fail "a given token is printed" || pass "a g
 
 serve --listen 127.0.0.1:0
 c=$(code "http://127.0.0.1:$PORT/healthz"); [ "$c" = 200 ] && pass "loopback: no token needed" || fail "loopback: $c"
+
+# a replay beyond loopback: a token made up, or the one given
+"$VT" record "$SIM_PID" --mode sample -o "$TMP/t.rec" --duration 1 -q || fail "record exit $?"
+serve replay "$TMP/t.rec" --listen "$ADDR:0"
+tok=$(sed -n 's/.*needs the token \([0-9a-f]*\) .*/\1/p' "$ERR")
+[ ${#tok} = 32 ] && pass "replay: a token made up and printed" || fail "replay: no token printed: $(cat "$ERR")"
+u=http://127.0.0.1:$PORT/api/diagnostics/memory
+c=$(code "$u"); [ "$c" = 401 ] && ! grep -q '"pid"' "$TMP/body" && pass "replay, no token: 401" || fail "replay, no token: $c"
+c=$(code -H "Authorization: Bearer wrong$tok" "$u"); [ "$c" = 401 ] && pass "replay, wrong token: 401" || fail "replay, wrong token: $c"
+c=$(code -H "Authorization: Bearer $tok" "$u"); [ "$c" = 200 ] && grep -q '"pid"' "$TMP/body" && pass "replay, Bearer: 200" || fail "replay, Bearer: $c"
+serve replay "$TMP/t.rec" --listen "$ADDR:0" --token given-token-0123456789
+c=$(code "http://127.0.0.1:$PORT/healthz"); [ "$c" = 401 ] && pass "replay --token, none sent: 401" || fail "replay --token, none sent: $c"
+c=$(code -H "Authorization: Bearer given-token-0123456789" "http://127.0.0.1:$PORT/healthz"); [ "$c" = 200 ] && pass "replay --token: 200" || fail "replay --token: $c"
+grep -q "needs the token" "$ERR" && fail "replay: a given token is printed" || pass "replay: a given token is not printed"
+serve replay "$TMP/t.rec" --listen 127.0.0.1:0
+c=$(code "http://127.0.0.1:$PORT/healthz"); [ "$c" = 200 ] && pass "replay on loopback: no token needed" || fail "replay on loopback: $c"
 finish

@@ -24,10 +24,19 @@ for name in $names; do
 	fi
 	echo "== fuzz_$name, $secs s"
 	# one process, bounded memory and time per input: a hang or a
-	# balloon fails; findings land in the temporary directory's parent
+	# balloon fails; findings land in build/fuzz/NAME-*. The fuzzer's
+	# own status decides, and it must have said it finished: a crash,
+	# leak or timeout ends it early, without its "Done N runs" line.
+	log=$corpus.log
+	frc=0
 	(cd "$corpus" && "$fuzz" -max_total_time="$secs" -timeout=10 \
 		-rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
-		-artifact_prefix="$build/fuzz/$name-" . 2>&1 | tail -n 25) || rc=1
-	rm -rf "$corpus"
+		-artifact_prefix="$build/fuzz/$name-" . >"$log" 2>&1) || frc=$?
+	tail -n 25 "$log"
+	if [ "$frc" -ne 0 ] || ! grep -q '^Done [0-9]* runs' "$log"; then
+		echo "FAIL: fuzz_$name exit $frc (findings: $build/fuzz/$name-*)"
+		rc=1
+	fi
+	rm -rf "$corpus" "$log"
 done
 exit $rc

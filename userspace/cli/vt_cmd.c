@@ -56,13 +56,9 @@ static struct argp_option session_options[] = {
 	{ 0 }
 };
 
-/* Options of attach and record: how long, and where the state goes. */
-static struct argp_option attach_options[] = {
-	{ "duration", 'd', "S", 0, "stop after S seconds", 0 },
-	{ "json", 'j', "FILE", 0, "write the final state here on exit", 0 },
-	{ "listen", OPT_LISTEN, "ADDR:PORT", 0,
-	  "serve SSE, dashboard and /metrics here (default " VT_CMD_LISTEN
-	  ", 'none' to disable)", 0 },
+/* How the state is served (attach, replay): beyond --listen, which each
+ * command documents itself. */
+static struct argp_option serve_options[] = {
 	{ "allow-host", OPT_ALLOW_HOST, "NAMES", 0,
 	  "answer requests whose Host is one of these names (comma-"
 	  "separated) besides localhost and the listen address; any other "
@@ -76,6 +72,16 @@ static struct argp_option attach_options[] = {
 	  "certificate (chain); needs --tls-key", 0 },
 	{ "tls-key", OPT_TLS_KEY, "FILE", 0,
 	  "the PEM private key of --tls-cert (no passphrase)", 0 },
+	{ 0 }
+};
+
+/* Options of attach and record: how long, and where the state goes. */
+static struct argp_option attach_options[] = {
+	{ "duration", 'd', "S", 0, "stop after S seconds", 0 },
+	{ "json", 'j', "FILE", 0, "write the final state here on exit", 0 },
+	{ "listen", OPT_LISTEN, "ADDR:PORT", 0,
+	  "serve SSE, dashboard and /metrics here (default " VT_CMD_LISTEN
+	  ", 'none' to disable)", 0 },
 	{ "record", OPT_RECORD, "FILE", 0,
 	  "also write a recording of the trace here (see `valk-trace "
 	  "replay`)", 0 },
@@ -326,6 +332,45 @@ static error_t parse_session(int key, char *arg, struct argp_state *st)
 	return 0;
 }
 
+static error_t parse_serve(int key, char *arg, struct argp_state *st)
+{
+	struct vt_trace_serve *s = st->input;
+
+	switch (key) {
+	case OPT_ALLOW_HOST:
+		s->allow_hosts = arg;
+		break;
+	case OPT_TOKEN:
+		if (strlen(arg) < 16 || strlen(arg) > 128 ||
+		    strspn(arg, "0123456789abcdefghijklmnopqrstuvwxyz"
+				"ABCDEFGHIJKLMNOPQRSTUVWXYZ-_.") != strlen(arg))
+			return vt_cmd_bad(st, "--token wants 16 to 128 letters, "
+					      "digits, '-', '_' or '.'");
+		s->token = arg;
+		break;
+	case OPT_TLS_CERT:
+		s->tls_cert = arg;
+		break;
+	case OPT_TLS_KEY:
+		s->tls_key = arg;
+		break;
+	case ARGP_KEY_END:
+		if (!s->tls_cert != !s->tls_key)
+			return vt_cmd_bad(st, "--tls-cert and --tls-key go "
+					      "together: give both");
+		if (s->tls_cert && !s->listen)
+			return vt_cmd_bad(st, "--tls-cert serves HTTPS: not "
+					      "with --listen none");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp vt_cmd_serve_argp = { serve_options, parse_serve, NULL,
+					NULL, NULL, NULL, NULL };
+
 static error_t parse_attach(int key, char *arg, struct argp_state *st)
 {
 	struct trace_args *a = st->input;
@@ -335,7 +380,8 @@ static error_t parse_attach(int key, char *arg, struct argp_state *st)
 	switch (key) {
 	case ARGP_KEY_INIT:
 		st->child_inputs[0] = a;
-		st->child_inputs[1] = a->report;
+		st->child_inputs[1] = &o->serve;
+		st->child_inputs[2] = a->report;
 		break;
 	case 'd':
 		if (vt_cmd_num(arg, 0.001, 1e9, &v))
@@ -347,32 +393,7 @@ static error_t parse_attach(int key, char *arg, struct argp_state *st)
 		o->json_path = arg;
 		break;
 	case OPT_LISTEN:
-		o->listen = strcmp(arg, "none") ? arg : NULL;
-		break;
-	case OPT_ALLOW_HOST:
-		o->allow_hosts = arg;
-		break;
-	case OPT_TOKEN:
-		if (strlen(arg) < 16 || strlen(arg) > 128 ||
-		    strspn(arg, "0123456789abcdefghijklmnopqrstuvwxyz"
-				"ABCDEFGHIJKLMNOPQRSTUVWXYZ-_.") != strlen(arg))
-			return vt_cmd_bad(st, "--token wants 16 to 128 letters, "
-					      "digits, '-', '_' or '.'");
-		o->token = arg;
-		break;
-	case OPT_TLS_CERT:
-		o->tls_cert = arg;
-		break;
-	case OPT_TLS_KEY:
-		o->tls_key = arg;
-		break;
-	case ARGP_KEY_END:
-		if (!o->tls_cert != !o->tls_key)
-			return vt_cmd_bad(st, "--tls-cert and --tls-key go "
-					      "together: give both");
-		if (o->tls_cert && !o->listen)
-			return vt_cmd_bad(st, "--tls-cert serves HTTPS: not "
-					      "with --listen none");
+		o->serve.listen = strcmp(arg, "none") ? arg : NULL;
 		break;
 	case OPT_RECORD:
 	case 'o':
@@ -404,6 +425,7 @@ static const struct argp run_session_argp = { session_options, parse_session,
 					      NULL, NULL, NULL, NULL, NULL };
 static const struct argp_child attach_children[] = {
 	{ &session_argp, 0, NULL, 0 },
+	{ &vt_cmd_serve_argp, 0, NULL, 0 },
 	{ &vt_result_argp, 0, "The end-of-session report:", 0 },
 	{ 0 }
 };

@@ -38,6 +38,10 @@ error_t vt_cmd_pid(const struct argp_state *st, int key, const char *arg,
 error_t vt_cmd_mode(const struct argp_state *st, const char *arg,
 		    enum vt_mode *out);
 
+/* --allow-host, --token, --tls-cert, --tls-key into a struct
+ * vt_trace_serve (its child input), checked against its listen. */
+extern const struct argp vt_cmd_serve_argp;
+
 /* argp_parse with one-line errors (argp's "Try `--help'" line is
  * dropped): 0, or VT_EXIT_USAGE after the line. */
 int vt_cmd_parse(const struct argp *argp, int argc, char **argv, void *input);

@@ -7,7 +7,7 @@ int vt_cmd_attach(int argc, char **argv)
 	struct vt_trace_opts o = vt_cmd_trace_defaults();
 	struct vt_result_args r = { 0 };
 
-	o.listen = VT_CMD_LISTEN;
+	o.serve.listen = VT_CMD_LISTEN;
 	argv[0] = "valk-trace attach";
 	if (vt_cmd_trace_args(argc, argv, "Trace <pid> until Ctrl-C, "
 				"--duration or the target's end.",

@@ -167,7 +167,7 @@ int vt_cmd_demo(int argc, char **argv)
 		return VT_EXIT_USAGE;
 	}
 	o.mode = a.mode;
-	o.listen = a.listen;
+	o.serve.listen = a.listen;
 	o.launch = launch;
 	o.launch_ctx = &a;
 	o.priv_needs = VT_PRIV_DEMO;	/* its clients, its runtime stopped */

@@ -20,7 +20,7 @@ static struct argp_option options[] = {
 	{ "from", OPT_FROM, "S", 0, "start S seconds into the recording", 0 },
 	{ "listen", OPT_LISTEN, "ADDR:PORT", 0,
 	  "serve here (default " VT_CMD_LISTEN ", 'none': replay to the end "
-	  "and exit)", 0 },
+	  "and exit); beyond loopback with a token, as attach", 0 },
 	{ "quiet", 'q', NULL, 0, "no progress messages on stderr", 0 },
 	{ "json", 'j', "FILE", 0, "write the report here (as --report)", 0 },
 	{ "no-drop", OPT_NO_DROP, NULL, 0,
@@ -32,6 +32,8 @@ static struct argp_option options[] = {
 struct replay_args {
 	struct vt_replay_opts o;
 	struct vt_result_args report;
+	bool no_drop;		/* --no-drop: keep root */
+	struct vt_files files;	/* the report's files, once root is gone */
 };
 
 static error_t parse(int key, char *arg, struct argp_state *st)
@@ -42,7 +44,8 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 
 	switch (key) {
 	case ARGP_KEY_INIT:
-		st->child_inputs[0] = &a->report;
+		st->child_inputs[0] = &o->serve;
+		st->child_inputs[1] = &a->report;
 		break;
 	case OPT_SPEED:
 		if (!strcmp(arg, "max"))
@@ -59,10 +62,10 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 		o->from_s = v;
 		break;
 	case OPT_LISTEN:
-		o->listen = strcmp(arg, "none") ? arg : NULL;
+		o->serve.listen = strcmp(arg, "none") ? arg : NULL;
 		break;
 	case OPT_NO_DROP:
-		o->no_drop = true;
+		a->no_drop = true;
 		break;
 	case 'q':
 		o->quiet = 1;
@@ -87,14 +90,27 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	return 0;
 }
 
+/* vt_replay's: the report's files made by a keeper, then root given up
+ * (the listener is bound already: no call of its own stays allowed). */
+static int drop(void *ctx)
+{
+	struct replay_args *a = ctx;
+	const char *outs[] = { a->report.res.json_path, a->report.res.junit_path,
+			       a->report.res.md_path };
+
+	return vt_cmd_drop(a->no_drop, 0, &a->files, outs,
+			   sizeof(outs) / sizeof(*outs));
+}
+
 int vt_cmd_replay(int argc, char **argv)
 {
 	static const struct argp_child children[] = {
+		{ &vt_cmd_serve_argp, 0, NULL, 0 },
 		{ &vt_result_argp, 0, "The report of the replayed trace:", 0 },
 		{ 0 }
 	};
-	struct replay_args a = { .o = { .speed = 1, .listen = VT_CMD_LISTEN } };
-	struct vt_files files = { -1 };
+	struct replay_args a = { .o = { .speed = 1,
+					.serve = { .listen = VT_CMD_LISTEN } } };
 	int rc;
 	struct argp argp = { options, parse, "FILE",
 			     "Serve a recording made by `valk-trace record` or "
@@ -109,21 +125,15 @@ int vt_cmd_replay(int argc, char **argv)
 	a.report.res.quiet = a.o.quiet;
 	if (a.report.any)
 		a.o.report = &a.report;
-	/* opened while root, root given up, then read (a file that cannot
-	 * be opened is said so by vt_replay_run, nothing read) */
-	const char *outs[] = { a.report.res.json_path, a.report.res.junit_path,
-			       a.report.res.md_path };
-
+	/* opened while root, the listener bound, root given up, then read
+	 * (a file that cannot be opened is said so by vt_replay_run) */
 	a.o.fd = open(a.o.path, O_RDONLY | O_CLOEXEC);
-	if (a.o.fd >= 0 &&
-	    vt_cmd_drop(a.o.no_drop, a.o.listen ? VT_PRIV_LISTEN : 0, &files,
-			outs, sizeof(outs) / sizeof(*outs))) {
-		close(a.o.fd);
-		return VT_EXIT_USAGE;
-	}
-	a.report.res.files = &files;
+	a.o.drop = drop;
+	a.o.drop_ctx = &a;
+	a.files.sock = -1;
+	a.report.res.files = &a.files;
 	rc = vt_replay_run(&a.o);
-	if (files.sock >= 0)
-		close(files.sock);
+	if (a.files.sock >= 0)
+		close(a.files.sock);
 	return rc;
 }

@@ -12,6 +12,6 @@ int vt_cmd_snapshot(int argc, char **argv)
 				"document of <pid>'s state and exit.",
 				VT_CMD_SNAPSHOT, &o, NULL))
 		return VT_EXIT_USAGE;
-	o.listen = NULL;
+	o.serve.listen = NULL;
 	return vt_trace_run(&o, NULL);
 }

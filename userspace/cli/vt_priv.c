@@ -1,6 +1,7 @@
 #include "cli/vt_priv.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #if defined(__x86_64__)
 #define ARCH AUDIT_ARCH_X86_64
@@ -110,8 +112,6 @@ static const int files_calls[] = {
 #endif
 	END
 };
-
-static const int listen_calls[] = { SYS_socket, SYS_bind, SYS_listen, END };
 
 /* The demo's client load connects; its runtime is stopped at the end. */
 static const int demo_calls[] = {
@@ -224,8 +224,6 @@ static int build(struct filter *f, unsigned needs)
 		allow_calls(f, targets_calls);
 	if (needs & VT_PRIV_CHILDREN)
 		allow_calls(f, children_calls);
-	if (needs & VT_PRIV_LISTEN)
-		allow_calls(f, listen_calls);
 	if (geteuid() != 0)
 		allow_calls(f, files_calls);
 	if (needs & VT_PRIV_DEMO)
@@ -423,4 +421,73 @@ int vt_priv_keeper(char *err, size_t errlen)
 		rc = install(f, err, errlen);
 	free(f);
 	return rc;
+}
+
+/* ---- a confined child ---------------------------------------------------- */
+
+struct confined_head {
+	int rc;
+	char err[512];
+};
+
+static int pipe_io(int fd, void *p, size_t len, bool out)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t n = out ? write(fd, (char *)p + done, len - done)
+				: read(fd, (char *)p + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+_Noreturn static void confined_child(int fd, vt_priv_fn fn, void *ctx,
+				     void *out, size_t len)
+{
+	struct confined_head h = { .rc = -1 };
+
+	if (!vt_priv_drop(0, h.err, sizeof(h.err)))
+		h.rc = fn(ctx, out, h.err, sizeof(h.err));
+	_exit(pipe_io(fd, &h, sizeof(h), true) ||
+	      pipe_io(fd, out, len, true) ? 1 : 0);
+}
+
+int vt_priv_confined(bool no_drop, vt_priv_fn fn, void *ctx, void *out,
+		     size_t len, char *err, size_t errlen)
+{
+	struct confined_head h;
+	int p[2], status = 0;
+	bool ok;
+	pid_t pid;
+
+	if (no_drop)
+		return fn(ctx, out, err, errlen);
+	if (pipe2(p, O_CLOEXEC) || (pid = fork()) < 0) {
+		snprintf(err, errlen, "cannot start an unprivileged parser: %s",
+			 strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		confined_child(p[1], fn, ctx, out, len);
+	}
+	close(p[1]);
+	ok = !pipe_io(p[0], &h, sizeof(h), false) &&
+	     !pipe_io(p[0], out, len, false);
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!ok || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		snprintf(err, errlen, "the unprivileged parser ended without an "
+			 "answer (wait status %#x): a bug to report", status);
+		return -1;
+	}
+	h.err[sizeof(h.err) - 1] = '\0';
+	if (h.rc)
+		snprintf(err, errlen, "%s", h.err);
+	return h.rc ? -1 : 0;
 }

@@ -27,7 +27,6 @@ enum {
 				       * Linux 6.6) */
 	VT_PRIV_TARGETS = 1 << 2,  /* --follow, run: new processes attached */
 	VT_PRIV_CHILDREN = 1 << 3, /* run: the command's tree under ptrace */
-	VT_PRIV_LISTEN = 1 << 4,   /* replay: the listener made after */
 	VT_PRIV_DEMO = 1 << 5,	   /* demo: its clients, its runtime stopped */
 };
 
@@ -39,6 +38,16 @@ int vt_priv_drop(unsigned needs, char *err, size_t errlen);
  * CAP_CHOWN and CAP_FOWNER, no-new-privs, and a filter for making,
  * renaming and removing files. 0, or -1 with a one-line reason. */
 int vt_priv_keeper(char *err, size_t errlen);
+
+/* Runs fn in a child process that gave root up first, as vt_priv_drop(0)
+ * does — a parser of a file given on the command line never runs as
+ * root — and copies back what it wrote into out (len bytes) and its
+ * reason: fn's 0, or -1 with the reason in err (also when the child
+ * died). With no_drop fn runs here, as root. The child is as untrusted as
+ * its input: the caller checks out again. */
+typedef int (*vt_priv_fn)(void *ctx, void *out, char *err, size_t errlen);
+int vt_priv_confined(bool no_drop, vt_priv_fn fn, void *ctx, void *out,
+		     size_t len, char *err, size_t errlen);
 
 /* The user the collector becomes: under sudo the invoking one, else
  * `nobody`; this process's own when it is not root. */

@@ -25,6 +25,7 @@ struct vt_replay {
 	size_t len;
 	struct vt_rec_index ix;
 	struct vt_state *state;
+	struct vt_state *empty;		/* served until the recording is read */
 	struct vt_routes *routes;
 	struct vt_timeline *history;	/* the whole recording, served */
 	struct vt_report *report;	/* --report, or NULL */
@@ -35,6 +36,7 @@ struct vt_replay {
 	size_t at;			/* the tick the state holds */
 	struct vt_wire_meta meta;
 	char object[512], build_id[65], mode[16], unwinder[16];
+	char token[VT_TRACE_TOKEN_LEN];	/* made up beyond loopback */
 	struct vt_wire_site sites[VT_P_COUNT];
 	json_t *header;			/* holds the sites' strings */
 	uv_timer_t step;
@@ -359,21 +361,64 @@ static void cleanup(struct vt_replay *r)
 	json_decref(r->header);
 	vt_timeline_free(r->history);
 	vt_state_free(r->state);
+	vt_state_free(r->empty);
 	vt_rec_index_free(&r->ix);
 	if (r->p)
 		vt_recfile_unmap(r->p, r->len);
 }
 
-static int serve(struct vt_replay *r, uv_loop_t *loop)
+/* The listener, as attach makes it, while still root (a port below 1024,
+ * a TLS key only root reads); it serves nothing until the recording is
+ * read, after root is given up: no parser of the recording runs as root. */
+static int listen_first(struct vt_replay *r, uv_loop_t *loop)
 {
-	if (!r->o->listen)
+	if (!r->o->serve.listen)
 		return 0;
-	if (!(r->history = vt_timeline_of(r->p, r->len, r->err, sizeof(r->err))) ||
-	    vt_routes_start(loop, r->o->listen, NULL, r->state, fill_meta, r,
-			    &r->routes, r->err, sizeof(r->err)))
+	if (!(r->empty = vt_state_new(0))) {
+		snprintf(r->err, sizeof(r->err), "out of memory");
 		return -1;
+	}
+	return vt_trace_serve(loop, &r->o->serve, r->token, r->empty, fill_meta,
+			      r, &r->routes, r->err, sizeof(r->err));
+}
+
+static int serve(struct vt_replay *r)
+{
+	if (!r->routes)
+		return 0;
+	if (!(r->history = vt_timeline_of(r->p, r->len, r->err, sizeof(r->err))))
+		return -1;
+	vt_routes_set_state(r->routes, r->state);
 	vt_routes_set_history(r->routes, r->history, false);
 	fprintf(stderr, "valk-trace: serving %s\n", vt_routes_url(r->routes));
+	return 0;
+}
+
+/* Set up, or VT_EXIT_USAGE with the loop closed and everything freed
+ * (what failed said why, or says so now). */
+static int setup(struct vt_replay *r, uv_loop_t *loop)
+{
+	const struct vt_replay_opts *o = r->o;
+	char speed[32];
+
+	if (listen_first(r, loop)) {
+		fprintf(stderr, "valk-trace: %s\n", r->err);
+		return -1;
+	}
+	if (o->drop && o->drop(o->drop_ctx))
+		return -1;
+	if (open_recording(r)) {
+		fprintf(stderr, "valk-trace: %s: %s\n", o->path, r->err);
+		return -1;
+	}
+	snprintf(speed, sizeof(speed), o->speed > 0 ? "%gx" : "max", o->speed);
+	say(r, "replaying %s: pid %d (%s), mode %s, %.1f s from +%.1f s, "
+	       "speed %s", o->path, r->meta.pid, r->object, r->mode,
+	    since_start(r, r->ix.nticks - 1), since_start(r, r->at), speed);
+	if (serve(r)) {
+		fprintf(stderr, "valk-trace: %s\n", r->err);
+		return -1;
+	}
 	return 0;
 }
 
@@ -381,21 +426,12 @@ int vt_replay_run(const struct vt_replay_opts *o)
 {
 	struct vt_replay r = { .o = o, .exit_code = VT_EXIT_OK };
 	uv_loop_t loop;
-	char speed[32];
 
-	if (open_recording(&r)) {
-		fprintf(stderr, "valk-trace: %s: %s\n", o->path, r.err);
-		cleanup(&r);
-		return VT_EXIT_USAGE;
-	}
-	snprintf(speed, sizeof(speed), o->speed > 0 ? "%gx" : "max", o->speed);
-	say(&r, "replaying %s: pid %d (%s), mode %s, %.1f s from +%.1f s, "
-		"speed %s", o->path, r.meta.pid, r.object, r.mode,
-	    since_start(&r, r.ix.nticks - 1), since_start(&r, r.at), speed);
 	uv_loop_init(&loop);
-	if (serve(&r, &loop)) {
-		fprintf(stderr, "valk-trace: %s\n", r.err);
-		uv_run(&loop, UV_RUN_NOWAIT);
+	if (setup(&r, &loop)) {
+		if (r.routes)	/* the server frees itself on the loop */
+			vt_routes_close(r.routes, NULL, NULL);
+		uv_run(&loop, UV_RUN_DEFAULT);
 		uv_loop_close(&loop);
 		cleanup(&r);
 		return VT_EXIT_USAGE;

@@ -5,14 +5,19 @@
 #define VT_REPLAY_H
 
 #include "cli/vt_result.h"
+#include "cli/vt_trace.h"
 
 struct vt_replay_opts {
 	const char *path;
 	int fd;			/* path opened before root was given up */
-	bool no_drop;		/* --no-drop: keep root */
 	double speed;		/* 1: as recorded; 0: as fast as possible */
 	double from_s;		/* start this far into the recording */
-	const char *listen;	/* serve here, or NULL */
+	struct vt_trace_serve serve;	/* serve, when serve.listen */
+	/* Gives root up (NULL: keeps it), called once the listener is bound
+	 * and its TLS certificate and key read, before the recording is
+	 * read; 0, or -1 after saying why. */
+	int (*drop)(void *ctx);
+	void *drop_ctx;
 	int quiet;
 	const struct vt_result_args *report;	/* --report, --fail-on ...; NULL */
 };

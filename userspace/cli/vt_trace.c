@@ -947,26 +947,78 @@ static bool loopback(const char *listen)
 
 /* Beyond loopback every request needs a token: the one given, or one made
  * up here (printed once the server listens). */
-static int serve_opts(struct vt_trace *t, struct vt_server_opts *so)
+static int server_opts(const struct vt_trace_serve *s,
+		       char made[VT_TRACE_TOKEN_LEN], struct vt_server_opts *so,
+		       char *err, size_t errlen)
 {
-	const struct vt_trace_opts *o = t->o;
-	uint8_t r[16];
+	uint8_t r[(VT_TRACE_TOKEN_LEN - 1) / 2];
 
-	*so = (struct vt_server_opts){ .allow_hosts = o->allow_hosts,
-				       .token = o->token,
-				       .tls_cert = o->tls_cert,
-				       .tls_key = o->tls_key };
-	if (so->token || loopback(o->listen))
+	*so = (struct vt_server_opts){ .allow_hosts = s->allow_hosts,
+				       .token = s->token,
+				       .tls_cert = s->tls_cert,
+				       .tls_key = s->tls_key };
+	*made = '\0';
+	if (so->token || loopback(s->listen))
 		return 0;
 	if (getrandom(r, sizeof(r), 0) != sizeof(r)) {
-		snprintf(t->err, sizeof(t->err), "cannot make a token: %s; "
-			 "give one with --token", strerror(errno));
+		snprintf(err, errlen, "cannot make a token: %s; give one with "
+			 "--token", strerror(errno));
 		return -1;
 	}
 	for (size_t i = 0; i < sizeof(r); i++)
-		snprintf(t->token + 2 * i, 3, "%02x", r[i]);
-	so->token = t->token;
+		snprintf(made + 2 * i, 3, "%02x", r[i]);
+	so->token = made;
 	return 0;
+}
+
+int vt_trace_serve(uv_loop_t *loop, const struct vt_trace_serve *s,
+		   char made[VT_TRACE_TOKEN_LEN], const struct vt_state *st,
+		   vt_routes_meta_fn meta, void *ctx, struct vt_routes **out,
+		   char *err, size_t errlen)
+{
+	struct vt_server_opts so;
+
+	if (server_opts(s, made, &so, err, errlen) ||
+	    vt_routes_start(loop, s->listen, &so, st, meta, ctx, out, err,
+			    errlen))
+		return -1;
+	if (*made)
+		fprintf(stderr, "valk-trace: %s is beyond loopback: every "
+			"request needs the token %s (Authorization: Bearer %s, "
+			"or ?token=%s once in a browser)\n", s->listen, made,
+			made, made);
+	return 0;
+}
+
+struct layout_file {
+	FILE *f;
+	const char *path;
+};
+
+static int parse_layout(void *ctx, void *out, char *err, size_t errlen)
+{
+	struct layout_file *lf = ctx;
+
+	return vt_layout_parse_json(lf->f, lf->path, out, err, errlen);
+}
+
+/* --layout: opened while root, parsed by a child that gave root up, and
+ * what it says checked again here. */
+static int read_layout(struct vt_trace *t)
+{
+	struct layout_file lf = { vt_layout_open(t->o->layout_path, t->err,
+						 sizeof(t->err)),
+				  t->o->layout_path };
+	int rc;
+
+	if (!lf.f)
+		return -1;
+	rc = vt_priv_confined(t->o->no_drop || geteuid() != 0, parse_layout,
+			      &lf, &t->layout, sizeof(t->layout), t->err,
+			      sizeof(t->err)) ||
+	     vt_layout_valid(&t->layout, t->err, sizeof(t->err));
+	fclose(lf.f);
+	return rc ? -1 : 0;
 }
 
 /* What can be refused without the target — the --json and --record
@@ -976,7 +1028,6 @@ static int serve_opts(struct vt_trace *t, struct vt_server_opts *so)
  * is touched: a typo costs no attach, and no trace is lost at the end. */
 static int prepare(struct vt_trace *t, uv_loop_t *loop)
 {
-	struct vt_server_opts so;
 	const struct vt_trace_opts *o = t->o;
 
 	if (o->json_path && vt_trace_check_output(o->files, "--json", o->json_path,
@@ -991,26 +1042,17 @@ static int prepare(struct vt_trace *t, uv_loop_t *loop)
 						    o->record_path, t->err,
 						    sizeof(t->err)))
 		return -1;
-	if (o->layout_path && vt_layout_read_json(o->layout_path, &t->layout,
-						  t->err, sizeof(t->err)))
+	if (o->layout_path && read_layout(t))
 		return -1;
 	t->state = vt_state_new(vt_proc_now_ms());
 	if (!t->state) {
 		snprintf(t->err, sizeof(t->err), "out of memory");
 		return -1;
 	}
-	if (!o->listen)
+	if (!o->serve.listen)
 		return 0;
-	if (serve_opts(t, &so) ||
-	    vt_routes_start(loop, o->listen, &so, t->state, fill_meta, t,
-			    &t->routes, t->err, sizeof(t->err)))
-		return -1;
-	if (*t->token)
-		fprintf(stderr, "valk-trace: %s is beyond loopback: every "
-			"request needs the token %s (Authorization: Bearer %s, "
-			"or ?token=%s once in a browser)\n", o->listen,
-			t->token, t->token, t->token);
-	return 0;
+	return vt_trace_serve(loop, &o->serve, t->token, t->state, fill_meta,
+			      t, &t->routes, t->err, sizeof(t->err));
 }
 
 static void on_ustack(void *ctx, const struct vt_ustack *u)

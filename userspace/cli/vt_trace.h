@@ -11,10 +11,23 @@
 #define VT_TRACE_VERSION "0.1.0"
 
 #include "model/vt_report.h"
+#include "serve/vt_routes.h"
 
 struct vt_files;
 
 enum vt_mode { VT_MODE_HYBRID, VT_MODE_EVENTS, VT_MODE_SAMPLE };
+
+/* Where and how a trace or a replay serves: --listen and the options of
+ * vt_cmd's serving group. */
+struct vt_trace_serve {
+	const char *listen;	/* serve HTTP here, or NULL */
+	const char *allow_hosts; /* Host names served besides localhost */
+	const char *token;	/* required of every request, or NULL */
+	const char *tls_cert, *tls_key;	/* serve HTTPS with these, or NULL */
+};
+
+/* A token made up for serving beyond loopback: 32 hex digits. */
+#define VT_TRACE_TOKEN_LEN 33
 
 /* Exit codes, as documented in the README. */
 enum {
@@ -34,10 +47,7 @@ struct vt_trace_opts {
 	size_t ringbuf_bytes;
 	uint64_t leak_age_ms;
 	double max_overhead_pct;/* hybrid: the probes' budget, 0: none */
-	const char *listen;	/* serve HTTP here, or NULL */
-	const char *allow_hosts; /* Host names served besides localhost */
-	const char *token;	/* required of every request, or NULL */
-	const char *tls_cert, *tls_key;	/* serve HTTPS with these, or NULL */
+	struct vt_trace_serve serve;	/* serve HTTP, when serve.listen */
 	const char *record_path;/* write a recording here, or NULL */
 	const struct vt_files *files;	/* who makes the files (vt_file.h) */
 	const char *follow;	/* trace the valk process of this name, and
@@ -99,5 +109,14 @@ int vt_trace_check_env(enum vt_mode mode, char *err, size_t errlen);
  * through a temporary file in a directory we may write. */
 int vt_trace_check_output(const struct vt_files *k, const char *what,
 			  const char *path, char *err, size_t errlen);
+
+/* Serves st at s->listen, as every trace and replay does: beyond loopback
+ * every request needs a token, s->token or one made up into made and
+ * printed on stderr; the Host check and TLS as s says. 0, or -1 with a
+ * one-line reason in err. */
+int vt_trace_serve(uv_loop_t *loop, const struct vt_trace_serve *s,
+		   char made[VT_TRACE_TOKEN_LEN], const struct vt_state *st,
+		   vt_routes_meta_fn meta, void *ctx, struct vt_routes **out,
+		   char *err, size_t errlen);
 
 #endif /* VT_TRACE_H */

@@ -21,7 +21,7 @@
 
 struct vt_trace {
 	struct vt_trace_opts *o;
-	char token[33];		/* made up when serving beyond loopback */
+	char token[VT_TRACE_TOKEN_LEN];		/* made up when serving beyond loopback */
 	uv_timer_t tick;
 	struct vt_drain drain;	/* the ring between ticks */
 	bool early;		/* draining into drain's queue */

@@ -769,25 +769,58 @@ static const char *printable(char *s)
 	return s;
 }
 
+FILE *vt_layout_open(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		snprintf(err, errlen, "cannot read layout file %s: %s; make one "
+			 "with `valk-trace layout BINARY`", path,
+			 strerror(errno));
+	return f;
+}
+
 int vt_layout_read_json(const char *path, struct vt_layout *out, char *err,
 			size_t errlen)
 {
+	FILE *f = vt_layout_open(path, err, errlen);
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (!f)
+		return -1;
+	r = vt_layout_parse_json(f, path, out, err, errlen);
+	fclose(f);
+	return r;
+}
+
+int vt_layout_valid(const struct vt_layout *l, char *err, size_t errlen)
+{
+	size_t id = strnlen(l->build_id, sizeof(l->build_id));
+
+	if (id == sizeof(l->build_id) ||
+	    strspn(l->build_id, "0123456789abcdef") != id ||
+	    strnlen(l->object, sizeof(l->object)) == sizeof(l->object) ||
+	    (l->release_ptr_calls_release & ~1)) {
+		snprintf(err, errlen, "the layout's build-id, object or "
+			 "release_ptr_calls_release is malformed: regenerate "
+			 "the file with `valk-trace layout`");
+		return -1;
+	}
+	return layout_check(l, err, errlen);
+}
+
+int vt_layout_parse_json(FILE *f, const char *path, struct vt_layout *out,
+			 char *err, size_t errlen)
+{
 	json_error_t jerr;
-	FILE *f = fopen(path, "r");
 	json_t *root;
 	const json_t *syms;
 	size_t i;
 	int r = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (!f) {
-		snprintf(err, errlen, "cannot read layout file %s: %s; make one "
-			 "with `valk-trace layout BINARY`", path,
-			 strerror(errno));
-		return -1;
-	}
 	root = json_loadf(f, 0, &jerr);
-	fclose(f);
 	if (!root && jerr.line > 0) {
 		snprintf(err, errlen, "%s:%d: not a layout file: %s", path,
 			 jerr.line, printable(jerr.text));
@@ -816,7 +849,7 @@ int vt_layout_read_json(const char *path, struct vt_layout *out, char *err,
 			     i >= VT_LS_REQUIRED, &out->sym[i], path, err,
 			     errlen))
 			goto out;
-	r = layout_check(out, err, errlen);
+	r = vt_layout_valid(out, err, errlen);
 out:
 	json_decref(root);
 	return r;

@@ -254,6 +254,15 @@ int vt_layout_from_elf(const char *path, struct vt_layout *out,
 int vt_layout_write_json(const struct vt_layout *l, FILE *f);
 int vt_layout_read_json(const char *path, struct vt_layout *out,
 			char *err, size_t errlen);
+/* The same in two steps, for a parse in another process: the file opened
+ * (NULL with a one-line reason), then parsed from f (path for messages). */
+FILE *vt_layout_open(const char *path, char *err, size_t errlen);
+int vt_layout_parse_json(FILE *f, const char *path, struct vt_layout *out,
+			 char *err, size_t errlen);
+/* Every check a parse makes of its result: strings terminated, the
+ * build-id hex, counts, offsets and widths within their structs. 0, or -1
+ * with a one-line reason. */
+int vt_layout_valid(const struct vt_layout *l, char *err, size_t errlen);
 /* 0 when the layout was made for that build-id; else -1 with a message
  * naming both ids. */
 int vt_layout_check_build_id(const struct vt_layout *l, const char *build_id,
