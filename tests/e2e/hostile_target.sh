@@ -80,6 +80,28 @@ run_mode() {
 	kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null
 }
 
+# attach to a target corrupt already: exit 2, one line naming the
+# structure, no errno text, no "last good state" (there is none yet)
+attach_corrupt() {	# WHAT VALUE PATTERN
+	local what=$1 value=$2 want=$3 old out rc
+	sim_pause || { fail "$what: pause"; return; }
+	old=$("$POKE" "$SIM_PID" "$what" "$value") || { fail "$what: poke"; sim_resume; return; }
+	out=$("$VT" attach "$SIM_PID" --mode sample --listen none --duration 1 2>&1); rc=$?
+	"$POKE" "$SIM_PID" "$what" "$old" >/dev/null || fail "$what: repair"
+	if [ "$rc" = 2 ] && [ "$(wc -l <<<"$out")" = 1 ] && grep -q -- "$want" <<<"$out" &&
+	   ! grep -q "last good state\|Bad address\|Input/output error" <<<"$out"; then
+		pass "attach to $what=$value: exit 2, \"$out\""
+	else
+		fail "attach to $what=$value: exit $rc, \"$out\""
+	fi
+	sim_resume
+}
+sim_start "$SIM_SHARED" --workload churn --seed 5 --port 0 || exit 1
+attach_corrupt slab.handles.numItems 0x4000000000000001 "handles slab .*valk_slab_t.numItems = 4611686018427387905.*it is not traced"
+attach_corrupt sys.handles unmapped "points its handles slab at 0x10000000000, which is not mapped memory; it is not traced"
+"$VT" attach "$SIM_PID" --mode sample --listen none --duration 0.5 -q && pass "attach once repaired: exit 0" || fail "attach once repaired: exit $?"
+kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null
+
 # the modes at once, each its own target and tracer
 in_parallel run_mode hybrid events sample
 finish

@@ -1077,6 +1077,39 @@ static void test_garbage(void)
 	vt_state_free(s);
 }
 
+/* The slots of all slabs together are bounded before any is allocated: a
+ * slab that would take them above the bound is refused (loaded, sampled
+ * or replayed), one replaced is counted once, and the others stay. */
+static void test_total_slots(void)
+{
+	struct vt_state *s = vt_state_new(0);
+	struct vt_slab geo = { 0 };
+	struct img a, b, big;
+
+	vt_state_limit_slots(s, 1000);
+	img_init(&a, ADDR, VT_SLAB_TCP_BUFFERS, 600);
+	img_init_sys(&b, ADDR + 0x100000, VT_SLAB_HANDLES, 400, 1);
+	img_init_sys(&big, ADDR + 0x100000, VT_SLAB_HANDLES, 401, 1);
+	CHECK(vt_state_slab_load(s, &a.v, 0) == 0);
+	CHECK(vt_state_slab_load(s, &b.v, 0) == 0);	/* 1000: at the bound */
+	CHECK_EQ_U64(vt_state_slots_with(s, ADDR, 600), 1000);
+	CHECK_EQ_U64(vt_state_slots_with(s, ADDR + 0x100000, 401), 1001);
+	CHECK(vt_state_slab_load(s, &big.v, 0) == -1);
+	CHECK(vt_state_slab_sample(s, &big.v, 0) == -1);
+	CHECK_EQ_U64(vt_state_slab_find(s, ADDR + 0x100000)->total, 400);
+	CHECK(vt_state_slab_load(s, &a.v, 0) == 0);	/* replaced: once */
+	geo = *vt_state_slab_find(s, ADDR + 0x100000);
+	geo.total = 401;
+	CHECK(vt_state_slab_put(s, vt_state_slab_new(&geo)) == -1);
+	geo.total = 400;
+	CHECK(vt_state_slab_put(s, vt_state_slab_new(&geo)) == 0);
+	CHECK_EQ_U64(vt_state_nslabs(s), 2);
+	img_fini(&a);
+	img_fini(&b);
+	img_fini(&big);
+	vt_state_free(s);
+}
+
 /* The model's invariants are assert()s, live in the objects the tests link
  * (no NDEBUG): a slab whose used count no longer matches its bitmap stops
  * the process at the next pass over the bitmap, here a reconciliation. */
@@ -1239,6 +1272,7 @@ int main(void)
 	test_replay();
 	test_boot_replay();
 	test_garbage();
+	test_total_slots();
 	test_invariants_checked();
 	return vt_test_done("test_state");
 }

@@ -212,20 +212,48 @@ static const char *why(const struct vt_trace *t)
 	return errno == EPROTO ? vt_snap_problem(t->snap) : strerror(errno);
 }
 
-/* An unreadable slab keeps its last good state, marked invalid; the other
- * slabs go on being traced. */
+/* What becomes of a slab that failed a read: the model keeps what it had
+ * (at attach there is none). */
+static const char *kept(const struct vt_trace *t, uint64_t addr)
+{
+	return vt_state_slab_find(t->state, addr) ? "its last good state is kept"
+						  : "it is not traced";
+}
+
+/* An unreadable slab keeps its last good state, if it had one, marked
+ * invalid; the other slabs go on being traced. */
 static int slab_failed(struct vt_trace *t, uint64_t addr, int system,
 		       enum vt_slab_kind kind)
 {
-	if (errno == EPROTO)
-		slab_invalid(t, addr, "system %d %s %s; its last good state is "
-			     "kept", system, vt_slab_kind_name(kind),
-			     vt_snap_problem(t->snap));
-	else
-		slab_invalid(t, addr, "system %d %s slab %#llx cannot be read "
-			     "(%s); its last good state is kept", system,
-			     vt_slab_kind_name(kind), (unsigned long long)addr,
-			     strerror(errno));
+	int e = errno;
+
+	if (e == EPROTO)
+		slab_invalid(t, addr, "system %d %s %s; %s", system,
+			     vt_slab_kind_name(kind), vt_snap_problem(t->snap),
+			     kept(t, addr));
+	else	/* /proc/PID/mem: EIO where nothing is mapped */
+		slab_invalid(t, addr, "system %d points its %s slab at %#llx, "
+			     "%s; %s", system, vt_slab_kind_name(kind),
+			     (unsigned long long)addr,
+			     e == EIO || e == EFAULT ? "which is not mapped memory"
+						     : strerror(e), kept(t, addr));
+	return -1;
+}
+
+/* The model's slots in all, with this image's slab, bounded before the
+ * model allocates any: beyond the bound the slab is implausible. */
+static int slots_fit(struct vt_trace *t, const struct vt_slab_image *img)
+{
+	uint64_t n = vt_state_slots_with(t->state, img->addr, img->total);
+
+	if (n <= VT_MAX_TOTAL_SLOTS)
+		return 0;
+	slab_invalid(t, img->addr, "system %d %s slab %#llx: valk_slab_t.numItems "
+		     "= %llu makes %llu slots in all slabs, above %llu; %s",
+		     img->system, vt_slab_kind_name(img->kind),
+		     (unsigned long long)img->addr,
+		     (unsigned long long)img->total, (unsigned long long)n,
+		     VT_MAX_TOTAL_SLOTS, kept(t, img->addr));
 	return -1;
 }
 
@@ -296,6 +324,8 @@ static int load_slab(struct vt_trace *t, uint64_t addr, int system,
 		return 0;
 	if (vt_snap_slab(t->snap, addr, system, kind, &img))
 		return slab_failed(t, addr, system, kind);
+	if (slots_fit(t, &img))
+		return -1;
 	if (sl && !sl->invalid)
 		geometry_changed(t, sl, &img);
 	switch (how) {

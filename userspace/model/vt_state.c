@@ -10,6 +10,7 @@ struct vt_state {
 	uint64_t attach_ms, generation;
 	struct vt_slab **slabs;			/* ordered by system, kind */
 	size_t nslabs;
+	uint64_t max_slots;		/* of all slabs together */
 	struct vt_system systems[VT_MAX_SYSTEMS];
 	size_t nsystems;
 	struct vt_arena *arenas;
@@ -109,9 +110,16 @@ struct vt_state *vt_state_new(uint64_t attach_ms)
 {
 	struct vt_state *s = calloc(1, sizeof(*s));
 
-	if (s)
+	if (s) {
 		s->attach_ms = attach_ms;
+		s->max_slots = VT_MAX_TOTAL_SLOTS;
+	}
 	return s;
+}
+
+void vt_state_limit_slots(struct vt_state *s, uint64_t max)
+{
+	s->max_slots = max < VT_MAX_TOTAL_SLOTS ? max : VT_MAX_TOTAL_SLOTS;
 }
 
 static void slab_free(struct vt_slab *sl)
@@ -235,6 +243,20 @@ static uint16_t image_owner(const struct vt_slab_image *img, uint64_t i,
 						     : VT_OWNER_NONE;
 }
 
+uint64_t vt_state_slots_with(const struct vt_state *s, uint64_t addr,
+			     uint64_t total)
+{
+	for (size_t i = 0; i < s->nslabs; i++)	/* each at most VT_MAX_SLOTS */
+		if (s->slabs[i]->addr != addr)
+			total += s->slabs[i]->total;
+	return total;
+}
+
+static bool fits(const struct vt_state *s, uint64_t addr, uint64_t total)
+{
+	return vt_state_slots_with(s, addr, total) <= s->max_slots;
+}
+
 static struct vt_slab *slab_alloc(const struct vt_slab_image *img)
 {
 	struct vt_slab *sl = calloc(1, sizeof(*sl));
@@ -335,7 +357,7 @@ int vt_state_slab_load(struct vt_state *s, const struct vt_slab_image *img,
 {
 	struct vt_slab *sl;
 
-	if (!image_valid(img))
+	if (!image_valid(img) || !fits(s, img->addr, img->total))
 		return -1;
 	sl = slab_alloc(img);
 	if (!sl)
@@ -488,6 +510,10 @@ void vt_state_slab_discard(struct vt_slab *sl)
 
 int vt_state_slab_put(struct vt_state *s, struct vt_slab *sl)
 {
+	if (!fits(s, sl->addr, sl->total)) {
+		slab_free(sl);
+		return -1;
+	}
 	bitmap_trim(sl);
 	sl->used = popcount_bitmap(sl->bitmap, sl->total);
 	return slab_replace(s, sl);

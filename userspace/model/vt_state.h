@@ -47,6 +47,10 @@ static inline bool vt_slab_bit(const uint8_t *bm, uint64_t i)
 /* Bounds of a plausible slab: far above any configured one. */
 #define VT_MAX_SLOTS (1ULL << 24)
 #define VT_MAX_ITEM (1ULL << 32)
+/* ... and of all slabs together: the model's memory (about 25 bytes a
+ * slot) stays bounded whatever the slab count (VT_MAX_SYSTEMS systems of
+ * VT_SLAB_KINDS slabs). */
+#define VT_MAX_TOTAL_SLOTS (1ULL << 25)
 
 /* The state letter of a used handle slot from its kind and diag words:
  * T listener, K task, M timer, N/A/I/C connection by diag (a connection
@@ -210,10 +214,17 @@ struct vt_state;
 struct vt_state *vt_state_new(uint64_t attach_ms);
 void vt_state_free(struct vt_state *s);
 
+/* The slots the model would hold with a slab of `total` slots at addr in
+ * place of the one there, if any: above VT_MAX_TOTAL_SLOTS it is refused. */
+uint64_t vt_state_slots_with(const struct vt_state *s, uint64_t addr,
+			     uint64_t total);
+/* A bound below VT_MAX_TOTAL_SLOTS (tests reach it with small slabs). */
+void vt_state_limit_slots(struct vt_state *s, uint64_t max);
 /* Bootstrap: add or replace a slab and its whole per-slot state. Slots in
  * use get since_attach and since_ms = now_ms: the time tracing of this slab
  * began (the attach time at bootstrap). Returns 0, or -1 for an image that
- * cannot be a slab (no slots, no bitmap, absurd geometry). */
+ * cannot be a slab (no slots, no bitmap, absurd geometry) or that would
+ * take the model above VT_MAX_TOTAL_SLOTS. */
 int vt_state_slab_load(struct vt_state *s, const struct vt_slab_image *img,
 		       uint64_t now_ms);
 /* The slab was freed in the target: forget it. */
@@ -299,7 +310,8 @@ bool vt_state_slot_typed(struct vt_state *s, uint64_t slab, uint64_t slot,
  * kind, item_size, total, heap_off, data_off; NULL when no slab can have
  * it), every slot free, for the caller to fill as struct vt_slab documents
  * — bitmap, per-slot arrays, counters — then put in place of the slab at
- * its address (`used` follows from the bitmap). put takes the slab, also
+ * its address (`used` follows from the bitmap; above VT_MAX_TOTAL_SLOTS
+ * in all it is refused). put takes the slab, also
  * when it fails (-1); one never put is discarded. */
 struct vt_slab *vt_state_slab_new(const struct vt_slab *geo);
 int vt_state_slab_put(struct vt_state *s, struct vt_slab *sl);
