@@ -15,3 +15,14 @@ $(BUILD)/bench/bench_ring.skel.h: $(BUILD)/bench/bench_ring.bpf.o
 
 $(BUILD)/bench/bench_ring: tests/bench/bench_ring.c $(BUILD)/bench/bench_ring.skel.h $(LIBOBJS)
 	$(CC) $(CFLAGS) -I$(BUILD)/bench $(filter %.c %.o,$^) -o $@ $(LDLIBS)
+
+# bench_floor: an empty program on valk-trace's own probe sites.
+$(BUILD)/bench/bench_floor.bpf.o: tests/bench/bench_floor.bpf.c vmlinux/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPFCFLAGS) -c $< -o $@
+
+$(BUILD)/bench/bench_floor.skel.h: $(BUILD)/bench/bench_floor.bpf.o
+	$(BPFTOOL) gen skeleton $< name bench_floor > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/bench/bench_floor: tests/bench/bench_floor.c $(BUILD)/bench/bench_floor.skel.h
+	$(CC) $(CFLAGS) -I$(BUILD)/bench $< -o $@ -lbpf -lelf -lz

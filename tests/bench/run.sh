@@ -28,7 +28,7 @@
 #  10-12. the collector: the ring pipeline from a BPF producer, SSE with 100
 #      clients, and the scale table and plot (tests/bench/collector.sh)
 # Sections 1 and 2 also run bpftrace on the same probe set (bt-count,
-# bt-empty).
+# bt-empty), and an empty program on valk-trace's own sites (floor).
 #
 # The probe modes (events, hybrid) need root; without it they are skipped.
 # Knobs (environment): BENCH_ROUNDS (3), BENCH_OPS (one op count for every
@@ -178,9 +178,9 @@ bg_tracer() {
 }
 
 # tracer_start MODE PID: attaches; sets VT_PID, VT_JSON, T_ATTACHED. The
-# bt-* modes run bpftrace instead (bt_start).
+# bt-* modes run bpftrace instead (bt_start), floor bench_floor.
 tracer_start() {
-	case $1 in bt-*) bt_start "$@"; return ;; esac
+	case $1 in bt-*) bt_start "$@"; return ;; floor) floor_start "$2"; return ;; esac
 	VT_JSON=$TMP/vt.json
 	rm -f "$VT_JSON"
 	bg_tracer 'attached to pid' valk-trace "$VT" attach "$2" --mode "$1" --listen none \
@@ -243,7 +243,31 @@ bt_start() {
 	bg_tracer '^attached' bpftrace bpftrace -p "$2" "$script"
 }
 
-# Stops bpftrace; HITS from its counts (bt-count), EVENTS and LOST 0.
+# floor_sites PID: "KIND FILE FILE_OFFSET" for each site valk-trace would
+# probe in PID, the CAS sites inside functions included.
+floor_sites() {
+	local kind fn off obj
+	"$VT" probes "$1" --json | jq -r '.[] | select(.attached) | "\(.name | split(":")[0]) \(.function) \(.file_offset)"' |
+		while read -r kind fn off; do
+			obj=$(bt_object "$1" "$fn") || return 1
+			echo "$kind $obj $off"
+		done
+}
+
+# floor_start PID: bench_floor's empty program on PID's probe sites (the
+# trap floor of valk-trace's own sites: bpftrace cannot probe inside a
+# function); sets VT_PID. Stopped like bpftrace.
+floor_start() {
+	floor_sites "$1" >"$TMP/floor.sites" && [ -s "$TMP/floor.sites" ] ||
+		{ ERR="no probe sites for bench_floor"; return 1; }
+	BT_KIND=floor
+	VT_JSON=
+	bg_tracer '^attached' bench_floor sh -c 'exec "$0" "$1" <"$2"' \
+		"$BUILD/bench/bench_floor" "$1" "$TMP/floor.sites"
+}
+
+# Stops bpftrace or bench_floor; HITS from bpftrace's counts (bt-count),
+# EVENTS and LOST 0.
 bt_stop() {
 	kill -INT "$VT_PID" 2>/dev/null
 	wait_exit "$VT_PID" 60 || kill -KILL "$VT_PID" 2>/dev/null
@@ -482,6 +506,9 @@ BT_VARIANTS=()
 if [[ " ${VARIANTS[*]} " == *" events "* ]]; then
 	if command -v bpftrace >/dev/null; then BT_VARIANTS=(bt-count bt-empty)
 	else NOTES+=("bpftrace rows skipped: bpftrace is not installed (make deps)"); fi
+	if make -s -f Makefile -f tests/bench/bench.mk BUILD="$BUILD" "$BUILD/bench/bench_floor" >"$TMP/floor.build" 2>&1; then
+		BT_VARIANTS+=(floor)
+	else NOTES+=("floor rows skipped: bench_floor did not build: $(tail -n 1 "$TMP/floor.build")"); fi
 fi
 HAVE_H2LOAD=1
 # The target on core 0; valk-trace and h2load on core 1. Left to the
@@ -558,6 +585,45 @@ for ((r = 1; r <= TRACE_ROUNDS; r++)); do
 	for v in $(rotated "$r" "${VARIANTS[@]}"); do paced_run "$v" "$r"; done
 	[[ " ${VARIANTS[*]} " == *" hybrid "* ]] && record_run "$r"
 done
+
+# ---- 1b. each program's own cost -------------------------------------------------
+
+# prog_stats PID: "NAME RUNS RUN_NS" of each BPF program PID holds
+prog_stats() {
+	bpftool prog show -j | jq -r --argjson p "$1" '.[] | select(any(.pids[]?; .pid == $p)) |
+		"\(.name) \(.run_cnt // 0) \(.run_time_ns // 0)"' | sort
+}
+
+# prog_cost BUILD VARIANT: one paced churn run traced by VARIANT (events or
+# floor) with the kernel's BPF run-time statistics on (their own two clock
+# reads per run are in every figure, the floor's too): runs and ns of each
+# program over PROG_S seconds.
+PROG_S=3
+prog_cost() {
+	local b=$1 v=$2 name n0 t0 n1 t1
+	sim_start "${PIN_TARGET[@]}" "$(sim_bin "$b")" --workload churn --rate 200000 ||
+		{ fail_run progcost "$b" "$v" 1; return; }
+	tracer_start "$v" "$SIM_PID" || { sim_stop; fail_run progcost "$b" "$v" 1; return; }
+	prog_stats "$VT_PID" >"$TMP/ps0"
+	sleep "$PROG_S"
+	prog_stats "$VT_PID" >"$TMP/ps1"
+	tracer_stop
+	sim_stop
+	join "$TMP/ps0" "$TMP/ps1" | while read -r name n0 t0 n1 t1; do
+		[ $((n1 - n0)) -ge 1000 ] &&
+			record progcost "$b" "$v:$name" 1 runs_s=$(((n1 - n0) / PROG_S)) ns_run=$(((t1 - t0) / (n1 - n0)))
+	done
+}
+
+if [[ " ${VARIANTS[*]} " == *" events "* ]] && [ "$TRACE_ROUNDS" -gt 0 ] && command -v bpftool >/dev/null; then
+	say "each program's own cost (bpf_stats)"
+	stats_was=$(cat /proc/sys/kernel/bpf_stats_enabled)
+	echo 1 >/proc/sys/kernel/bpf_stats_enabled
+	for b in "${BUILDS[@]}"; do
+		for v in events "${BT_VARIANTS[@]}"; do [ "$v" = floor ] || [ "$v" = events ] && prog_cost "$b" "$v"; done
+	done
+	echo "$stats_was" >/proc/sys/kernel/bpf_stats_enabled
+fi
 
 # ---- 6. attach and detach ------------------------------------------------------
 
@@ -792,14 +858,16 @@ report() {
 	    -f tests/bench/stats.awk -f /dev/stdin "$RESULTS" <<'AWK'
 # events against bpftrace on the same probe set, per build: the ratio of
 # the medians of their ratios to untraced
-function vs_bt(sec, key,    i, b, e, c, z, any) {
+function over(e, d) { return d > 0 ? sprintf("%.2f", e / d) : "-" }
+function vs_bt(sec, key,    i, b, e, c, z, f, any) {
 	for (i = 1; i <= nb; i++) {
 		b = B[i]; e = med(key SUBSEP b SUBSEP "events")
 		c = med(key SUBSEP b SUBSEP "bt-count"); z = med(key SUBSEP b SUBSEP "bt-empty")
-		if (e == "" || (c == "" && z == "")) continue
-		if (!any++) printf "   events against bpftrace on the same functions (targets: >= 1.00x bt-count, >= 0.90x bt-empty):\n"
-		printf "   %-7s events/bt-count %s   events/bt-empty %s\n", b,
-			(c > 0 ? sprintf("%.2f", e / c) : "-"), (z > 0 ? sprintf("%.2f", e / z) : "-")
+		f = med(key SUBSEP b SUBSEP "floor")
+		if (e == "" || (c == "" && z == "" && f == "")) continue
+		if (!any++) printf "   events against bpftrace on the same functions and an empty program on the same sites\n   (targets: >= 1.00x bt-count, >= 0.90x bt-empty and floor):\n"
+		printf "   %-7s events/bt-count %s   events/bt-empty %s   events/floor %s\n", b,
+			over(e, c), over(e, z), over(e, f)
 	}
 }
 {
@@ -903,7 +971,7 @@ END {
 		b = B[i]; v = V[j]
 		if (!(("churn", b, v) in seen)) continue
 		if (("churn", b, v) in failed && med("ops_s" SUBSEP b SUBSEP v) == "") { printf "%-7s %-9s failed\n", b, v; continue }
-		u = v == "untraced"; bt = v ~ /^bt-/
+		u = v == "untraced"; bt = v ~ /^(bt-.*|floor)$/
 		printf "%-7s %-9s %12s %7s %12s %12s %12s %8s %8s %11s %7s\n", b, v,
 			thousands(med("ops_s" SUBSEP b SUBSEP v)),
 			u ? "1.000" : num(med("ratio" SUBSEP b SUBSEP v), "%.3f"),
@@ -911,11 +979,28 @@ END {
 			u ? "-" : num(med("wall_add" SUBSEP b SUBSEP v), "%+.0f"),
 			u ? sprintf("(%.0f)", med("cpu_op" SUBSEP b SUBSEP v)) : num(med("cpu_add" SUBSEP b SUBSEP v), "%+.0f"),
 			u || bt || v == "sample" ? "-" : num(med("traps_op" SUBSEP b SUBSEP v), "%.3f"),
-			u || v == "bt-empty" ? "-" : num(med("hits_op" SUBSEP b SUBSEP v), "%.2f"),
+			u || v ~ /^(bt-empty|floor)$/ ? "-" : num(med("hits_op" SUBSEP b SUBSEP v), "%.2f"),
 			u || v == "sample" ? "-" : num(med("ns_hit" SUBSEP b SUBSEP v), "%.0f"),
 			u || v == "sample" || bt ? "-" : num(med("lost_pct" SUBSEP b SUBSEP v), "%.1f")
 	}
 	vs_bt("churn", "ratio")
+
+	npc = 0
+	for (k in seen) { split(k, kk, SUBSEP); if (kk[1] == "progcost") { pc[kk[2], kk[3]] = 1; npc++ } }
+	if (npc) {
+		printf "\n1b. Each BPF program's own run time in the kernel (bpf_stats), one run per build of valk-sim\n"
+		printf "    churn --rate 200000 for %d s, events mode and bench_floor's empty program (floor)\n", 3
+		printf "%-7s %-34s %10s %8s\n", "build", "variant:program", "runs/s", "ns/run"
+		for (i = 1; i <= nb; i++) {
+			n = 0
+			for (k in pc) { split(k, kk, SUBSEP); if (kk[1] == B[i]) L[++n] = kk[2] }
+			for (j = 2; j <= n; j++) for (m = j; m > 1 && L[m - 1] > L[m]; m--) { t = L[m]; L[m] = L[m - 1]; L[m - 1] = t }
+			for (j = 1; j <= n; j++)
+				printf "%-7s %-34s %10s %8s\n", B[i], L[j], thousands(F["progcost", B[i], L[j], 1, "runs_s"]),
+					F["progcost", B[i], L[j], 1, "ns_run"]
+			delete L
+		}
+	}
 
 	if (("http", "shared", "untraced") in seen) {
 		printf "\n2. HTTP: h2load -n %d -c %d GET %s on 127.0.0.1 (valk-sim --workload http)\n", http_n, http_c, http_path
@@ -926,11 +1011,11 @@ END {
 			b = B[i]; v = V[j]
 			if (!(("http", b, v) in seen)) continue
 			if (med("req_s" SUBSEP b SUBSEP v) == "") { printf "%-7s %-9s failed\n", b, v; continue }
-			u = v == "untraced"; bt = v ~ /^bt-/
+			u = v == "untraced"; bt = v ~ /^(bt-.*|floor)$/
 			printf "%-7s %-9s %10s %7s %12s %10s %9s %7s\n", b, v, thousands(med("req_s" SUBSEP b SUBSEP v)),
 				u ? "1.000" : num(med("hratio" SUBSEP b SUBSEP v), "%.3f"),
 				u ? "-" : span("hratio" SUBSEP b SUBSEP v, "%.3f"),
-				u || v == "bt-empty" ? "-" : num(med("hits_req" SUBSEP b SUBSEP v), "%.2f"),
+				u || v ~ /^(bt-empty|floor)$/ ? "-" : num(med("hits_req" SUBSEP b SUBSEP v), "%.2f"),
 				u || bt || v == "sample" ? "-" : num(med("traps_req" SUBSEP b SUBSEP v), "%.2f"),
 				u || v == "sample" || bt ? "-" : num(med("hlost_pct" SUBSEP b SUBSEP v), "%.1f")
 		}
@@ -942,7 +1027,7 @@ END {
 	printf "%-7s %-9s %14s %12s %10s\n", "build", "mode", "tracer ms/s", "events/s", "lost/s"
 	for (i = 1; i <= nb; i++) for (j = 1; j <= nv; j++) {
 		b = B[i]; v = V[j]
-		if (v == "untraced" || v ~ /^bt-/ || !(("churn", b, v) in seen)) continue
+		if (v == "untraced" || v ~ /^(bt-.*|floor)$/ || !(("churn", b, v) in seen)) continue
 		if (med("vt_ms_s" SUBSEP b SUBSEP v) == "") { printf "%-7s %-9s failed\n", b, v; continue }
 		printf "%-7s %-9s %14s %12s %10s\n", b, v, num(med("vt_ms_s" SUBSEP b SUBSEP v), "%.1f"),
 			v == "sample" ? "-" : thousands(med("ev_s" SUBSEP b SUBSEP v)),

@@ -20,22 +20,6 @@ OPS=20000
 # probe JSON FIELD NAME: one field of one probe of `probes --json`
 field() { jq -r --arg n "$3" ".[] | select(.name == \$n) | .$2" "$1"; }
 
-# site_bytes PID FILE_OFFSET OBJECT: 5 bytes of the target's memory at the
-# code of OBJECT mapped from that file offset, as hex
-site_bytes() {
-	local pid=$1 off=$2 obj=$3 range perm pgoff dev inode path s e p
-	while read -r range perm pgoff dev inode path; do
-		[ "$path" = "$obj" ] || continue
-		s=$((16#${range%-*})) e=$((16#${range#*-})) p=$((16#$pgoff))
-		if [ "$off" -ge "$p" ] && [ "$off" -lt $((p + e - s)) ]; then
-			dd if="/proc/$pid/mem" bs=1 skip=$((s + off - p)) count=5 iflag=skip_bytes status=none |
-				od -An -tx1 | tr -d ' \n'
-			return
-		fi
-	done <"/proc/$pid/maps"
-	echo unmapped
-}
-
 # slab_counts FILE: acquires, failed acquires (overflows) and releases
 # over every slab
 slab_counts() { jq -r '[([.slabs[].acquires] | add) // 0, ([.slabs[].overflow] | add) // 0, ([.slabs[].releases] | add) // 0] | join(" ")' "$1"; }
