@@ -588,10 +588,13 @@ done
 
 # ---- 1b. each program's own cost -------------------------------------------------
 
-# prog_stats PID: "NAME RUNS RUN_NS" of each BPF program PID holds
+# prog_stats PID: "NAME RUNS RUN_NS" of each BPF program PID holds (by
+# the prog_id of its descriptors)
 prog_stats() {
-	bpftool prog show -j | jq -r --argjson p "$1" '.[] | select(any(.pids[]?; .pid == $p)) |
-		"\(.name) \(.run_cnt // 0) \(.run_time_ns // 0)"' | sort
+	local id
+	for id in $(awk '/^prog_id:/ { print $2 }' /proc/"$1"/fdinfo/* 2>/dev/null | sort -u); do
+		bpftool prog show id "$id" -j
+	done | jq -r '"\(.name) \(.run_cnt // 0) \(.run_time_ns // 0)"' | sort
 }
 
 # prog_cost BUILD VARIANT: one paced churn run traced by VARIANT (events or
@@ -854,7 +857,7 @@ report() {
 	awk -v ops="$OPS_PLAIN" -v ops_probe="$OPS_PROBE" -v rounds="$ROUNDS" -v http_n="$HTTP_N" -v http_c="$HTTP_C" \
 	    -v http_path="$HTTP_PATH" -v rate="$RATE" -v slots="$SLOTS" \
 	    -v window="$WINDOW" -v rec_window="$REC_WINDOW" -v drain="$DRAIN" -v pinned="${#PIN_TARGET[@]}" -v variants="${VARIANTS[*]} ${BT_VARIANTS[*]}" -v wire="$WIRE" -v deltas="$DELTAS" -v render="$RENDER" \
-	    -v builds="${BUILDS[*]}" \
+	    -v builds="${BUILDS[*]}" -v prog_s="$PROG_S" \
 	    -f tests/bench/stats.awk -f /dev/stdin "$RESULTS" <<'AWK'
 # events against bpftrace on the same probe set, per build: the ratio of
 # the medians of their ratios to untraced
@@ -989,7 +992,7 @@ END {
 	for (k in seen) { split(k, kk, SUBSEP); if (kk[1] == "progcost") { pc[kk[2], kk[3]] = 1; npc++ } }
 	if (npc) {
 		printf "\n1b. Each BPF program's own run time in the kernel (bpf_stats), one run per build of valk-sim\n"
-		printf "    churn --rate 200000 for %d s, events mode and bench_floor's empty program (floor)\n", 3
+		printf "    churn --rate 200000 for %d s, events mode and bench_floor's empty program (floor)\n", prog_s
 		printf "%-7s %-34s %10s %8s\n", "build", "variant:program", "runs/s", "ns/run"
 		for (i = 1; i <= nb; i++) {
 			n = 0
