@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Uprobes on the valk runtime's slab and connection-state functions.
- * Each hit becomes one struct vt_event in a ring buffer; the collector
+ * Each hit becomes one record in a ring buffer (struct vt_event, or the
+ * shorter struct vt_event_op for a slab operation); the collector
  * polls it on a timer, so records are submitted without wakeups. */
 /* The kernel has its own struct vt_event (virtual terminals): rename it
  * out of the way of ours. */
@@ -144,16 +145,21 @@ static __always_inline void count_hit(__u32 probe)
 		(*n)++;
 }
 
+static __always_inline void count_lost(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+
+	if (n)
+		(*n)++;
+}
+
 static __always_inline struct vt_event *ev_reserve(__u32 type, __u32 probe)
 {
 	struct vt_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
 	if (!e) {
-		__u32 zero = 0;
-		__u64 *n = bpf_map_lookup_elem(&lost, &zero);
-
-		if (n)
-			(*n)++;
+		count_lost();
 		return NULL;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
@@ -166,6 +172,26 @@ static __always_inline struct vt_event *ev_reserve(__u32 type, __u32 probe)
 
 static __always_inline void ev_submit(struct vt_event *e)
 {
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+}
+
+/* An acquire or release in its short record (struct vt_event_op). */
+static __always_inline void emit_op(__u32 type, __u32 probe, __u64 slab,
+				    __u64 slot, __u64 version)
+{
+	struct vt_event_op *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count_lost();
+		return;
+	}
+	e->ts_ns = bpf_ktime_get_ns();
+	e->slab = slab;
+	e->slot = slot;
+	e->version = version;
+	e->tid = (__u32)bpf_get_current_pid_tgid();
+	e->type = type;
+	e->probe = probe;
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 
@@ -259,15 +285,9 @@ static __always_inline __u32 copy_ustack(struct pt_regs *ctx)
 /* A slot release; `item` is the slot's header. */
 static __always_inline void emit_release(__u64 slab, __u64 item, __u32 probe)
 {
-	struct vt_event *e = ev_reserve(VT_EV_RELEASE, probe);
-
-	if (!e)
-		return;
-	e->release.slab = slab;
-	e->release.slot = read_u64(item + off.item_handle);
 	/* probed at entry: the release's own version bump is still ahead */
-	e->release.version = read_u64(slab + off.slab_version) + 1;
-	ev_submit(e);
+	emit_op(VT_EV_RELEASE, probe, slab, read_u64(item + off.item_handle),
+		read_u64(slab + off.slab_version) + 1);
 }
 
 /* The connection record of a handle, read as the probe fires. */
@@ -558,21 +578,14 @@ static __always_inline bool cas_took(struct pt_regs *ctx, __u32 i,
 SEC("uprobe")
 int slab_pop(struct pt_regs *ctx)
 {
-	struct vt_event *e;
 	__u64 slab, slot;
 
 	if (!is_target())
 		return 0;
 	count_hit(VT_P_ACQUIRE_POP);
-	if (!cas_took(ctx, 0, &slab, &slot))
-		return 0;
-	e = ev_reserve(VT_EV_ACQUIRE, VT_P_ACQUIRE_POP);
-	if (!e)
-		return 0;
-	e->acquire.slab = slab;
-	e->acquire.slot = slot;
-	e->acquire.version = read_u64(slab + off.slab_version) + 1;
-	ev_submit(e);
+	if (cas_took(ctx, 0, &slab, &slot))
+		emit_op(VT_EV_ACQUIRE, VT_P_ACQUIRE_POP, slab, slot,
+			read_u64(slab + off.slab_version) + 1);
 	return 0;
 }
 
@@ -581,20 +594,13 @@ int slab_pop(struct pt_regs *ctx)
 static __always_inline void push_event(struct pt_regs *ctx, __u32 probe,
 				       __u32 i)
 {
-	struct vt_event *e;
 	__u64 slab, slot;
 
 	if (!is_target())
 		return;
 	count_hit(probe);
-	if (!cas_took(ctx, i, &slab, &slot))
-		return;
-	e = ev_reserve(VT_EV_RELEASE, probe);
-	if (!e)
-		return;
-	e->release.slab = slab;
-	e->release.slot = slot;
-	ev_submit(e);
+	if (cas_took(ctx, i, &slab, &slot))
+		emit_op(VT_EV_RELEASE, probe, slab, slot, 0);
 }
 
 SEC("uprobe")

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* bench_ring's producer: slab events written into a tracer's own ring
+/* bench_ring's producer: slab events, in the short records the probes
+ * make of them (struct vt_event_op), written into a tracer's own ring
  * buffer (its map is reused by fd), `count` per run of the program, which
  * userspace triggers with BPF_PROG_TEST_RUN. Each pair acquires and
  * releases one slot of the slab named in the arguments, with versions
@@ -29,28 +30,19 @@ struct gen_args {
 static long one(__u32 i, struct gen_args *a)
 {
 	__u64 n = a->seq + i;
-	struct vt_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct vt_event_op *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
 	if (!e) {
 		a->lost++;
 		return 0;
 	}
-	__builtin_memset(e, 0, sizeof(*e));
 	e->ts_ns = bpf_ktime_get_ns();
 	e->tid = (__u32)bpf_get_current_pid_tgid();
-	if (n % 2 == 0) {
-		e->type = VT_EV_ACQUIRE;
-		e->probe = VT_P_ACQUIRE_RET;
-		e->acquire.slab = a->slab;
-		e->acquire.slot = a->first + n / 2 % a->slots;
-		e->acquire.version = (1ULL << 40) + n;
-	} else {
-		e->type = VT_EV_RELEASE;
-		e->probe = VT_P_RELEASE;
-		e->release.slab = a->slab;
-		e->release.slot = a->first + n / 2 % a->slots;
-		e->release.version = (1ULL << 40) + n;
-	}
+	e->type = n % 2 == 0 ? VT_EV_ACQUIRE : VT_EV_RELEASE;
+	e->probe = n % 2 == 0 ? VT_P_ACQUIRE_POP : VT_P_RELEASE;
+	e->slab = a->slab;
+	e->slot = a->first + n / 2 % a->slots;
+	e->version = (1ULL << 40) + n;
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 	return 0;
 }

@@ -110,12 +110,42 @@ const struct vt_probe_spec *vt_probe_spec(enum vt_probe_id id)
 	return (unsigned)id < VT_P_COUNT ? &spec_table[id] : NULL;
 }
 
+_Static_assert(sizeof(struct vt_event_op) == 40 &&
+	       sizeof(struct vt_event_op) < sizeof(struct vt_event),
+	       "a record's length tells its struct");
+
+/* The struct vt_event a short record stands for; false for a type it
+ * cannot hold. */
+static bool op_event(const struct vt_event_op *o, struct vt_event *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ts_ns = o->ts_ns;
+	e->type = o->type;
+	e->tid = o->tid;
+	e->probe = o->probe;
+	switch (o->type) {
+	case VT_EV_ACQUIRE:
+		e->acquire = (struct vt_ev_acquire){ .slab = o->slab,
+			.slot = o->slot, .version = o->version };
+		return true;
+	case VT_EV_RELEASE:
+		e->release = (struct vt_ev_release){ o->slab, o->slot,
+						     o->version };
+		return true;
+	default:
+		return false;
+	}
+}
+
 static int on_sample(void *ctx, void *data, size_t len)
 {
 	struct vt_probe *p = ctx;
+	struct vt_event e;
 
 	if (len >= sizeof(struct vt_event))
 		p->fn(p->ctx, data);
+	else if (len >= sizeof(struct vt_event_op) && op_event(data, &e))
+		p->fn(p->ctx, &e);
 	return 0;
 }
 
