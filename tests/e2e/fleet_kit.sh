@@ -116,7 +116,7 @@ ambient=$(key AmbientCapabilities)
 sandbox=(setpriv --inh-caps=-all"${ambient:+,$(capset <<<"$ambient")}")
 [ -n "$bounding" ] && sandbox+=(--bounding-set=-all,"$(capset <<<"$bounding")")
 [ -n "$ambient" ] && sandbox+=(--ambient-caps=-all,"$(capset <<<"$ambient")")
-[ "$(key NoNewPrivileges)" = "yes " ] && sandbox+=(--no-new-privs)
+case $(key NoNewPrivileges) in yes\ | true\ | on\ | 1\ ) sandbox+=(--no-new-privs) ;; esac
 [ -z "$(key User)$(key Group)" ] || fail "the test does not emulate User=/Group="
 echo "note: the unit's ExecStart: ${sandbox[*]} -- ${cmd[*]}"
 cp "$SIM_STATIC" "$TMP/$name"
@@ -196,7 +196,9 @@ c=$(code -H "Authorization: Bearer 0123456789abcdef0123456789abcdef" "$url/metri
 
 # stopped as systemd stops it: the keeper writes the report
 kill -TERM "$upid"
-wait "$upid"
+# 60 s: a bound for a tracer that would not end, not a time
+for _ in $(seq 1 600); do kill -0 "$upid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$upid" 2>/dev/null && fail "still running 60 s after SIGTERM"
 jq -e --argjson p "$SIM_PID" '.pid == $p and (.slabs | length) > 0' "$TMP/state/report.json" >/dev/null 2>&1 &&
 	pass "stopped with SIGTERM, its keeper wrote the --json report" ||
 	fail "no --json report after SIGTERM: $(tail -n 3 "$TMP/unit.log")"
