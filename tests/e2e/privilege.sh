@@ -20,12 +20,10 @@ NOBODY_UID=$(id -u nobody)
 NOBODY_GID=$(id -g nobody)
 # capability masks of <linux/capability.h>
 CAPS_NONE=0000000000000000
-# --follow: CAP_DAC_READ_SEARCH 2, CAP_SYS_PTRACE 19, CAP_PERFMON 38,
-# CAP_BPF 39, CAP_CHECKPOINT_RESTORE 40; run adds CAP_KILL 5
-CAPS_FOLLOW=$(printf '%016x' $(((1 << 2) | (1 << 19) | (1 << 38) | (1 << 39) | (1 << 40))))
+# --follow: CAPS_FOLLOW (common.sh); run adds CAP_KILL 5
 CAPS_RUN=$(printf '%016x' $((0x$CAPS_FOLLOW | (1 << 5))))
 
-field() { awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print; exit }' "/proc/$1/status"; }
+field() { proc_field "$@"; }
 
 # expect_status LABEL PID UID GID CAPS [SECCOMP NNP]: Uid and Gid (real,
 # effective, saved, fs), no supplementary groups, the capability sets; a

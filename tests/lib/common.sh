@@ -129,6 +129,15 @@ served_port() {
 	sed -n 's|.*serving https\?://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$1" | head -n 1 | grep .
 }
 
+# proc_field PID FIELD: a field of /proc/PID/status (Uid, CapEff, ...)
+proc_field() { awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print; exit }' "/proc/$1/status"; }
+
+# The capabilities a tracer following a name keeps after the switch (the
+# README's "Least privilege"), a mask of <linux/capability.h>:
+# CAP_DAC_READ_SEARCH 2, CAP_SYS_PTRACE 19, CAP_PERFMON 38, CAP_BPF 39,
+# CAP_CHECKPOINT_RESTORE 40
+CAPS_FOLLOW=$(printf '%016x' $(((1 << 2) | (1 << 19) | (1 << 38) | (1 << 39) | (1 << 40))))
+
 # tls_cert DIR: a test certificate and key in DIR (tests/lib/tls_cert.sh)
 tls_cert() { sh "$(dirname "${BASH_SOURCE[0]}")/tls_cert.sh" "$1"; }
 

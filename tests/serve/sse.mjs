@@ -374,7 +374,10 @@ export function memoryEventProblems(ev, ctx) {
 	if (!d || typeof d !== 'object') return [...probs, `${w}: no JSON object`];
 	if (d.seq !== ev.id) probs.push(`${w}: seq ${d.seq} != id`);
 	if (ctx.pid !== undefined && d.pid !== ctx.pid) probs.push(`${w}: pid ${d.pid}, want ${ctx.pid}`);
-	if (!isInt(d.ts_ms) || Math.abs(d.ts_ms - ev.t) > 5000) probs.push(`${w}: ts_ms ${d.ts_ms} vs arrival ${ev.t}`);
+	// stamped by the tracer's wall clock, this machine's: after the target
+	// was started (when the test says when) and not after it arrived
+	if (!isInt(d.ts_ms) || d.ts_ms > ev.t || (ctx.simStartMs && d.ts_ms < ctx.simStartMs))
+		probs.push(`${w}: ts_ms ${d.ts_ms}, arrival ${ev.t}, target started ${ctx.simStartMs}`);
 	for (const k of ['slabs', 'arenas', 'owner_map', 'leaks']) if (!Array.isArray(d[k])) probs.push(`${w}: ${k} is not an array`);
 	if (probs.length) return probs;
 	if (!d.owner_map.every((n) => typeof n === 'string')) probs.push(`${w}: owner_map ${JSON.stringify(d.owner_map)}`);
@@ -491,6 +494,8 @@ export class ValkModel {
 		this.deltas = 0;
 		this.heartbeats = 0;
 		this.unnamed = [];	// owner indices used by deltas past the owner_map held
+		this.uptime = null;	// the last full state's registry uptime, s
+		this.up = null;		// the last delta's process uptime, s
 	}
 
 	// Applies one event; returns the problems found in it.
@@ -516,9 +521,13 @@ export class ValkModel {
 		const aio = m.aio;
 		if (!aio) probs.push(`${w}: metrics.aio missing`);
 		else {
-			if (!isNum(aio.uptime_seconds)) probs.push(`${w}: metrics.aio.uptime_seconds ${aio.uptime_seconds}`);
-			else if (this.ctx.simStartMs && Math.abs(aio.uptime_seconds * 1000 - (ev_now() - this.ctx.simStartMs)) > 3000)
-				probs.push(`${w}: metrics.aio.uptime_seconds ${aio.uptime_seconds} but the target started ${(ev_now() - this.ctx.simStartMs) / 1000} s ago`);
+			// the registry's uptime: positive, never going back, and never
+			// above the process's at a later tick (the deltas' aio.up, see
+			// delta()): the registry starts after its process
+			if (!isNum(aio.uptime_seconds) || !(aio.uptime_seconds > 0) ||
+			    (this.uptime !== null && aio.uptime_seconds < this.uptime))
+				probs.push(`${w}: metrics.aio.uptime_seconds ${aio.uptime_seconds} (the full state before said ${this.uptime})`);
+			else this.uptime = aio.uptime_seconds;
 			for (const k of ['counters', 'gauges', 'histograms']) if (!Array.isArray(aio[k])) probs.push(`${w}: metrics.aio.${k} not an array`);
 		}
 		for (const k of ['counters', 'gauges', 'histograms']) if (!Array.isArray(m.modular?.[k])) probs.push(`${w}: metrics.modular.${k} not an array`);
@@ -606,6 +615,16 @@ export class ValkModel {
 			else probs.push(`${w}: memory.gc ${JSON.stringify(mem.gc)}`);
 		}
 		if (mem.rss !== undefined && !(isInt(mem.rss) && mem.rss > 0)) probs.push(`${w}: memory.rss ${mem.rss}`);
+		const up = d.metrics?.aio?.up;
+		if (up !== undefined) {
+			// the process's uptime at the tick: growing, and at least the
+			// registry's of the full state before (an earlier tick's, or
+			// this one's)
+			if (!isNum(up) || !(up > 0) || (this.up !== null && up < this.up) ||
+			    (this.uptime !== null && up < this.uptime))
+				probs.push(`${w}: metrics.aio.up ${up}: the delta before said ${this.up}, the full state's registry uptime ${this.uptime}`);
+			else this.up = up;
+		}
 		if (d.metrics?.aio?.connections) this.connections = d.metrics.aio.connections;
 		if (d.metrics?.vm) this.metrics.vm = d.metrics.vm;
 		if (d.metrics?.registry) this.metrics.registry = d.metrics.registry;
@@ -632,8 +651,6 @@ export class ValkModel {
 		return probs;
 	}
 }
-
-function ev_now() { return Date.now(); }
 
 function labelsMatch(a, b) {
 	const ka = Object.keys(a || {}), kb = Object.keys(b || {});
