@@ -64,11 +64,14 @@ sys.handles|unmapped|warn|system 0 points its handles slab at 0x10000000000
 owners.count|0|same|
 owners.count|1|same|
 owners.count|16777216|same|
+owners.count|2147483648|same|
+owners.count|4611686018427387905|same|
 owners.count|18446744073709551615|warn|valk_owner_registry_t.count = 65535, above its 16 entries
 owners.count|17|warn|valk_owner_registry_t.count = 17, above its 16 entries
 owners.name.0.0|0|name|
 owners.name.0.0|1|name|?
 owners.name.0.0|16777216|name|
+owners.name.0.0|2147483648|name|
 owners.name.0.0|4611686018427387905|name|?
 owners.name.0.0|18446744073709551615|name|????????*
 owners.name.0.0,owners.name.0.1,owners.name.0.2,owners.name.0.3|18446744073709551615|name|???????????????????????????????
@@ -76,6 +79,7 @@ vsys.subsystem_count|0|same|
 vsys.subsystem_count|1|same|
 vsys.subsystem_count|16777216|warn|valk_system_t.subsystem_count = 16777216, above its 16 entries
 vsys.subsystem_count|2147483648|warn|valk_system_t.subsystem_count = 2147483648, above its 16 entries
+vsys.subsystem_count|4611686018427387905|same|
 vsys.subsystem_count|18446744073709551615|warn|valk_system_t.subsystem_count = 4294967295, above its 16 entries
 vsys.subsystem.0.stop|0|same|
 vsys.subsystem.0.stop|18446744073709551615|same|
