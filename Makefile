@@ -31,7 +31,7 @@ WEB       := $(wildcard web/*)
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 TOOLS     := $(BUILD)/tests/vt-poke
 
-FUZZERS   := $(addprefix $(BUILD)/fuzz/,fuzz_rec fuzz_http1 fuzz_http2 fuzz_tls fuzz_layout fuzz_image)
+FUZZERS   := $(addprefix $(BUILD)/fuzz/,fuzz_rec fuzz_http1 fuzz_http2 fuzz_tls fuzz_layout fuzz_image fuzz_figures)
 FUZZ_SRCS := userspace/model/vt_state.c $(wildcard userspace/wire/vt_rec*.c) userspace/wire/vt_timeline.c
 FUZZ_CC   := $(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined \
 	     -fno-sanitize-recover=undefined -std=gnu11 -D_GNU_SOURCE \
@@ -131,7 +131,7 @@ $(BUILD)/fuzz/fuzz_rec: tests/fuzz/fuzz_rec.c $(FUZZ_SRCS) $(wildcard userspace/
 	$(FUZZ_CC) $(filter %.c,$^) -o $@ -lz -ljansson
 
 # The server's request path, HTTP/2 frames, TLS records and sessions, the
-# layout reader and the memory-image decoder, the same way
+# layout reader, the memory-image decoder and the figures reader, the same way
 # (tests/fuzz/run.sh).
 $(BUILD)/fuzz/fuzz_http1: tests/fuzz/fuzz_http.c $(SERVE_SRCS) $(wildcard userspace/serve/*.h)
 	@mkdir -p $(@D)
@@ -149,7 +149,13 @@ $(BUILD)/fuzz/fuzz_layout: tests/fuzz/fuzz_layout.c $(TARGET_SRCS) $(wildcard us
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(filter %.c,$^) -o $@ -ljansson -ldw -lelf
 
-$(BUILD)/fuzz/fuzz_image: tests/fuzz/fuzz_image.c $(TARGET_SRCS) userspace/target/vt_snap.c userspace/model/vt_state.c $(wildcard userspace/target/*.h) userspace/model/vt_state.h
+$(BUILD)/fuzz/fuzz_image: tests/fuzz/fuzz_image.c tests/fuzz/vt_fuzz_map.h $(TARGET_SRCS) userspace/target/vt_snap.c userspace/model/vt_state.c $(wildcard userspace/target/*.h) userspace/model/vt_state.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(filter %.c,$^) -o $@ -ljansson -ldw -lelf
+
+# The runtime's own figures (vt_figures) read from random "target memory",
+# then put in the runtime's JSON shapes.
+$(BUILD)/fuzz/fuzz_figures: tests/fuzz/fuzz_figures.c tests/fuzz/vt_fuzz_map.h $(TARGET_SRCS) userspace/target/vt_figures.c userspace/model/vt_state.c userspace/wire/vt_wire_figures.c $(wildcard userspace/target/*.h) userspace/model/vt_state.h userspace/wire/vt_wire_figures.h tests/lib/vt_fig_image.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(filter %.c,$^) -o $@ -ljansson -ldw -lelf
 

@@ -1,8 +1,8 @@
 #!/bin/bash
 # The server's HTTP/1.1 request path, HTTP/2 frames into its session, TLS
 # records and sessions (raw, and HTTP/1.1, HTTP/2 and stray records in a
-# real client's session), the layout reader and the memory-image decoder
-# under libFuzzer (ASan, UBSan),
+# real client's session), the layout reader, the memory-image decoder and
+# the reader of the runtime's own figures under libFuzzer (ASan, UBSan),
 # 20 s each from their committed corpora: any input is answered or refused,
 # never a crash, a hang, a leak or an out-of-bounds access. `make fuzz`
 # runs each for 10 minutes.
@@ -17,7 +17,7 @@ tmp=$(mktemp -d /tmp/vt-fuzz-inputs.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 # as many at once as there are cores: each fuzzer one process on a core
 # of its own, as when they run one after the other on an idle machine
-names=(http1 http2 tls layout image)
+names=(http1 http2 tls layout image figures)
 running=0
 for name in "${names[@]}"; do
 	[ "$running" -lt "$(nproc)" ] || { wait -n; running=$((running - 1)); }

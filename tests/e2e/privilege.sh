@@ -9,7 +9,10 @@
 # invoking user, who owns --json), for --follow and run (which keep the
 # capabilities attaching to new processes needs, and no others), replay;
 # --no-drop keeps root. A --layout file is parsed by a child that is no
-# longer root either.
+# longer root either. The file keeper that makes --json once root is given
+# up is root still, with the three capabilities making files takes, no
+# groups, its own filter and nothing open but its socket; it ends with the
+# tracer.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../serve/lib.sh"
 need_root
@@ -22,6 +25,8 @@ NOBODY_GID=$(id -g nobody)
 CAPS_NONE=0000000000000000
 # --follow: CAPS_FOLLOW (common.sh); run adds CAP_KILL 5
 CAPS_RUN=$(printf '%016x' $((0x$CAPS_FOLLOW | (1 << 5))))
+# the file keeper: CAP_CHOWN 0, CAP_DAC_OVERRIDE 1, CAP_FOWNER 3
+CAPS_KEEPER=$(printf '%016x' $(((1 << 0) | (1 << 1) | (1 << 3))))
 
 field() { proc_field "$@"; }
 
@@ -38,6 +43,34 @@ expect_status() {
 	else
 		fail "$label: status '$got', wanted '$want'"
 	fi
+}
+
+# keeper_of PID: the file keeper tracer PID forked (the same program and
+# command line; nobody's child, so not found by its parent)
+keeper_of() {
+	local p cmd
+	cmd=$(tr '\0' ' ' <"/proc/$1/cmdline")
+	for p in $(pgrep -x valk-trace); do
+		[ "$p" != "$1" ] && [ "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" = "$cmd" ] && echo "$p"
+	done
+}
+
+# expect_keeper LABEL TRACER: root, no groups, CAP_CHOWN, CAP_DAC_OVERRIDE
+# and CAP_FOWNER alone (none inheritable or ambient), no-new-privs, its
+# filter; nothing open but /dev/null and its socket to the tracer
+expect_keeper() {
+	local label=$1 k fds
+	k=$(keeper_of "$2")
+	[ "$(wc -w <<<"$k")" = 1 ] || { fail "$label: $(wc -w <<<"$k") keeper processes ('$k')"; return; }
+	KEEPER_PID=$k
+	expect_status "$label: the file keeper" "$k" 0 0 "$CAPS_KEEPER"
+	[ "$(field "$k" CapInh)|$(field "$k" CapAmb)" = "$CAPS_NONE|$CAPS_NONE" ] &&
+		pass "$label: the keeper has no inheritable or ambient capability" ||
+		fail "$label: keeper CapInh $(field "$k" CapInh) CapAmb $(field "$k" CapAmb)"
+	fds=$(for f in /proc/"$k"/fd/*; do echo "${f##*/}=$(readlink "$f" | sed 's/:\[[0-9]*\]//')"; done | sort | tr '\n' ' ')
+	[ "$fds" = "0=/dev/null 1=/dev/null 2=/dev/null 3=socket " ] &&
+		pass "$label: the keeper holds /dev/null and its socket alone" ||
+		fail "$label: the keeper holds $fds"
 }
 
 # served LABEL: HTTP/1.1, HTTP/2, an SSE event and a malformed request,
@@ -69,8 +102,15 @@ sim_start "$SIM_SHARED" --workload http --port 0 || { fail "start"; finish; }
 # 1. no budget: nothing kept
 tracer_start "$SIM_PID" --max-overhead 0 --json "$TMP/final.json" || finish
 expect_status "attach --max-overhead 0" "$VT_PID" "$NOBODY_UID" "$NOBODY_GID" "$CAPS_NONE"
+KEEPER_PID=
+expect_keeper "attach --json" "$VT_PID"
 served "attach --max-overhead 0"
 stop_tracer "attach --max-overhead 0"
+if [ -n "$KEEPER_PID" ]; then
+	for _ in $(seq 1 100); do kill -0 "$KEEPER_PID" 2>/dev/null || break; sleep 0.05; done
+	kill -0 "$KEEPER_PID" 2>/dev/null && fail "the keeper outlived the tracer" ||
+		pass "the keeper ended with the tracer"
+fi
 [ "$(stat -c %U "$TMP/final.json")" = root ] && jq -e .slabs "$TMP/final.json" >/dev/null &&
 	pass "--json written after the switch, in root's 0700 directory, root's" ||
 	fail "--json: $(ls -l "$TMP/final.json" 2>&1)"

@@ -16,6 +16,7 @@
 #include "model/vt_state.h"
 #include "target/vt_layout.h"
 #include "target/vt_snap.h"
+#include "tests/fuzz/vt_fuzz_map.h"
 
 #define BASE 0x400000000000ULL	/* tests/fuzz/seed_image.py lays out here */
 #define MAX_ARENAS 64
@@ -110,7 +111,7 @@ static void type_pending(struct vt_snap *s, struct vt_state *st)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	size_t len = (size + 4095) & ~(size_t)4095;
+	size_t len;
 	uint64_t sys[VT_SNAP_MAX_SYSTEMS];
 	struct vt_snap *s;
 	struct vt_state *st;
@@ -120,11 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!size)
 		return 0;
-	m = mmap((void *)BASE, len, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	if (m != (void *)BASE)
-		abort();
-	memcpy(m, data, size);
+	m = vt_fuzz_map(BASE, data, size, &len);
 	s = vt_snap_new(&self, &layout, 0, BASE);
 	st = vt_state_new(0);
 	n = vt_snap_systems(s, sys, VT_SNAP_MAX_SYSTEMS);

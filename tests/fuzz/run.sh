@@ -1,13 +1,14 @@
 #!/bin/bash
 # Runs libFuzzer targets for SECONDS each (default 600): `run.sh [SECONDS
-# [NAME...]]`, NAME among rec, http1, http2, tls, layout, image (default all).
+# [NAME...]]`, NAME among rec, http1, http2, tls, layout, image, figures
+# (default all).
 # Each starts from a copy of its committed corpus (tests/fuzz/corpus/NAME;
 # rec's is the sample recording test_rec writes and its prefixes). `make
 # fuzz` runs them; the suite runs them briefly (tests/e2e/fuzz_*.sh).
 set -eu
 secs=${1:-600}
 shift || true
-names=${*:-rec http1 http2 tls layout image}
+names=${*:-rec http1 http2 tls layout image figures}
 here=$(cd "$(dirname "$0")" && pwd)
 build=${VT_BUILD:-$here/../../build}
 rc=0

@@ -7,10 +7,18 @@
  *
  * WHAT: slab.KIND.FIELD (KIND tcp_buffers|handles|stream_arenas|
  * http_servers|http_clients; FIELD numItems|itemSize|usage_bitmap|
- * peakUsed|bitmap_version|total_acquires), sys.SLAB (the slab pointer of
- * that kind in the system), owners.count, vsys.subsystem_count, vsys.heap.
+ * numFree|peakUsed|overflowCount|bitmap_version|total_acquires|
+ * total_releases), sys.SLAB (the slab pointer of that kind in the system),
+ * owners.count, owners.name.I.Q (bytes 8Q..8Q+7 of entry I's name),
+ * vsys.subsystem_count, vsys.subsystem.I.ctx|stop (entry I of the
+ * subsystem list), vsys.heap. A field is written with its own width (a
+ * VALUE wider is cut to it).
  * VALUE: a number (0x… for hex), `zeros` (the address of zeroed memory of
- * the target as large as WHAT's slab bitmap) or `unmapped`. */
+ * the target as large as WHAT's slab bitmap), `unmapped`, `add:N` (the
+ * field plus N, modulo 2^64: a repair of a counter the runtime went on
+ * bumping) or `consistent` (for bitmap_version, total_acquires or
+ * total_releases of a quiescent slab: the value that makes version equal
+ * acquires plus releases again). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -34,9 +42,12 @@ static const struct {
 	{ "numItems", VT_L_SLAB_NUM_ITEMS, 8 },
 	{ "itemSize", VT_L_SLAB_ITEM_SIZE, 8 },
 	{ "usage_bitmap", VT_L_SLAB_BITMAP, 8 },
+	{ "numFree", VT_L_SLAB_NUM_FREE, 8 },
 	{ "peakUsed", VT_L_SLAB_PEAK, 8 },
+	{ "overflowCount", VT_L_SLAB_OVERFLOW, 8 },
 	{ "bitmap_version", VT_L_SLAB_VERSION, 8 },
 	{ "total_acquires", VT_L_SLAB_ACQUIRES, 8 },
+	{ "total_releases", VT_L_SLAB_RELEASES, 8 },
 };
 
 static int die(const char *msg)
@@ -53,11 +64,12 @@ static int kind_of(const char *s)
 	return -1;
 }
 
-/* Address and width of WHAT in the target; 0 when it names nothing. */
+/* Address and width of WHAT in the target (and of its slab, for a slab
+ * field); 0 when it names nothing. */
 static uint64_t locate(struct vt_snap *s, const struct vt_mem *m,
 		       const struct vt_layout *l,
 		       uint64_t vsys, const char *what, size_t *width,
-		       uint64_t *bitmap_len)
+		       uint64_t *bitmap_len, uint64_t *slab)
 {
 	static const enum vt_layout_id slab_ptr[VT_SLAB_KINDS] = {
 		VT_L_SYS_TCP_BUFFERS, VT_L_SYS_HANDLES, VT_L_SYS_STREAM_ARENAS,
@@ -65,6 +77,7 @@ static uint64_t locate(struct vt_snap *s, const struct vt_mem *m,
 	};
 	uint64_t slabs[VT_SLAB_KINDS], total, sys;
 	char kind[32], field[32];
+	unsigned i, q;
 	int k;
 
 	*width = 8;
@@ -72,6 +85,13 @@ static uint64_t locate(struct vt_snap *s, const struct vt_mem *m,
 		*width = 4;
 		return vsys + l->off[VT_L_VSYS_SUBSYSTEM_COUNT];
 	}
+	if (sscanf(what, "vsys.subsystem.%u.%31s", &i, field) == 2 &&
+	    i < l->count[VT_LC_N_SUBSYSTEMS] &&
+	    (!strcmp(field, "ctx") || !strcmp(field, "stop")))
+		return vsys + l->off[VT_L_VSYS_SUBSYSTEMS] +
+		       i * l->off[VT_L_SUBSYS_SIZEOF] +
+		       l->off[strcmp(field, "ctx") ? VT_L_SUBSYS_STOP
+						  : VT_L_SUBSYS_CTX];
 	if (!strcmp(what, "vsys.heap"))
 		return vsys + l->off[VT_L_VSYS_HEAP];
 	if (vt_snap_systems(s, &sys, 1) < 1)
@@ -80,6 +100,13 @@ static uint64_t locate(struct vt_snap *s, const struct vt_mem *m,
 		*width = 2;
 		return sys + l->off[VT_L_SYS_OWNERS] + l->off[VT_L_OWNERS_COUNT];
 	}
+	if (sscanf(what, "owners.name.%u.%u", &i, &q) == 2 &&
+	    i < l->count[VT_LC_N_OWNERS] &&
+	    8 * (uint64_t)q + 8 <= l->count[VT_LC_OWNER_NAME_LEN])
+		return sys + l->off[VT_L_SYS_OWNERS] +
+		       l->off[VT_L_OWNERS_ENTRIES] +
+		       i * l->off[VT_L_OWNER_SIZEOF] + l->off[VT_L_OWNER_NAME] +
+		       8 * q;
 	if (vt_snap_system_slabs(s, sys, slabs))
 		return 0;
 	if (sscanf(what, "sys.%31s", kind) == 1 && (k = kind_of(kind)) >= 0)
@@ -90,6 +117,7 @@ static uint64_t locate(struct vt_snap *s, const struct vt_mem *m,
 	if (vt_mem_u64(m, slabs[k] + l->off[VT_L_SLAB_NUM_ITEMS], &total))
 		return 0;
 	*bitmap_len = (total + 7) / 8;
+	*slab = slabs[k];
 	for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); i++)
 		if (!strcmp(field, fields[i].name)) {
 			*width = fields[i].width;
@@ -133,13 +161,35 @@ static uint64_t find_zeros(int pid, int mem, uint64_t len)
 	return found;
 }
 
+/* The value of the counter at `at` of `slab` that makes bitmap_version
+ * equal total_acquires + total_releases; -1 for another field. */
+static int consistent(int mem, const struct vt_layout *l, uint64_t slab,
+		      uint64_t at, uint64_t *value)
+{
+	uint64_t v, a, r;
+
+	if (pread(mem, &v, 8, slab + l->off[VT_L_SLAB_VERSION]) != 8 ||
+	    pread(mem, &a, 8, slab + l->off[VT_L_SLAB_ACQUIRES]) != 8 ||
+	    pread(mem, &r, 8, slab + l->off[VT_L_SLAB_RELEASES]) != 8)
+		return -1;
+	if (at == slab + l->off[VT_L_SLAB_VERSION])
+		*value = a + r;
+	else if (at == slab + l->off[VT_L_SLAB_ACQUIRES])
+		*value = v - r;
+	else if (at == slab + l->off[VT_L_SLAB_RELEASES])
+		*value = v - a;
+	else
+		return -1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct vt_target t;
 	struct vt_layout l;
 	char err[512], path[64];
 	uint64_t at, vsys, value = 0, old = 0;
-	uint64_t bitmap_len = 1;
+	uint64_t bitmap_len = 1, slab = 0;
 	size_t width;
 	struct vt_snap *s;
 	struct vt_mem m;
@@ -157,7 +207,7 @@ int main(int argc, char **argv)
 	s = vt_snap_new(&m, &l, t.bias, at);
 	if (!s || vt_mem_u64(&m, at, &vsys) || !vsys)
 		return die("no runtime system to poke");
-	at = locate(s, &m, &l, vsys, argv[2], &width, &bitmap_len);
+	at = locate(s, &m, &l, vsys, argv[2], &width, &bitmap_len, &slab);
 	vt_snap_free(s);
 	vt_mem_close(&m);
 	if (!at)
@@ -170,7 +220,13 @@ int main(int argc, char **argv)
 		value = UNMAPPED;
 	else if (!strcmp(argv[3], "zeros"))
 		value = find_zeros(pid, mem, bitmap_len);
-	else
+	else if (!strncmp(argv[3], "add:", 4))
+		value = old + strtoull(argv[3] + 4, NULL, 0);
+	else if (!strcmp(argv[3], "consistent")) {
+		if (!slab || consistent(mem, &l, slab, at, &value))
+			return die("consistent: for bitmap_version, "
+				   "total_acquires or total_releases only");
+	} else
 		value = strtoull(argv[3], NULL, 0);
 	if (!strcmp(argv[3], "zeros") && !value)
 		return die("no zeroed memory found");

@@ -13,61 +13,8 @@
 #include <unistd.h>
 
 #include "target/vt_figures.h"
+#include "tests/lib/vt_fig_image.h"
 #include "vt_test.h"
-
-#define NC 4	/* slots per family */
-#define NL 8
-#define NB 32
-
-struct label { const char *key, *value; };
-struct labelset { struct label labels[NL]; uint8_t count; uint32_t hash; };
-struct counter {
-	const char *name, *help;
-	struct labelset labels;
-	uint64_t value, last[4];
-	bool active;
-};
-struct gauge {
-	const char *name, *help;
-	struct labelset labels;
-	int64_t value;
-	bool active;
-};
-struct hist {
-	const char *name, *help;
-	struct labelset labels;
-	double bounds[NB];
-	uint8_t nbounds;
-	uint64_t buckets[NB + 1], count, sum;
-	bool active;
-};
-struct summary { char centroids[200]; bool active; };
-struct registry {
-	struct counter counters[NC];
-	uint64_t counter_count;
-	struct gauge gauges[NC];
-	uint64_t gauge_count;
-	struct hist histograms[2];
-	uint64_t histogram_count;
-	struct summary summaries[2];
-	uint64_t summary_count;
-	uint32_t counter_free, counter_next[NC];
-	uint32_t gauge_free, gauge_next[NC];
-	uint32_t histogram_free, histogram_next[2];
-	uint32_t summary_free, summary_next[2];
-	uint64_t pool_count, evictions[5], start_us;
-};
-struct runtime_metrics {
-	uint64_t cycles, pause_total, pause_max, reclaimed, allocated,
-		before, last_reclaimed, pause[5], survival[4];
-};
-struct heap { uint64_t pad; struct runtime_metrics rm; };
-struct vsys { struct heap *heap; };
-struct eval {
-	uint64_t evals, fcalls, bcalls;
-	uint32_t depth, depth_max;
-	uint64_t closures, lookups;
-};
 
 static struct registry reg;
 static struct heap heap;
@@ -76,97 +23,12 @@ static struct vsys *valk_sys_ptr = &vsys;
 static struct eval ev;
 static uint64_t ssl_bytes = 81920, ng_bytes = 40960;
 
-#define SET(id, v) l->off[VT_L_##id] = (v)
-
 static void layout(struct vt_layout *l, struct vt_target *t)
 {
-	memset(l, 0, sizeof(*l));
 	memset(t, 0, sizeof(*t));
 	t->pid = getpid();
 	t->is_exe = true;
-	SET(REG_COUNTERS, offsetof(struct registry, counters));
-	SET(REG_COUNTER_COUNT, offsetof(struct registry, counter_count));
-	SET(REG_COUNTER_FREE, offsetof(struct registry, counter_free));
-	SET(REG_COUNTER_NEXT, offsetof(struct registry, counter_next));
-	SET(REG_GAUGES, offsetof(struct registry, gauges));
-	SET(REG_GAUGE_COUNT, offsetof(struct registry, gauge_count));
-	SET(REG_GAUGE_FREE, offsetof(struct registry, gauge_free));
-	SET(REG_GAUGE_NEXT, offsetof(struct registry, gauge_next));
-	SET(REG_HISTOGRAMS, offsetof(struct registry, histograms));
-	SET(REG_HISTOGRAM_COUNT, offsetof(struct registry, histogram_count));
-	SET(REG_HISTOGRAM_FREE, offsetof(struct registry, histogram_free));
-	SET(REG_HISTOGRAM_NEXT, offsetof(struct registry, histogram_next));
-	SET(REG_SUMMARIES, offsetof(struct registry, summaries));
-	SET(REG_SUMMARY_COUNT, offsetof(struct registry, summary_count));
-	SET(REG_SUMMARY_FREE, offsetof(struct registry, summary_free));
-	SET(REG_SUMMARY_NEXT, offsetof(struct registry, summary_next));
-	SET(REG_POOL_COUNT, offsetof(struct registry, pool_count));
-	for (int i = 0; i < 5; i++)
-		l->off[VT_L_REG_EVICTIONS + i] =
-			offsetof(struct registry, evictions) + 8 * i;
-	SET(REG_START, offsetof(struct registry, start_us));
-	SET(COUNTER_SIZEOF, sizeof(struct counter));
-	SET(COUNTER_NAME, offsetof(struct counter, name));
-	SET(COUNTER_LABELS, offsetof(struct counter, labels));
-	SET(COUNTER_VALUE, offsetof(struct counter, value));
-	SET(COUNTER_ACTIVE, offsetof(struct counter, active));
-	SET(GAUGE_SIZEOF, sizeof(struct gauge));
-	SET(GAUGE_NAME, offsetof(struct gauge, name));
-	SET(GAUGE_LABELS, offsetof(struct gauge, labels));
-	SET(GAUGE_VALUE, offsetof(struct gauge, value));
-	SET(GAUGE_ACTIVE, offsetof(struct gauge, active));
-	SET(HIST_SIZEOF, sizeof(struct hist));
-	SET(HIST_NAME, offsetof(struct hist, name));
-	SET(HIST_LABELS, offsetof(struct hist, labels));
-	SET(HIST_BOUNDS, offsetof(struct hist, bounds));
-	SET(HIST_NBOUNDS, offsetof(struct hist, nbounds));
-	SET(HIST_BUCKETS, offsetof(struct hist, buckets));
-	SET(HIST_COUNT, offsetof(struct hist, count));
-	SET(HIST_SUM, offsetof(struct hist, sum));
-	SET(HIST_ACTIVE, offsetof(struct hist, active));
-	SET(SUMMARY_SIZEOF, sizeof(struct summary));
-	SET(SUMMARY_ACTIVE, offsetof(struct summary, active));
-	SET(LABELSET_LABELS, offsetof(struct labelset, labels));
-	SET(LABELSET_COUNT, offsetof(struct labelset, count));
-	SET(LABEL_SIZEOF, sizeof(struct label));
-	SET(LABEL_KEY, offsetof(struct label, key));
-	SET(LABEL_VALUE, offsetof(struct label, value));
-	SET(VSYS_HEAP, offsetof(struct vsys, heap));
-	{
-		static const size_t rm[] = {
-			offsetof(struct runtime_metrics, cycles),
-			offsetof(struct runtime_metrics, pause_total),
-			offsetof(struct runtime_metrics, pause_max),
-			offsetof(struct runtime_metrics, reclaimed),
-			offsetof(struct runtime_metrics, allocated),
-			offsetof(struct runtime_metrics, before),
-			offsetof(struct runtime_metrics, last_reclaimed),
-			offsetof(struct runtime_metrics, survival[0]),
-			offsetof(struct runtime_metrics, survival[1]),
-			offsetof(struct runtime_metrics, survival[2]),
-			offsetof(struct runtime_metrics, survival[3]),
-			offsetof(struct runtime_metrics, pause[0]),
-			offsetof(struct runtime_metrics, pause[1]),
-			offsetof(struct runtime_metrics, pause[2]),
-			offsetof(struct runtime_metrics, pause[3]),
-			offsetof(struct runtime_metrics, pause[4]),
-		};
-		for (int i = 0; i < 16; i++)	/* the layout's GC id order */
-			l->off[VT_L_GC_CYCLES + i] = offsetof(struct heap, rm) + rm[i];
-	}
-	SET(EVAL_EVALS, offsetof(struct eval, evals));
-	SET(EVAL_FUNCTION_CALLS, offsetof(struct eval, fcalls));
-	SET(EVAL_BUILTIN_CALLS, offsetof(struct eval, bcalls));
-	SET(EVAL_STACK_MAX, offsetof(struct eval, depth_max));
-	SET(EVAL_CLOSURES, offsetof(struct eval, closures));
-	SET(EVAL_LOOKUPS, offsetof(struct eval, lookups));
-	l->count[VT_LC_N_COUNTERS] = NC;
-	l->count[VT_LC_N_GAUGES] = NC;
-	l->count[VT_LC_N_HISTOGRAMS] = 2;
-	l->count[VT_LC_N_SUMMARIES] = 2;
-	l->count[VT_LC_N_STRING_POOL] = 4096;
-	l->count[VT_LC_N_LABELS] = NL;
-	l->count[VT_LC_N_HIST_BOUNDS] = NB;
+	vt_fig_layout(l);
 	l->sym[VT_LS_VALK_SYS] = (uintptr_t)&valk_sys_ptr;
 	l->sym[VT_LS_G_METRICS] = (uintptr_t)&reg;
 	l->sym[VT_LS_G_EVAL_METRICS] = (uintptr_t)&ev;
@@ -293,6 +155,42 @@ static void test_hostile_memory(struct vt_figures_reader *r, char *unmapped)
 	vt_figures_free(f);
 }
 
+/* Strings at the end of the memory they lie in: one that ends there is
+ * read whole, one that runs on is cut where memory ends. */
+static const char *edge_name(const struct vt_target *t, const struct vt_mem *m,
+			     const struct vt_layout *l, char *at,
+			     const char *bytes, size_t n)
+{
+	static char got[VT_METRIC_NAME_LEN];
+	struct vt_figures_reader *r = vt_figures_reader_new(t, m, l);
+	struct vt_figures *f;
+
+	memcpy(at - n, bytes, n);
+	fill();
+	reg.counters[0].name = at - n;
+	f = r ? vt_figures_read(r) : NULL;
+	snprintf(got, sizeof(got), "%s", f && f->nmetrics ? f->metrics[0].name
+							   : "(none)");
+	vt_figures_free(f);
+	vt_figures_reader_free(r);
+	return got;
+}
+
+static void test_page_edge(const struct vt_target *t, const struct vt_mem *m,
+			   const struct vt_layout *l)
+{
+	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	CHECK(p != MAP_FAILED);
+	if (p == MAP_FAILED)
+		return;
+	munmap(p + 4096, 4096);	/* nothing mapped after the first page */
+	CHECK_STR(edge_name(t, m, l, p + 4096, "edge_name", 10), "edge_name");
+	CHECK_STR(edge_name(t, m, l, p + 4096, "runs_on", 7), "runs_on");
+	munmap(p, 4096);
+}
+
 /* A layout file as untrusted as memory: a member placed past its struct
  * leaves the registry out (and nothing else). */
 static void test_hostile_layout(const struct vt_target *t,
@@ -341,6 +239,7 @@ int main(void)
 	r = vt_figures_reader_new(&t, &m, &l);
 	test_hostile_memory(r, hole);
 	vt_figures_reader_free(r);
+	test_page_edge(&t, &m, &l);
 	test_hostile_layout(&t, &m, &l);
 	vt_mem_close(&m);
 	return vt_test_done("test_figures");

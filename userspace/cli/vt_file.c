@@ -73,6 +73,13 @@ int vt_file_check(const struct vt_files *k, const char *path, char *err,
 		return -1;
 	}
 	if (lstat(path, &st) == 0) {
+		if (S_ISFIFO(st.st_mode)) {
+			snprintf(err, errlen, "%s is %s: not opened (it would "
+				 "hold the tracer until a reader comes); name a "
+				 "regular file, or - and redirect standard "
+				 "output to it", path, kind_name(st.st_mode));
+			return -1;
+		}
 		if (!S_ISREG(st.st_mode)) {
 			snprintf(err, errlen, "%s is %s: name a regular file "
 				 "(or a new one) to write", path,

@@ -414,7 +414,11 @@ int vt_priv_keeper(char *err, size_t errlen)
 	op(f, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
 					   SECCOMP_RET_KILL_PROCESS));
 	bound(keep);
-	if (set_caps(keep))
+	/* root's own uid and gid, none of its supplementary groups: with
+	 * CAP_DAC_OVERRIDE they grant nothing the keeper needs */
+	if ((prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) &&
+	     errno != EINVAL) ||
+	    setgroups(0, NULL) || set_caps(keep))
 		snprintf(err, errlen, "cannot drop capabilities: %s",
 			 strerror(errno));
 	else

@@ -34,9 +34,11 @@ enum {
  * reason (nothing half done is left running: the caller exits). */
 int vt_priv_drop(unsigned needs, char *err, size_t errlen);
 
-/* The file keeper's (vt_keeper): root still, with only CAP_DAC_OVERRIDE,
- * CAP_CHOWN and CAP_FOWNER, no-new-privs, and a filter for making,
- * renaming and removing files. 0, or -1 with a one-line reason. */
+/* The file keeper's (vt_keeper): root still (uid and gid 0, no
+ * supplementary groups), with only CAP_DAC_OVERRIDE, CAP_CHOWN and
+ * CAP_FOWNER (the bounding set too, none inheritable or ambient),
+ * no-new-privs, and a filter for making, renaming and removing files. 0,
+ * or -1 with a one-line reason. */
 int vt_priv_keeper(char *err, size_t errlen);
 
 /* Runs fn in a child process that gave root up first, as vt_priv_drop(0)

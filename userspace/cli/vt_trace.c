@@ -285,6 +285,21 @@ static bool fails_unprobed(const struct vt_trace *t)
 	return t->sites.wanted[VT_P_ACQUIRE_POP];
 }
 
+/* An overflow count below the model's is reported (it only grows: the one
+ * read before was corrupt, or this one is); the image's count is then the
+ * one the model takes, as any other. */
+static void overflow_fell(struct vt_trace *t, const struct vt_slab *sl,
+			  const struct vt_slab_image *img)
+{
+	if (img->overflow < sl->overflow)
+		warn(t, "system %d %s slab %#llx: valk_slab_t.overflowCount = "
+		     "%llu, below the %llu read before (it only grows)",
+		     sl->system, vt_slab_kind_name(sl->kind),
+		     (unsigned long long)sl->addr,
+		     (unsigned long long)img->overflow,
+		     (unsigned long long)sl->overflow);
+}
+
 /* Events mode reads no slab but checks each header once per reconcile
  * interval (each tick where acquires are probed at their CAS: no probe
  * sees a failed one), and takes its high-water mark and overflow count:
@@ -303,6 +318,7 @@ static bool check_only(struct vt_trace *t, const struct vt_slab *sl)
 	}
 	if (geometry_changed(t, sl, &img))
 		return false;
+	overflow_fell(t, sl, &img);
 	if (vt_state_slab_maxima(t->state, &img, fails_unprobed(t)) &&
 	    t->rec.rec)
 		vt_record_slab(t->rec.rec, sl);
@@ -328,6 +344,8 @@ static int load_slab(struct vt_trace *t, uint64_t addr, int system,
 		return -1;
 	if (sl && !sl->invalid)
 		geometry_changed(t, sl, &img);
+	if (sl && how != LOAD_BOOT)
+		overflow_fell(t, sl, &img);
 	switch (how) {
 	case LOAD_BOOT:
 		rc = vt_state_slab_load(t->state, &img, vt_proc_now_ms());
@@ -421,6 +439,23 @@ static int load_system(struct vt_trace *t, int idx, enum load_how how)
 	return rc;
 }
 
+/* A subsystem entry whose context cannot be read is no AIO system to
+ * trace: reported, and never given an index (nor a place in the stream). */
+static bool system_readable(struct vt_trace *t, uint64_t sys)
+{
+	uint64_t slabs[VT_SLAB_KINDS];
+	int e;
+
+	if (!vt_snap_system_slabs(t->snap, sys, slabs))
+		return true;
+	e = errno;
+	warn(t, "valk_system_t.subsystems names an AIO system at %#llx, %s; "
+	     "it is not traced", (unsigned long long)sys,
+	     e == EIO || e == EFAULT ? "which is not mapped memory"
+				     : strerror(e));
+	return false;
+}
+
 /* New AIO systems since the last scan are bootstrapped from memory; a
  * system keeps its index for the whole session. */
 static int scan_systems(struct vt_trace *t)
@@ -434,7 +469,8 @@ static int scan_systems(struct vt_trace *t)
 		for (j = 0; j < t->nsystems; j++)
 			if (t->systems[j] == found[i])
 				break;
-		if (j < t->nsystems || t->nsystems == VT_SNAP_MAX_SYSTEMS)
+		if (j < t->nsystems || t->nsystems == VT_SNAP_MAX_SYSTEMS ||
+		    !system_readable(t, found[i]))
 			continue;
 		t->systems[t->nsystems] = found[i];
 		vt_state_system_set(t->state, t->nsystems, found[i]);

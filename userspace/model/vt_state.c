@@ -454,7 +454,7 @@ int vt_state_slab_maxima(struct vt_state *s, const struct vt_slab_image *img,
 
 	if (!sl)
 		return 0;
-	overflow = overflow && img->overflow > sl->overflow;
+	overflow = overflow && img->overflow != sl->overflow;
 	if ((img->hwm <= sl->hwm && !overflow) || img->hwm > sl->total)
 		return 0;
 	if (img->hwm > sl->hwm)
@@ -799,7 +799,9 @@ static int apply_acquire(struct vt_state *s, uint64_t ts_ns, uint16_t probe,
 	}
 	bit_put(sl->bitmap, e->slot, true);
 	sl->used++;
-	sl->hwm = max3(sl->hwm, sl->used, e->peak);
+	/* the peak the probe read is the target's: a corrupt one past the
+	 * slab is not taken */
+	sl->hwm = max3(sl->hwm, sl->used, e->peak <= sl->total ? e->peak : 0);
 	slot_take(sl, ts_ns, e);
 	return 0;
 }

@@ -239,7 +239,9 @@ void vt_state_slab_drop(struct vt_state *s, uint64_t addr);
 int vt_state_slab_reconcile(struct vt_state *s,
 			    const struct vt_slab_image *img, uint64_t now_ms);
 /* The slab's high-water mark raised to the image's, and with overflow its
- * overflow count (the runtime's peakUsed and overflowCount only grow):
+ * overflow count taken as read (the runtime's peakUsed and overflowCount
+ * only grow; a count below the model's means the one before was corrupt,
+ * which the caller reports):
  * what a probe that sees neither failed acquires nor the acquire's own
  * peak update leaves to memory. Where failed acquires are events, the
  * count is theirs (a header read before some of them are drained would

@@ -102,12 +102,14 @@ static void str_read(struct vt_figures_reader *r, uint64_t addr, char *out)
 	size_t room = PAGE - (addr & (PAGE - 1)), len = VT_METRIC_NAME_LEN;
 
 	memset(out, 0, VT_METRIC_NAME_LEN);
-	if (room >= len || vt_mem_read(r->mem, addr, out, room) ||
-	    memchr(out, 0, room))
-		room = 0;
-	if (vt_mem_read(r->mem, addr + room, out + room, len - room) &&
-	    room == 0)
+	if (room < len && vt_mem_read(r->mem, addr, out, room) == 0) {
+		/* ended in its page, or read on (cut where memory ends) */
+		if (!memchr(out, 0, room) &&
+		    vt_mem_read(r->mem, addr + room, out + room, len - room))
+			out[room] = '\0';
+	} else if (vt_mem_read(r->mem, addr, out, len)) {
 		out[0] = '\0';
+	}
 	str_clean(out, len);
 }
 

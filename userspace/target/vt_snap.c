@@ -266,21 +266,34 @@ static int check_counts(struct vt_snap *s, uint64_t addr, const uint8_t *hdr,
 {
 	uint64_t total = get(hdr, OFF(s, SLAB_NUM_ITEMS), 8);
 	uint64_t peak = get(hdr, OFF(s, SLAB_PEAK), 8);
-	uint64_t ops = get(hdr, OFF(s, SLAB_ACQUIRES), 8) +
-		       get(hdr, OFF(s, SLAB_RELEASES), 8);
-	uint64_t d = version > ops ? version - ops : ops - version;
+	uint64_t nfree = get(hdr, OFF(s, SLAB_NUM_FREE), 8);
+	uint64_t acq = get(hdr, OFF(s, SLAB_ACQUIRES), 8);
+	uint64_t rel = get(hdr, OFF(s, SLAB_RELEASES), 8);
+	uint64_t ops, d;
 
 	if (peak > total)
 		return implausible(s, "slab %#llx: valk_slab_t.peakUsed = %llu, "
 				   "above numItems %llu", (unsigned long long)addr,
 				   (unsigned long long)peak,
 				   (unsigned long long)total);
+	/* numFree is reserved before a pop and given back after a push:
+	 * never more than the slab holds */
+	if (nfree > total)
+		return implausible(s, "slab %#llx: valk_slab_t.numFree = %llu, "
+				   "above numItems %llu", (unsigned long long)addr,
+				   (unsigned long long)nfree,
+				   (unsigned long long)total);
+	/* a sum that wraps is no count of operations */
+	d = __builtin_add_overflow(acq, rel, &ops) ? UINT64_MAX
+		: version > ops ? version - ops : ops - version;
 	if (d > VERSION_SLACK + total)
 		return implausible(s, "slab %#llx: valk_slab_t.bitmap_version = "
-				   "%llu, but %llu acquires and releases",
+				   "%llu, but total_acquires %llu and "
+				   "total_releases %llu",
 				   (unsigned long long)addr,
 				   (unsigned long long)version,
-				   (unsigned long long)ops);
+				   (unsigned long long)acq,
+				   (unsigned long long)rel);
 	return 0;
 }
 
