@@ -398,6 +398,9 @@ static void check_valk_metrics(json_t *met)
 	CHECK_EQ_U64(ju(conn, "idle"), 1);
 	CHECK_EQ_U64(ju(conn, "closing"), 1);
 	CHECK_EQ_U64(ju(conn, "connecting"), 1);
+	/* no figures read: no queue, no failed count */
+	CHECK(json_object_get(conn, "failed") == NULL);
+	CHECK(json_object_get(aio, "queue") == NULL);
 	CHECK(json_is_array(json_object_get(aio, "counters")));
 	CHECK_EQ_U64(json_array_size(json_object_get(aio, "counters")), 0);
 	CHECK_EQ_U64(json_array_size(json_object_get(aio, "histograms")), 0);
@@ -860,7 +863,8 @@ static struct vt_figures *figures(uint64_t requests, int64_t conns,
 	struct vt_figures *f = calloc(1, sizeof(*f));
 	struct vt_metric *m = calloc(3, sizeof(*m));
 
-	f->have = VT_FIG_REGISTRY | VT_FIG_GC | VT_FIG_EVAL | VT_FIG_NGHTTP2;
+	f->have = VT_FIG_REGISTRY | VT_FIG_GC | VT_FIG_EVAL | VT_FIG_NGHTTP2 |
+		  VT_FIG_AIO;
 	f->start_us = 30000000;		/* 10 s before meta.now_ms */
 	f->metrics = m;
 	f->nmetrics = 3;
@@ -890,6 +894,10 @@ static struct vt_figures *figures(uint64_t requests, int64_t conns,
 	f->gc.pause[1] = 4;
 	f->eval.evals = 77;
 	f->nghttp2_bytes = 40960;
+	f->aio.pending_requests = 3;
+	f->aio.pending_responses = 1;
+	f->aio.queue_capacity = 2048;
+	f->aio.connections_failed = 2 + slow;
 	return f;
 }
 
@@ -908,7 +916,7 @@ static void test_figures(void)
 {
 	struct vt_state *s = fixture();
 	struct vt_wire_delta *d = vt_wire_delta_new();
-	json_t *doc, *mt, *mod, *c, *h, *b, *bd, *reg, *items;
+	json_t *doc, *mt, *mod, *c, *h, *b, *bd, *reg, *items, *aio;
 	bool full;
 
 	vt_state_figures_set(s, figures(100, 3, 0));
@@ -942,12 +950,21 @@ static void test_figures(void)
 	bd = json_object_get(json_object_get(doc, "memory"), "breakdown");
 	CHECK_EQ_U64(ju(bd, "nghttp2_used"), 40960);
 	CHECK(json_object_get(bd, "ssl_used") == NULL);	/* not read */
+	aio = json_object_get(mt, "aio");
+	CHECK_EQ_U64(ju(json_object_get(aio, "queue"), "pending_requests"), 3);
+	CHECK_EQ_U64(ju(json_object_get(aio, "queue"), "pending_responses"), 1);
+	CHECK_EQ_U64(ju(json_object_get(aio, "queue"), "capacity"), 2048);
+	CHECK_EQ_U64(ju(json_object_get(aio, "connections"), "failed"), 2);
 	json_decref(doc);
 
 	/* what changed since the full document, as the runtime's delta */
 	vt_state_figures_set(s, figures(105, 2, 1));
 	doc = parse(vt_wire_valk_delta(s, &meta, d, &full));
 	CHECK(!full);
+	/* the dashboard merges a delta's connections, never its queue */
+	aio = json_object_get(json_object_get(doc, "metrics"), "aio");
+	CHECK_EQ_U64(ju(json_object_get(aio, "connections"), "failed"), 3);
+	CHECK(json_object_get(aio, "queue") == NULL);
 	mod = json_object_get(json_object_get(doc, "metrics"), "modular");
 	CHECK_EQ_U64(ju(mod, "changed"), 3);
 	CHECK_EQ_U64(ju(mod, "histograms_changed"), 1);
