@@ -152,9 +152,12 @@
 	X(EVAL_STACK_MAX, "valk_eval_metrics_t", "stack_depth_max")          \
 	X(EVAL_CLOSURES, "valk_eval_metrics_t", "closures_created")          \
 	X(EVAL_LOOKUPS, "valk_eval_metrics_t", "env_lookups")                \
+	X(MSTATE_SIZEOF, "valk_aio_metrics_state_t", "")                     \
 	X(MSTATE_METRICS, "valk_aio_metrics_state_t", "metrics_v2")          \
 	X(MSTATE_STATS, "valk_aio_metrics_state_t", "system_stats_v2")       \
+	X(AIOM_SIZEOF, "valk_aio_metrics_v2_t", "")                          \
 	X(AIOM_CONN_FAILED, "valk_aio_metrics_v2_t", "connections_failed")   \
+	X(STATS_SIZEOF, "valk_aio_system_stats_v2_t", "")                    \
 	X(STATS_PENDING_REQ, "valk_aio_system_stats_v2_t", "pending_requests") \
 	X(STATS_PENDING_RESP, "valk_aio_system_stats_v2_t", "pending_responses") \
 	X(STATS_QUEUE_CAP, "valk_aio_system_stats_v2_t", "queue_capacity")
