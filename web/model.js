@@ -432,14 +432,28 @@ function applyRuns(str, runs, hex) {
 const DELTA_SLAB_KEYS = ['used', 'hwm', 'overflow', 'acquires', 'releases', 'summary', 'by_owner'];
 const DELTA_SECTIONS = ['gc', 'owner_maps', 'leaks'];
 
-// A list sent entry by entry (keyed by name and system): entries new or
-// changed replace or join the old ones, those in `gone` leave.
+// A list sent entry by entry (keyed by name and system): new entries join
+// whole, a changed one brings its key and the members that changed, those
+// in `gone` leave.
 function mergeList(old, changed, gone) {
   const key = e => `${e?.name}\u0000${e?.system ?? ''}`;
   const out = new Map((Array.isArray(old) ? old : []).map(e => [key(e), e]));
-  for (const e of Array.isArray(changed) ? changed : []) out.set(key(e), e);
+  // a changed entry carries its key and the members that changed
+  for (const e of Array.isArray(changed) ? changed : []) out.set(key(e), { ...out.get(key(e)), ...e });
   for (const e of Array.isArray(gone) ? gone : []) out.delete(key(e));
   return [...out.values()];
+}
+
+// The leak list after a delta that sends it by entry: those gone and
+// those resent leave, the new or changed ones join, in the tracer's order
+// (oldest first, then by slab as the document lists them, then by slot).
+function mergeLeaks(next, delta) {
+  const key = l => `${l?.system ?? 0}\u0000${l?.slab}\u0000${l?.slot}`;
+  const add = Array.isArray(delta.leaks_add) ? delta.leaks_add : [];
+  const drop = new Set([...(Array.isArray(delta.leaks_gone) ? delta.leaks_gone : []), ...add].map(key));
+  const pos = l => next.slabs.findIndex(s => s.name === l.slab && (s.system ?? 0) === (l.system ?? 0));
+  return (Array.isArray(next.leaks) ? next.leaks : []).filter(l => !drop.has(key(l))).concat(add)
+    .sort((a, b) => b.age_ms - a.age_ms || pos(a) - pos(b) || a.slot - b.slot);
 }
 
 // The full memory document after a memory-delta, from the document it
@@ -466,13 +480,15 @@ export function applyMemoryDelta(doc, delta) {
   if (delta.tracer) {
     const { probe_hits: hits, ...tracer } = delta.tracer;
     const probes = Array.isArray(doc.tracer?.probes) ? doc.tracer.probes : [];
-    next.tracer = { ...tracer, probes: probes.map((p, i) => ({ ...p, hits: Array.isArray(hits) ? hits[i] ?? p.hits : p.hits })) };
+    // the members that moved since the last event; the rest as they were
+    next.tracer = { ...doc.tracer, ...tracer, probes: probes.map((p, i) => ({ ...p, hits: Array.isArray(hits) ? hits[i] ?? p.hits : p.hits })) };
   }
   if ('owner_maps' in delta) next.owner_map = Array.isArray(delta.owner_maps) ? delta.owner_maps[0] ?? [] : [];
   if (!('leaks' in delta) && Array.isArray(doc.leaks)) {
     const dt = Math.max(0, Number(delta.ts_ms) - Number(doc.ts_ms)) || 0;
     next.leaks = doc.leaks.map(l => ({ ...l, age_ms: l.age_ms + dt }));
   }
+  if ('leaks_add' in delta || 'leaks_gone' in delta) next.leaks = mergeLeaks(next, delta);
   return next;
 }
 

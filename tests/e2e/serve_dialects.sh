@@ -5,7 +5,8 @@
 # both SSE dialects parsed by the node client (tests/serve/dialects.mjs) over
 # both protocols: framing, ids, event names, the JSON shape of every event,
 # valk deltas applied onto the last full state, and at a quiescent point
-# (target paused) every stream's state equal to the ground truth.
+# (target paused) every stream's state equal to the ground truth; then the
+# full valk document against the truth in the events and sample modes.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../serve/lib.sh"
 need_root
@@ -148,4 +149,22 @@ for f in "$TMP"/last.memory.*.json; do
 done
 sim_resume
 tracer_alive "end"
+
+# The same full document in the other modes: a tracer of each attaches
+# while the target runs, the target pauses, and every field of the valk
+# dialect's full document equals the truth.
+kill -INT "$VT_PID"
+wait "$VT_PID" 2>/dev/null
+for mode in events sample; do
+	tracer_start "$SIM_PID" --mode "$mode" || { fail "mode $mode: start valk-trace"; continue; }
+	sleep 1.5	# traced while the load lasts
+	sim_pause || fail "mode $mode: pause valk-sim"
+	sleep 2.5	# a tick past the pause; sample reads every slot each tick
+	run_client "mode $mode" figures.mjs --port "$VT_PORT" --pid "$SIM_PID" \
+		--sim-start "$sim_start_ms" --truth "$SIM_TRUTH"
+	sim_resume
+	tracer_alive "mode $mode"
+	kill -INT "$VT_PID"
+	wait "$VT_PID" 2>/dev/null
+done
 finish

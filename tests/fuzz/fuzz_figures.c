@@ -1,7 +1,8 @@
 /* libFuzzer target for the runtime's own figures read from its memory
  * (vt_figures): each input is mapped at a fixed address of this process as
  * "target memory" holding a metrics registry, the interpreter's counters,
- * valk_sys and its GC heap, and the library byte counters (laid out as in
+ * valk_sys and its GC heap, the library byte counters and an AIO system's
+ * bundles (laid out as in
  * tests/lib/vt_fig_image.h; every pointer in it is the input's), and read
  * with the real reads (/proc/self/mem) as the collector does, then put in
  * the runtime's JSON shapes. Any bytes must give figures or refusals,
@@ -32,6 +33,10 @@ struct fig_image {
 	uint64_t valk_sys;	/* -> vsys */
 	uint64_t lib[3];	/* ssl, nghttp2, libuv bytes */
 	char strings[2048];
+	struct aiosys sys;	/* system 0, its bundles into the registry */
+	struct mstate ms;
+	struct aio_metrics am;
+	struct aio_stats as;
 };
 
 #define AT(member) (BASE + offsetof(struct fig_image, member))
@@ -104,6 +109,12 @@ static void seed_full(struct fig_image *m)
 	m->ev = (struct eval){ .evals = 99, .fcalls = 7, .bcalls = 80,
 			       .depth_max = 12, .closures = 3, .lookups = 400 };
 	m->valk_sys = AT(vsys);
+	m->sys.ms = (struct mstate *)(uintptr_t)AT(ms);
+	m->ms.m = (struct aio_metrics *)(uintptr_t)AT(am);
+	m->ms.s = (struct aio_stats *)(uintptr_t)AT(as);
+	m->am.failed = (struct counter *)(uintptr_t)AT(reg.counters[1]);
+	m->as.requests = m->as.capacity =
+		(struct gauge *)(uintptr_t)AT(reg.gauges[0]);
 	m->lib[0] = 81920;
 	m->lib[1] = 40960;
 	m->lib[2] = 4096;
@@ -127,6 +138,7 @@ static void seed_hostile(struct fig_image *m)
 	m->reg.histograms[0].nbounds = 250;
 	m->reg.gauge_count = UINT64_MAX;
 	m->vsys.heap = (struct heap *)(uintptr_t)(BASE - 4096);
+	m->as.responses = (struct gauge *)(uintptr_t)(BASE + sizeof(*m) + 64);
 }
 
 static void write_seed(const char *dir, const char *name,
@@ -255,8 +267,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = vt_figures_reader_new(&target, &self, &layout);
 	if (!r)
 		abort();
-	f = vt_figures_read(r);
-	g = vt_figures_read(r);	/* read again: the delta against the first */
+	f = vt_figures_read(r, AT(sys));
+	g = vt_figures_read(r, AT(sys));	/* again: the delta against the first */
 	if (f && g) {
 		check(f);
 		check(g);

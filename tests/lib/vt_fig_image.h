@@ -65,6 +65,15 @@ struct eval {
 	uint32_t depth, depth_max;
 	uint64_t closures, lookups;
 };
+/* An AIO system's bundles: metrics_state points to them, they point into
+ * the registry. */
+struct aio_metrics { struct counter *total; struct gauge *active;
+		     struct counter *failed; };
+struct aio_stats { struct gauge *servers, *clients, *requests, *responses,
+		   *capacity; };
+struct mstate { void *heap, *scratch; struct aio_metrics *m;
+		struct aio_stats *s; };
+struct aiosys { char pad[24]; struct mstate *ms; };
 
 #define SET(id, v) l->off[VT_L_##id] = (v)
 
@@ -120,6 +129,13 @@ static inline void vt_fig_layout(struct vt_layout *l)
 	SET(LABEL_KEY, offsetof(struct label, key));
 	SET(LABEL_VALUE, offsetof(struct label, value));
 	SET(VSYS_HEAP, offsetof(struct vsys, heap));
+	SET(SYS_METRICS_STATE, offsetof(struct aiosys, ms));
+	SET(MSTATE_METRICS, offsetof(struct mstate, m));
+	SET(MSTATE_STATS, offsetof(struct mstate, s));
+	SET(AIOM_CONN_FAILED, offsetof(struct aio_metrics, failed));
+	SET(STATS_PENDING_REQ, offsetof(struct aio_stats, requests));
+	SET(STATS_PENDING_RESP, offsetof(struct aio_stats, responses));
+	SET(STATS_QUEUE_CAP, offsetof(struct aio_stats, capacity));
 	{
 		static const size_t rm[] = {
 			offsetof(struct runtime_metrics, cycles),

@@ -566,6 +566,8 @@ export class ValkModel {
 		this.arenas = mem.arenas;
 		if (needKeys(mem.gc, ['heap_used_bytes', 'heap_total_bytes'], isInt, `${w} memory.gc`, probs)) {
 			this.gcUsed = mem.gc.heap_used_bytes;
+			this.gcTotal = mem.gc.heap_total_bytes;
+			this.sizeClasses = mem.gc.size_classes;
 			if (!Array.isArray(mem.gc.size_classes)) probs.push(`${w}: memory.gc.size_classes not an array`);
 		}
 		if (needKeys(mem.process, ['rss', 'vms', 'system_total'], isInt, `${w} memory.process`, probs) &&
@@ -575,6 +577,7 @@ export class ValkModel {
 		this.connections = aio?.connections;
 		this.metrics = structuredClone(m);
 		this.breakdown = mem.breakdown;
+		this.process = mem.process;
 		this.fulls++;
 		probs.push(...this.invariants(w, true));
 		return probs;
@@ -714,8 +717,21 @@ export function compareFigures(metrics, breakdown, truth, label, docs = ['modula
 	walk(metrics.vm?.interpreter, truth.vm.interpreter, 'vm.interpreter');
 	if (breakdown) walk(breakdown, truth.breakdown, 'memory.breakdown');
 	const n = truth.metrics.counters.length + truth.metrics.gauges.length + truth.metrics.histograms.length;
-	return check(probs.length === 0, `${label}: the runtime dashboard's figures (${n} registry metrics, registry stats, GC, interpreter${breakdown ? ', library bytes' : ''}) equal the truth`,
+	return check(probs.length === 0, `${label}: the runtime dashboard's figures (${n} registry metrics, registry stats, GC, interpreter${breakdown ? ', memory.breakdown' : ''}) equal the truth`,
 		probs.slice(0, 8).join('; '));
+}
+
+// The full valk document of GET /debug/metrics/state at a quiescent
+// point, every field the truth has: its JSON shape, slabs slot by slot,
+// owners and arenas, what only full documents carry, and every figure of
+// the runtime's dashboard (both registry documents, memory.breakdown).
+export function compareStateDoc(state, truth, label, ctx) {
+	const m = new ValkModel(ctx);
+	const p = m.apply({ id: 0, event: 'diagnostics', doc: state });
+	check(p.length === 0, `${label}: JSON shape of the full valk document`, p.slice(0, 5).join('; '));
+	compareValk(m, truth, label);
+	compareValkFull(m, truth, state.metrics?.aio, label);
+	compareFigures(state.metrics, state.memory?.breakdown, truth, label, ['aio', 'modular']);
 }
 
 // The valk dialect sends owner_map only in full states; every owner index
@@ -735,6 +751,39 @@ function firstDiff(a, b) {
 	const n = Math.max(a.length, b.length);
 	for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
 	return -1;
+}
+
+const RSS_SLACK = 16 * 4096;
+
+// What only a full valk document carries (a delta updates none of it, so
+// only a model built from the newest full document can be compared):
+// every arena's capacity, high-water mark and overflow count, the GC
+// heap's size and size classes, the process's memory; and the queue of
+// system 0 (metrics.aio.queue).
+export function compareValkFull(model, truth, aio, label) {
+	const probs = [];
+	const key = (a) => a.name;
+	const tar = new Map(truth.arenas.filter((a) => a.system === 0).map((a) => [key(a), a]));
+	for (const a of model.arenas || []) {
+		const t = tar.get(key(a));
+		if (!t) { probs.push(`arena ${a.name} not in the truth`); continue; }
+		for (const k of ['used', 'capacity', 'hwm', 'overflow'])
+			if (a[k] !== t[k]) probs.push(`arena ${a.name}.${k} ${a[k]}, truth ${t[k]}`);
+	}
+	if (model.gcTotal !== truth.gc.heap_total_bytes) probs.push(`gc heap_total_bytes ${model.gcTotal}, truth ${truth.gc.heap_total_bytes}`);
+	const sc = JSON.stringify((model.sizeClasses || []).map((c) => [c.size, c.used, c.total]));
+	const tsc = JSON.stringify(truth.gc.size_classes.map((c) => [c.size, c.used, c.total]));
+	if (sc !== tsc) probs.push(`gc size_classes ${sc}, truth ${tsc}`);
+	// the resident size of a process at rest still moves by a page now
+	// and then (the kernel's counter): within RSS_SLACK of the truth's
+	for (const k of ['vms', 'system_total'])
+		if (model.process?.[k] !== truth.process[k]) probs.push(`memory.process.${k} ${model.process?.[k]}, truth ${truth.process[k]}`);
+	if (!(Math.abs(model.process?.rss - truth.process.rss) <= RSS_SLACK))
+		probs.push(`memory.process.rss ${model.process?.rss}, truth ${truth.process.rss} (more than ${RSS_SLACK} bytes apart)`);
+	for (const [k, v] of Object.entries(truth.aio.queue))
+		if (aio?.queue?.[k] !== v) probs.push(`metrics.aio.queue.${k} ${aio?.queue?.[k]}, truth ${v}`);
+	return check(probs.length === 0, `${label}: arenas (capacity, hwm, overflow), GC size classes, memory.process and metrics.aio.queue equal the truth (${tar.size} arenas, ${truth.gc.size_classes.length} size classes, queue capacity ${truth.aio.queue.capacity})`,
+		probs.slice(0, 8).join('; '));
 }
 
 // Slot-by-slot comparison of a valk model with system 0 of the truth: the
@@ -766,6 +815,8 @@ export function compareValk(model, truth, label) {
 	if (model.gcUsed !== truth.gc.heap_used_bytes) probs.push(`gc heap_used_bytes ${model.gcUsed}, truth ${truth.gc.heap_used_bytes}`);
 	const th = slabs.find((s) => s.name === 'handles');
 	if (th) probs.push(...connectionsProblems(model.connections, th.states, 'metrics.aio.connections vs truth'));
+	if (model.connections?.failed !== truth.aio.connections_failed)
+		probs.push(`metrics.aio.connections.failed ${model.connections?.failed}, truth ${truth.aio.connections_failed}`);
 	check(probs.length === 0, `${label}: valk dialect slabs equal the ground truth slot by slot`, probs.slice(0, 8).join('; '));
 	const tmap = truth.owner_maps ? truth.owner_maps[0] : truth.owner_map;
 	check(JSON.stringify(model.ownerMap) === JSON.stringify(tmap), `${label}: the owner_map the client holds equals the truth's (${tmap.length} owners)`,

@@ -17,6 +17,10 @@
 #include "vt_test.h"
 
 static struct registry reg;
+static struct aio_metrics aio_m;
+static struct aio_stats aio_s;
+static struct mstate mstate = { .m = &aio_m, .s = &aio_s };
+static struct aiosys aiosys = { .ms = &mstate };
 static struct heap heap;
 static struct vsys vsys = { &heap };
 static struct vsys *valk_sys_ptr = &vsys;
@@ -81,7 +85,7 @@ static const struct vt_metric *find(const struct vt_figures *f, const char *name
 
 static void test_read(struct vt_figures_reader *r)
 {
-	struct vt_figures *f = vt_figures_read(r);
+	struct vt_figures *f = vt_figures_read(r, 0);
 	const struct vt_metric *m;
 
 	CHECK(f != NULL);
@@ -123,6 +127,39 @@ static void test_read(struct vt_figures_reader *r)
 	vt_figures_free(f);
 }
 
+/* System 0's queue and failed connections, through its bundles to the
+ * registry's gauges and counter; a bundle not made yet leaves them out. */
+static void test_aio(struct vt_figures_reader *r)
+{
+	struct vt_figures *f;
+
+	fill();
+	aio_m = (struct aio_metrics){ &reg.counters[2], &reg.gauges[0],
+				      &reg.counters[0] };
+	aio_s = (struct aio_stats){ .requests = &reg.gauges[0],
+				    .responses = &reg.gauges[1],
+				    .capacity = &reg.gauges[2] };
+	reg.gauges[1].value = 5;
+	reg.gauges[2].value = 2048;
+	f = vt_figures_read(r, (uintptr_t)&aiosys);
+	CHECK(f && (f->have & VT_FIG_AIO));
+	if (f) {
+		CHECK(f->aio.pending_requests == -3);
+		CHECK(f->aio.pending_responses == 5);
+		CHECK(f->aio.queue_capacity == 2048);
+		CHECK_EQ_U64(f->aio.connections_failed, 1234);
+	}
+	vt_figures_free(f);
+	f = vt_figures_read(r, 0);	/* no system */
+	CHECK(f && !(f->have & VT_FIG_AIO));
+	vt_figures_free(f);
+	mstate.m = NULL;	/* a bundle not there */
+	f = vt_figures_read(r, (uintptr_t)&aiosys);
+	CHECK(f && !(f->have & VT_FIG_AIO) && (f->have & VT_FIG_REGISTRY));
+	vt_figures_free(f);
+	mstate.m = &aio_m;
+}
+
 /* Memory a hostile or corrupt runtime could hold. */
 static void test_hostile_memory(struct vt_figures_reader *r, char *unmapped)
 {
@@ -139,7 +176,7 @@ static void test_hostile_memory(struct vt_figures_reader *r, char *unmapped)
 	reg.counter_next[0] = 1;
 	reg.counter_next[1] = 0;
 	reg.histograms[0].nbounds = 250;
-	f = vt_figures_read(r);
+	f = vt_figures_read(r, 0);
 	CHECK(f && (f->have & VT_FIG_REGISTRY));
 	if (!f)
 		return;
@@ -168,7 +205,7 @@ static const char *edge_name(const struct vt_target *t, const struct vt_mem *m,
 	memcpy(at - n, bytes, n);
 	fill();
 	reg.counters[0].name = at - n;
-	f = r ? vt_figures_read(r) : NULL;
+	f = r ? vt_figures_read(r, 0) : NULL;
 	snprintf(got, sizeof(got), "%s", f && f->nmetrics ? f->metrics[0].name
 							   : "(none)");
 	vt_figures_free(f);
@@ -202,7 +239,7 @@ static void test_hostile_layout(const struct vt_target *t,
 	fill();
 	l->off[VT_L_COUNTER_VALUE] = sizeof(struct counter) - 4;
 	r = vt_figures_reader_new(t, m, l);
-	f = r ? vt_figures_read(r) : NULL;
+	f = r ? vt_figures_read(r, 0) : NULL;
 	CHECK(f && !(f->have & VT_FIG_REGISTRY) && (f->have & VT_FIG_GC) &&
 	      f->nmetrics == 0);
 	vt_figures_free(f);
@@ -211,7 +248,7 @@ static void test_hostile_layout(const struct vt_target *t,
 	l->count[VT_LC_N_LABELS] = 1000;	/* labels past the struct */
 	l->off[VT_L_LABEL_SIZEOF] = 4096;
 	r = vt_figures_reader_new(t, m, l);
-	f = r ? vt_figures_read(r) : NULL;
+	f = r ? vt_figures_read(r, 0) : NULL;
 	CHECK(f && !(f->have & VT_FIG_REGISTRY));
 	vt_figures_free(f);
 	vt_figures_reader_free(r);
@@ -234,6 +271,7 @@ int main(void)
 	r = vt_figures_reader_new(&t, &m, &l);
 	CHECK(r != NULL);
 	test_read(r);
+	test_aio(r);
 	/* strings are remembered by address: a new reader for new strings */
 	vt_figures_reader_free(r);
 	r = vt_figures_reader_new(&t, &m, &l);

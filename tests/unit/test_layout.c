@@ -231,6 +231,12 @@ static void test_figure_widths(const struct vt_layout *l)
 	figure_past(l, "valk_metrics_registry_t.counter_next_free",
 		    VT_L_REG_COUNTER_NEXT, VT_L_REG_SIZEOF,
 		    4 * l->count[VT_LC_N_COUNTERS]);
+	figure_past(l, "valk_aio_metrics_state_t.system_stats_v2",
+		    VT_L_MSTATE_STATS, VT_L_MSTATE_SIZEOF, 8);
+	figure_past(l, "valk_aio_metrics_v2_t.connections_failed",
+		    VT_L_AIOM_CONN_FAILED, VT_L_AIOM_SIZEOF, 8);
+	figure_past(l, "valk_aio_system_stats_v2_t.queue_capacity",
+		    VT_L_STATS_QUEUE_CAP, VT_L_STATS_SIZEOF, 8);
 }
 
 static void test_json_errors(const struct vt_layout *good)

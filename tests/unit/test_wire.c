@@ -398,6 +398,9 @@ static void check_valk_metrics(json_t *met)
 	CHECK_EQ_U64(ju(conn, "idle"), 1);
 	CHECK_EQ_U64(ju(conn, "closing"), 1);
 	CHECK_EQ_U64(ju(conn, "connecting"), 1);
+	/* no figures read: no queue, no failed count */
+	CHECK(json_object_get(conn, "failed") == NULL);
+	CHECK(json_object_get(aio, "queue") == NULL);
 	CHECK(json_is_array(json_object_get(aio, "counters")));
 	CHECK_EQ_U64(json_array_size(json_object_get(aio, "counters")), 0);
 	CHECK_EQ_U64(json_array_size(json_object_get(aio, "histograms")), 0);
@@ -860,7 +863,8 @@ static struct vt_figures *figures(uint64_t requests, int64_t conns,
 	struct vt_figures *f = calloc(1, sizeof(*f));
 	struct vt_metric *m = calloc(3, sizeof(*m));
 
-	f->have = VT_FIG_REGISTRY | VT_FIG_GC | VT_FIG_EVAL | VT_FIG_NGHTTP2;
+	f->have = VT_FIG_REGISTRY | VT_FIG_GC | VT_FIG_EVAL | VT_FIG_NGHTTP2 |
+		  VT_FIG_AIO;
 	f->start_us = 30000000;		/* 10 s before meta.now_ms */
 	f->metrics = m;
 	f->nmetrics = 3;
@@ -890,6 +894,10 @@ static struct vt_figures *figures(uint64_t requests, int64_t conns,
 	f->gc.pause[1] = 4;
 	f->eval.evals = 77;
 	f->nghttp2_bytes = 40960;
+	f->aio.pending_requests = 3;
+	f->aio.pending_responses = 1;
+	f->aio.queue_capacity = 2048;
+	f->aio.connections_failed = 2 + slow;
 	return f;
 }
 
@@ -908,7 +916,7 @@ static void test_figures(void)
 {
 	struct vt_state *s = fixture();
 	struct vt_wire_delta *d = vt_wire_delta_new();
-	json_t *doc, *mt, *mod, *c, *h, *b, *bd, *reg, *items;
+	json_t *doc, *mt, *mod, *c, *h, *b, *bd, *reg, *items, *aio;
 	bool full;
 
 	vt_state_figures_set(s, figures(100, 3, 0));
@@ -942,12 +950,21 @@ static void test_figures(void)
 	bd = json_object_get(json_object_get(doc, "memory"), "breakdown");
 	CHECK_EQ_U64(ju(bd, "nghttp2_used"), 40960);
 	CHECK(json_object_get(bd, "ssl_used") == NULL);	/* not read */
+	aio = json_object_get(mt, "aio");
+	CHECK_EQ_U64(ju(json_object_get(aio, "queue"), "pending_requests"), 3);
+	CHECK_EQ_U64(ju(json_object_get(aio, "queue"), "pending_responses"), 1);
+	CHECK_EQ_U64(ju(json_object_get(aio, "queue"), "capacity"), 2048);
+	CHECK_EQ_U64(ju(json_object_get(aio, "connections"), "failed"), 2);
 	json_decref(doc);
 
 	/* what changed since the full document, as the runtime's delta */
 	vt_state_figures_set(s, figures(105, 2, 1));
 	doc = parse(vt_wire_valk_delta(s, &meta, d, &full));
 	CHECK(!full);
+	/* the dashboard merges a delta's connections, never its queue */
+	aio = json_object_get(json_object_get(doc, "metrics"), "aio");
+	CHECK_EQ_U64(ju(json_object_get(aio, "connections"), "failed"), 3);
+	CHECK(json_object_get(aio, "queue") == NULL);
 	mod = json_object_get(json_object_get(doc, "metrics"), "modular");
 	CHECK_EQ_U64(ju(mod, "changed"), 3);
 	CHECK_EQ_U64(ju(mod, "histograms_changed"), 1);
@@ -1003,6 +1020,7 @@ static void test_memory_delta(void)
 	json_t *doc, *dh, *dt, *fh, *sum = NULL, *byo = NULL;
 	bool full;
 	int bad = 0, bad_tally = 0, runs = 0, tallies = 0;
+	uint64_t used = h->used;
 
 	doc = parse(vt_wire_memory_delta(s, &meta, d, 1, 0, &full));
 	CHECK(full);
@@ -1042,7 +1060,10 @@ static void test_memory_delta(void)
 			bad |= memcmp(hex + 2 * i, b, 2) != 0;
 		}
 		bad |= memcmp(states, h->states, 70) != 0;
-		bad |= ju(dh, "used") != h->used;
+		/* a counter only when it moved */
+		if (json_object_get(dh, "used"))
+			used = ju(dh, "used");
+		bad |= used != h->used;
 		/* the tally a delta carries when it changed (kept otherwise,
 		 * each delta's made from the last one's) is a full document's */
 		if (json_object_get(dh, "summary")) {
@@ -1065,6 +1086,82 @@ static void test_memory_delta(void)
 	CHECK(bad_tally == 0);
 	CHECK(runs > 100);
 	CHECK(tallies > 100);
+	vt_wire_mdelta_free(d);
+	vt_state_free(s);
+}
+
+/* The encoded size of a busy tick stays within one event's budget (4 KB):
+ * slots, owners, tallies and the leak list changing, the GC heap
+ * changed, and a busy server's stream arenas, 24 of its 32 in use, all
+ * moving their use (a delta sends their key and what moved), a third of
+ * them taken since the last tick (sent whole) and as many given back. */
+static void test_memory_delta_busy_size(void)
+{
+	struct vt_state *s = fixture();
+	struct vt_wire_mdelta *d = vt_wire_mdelta_new();
+	const struct vt_slab *h = slab_of(s, HANDLES);
+	struct vt_arena pool[33] = {
+		{ .name = "scratch", .capacity = 4194200, .used = 512, .hwm = 9000 },
+	}, ar[33];
+	struct vt_gc gc = { .heap_used_bytes = 1048576,
+			    .heap_total_bytes = 536870912, .nclasses = 2,
+			    .classes = { { 16, 10, 256 }, { 32, 3, 128 } } };
+	size_t largest = 0, partial = 0, bad = 0, n = 0;
+	bool full;
+
+	for (int i = 1; i <= 32; i++) {
+		snprintf(pool[i].name, sizeof(pool[i].name), "stream_arena/%d", i - 1);
+		pool[i].capacity = 65536;
+	}
+	for (int round = -1; round < 200; round++) {
+		char *text;
+		json_t *doc, *a, *e;
+		size_t i;
+
+		churn(s, h);
+		n = 0;
+		for (int i = 0; i <= 32; i++) {
+			struct vt_arena *p = &pool[i];
+
+			if (i && (i + round + 4) % 4 == 0) {	/* given back */
+				p->used = p->hwm = 0;
+				continue;
+			}
+			p->used = (p->used + 1 + (uint64_t)(rand() % 6000)) % p->capacity;
+			p->hwm = p->used > p->hwm ? p->used : p->hwm;
+			ar[n++] = *p;
+		}
+		vt_state_arenas_set(s, ar, n);
+		gc.heap_used_bytes += 4096 + (uint64_t)(rand() % 4096);
+		gc.classes[(round + 2) % 2].used++;
+		vt_state_gc_set(s, &gc);
+		text = vt_wire_memory_delta(s, &meta, d, 2 + round, 1 + round, &full);
+		CHECK(text && full == (round < 0));
+		if (!text)
+			break;
+		doc = parse(text);
+		if (round < 0) {
+			json_decref(doc);
+			continue;
+		}
+		largest = strlen(text) > largest ? strlen(text) : largest;
+		a = json_object_get(doc, "arenas");
+		CHECK_EQ_U64(json_array_size(a), 25);
+		json_array_foreach(a, i, e) {	/* the new ones whole */
+			bool whole = json_object_get(e, "capacity") != NULL;
+
+			partial += !whole;
+			bad += !json_object_get(e, "name") || !json_object_get(e, "used") ||
+			       whole != (json_object_get(e, "overflow_bytes") != NULL);
+		}
+		CHECK_EQ_U64(json_array_size(json_object_get(doc, "arenas_gone")), 8);
+		json_decref(doc);
+	}
+	CHECK_EQ_U64(bad, 0);
+	CHECK_EQ_U64(partial, 200 * 17);	/* changed members only */
+	if (largest >= 4096 || getenv("VT_SIZES"))
+		fprintf(stderr, "busy delta: largest %zu bytes\n", largest);
+	CHECK(largest > 0 && largest < 4096);
 	vt_wire_mdelta_free(d);
 	vt_state_free(s);
 }
@@ -1151,14 +1248,37 @@ static void test_memory_delta_leak_age(void)
 	m.now_ms = 50000;	/* 30 s: it is */
 	doc = parse(vt_wire_memory_delta(s, &m, d, 3, 2, &full));
 	mem = parse(vt_wire_memory(s, &m, 3));
-	CHECK(!full && json_object_get(doc, "leaks") != NULL);
-	CHECK(json_equal(json_object_get(doc, "leaks"),
-			 json_object_get(mem, "leaks")));
+	/* the entry new to the list, whole, as the full document has it */
+	CHECK(!full && json_array_size(json_object_get(doc, "leaks_add")) == 1);
+	{
+		json_t *add = json_array_get(json_object_get(doc, "leaks_add"), 0), *l;
+		size_t i, found = 0;
+
+		json_array_foreach(json_object_get(mem, "leaks"), i, l)
+			found += json_equal(l, add);
+		CHECK(found == 1 && ju(add, "slot") == slot);
+	}
+	CHECK(json_object_get(doc, "leaks") == NULL &&
+	      json_object_get(doc, "leaks_gone") == NULL);
 	json_decref(doc);
 	json_decref(mem);
 	doc = parse(vt_wire_memory_delta(s, &m, d, 4, 3, &full));
-	CHECK(json_object_get(doc, "leaks") == NULL);
+	CHECK(json_object_get(doc, "leaks_add") == NULL &&
+	      json_object_get(doc, "leaks_gone") == NULL);
 	json_decref(doc);
+	{	/* released: it leaves the list, by its key alone */
+		struct vt_event ev = img_ev(VT_EV_RELEASE, TCP, slot, 50000 * MS);
+		json_t *g;
+
+		vt_state_apply(s, &ev);
+		doc = parse(vt_wire_memory_delta(s, &m, d, 5, 4, &full));
+		g = json_array_get(json_object_get(doc, "leaks_gone"), 0);
+		CHECK(!full && json_array_size(json_object_get(doc, "leaks_gone")) == 1);
+		CHECK_STR(js(g, "slab"), "tcp_buffers");
+		CHECK_EQ_U64(ju(g, "slot"), slot);
+		CHECK(json_object_size(g) == 3 && json_object_get(doc, "leaks_add") == NULL);
+		json_decref(doc);
+	}
 	vt_wire_mdelta_free(d);
 	vt_state_free(s);
 }
@@ -1178,6 +1298,7 @@ int main(void)
 	test_valk_delta();
 	test_figures();
 	test_memory_delta();
+	test_memory_delta_busy_size();
 	test_memory_invalid();
 	test_memory_delta_leak_age();
 	test_prometheus();

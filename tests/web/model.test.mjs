@@ -402,23 +402,52 @@ test('applyMemoryDelta: a delta that does not follow, or lies outside its slab, 
   assert.throws(() => M.applyMemoryDelta(doc, { seq: 4, base: 3, slabs: [{ name: 'nope', system: 0 }] }), /not in the document/);
 });
 
+test('applyMemoryDelta: leaks by entry, in the tracer\'s order', () => {
+  const doc = {
+    seq: 1, ts_ms: 1000,
+    slabs: [{ name: 'handles', system: 0, total: 8 }, { name: 'tcp_buffers', system: 0, total: 8 }, { name: 'handles', system: 1, total: 8 }],
+    leaks: [
+      { slab: 'handles', system: 0, slot: 3, age_ms: 900, state: 'I' },
+      { slab: 'tcp_buffers', system: 0, slot: 1, age_ms: 800, state: 'U' },
+      { slab: 'handles', system: 1, slot: 2, age_ms: 800, state: 'A' },
+    ],
+  };
+  const next = M.applyMemoryDelta(doc, {
+    seq: 2, base: 1, ts_ms: 1100, slabs: [],
+    // slot 3 changed state (resent), tcp slot 1 gone, two new
+    leaks_add: [{ slab: 'handles', system: 0, slot: 3, age_ms: 1000, state: 'A' },
+      { slab: 'handles', system: 1, slot: 0, age_ms: 900, state: 'I' },
+      { slab: 'handles', system: 0, slot: 6, age_ms: 900, state: 'I' }],
+    leaks_gone: [{ slab: 'tcp_buffers', system: 0, slot: 1 }],
+  });
+  assert.deepEqual(next.leaks.map(l => `${l.system}/${l.slab}/${l.slot}:${l.age_ms}${l.state}`),
+    ['0/handles/3:1000A', '0/handles/6:900I', '1/handles/0:900I', '1/handles/2:900A']);
+  assert.equal(doc.leaks.length, 3);   // the old document is untouched
+});
+
 test('applyMemoryDelta: arenas by entry, probe hits by position', () => {
   const doc = {
     seq: 1, ts_ms: 0, slabs: [],
-    arenas: [{ name: 'scratch', system: 0, used: 1 }, { name: 'stream_arena/2', system: 0, used: 5 }],
+    arenas: [{ name: 'scratch', system: 0, used: 1, capacity: 64, hwm: 2 }, { name: 'stream_arena/2', system: 0, used: 5 }],
     tracer: { events: 1, probes: [{ name: 'a', hits: 1 }, { name: 'b', hits: 2 }] },
   };
   const next = M.applyMemoryDelta(doc, {
     seq: 2, base: 1, ts_ms: 100, slabs: [],
-    arenas: [{ name: 'scratch', system: 0, used: 9 }, { name: 'stream_arena/7', system: 0, used: 3 }],
+    // a changed entry: its key and what changed; a new one whole
+    arenas: [{ name: 'scratch', system: 0, used: 9, hwm: 9 }, { name: 'stream_arena/7', system: 0, used: 3, capacity: 32 }],
     arenas_gone: [{ name: 'stream_arena/2', system: 0 }],
     tracer: { events: 5, probe_hits: [1, 4] },
   });
   assert.deepEqual(next.arenas.map(a => `${a.name}:${a.used}`), ['scratch:9', 'stream_arena/7:3']);
+  assert.deepEqual(next.arenas[0], { name: 'scratch', system: 0, used: 9, capacity: 64, hwm: 9 });
+  assert.equal(doc.arenas[0].used, 1);   // the old document is untouched
   assert.equal(next.tracer.events, 5);
   assert.deepEqual(next.tracer.probes, [{ name: 'a', hits: 1 }, { name: 'b', hits: 4 }]);
   const same = M.applyMemoryDelta(next, { seq: 3, base: 2, ts_ms: 200, slabs: [], tracer: { events: 6 } });
   assert.deepEqual(same.tracer.probes, next.tracer.probes);   // probes not resent: kept
+  const moved = M.applyMemoryDelta({ ...doc, tracer: { mode: 'hybrid', events: 1, lost: 0, probes: [] } },
+    { seq: 2, base: 1, ts_ms: 100, slabs: [], tracer: { events: 9 } });
+  assert.deepEqual(moved.tracer, { mode: 'hybrid', events: 9, lost: 0, probes: [] });   // the members not resent: kept
 });
 
 test('applyMemoryDelta: a slab turns invalid with its reason, and valid again', () => {

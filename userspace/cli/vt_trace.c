@@ -564,7 +564,9 @@ static void read_arenas_gc(struct vt_trace *t)
  * request: read each tick in every mode, like the arenas. */
 static void read_figures(struct vt_trace *t)
 {
-	struct vt_figures *f = vt_figures_read(t->figures);
+	struct vt_figures *f = vt_figures_read(t->figures, t->nsystems
+								  ? t->systems[0]
+								  : 0);
 
 	if (f)
 		vt_state_figures_set(t->state, f);

@@ -133,6 +133,7 @@ enum {
 	VT_FIG_SSL = 1 << 3,
 	VT_FIG_NGHTTP2 = 1 << 4,
 	VT_FIG_LIBUV = 1 << 5,
+	VT_FIG_AIO = 1 << 6,
 };
 
 /* The figures the runtime's own dashboard shows, read from its memory. */
@@ -158,6 +159,11 @@ struct vt_figures {
 			closures, lookups;
 	} eval;
 	uint64_t ssl_bytes, nghttp2_bytes, libuv_bytes;
+	/* system 0's bundles: the gauges and counter they point to */
+	struct {
+		int64_t pending_requests, pending_responses, queue_capacity;
+		uint64_t connections_failed;
+	} aio;
 };
 
 #define VT_MAX_WARNINGS 16	/* problems kept for the stream */

@@ -497,7 +497,68 @@ static void read_libs(struct vt_figures_reader *r, struct vt_figures *f)
 	}
 }
 
-struct vt_figures *vt_figures_read(struct vt_figures_reader *r)
+/* ---- the AIO system's bundles ------------------------------------------ */
+
+/* One figure of a bundle: the bundle's pointer in valk_aio_metrics_state_t,
+ * the metric's pointer in the bundle, its value in the metric. */
+struct aio_fig {
+	enum vt_layout_id bundle, member, value;
+	size_t at;		/* offsetof(struct vt_figures, ...), 8 bytes */
+};
+
+#define AIO_FIG(b, m, v, field) \
+	{ VT_L_MSTATE_##b, VT_L_##m, VT_L_##v, offsetof(struct vt_figures, aio.field) }
+
+static const struct aio_fig aio_figs[] = {
+	AIO_FIG(STATS, STATS_PENDING_REQ, GAUGE_VALUE, pending_requests),
+	AIO_FIG(STATS, STATS_PENDING_RESP, GAUGE_VALUE, pending_responses),
+	AIO_FIG(STATS, STATS_QUEUE_CAP, GAUGE_VALUE, queue_capacity),
+	AIO_FIG(METRICS, AIOM_CONN_FAILED, COUNTER_VALUE, connections_failed),
+};
+#define N_AIO_FIGS (sizeof(aio_figs) / sizeof(*aio_figs))
+
+/* System 0's queue and failed connections: through
+ * sys->metrics_state to its bundles, to the registry's metrics they point
+ * to. A bundle or metric not there (NULL) leaves them out. */
+static int read_aio(struct vt_figures_reader *r, uint64_t sys,
+		    struct vt_figures *f)
+{
+	struct vt_mem_span sp[N_AIO_FIGS];
+	uint64_t ms, bundle[2], ptr[N_AIO_FIGS];
+
+	if (!sys || !HAVE(r, MSTATE_METRICS) || !HAVE(r, MSTATE_STATS))
+		return 0;
+	for (size_t i = 0; i < N_AIO_FIGS; i++)
+		if (r->l->off[aio_figs[i].member] == VT_LAYOUT_ABSENT ||
+		    r->l->off[aio_figs[i].value] == VT_LAYOUT_ABSENT)
+			return 0;
+	if (vt_mem_u64(r->mem, sys + OFF(r, SYS_METRICS_STATE), &ms) || !ms ||
+	    vt_mem_u64(r->mem, ms + OFF(r, MSTATE_STATS), &bundle[0]) ||
+	    vt_mem_u64(r->mem, ms + OFF(r, MSTATE_METRICS), &bundle[1]))
+		return -1;
+	for (size_t i = 0; i < N_AIO_FIGS; i++) {
+		uint64_t b = bundle[aio_figs[i].bundle == VT_L_MSTATE_METRICS];
+
+		if (!b)
+			return 0;
+		sp[i] = (struct vt_mem_span){b + r->l->off[aio_figs[i].member],
+					     &ptr[i], 8};
+	}
+	if (vt_mem_readv(r->mem, sp, N_AIO_FIGS, NULL))
+		return -1;
+	for (size_t i = 0; i < N_AIO_FIGS; i++) {
+		if (!ptr[i])
+			return 0;
+		sp[i] = (struct vt_mem_span){ptr[i] + r->l->off[aio_figs[i].value],
+					     (char *)f + aio_figs[i].at, 8};
+	}
+	if (vt_mem_readv(r->mem, sp, N_AIO_FIGS, NULL))
+		return -1;
+	f->have |= VT_FIG_AIO;
+	return 0;
+}
+
+struct vt_figures *vt_figures_read(struct vt_figures_reader *r, uint64_t sys)
 {
 	struct vt_figures *f = calloc(1, sizeof(*f));
 
@@ -516,6 +577,8 @@ struct vt_figures *vt_figures_read(struct vt_figures_reader *r)
 		read_eval(r, f);
 	if (errno != ESRCH)
 		read_libs(r, f);
+	if (errno != ESRCH)
+		read_aio(r, sys, f);
 	if (errno == ESRCH) {
 		vt_figures_free(f);
 		return NULL;

@@ -71,7 +71,9 @@
 
 /*
  * The figures the runtime's own dashboard shows: its metrics registry
- * (g_metrics), GC cycle figures, interpreter counters. Optional: a runtime
+ * (g_metrics), GC cycle figures, interpreter counters, and the AIO
+ * system's own metric bundles (the pointers of valk_aio_metrics_v2_t and
+ * valk_aio_system_stats_v2_t into the registry). Optional: a runtime
  * without one of them is still traced, and what it lacks is left out of the
  * documents (VT_LAYOUT_ABSENT).
  */
@@ -149,7 +151,16 @@
 	X(EVAL_BUILTIN_CALLS, "valk_eval_metrics_t", "builtin_calls")        \
 	X(EVAL_STACK_MAX, "valk_eval_metrics_t", "stack_depth_max")          \
 	X(EVAL_CLOSURES, "valk_eval_metrics_t", "closures_created")          \
-	X(EVAL_LOOKUPS, "valk_eval_metrics_t", "env_lookups")
+	X(EVAL_LOOKUPS, "valk_eval_metrics_t", "env_lookups")                \
+	X(MSTATE_SIZEOF, "valk_aio_metrics_state_t", "")                     \
+	X(MSTATE_METRICS, "valk_aio_metrics_state_t", "metrics_v2")          \
+	X(MSTATE_STATS, "valk_aio_metrics_state_t", "system_stats_v2")       \
+	X(AIOM_SIZEOF, "valk_aio_metrics_v2_t", "")                          \
+	X(AIOM_CONN_FAILED, "valk_aio_metrics_v2_t", "connections_failed")   \
+	X(STATS_SIZEOF, "valk_aio_system_stats_v2_t", "")                    \
+	X(STATS_PENDING_REQ, "valk_aio_system_stats_v2_t", "pending_requests") \
+	X(STATS_PENDING_RESP, "valk_aio_system_stats_v2_t", "pending_responses") \
+	X(STATS_QUEUE_CAP, "valk_aio_system_stats_v2_t", "queue_capacity")
 
 #define VT_LAYOUT_ABSENT UINT64_MAX
 

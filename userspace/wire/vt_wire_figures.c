@@ -180,6 +180,25 @@ void vt_wire_figures_breakdown(json_t *o, const struct vt_figures *f)
 		put_u(o, "libuv_used", f->libuv_bytes);
 }
 
+void vt_wire_figures_aio(json_t *aio, json_t *connections,
+			 const struct vt_figures *f)
+{
+	json_t *q;
+
+	if (!f || !(f->have & VT_FIG_AIO))
+		return;
+	put_u(connections, "failed", f->aio.connections_failed);
+	if (!aio)
+		return;
+	q = json_object();
+	json_object_set_new(q, "pending_requests",
+			    json_integer(f->aio.pending_requests));
+	json_object_set_new(q, "pending_responses",
+			    json_integer(f->aio.pending_responses));
+	json_object_set_new(q, "capacity", json_integer(f->aio.queue_capacity));
+	json_object_set_new(aio, "queue", q);
+}
+
 /* ---- deltas ------------------------------------------------------------ */
 
 struct vt_wire_figures_base {

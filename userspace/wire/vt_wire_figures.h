@@ -23,6 +23,12 @@ void vt_wire_figures_vm(json_t *vm_gc, json_t *vm,
 /* ssl_used, nghttp2_used, libuv_used of memory.breakdown, where read. */
 void vt_wire_figures_breakdown(json_t *o, const struct vt_figures *f);
 
+/* System 0's failed connections into connections (metrics.aio.connections)
+ * and, with aio, its queue as metrics.aio.queue {pending_requests,
+ * pending_responses, capacity}, where read. */
+void vt_wire_figures_aio(json_t *aio, json_t *connections,
+			 const struct vt_figures *f);
+
 /* What one stream has sent of the registry: the next delta says what
  * changed since. */
 struct vt_wire_figures_base;

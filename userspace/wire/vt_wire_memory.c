@@ -289,7 +289,33 @@ struct mdelta_slab {
 	uint8_t *bitmap;	/* others */
 	char *tally;		/* summary and by_owner, as sent */
 	char *problem;		/* why it is invalid, as sent; NULL: valid */
+	uint64_t counts_sent[5];	/* used, hwm, overflow, acquires, releases */
 };
+
+/* used, hwm, overflow, acquires, releases: the counters a delta sends */
+static void slab_counts(const struct vt_slab *sl, uint64_t out[5])
+{
+	out[0] = sl->used;
+	out[1] = sl->hwm;
+	out[2] = sl->overflow;
+	out[3] = sl->acquires;
+	out[4] = sl->releases;
+}
+
+/* The slab's counters that moved since they were last sent. */
+static void put_counts_changed(json_t *o, const struct vt_slab *sl,
+			       struct mdelta_slab *ds)
+{
+	static const char *const keys[5] = { "used", "hwm", "overflow",
+					     "acquires", "releases" };
+	uint64_t now[5];
+
+	slab_counts(sl, now);
+	for (int i = 0; i < 5; i++)
+		if (now[i] != ds->counts_sent[i])
+			vt_wire__set_u(o, keys[i], now[i]);
+	memcpy(ds->counts_sent, now, sizeof(now));
+}
 
 enum { MD_GC, MD_OWNERS, MD_LEAKS, MD_SECTIONS };
 static const char *const md_keys[MD_SECTIONS] = {"gc", "owner_maps",
@@ -310,6 +336,7 @@ struct vt_wire_mdelta {
 	struct mdelta_slab *slab;
 	char *section[MD_SECTIONS];	/* each as last sent */
 	json_t *arenas;		/* sent entry by entry */
+	json_t *tracer;		/* as last sent, with probe_hits */
 };
 
 struct vt_wire_mdelta *vt_wire_mdelta_new(void)
@@ -332,6 +359,7 @@ static void mdelta_clear(struct vt_wire_mdelta *d)
 	for (int k = 0; k < MD_SECTIONS; k++)
 		free(d->section[k]);
 	json_decref(d->arenas);
+	json_decref(d->tracer);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -368,6 +396,59 @@ static json_t *leaks_identity(json_t *leaks)
 	json_array_foreach(a, i, l)
 		json_object_del(l, "age_ms");
 	return a;
+}
+
+static bool same_key(json_t *a, json_t *b, const char *k)
+{
+	return json_equal(json_object_get(a, k), json_object_get(b, k));
+}
+
+static bool same_leak(json_t *a, json_t *b)
+{
+	return same_key(a, b, "slab") && same_key(a, b, "system") &&
+	       same_key(a, b, "slot");
+}
+
+/* The leak list by entry against the one last sent (its identity, as
+ * text): "leaks_add", the entries new to it or changed, whole with their
+ * ages; "leaks_gone", the slab, system and slot of those no longer in it.
+ * A busy target's list of up to VT_WIRE_MAX_LEAKS entries changes an
+ * entry or two at a time. False when out of memory. */
+static bool leaks_changes(json_t *doc, const char *sent, json_t *cur)
+{
+	json_t *prev = json_loads(sent, 0, NULL), *now = leaks_identity(cur);
+	json_t *add = json_array(), *gone = json_array(), *c, *p;
+	size_t i, j;
+	bool ok = prev && now && add && gone;
+
+	json_array_foreach(now, i, c) {
+		bool same = false;
+
+		json_array_foreach(prev, j, p)
+			same |= json_equal(p, c);
+		if (!same)
+			json_array_append(add, json_array_get(cur, i));
+	}
+	json_array_foreach(prev, j, p) {
+		bool kept = false;
+
+		json_array_foreach(now, i, c)
+			kept |= same_leak(p, c);
+		if (!kept)
+			json_array_append_new(gone, json_pack("{s:O,s:O,s:O}",
+				"slab", json_object_get(p, "slab"),
+				"system", json_object_get(p, "system"),
+				"slot", json_object_get(p, "slot")));
+	}
+	if (json_array_size(add))
+		json_object_set(doc, "leaks_add", add);
+	if (json_array_size(gone))
+		json_object_set(doc, "leaks_gone", gone);
+	json_decref(prev);
+	json_decref(now);
+	json_decref(add);
+	json_decref(gone);
+	return ok;
 }
 
 static bool leaks_same(const struct mdelta_leaks *l, const struct vt_state *s,
@@ -485,7 +566,7 @@ static json_t *mdelta_slab_json(const struct vt_state *s,
 
 	vt_wire__set_s(o, "name", vt_slab_kind_name(sl->kind));
 	vt_wire__set_u(o, "system", (uint64_t)sl->system);
-	put_counts(o, sl);
+	put_counts_changed(o, sl, ds);
 	mdelta_validity(o, sl, ds, ok);
 	if (same)
 		return o;
@@ -543,14 +624,39 @@ static json_t *mdelta_slab_json(const struct vt_state *s,
 	return o;
 }
 
-static bool same_key(json_t *a, json_t *b, const char *k)
+/* The members of c that differ from was's (or that was lacks), into o;
+ * those named in keep whatever their value. Returns o. */
+static json_t *members_changed(json_t *o, json_t *was, json_t *c,
+			       const char *const *keep)
 {
-	return json_equal(json_object_get(a, k), json_object_get(b, k));
+	json_t *v;
+	const char *k;
+
+	json_object_foreach(c, k, v) {
+		bool kept = false;
+
+		for (const char *const *q = keep; *q; q++)
+			kept |= !strcmp(*q, k);
+		if (kept || !json_equal(v, json_object_get(was, k)))
+			json_object_set(o, k, v);
+	}
+	return o;
+}
+
+/* An entry's key (name, and system where it has one), and of its other
+ * members those that differ from was's. */
+static json_t *entry_changes(json_t *was, json_t *c)
+{
+	static const char *const key[] = { "name", "system", NULL };
+
+	return members_changed(json_object(), was, c, key);
 }
 
 /* The entries of cur (a list of objects keyed by name and system) that
- * are new or differ from prev's; the keys of prev's entries gone from cur
- * are appended to *gone. */
+ * are new, whole, or differ from prev's, with their key and the members
+ * that changed (a busy server's stream arenas move every tick, their use
+ * and high-water mark, seldom anything else); the keys of prev's entries
+ * gone from cur are appended to *gone. */
 static json_t *list_changes(json_t *prev, json_t *cur, json_t **gone)
 {
 	json_t *out = json_array(), *c, *p;
@@ -564,8 +670,10 @@ static json_t *list_changes(json_t *prev, json_t *cur, json_t **gone)
 				was = p;
 				break;
 			}
-		if (!was || !json_equal(was, c))
+		if (!was)
 			json_array_append(out, c);
+		else if (!json_equal(was, c))
+			json_array_append_new(out, entry_changes(was, c));
 	}
 	json_array_foreach(prev, j, p) {
 		bool kept = false;
@@ -634,6 +742,7 @@ static bool mdelta_remember(struct vt_wire_mdelta *d, const struct vt_state *s,
 		ds->system = sl->system;
 		ds->kind = sl->kind;
 		ds->total = sl->total;
+		slab_counts(sl, ds->counts_sent);	/* as the full one sent */
 		ds->problem = sl->invalid ? strdup(sl->problem) : NULL;
 		ok &= !sl->invalid || ds->problem;
 		/* a first delta against empty copies fills them */
@@ -677,6 +786,7 @@ char *vt_wire_memory_delta(const struct vt_state *s,
 		if (text && !mdelta_remember(d, s, sec))
 			d->valid = false;
 		d->leaks = l;
+		d->tracer = mdelta_tracer(s, m);
 		for (int k = 0; k < MD_SECTIONS; k++)
 			json_decref(sec[k]);
 		return text;
@@ -704,7 +814,10 @@ char *vt_wire_memory_delta(const struct vt_state *s,
 		json_decref(id);
 		ok &= t != NULL;
 		if (t && strcmp(t, d->section[k])) {
-			json_object_set(doc, md_keys[k], sec[k]);
+			if (k == MD_LEAKS)
+				ok &= leaks_changes(doc, d->section[k], sec[k]);
+			else
+				json_object_set(doc, md_keys[k], sec[k]);
 			free(d->section[k]);
 			d->section[k] = t;
 			t = NULL;
@@ -713,7 +826,15 @@ char *vt_wire_memory_delta(const struct vt_state *s,
 		json_decref(sec[k]);
 	}
 	mdelta_arenas(d, s, doc);
-	json_object_set_new(doc, "tracer", mdelta_tracer(s, m));
+	{	/* the tracer's members that moved since the last event */
+		static const char *const none[] = { NULL };
+		json_t *t = mdelta_tracer(s, m);
+
+		json_object_set_new(doc, "tracer",
+				    members_changed(json_object(), d->tracer, t, none));
+		json_decref(d->tracer);
+		d->tracer = t;
+	}
 	text = vt_wire__dump(doc);
 	/* a copy that failed, or a delta not sent: the next one is full */
 	d->valid = ok && text;

@@ -288,11 +288,13 @@ static json_t *valk_metrics(const struct vt_state *s,
 			    const struct vt_wire_meta *m,
 			    const struct vt_slab **v, size_t n)
 {
-	json_t *o = json_object(), *aio = registry_json(s, m);
+	json_t *o = json_object(), *aio = registry_json(s, m), *conns;
 	struct conns c;
 
 	count_conns(s, v, n, &c);
-	json_object_set_new(aio, "connections", connections_json(&c));
+	conns = connections_json(&c);
+	vt_wire_figures_aio(aio, conns, vt_state_figures(s));
+	json_object_set_new(aio, "connections", conns);
 	json_object_set_new(o, "aio", aio);
 	json_object_set_new(o, "modular", registry_json(s, m));
 	json_object_set_new(o, "vm", vm_json(s));
@@ -483,14 +485,17 @@ static json_t *delta_metrics(const struct vt_state *s,
 			     const struct vt_slab **v, size_t n,
 			     struct vt_wire_delta *d)
 {
-	json_t *o = json_object(), *aio = json_object();
+	json_t *o = json_object(), *aio = json_object(), *conns;
 	json_t *mod = vt_wire_figures_delta(d->figures, vt_state_figures(s),
 					    m->now_ms * 1000);
 	struct conns c;
 
 	delta_conns(s, v, n, d, &c);
+	conns = connections_json(&c);
+	/* the dashboard merges connections from a delta, not the queue */
+	vt_wire_figures_aio(NULL, conns, vt_state_figures(s));
 	json_object_set_new(aio, "up", json_real(m->uptime_s));
-	json_object_set_new(aio, "connections", connections_json(&c));
+	json_object_set_new(aio, "connections", conns);
 	json_object_set_new(o, "aio", aio);
 	if (mod)
 		json_object_set_new(o, "modular", mod);
