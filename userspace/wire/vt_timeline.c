@@ -669,9 +669,14 @@ static int segment_scan(struct vt_timeline *tl, const struct segment *g,
 	int rc;
 
 	while ((rc = vt_rec_next(&r, &rec)) == 1) {
-		int a = vt_rec_apply_hooked(tl->scratch, &rec, &t, &h, err,
-					    sizeof(err));
+		int a;
 
+		/* the runtime's figures are no slot's: the next seek starts
+		 * over at a keyframe, which carries them */
+		if (rec.type == VT_REC_FIGURES)
+			continue;
+		a = vt_rec_apply_hooked(tl->scratch, &rec, &t, &h, err,
+					sizeof(err));
 		if (a < 0)
 			return -1;
 		if (a == 1) {
