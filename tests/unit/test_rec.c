@@ -815,13 +815,14 @@ static void test_stacks(const struct session *x)
 
 /* ---- figures records --------------------------------------------------- */
 
-/* The session's figures records: whole where metrics came or went,
- * otherwise only what changed, and none for a tick that changed none. */
+/* The session's figures records: rebased where metrics came or went,
+ * otherwise only what changed, and none for a tick that changed none;
+ * never whole (keyframes are). */
 static void test_figures_records(const struct session *x)
 {
 	struct vt_rec_reader r;
 	struct vt_rec rec;
-	size_t whole = 0, changed = 0, ticks = 0;
+	size_t whole = 0, changed = 0, rebased = 0, ticks = 0;
 	struct vt_rec_index ix;
 	char err[256];
 
@@ -832,12 +833,14 @@ static void test_figures_records(const struct session *x)
 			continue;
 		whole += rec.payload[0] == 1;
 		changed += rec.payload[0] == 2;
+		rebased += rec.payload[0] == 3;
 	}
-	CHECK_EQ_U64(whole, 3);		/* 1013, 1027, 1033 */
-	CHECK(changed >= 20 && whole + changed < ticks);
+	CHECK_EQ_U64(whole, 0);
+	CHECK_EQ_U64(rebased, 3);		/* 1013, 1027, 1033 */
+	CHECK(changed >= 20 && rebased + changed < ticks);
 	CHECK(vt_rec_index_build(x->rec.p, x->rec.len, &ix, err,
 				 sizeof(err)) == 0);
-	CHECK_EQ_U64(ix.figures, whole + changed);
+	CHECK_EQ_U64(ix.figures, rebased + changed);
 	vt_rec_index_free(&ix);
 }
 
@@ -919,6 +922,27 @@ static void test_figures_malformed(void)
 	t.p[t.len - 7] = 4;
 	CHECK(figures_apply(s, t.p, t.len) == -1);
 	CHECK(figures_eq(vt_state_figures(s), f1));
+	/* metrics came: as those before them, the new one whole; smaller
+	 * than whole, and what it says */
+	{
+		struct vt_figures *f2 = figures_copy(f1, 5);
+		struct vt_rec_buf b2 = { 0 }, w2 = { 0 };
+
+		f2->metrics[0].counter += 2;
+		vt_rec_figbase_set(&base, f1);
+		vt_rec_figures(&b2, &base, f2);
+		figures_payload(&w2, f2);
+		CHECK(b2.len > 5 && b2.p[5] == 3 &&
+		      b2.len - VT_REC_FRAME < w2.len / 2);
+		CHECK(figures_apply(s, b2.p + 5, b2.len - VT_REC_FRAME) == 0);
+		CHECK(figures_eq(vt_state_figures(s), f2));
+		vt_state_figures_set(s, NULL);	/* rebased on nothing */
+		CHECK(figures_apply(s, b2.p + 5, b2.len - VT_REC_FRAME) == -1);
+		vt_state_figures_set(s, figures_copy(f1, 4));
+		vt_rec_buf_free(&b2);
+		vt_rec_buf_free(&w2);
+		vt_figures_free(f2);
+	}
 	/* whole, of one counter "http_requests_total": its last bytes are
 	 * count, type, name length, name, label count... value */
 	vt_rec_buf_free(&w);
@@ -950,6 +974,18 @@ static void test_figures_malformed(void)
 		}
 	}
 	CHECK(figures_eq(vt_state_figures(s), one));
+	/* rebased on it: its one metric as it is, then one past it */
+	vt_rec_buf_free(&t);
+	vt_rec_buf_put(&t, w.p, n - 7);
+	t.p[0] = 3;
+	vt_rec_put_u(&t, 1);
+	vt_rec_put_u(&t, 1);		/* metric 0, values the same */
+	CHECK(figures_apply(s, t.p, t.len) == 0);
+	CHECK(figures_eq(vt_state_figures(s), one));
+	t.p[t.len - 1] = 3;		/* metric 1 of 1 */
+	CHECK(figures_apply(s, t.p, t.len) == -1);
+	CHECK(figures_eq(vt_state_figures(s), one));
+	vt_rec_buf_free(&t);
 	vt_rec_put_byte(&w, 0);		/* a byte past the end */
 	CHECK(figures_apply(s, w.p, w.len) == -1);
 	/* counts beyond the bound, or beyond what the payload holds */

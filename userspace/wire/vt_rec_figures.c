@@ -1,7 +1,8 @@
 /* vt_rec: the runtime's own figures (struct vt_figures: its metrics
  * registry, GC cycles, interpreter and library byte counters) in a
- * recording — a figures record, whole or only the values that changed,
- * and a keyframe's figures section (see docs/record-format.md). */
+ * recording — a figures record, whole, only the values that changed, or
+ * the metrics as those before them where metrics came or went — and a
+ * keyframe's figures section (see docs/record-format.md). */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,7 @@
 #include "wire/vt_rec.h"
 #include "wire/vt_rec_codec.h"
 
-enum { FORM_NONE, FORM_WHOLE, FORM_CHANGED };
+enum { FORM_NONE, FORM_WHOLE, FORM_CHANGED, FORM_REBASED };
 
 #define HAVE_MASK (VT_FIG_LIBUV * 2 - 1)	/* every VT_FIG_* bit */
 #define MIN_METRIC 4	/* bytes of the smallest whole metric */
@@ -234,6 +235,51 @@ static void changed_put(struct vt_rec_buf *b, const struct vt_figures *f,
 	}
 }
 
+/* The metric of was that m is, looked for after the last one found,
+ * at m's own index, then anywhere; SIZE_MAX when new. */
+static size_t was_find(const struct vt_figures *was, size_t i,
+		       const struct vt_metric *m, size_t *last)
+{
+	size_t n = nmetrics(was), j = *last + 1;
+
+	if (j >= n || !same_def(&was->metrics[j], m)) {
+		j = i;
+		if (j >= n || !same_def(&was->metrics[j], m))
+			for (j = 0; j < n && !same_def(&was->metrics[j], m); j++)
+				;
+	}
+	if (j == n)
+		return SIZE_MAX;
+	*last = j;
+	return j;
+}
+
+/* The rebased form: the numbers, then each metric as the one of was it
+ * is (its values when they changed), or whole when new. */
+static void rebased_put(struct vt_rec_buf *b, const struct vt_figures *f,
+			const struct vt_figures *was)
+{
+	size_t last = SIZE_MAX;
+
+	vt_rec_put_u(b, FORM_REBASED);
+	scalars_put(b, f);
+	vt_rec_put_u(b, nmetrics(f));
+	for (size_t i = 0; i < nmetrics(f); i++) {
+		const struct vt_metric *m = &f->metrics[i];
+		size_t j = was_find(was, i, m, &last);
+		bool moved = j != SIZE_MAX && !same_values(m, &was->metrics[j]);
+
+		if (j == SIZE_MAX) {
+			vt_rec_put_u(b, 0);
+			def_put(b, m);
+		} else {
+			vt_rec_put_u(b, 1 + 2 * (uint64_t)j + moved);
+		}
+		if (j == SIZE_MAX || moved)
+			values_put(b, m);
+	}
+}
+
 void vt_rec_figures(struct vt_rec_buf *b, struct vt_rec_figbase *base,
 		    const struct vt_figures *f)
 {
@@ -250,6 +296,8 @@ void vt_rec_figures(struct vt_rec_buf *b, struct vt_rec_figbase *base,
 	start = vt_rec_begin(b, VT_REC_FIGURES);
 	if (changed)
 		changed_put(b, f, was, nchanged);
+	else if (f && was)
+		rebased_put(b, f, was);
 	else
 		vt_rec_figures_put(b, f);
 	vt_rec_end(b, start);
@@ -319,15 +367,40 @@ static void values_get(struct vt_rec_cur *c, struct vt_metric *m)
 	}
 }
 
-/* Whole: every metric, into new figures that replace the model's. The
- * count is checked against what the payload can hold before allocating. */
+/* One metric of the rebased form: as the model's metric it names (its
+ * values when they follow), or whole. */
+static void rebased_get(struct vt_rec_cur *c, const struct vt_figures *was,
+			struct vt_metric *m)
+{
+	uint64_t ref = vt_rec_get_u(c), j = (ref - 1) / 2;
+
+	if (c->bad)
+		return;
+	if (!ref) {
+		def_get(c, m);
+	} else if (j >= was->nmetrics) {
+		c->bad = true;
+		return;
+	} else {
+		*m = was->metrics[j];
+		if (!((ref - 1) & 1))
+			return;
+	}
+	values_get(c, m);
+}
+
+/* Whole (was NULL) or rebased on the model's figures (was): every
+ * metric, into new figures that replace the model's. The count is checked
+ * against what the payload can hold before allocating. */
 static void whole_get(struct vt_rec_cur *c, struct vt_state *s,
-		      const struct vt_figures *head)
+		      const struct vt_figures *head,
+		      const struct vt_figures *was)
 {
 	uint64_t n = vt_rec_get_max(c, VT_REC_MAX_METRICS);
+	size_t least = was ? 1 : MIN_METRIC;	/* bytes a metric takes */
 	struct vt_figures *f;
 
-	if (c->bad || n > (uint64_t)(c->end - c->p) / MIN_METRIC ||
+	if (c->bad || n > (uint64_t)(c->end - c->p) / least ||
 	    !(f = malloc(sizeof(*f)))) {
 		c->bad = true;
 		return;
@@ -341,6 +414,10 @@ static void whole_get(struct vt_rec_cur *c, struct vt_state *s,
 		return;
 	}
 	for (uint64_t i = 0; i < n && !c->bad; i++) {
+		if (was) {
+			rebased_get(c, was, &f->metrics[i]);
+			continue;
+		}
 		def_get(c, &f->metrics[i]);
 		values_get(c, &f->metrics[i]);
 	}
@@ -415,9 +492,10 @@ void vt_rec_figures_get(struct vt_rec_cur *c, struct vt_state *s,
 			bool changed_ok)
 {
 	struct vt_figures head = { 0 };
-	uint64_t form = vt_rec_get_max(c, FORM_CHANGED);
+	uint64_t form = vt_rec_get_max(c, FORM_REBASED);
 
-	if (c->bad || (form == FORM_CHANGED && !changed_ok)) {
+	if (c->bad || (form >= FORM_CHANGED && !changed_ok) ||
+	    (form == FORM_REBASED && !vt_state_figures(s))) {
 		c->bad = true;
 		return;
 	}
@@ -431,8 +509,9 @@ void vt_rec_figures_get(struct vt_rec_cur *c, struct vt_state *s,
 	scalars_get(c, &head);
 	if (c->bad)
 		return;
-	if (form == FORM_WHOLE)
-		whole_get(c, s, &head);
-	else
+	if (form == FORM_CHANGED)
 		changed_get(c, s, &head);
+	else	/* the model's figures stay until the new ones are whole */
+		whole_get(c, s, &head, form == FORM_REBASED
+				       ? vt_state_figures(s) : NULL);
 }
