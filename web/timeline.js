@@ -73,6 +73,7 @@ export class Timeline {
     this.h = null;           // the last /api/history
     this.index = -1;         // the tick shown; -1: live
     this.slotCache = new Map();
+    this.slotRetryAt = 0;   // a refused ask (429): none before then
     this.root = $('timeline');
     this.canvas = $('tl-canvas');
     this.ctx = this.canvas.getContext('2d');
@@ -206,15 +207,24 @@ export class Timeline {
     }
   }
 
-  // ---- a slot's history, for its tooltip: cached, fetched on first ask
+  // ---- a slot's history, for its tooltip: cached, fetched on first ask;
+  // a refused ask (the tracer limits the scans: 429) is asked again on a
+  // hover after its Retry-After
 
   slotHistory(system, slab, slot) {
     if (!this.h) return null;
     const key = `${system}/${slab}/${slot}`;
     if (this.slotCache.has(key)) return this.slotCache.get(key);
+    if (Date.now() < this.slotRetryAt) return null;
     this.slotCache.set(key, null);
     fetch(`/api/history/slot?system=${system}&slab=${encodeURIComponent(slab)}&slot=${slot}`)
-      .then(r => r.ok ? r.json() : null)
+      .then(r => {
+        if (r.status === 429) {
+          this.slotCache.delete(key);
+          this.slotRetryAt = Date.now() + 1000 * (Number(r.headers.get('Retry-After')) || 1);
+        }
+        return r.ok ? r.json() : null;
+      })
       .then(d => { if (d) this.slotCache.set(key, slotHistoryText(d, this.h.ticks[0])); })
       .catch(() => {});
     return null;

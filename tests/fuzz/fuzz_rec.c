@@ -1,9 +1,11 @@
 /* libFuzzer target for the recording reader: any bytes, read as a
  * recording — indexed, replayed record by record into a model, sought to
- * every tick, its stack records looked up, made a timeline — never crash,
- * hang or read out of bounds. */
+ * every tick, its stack records looked up, made a timeline, and as the
+ * payload of a figures record applied to a model that holds figures —
+ * never crash, hang or read out of bounds. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "wire/vt_rec.h"
 #include "wire/vt_timeline.h"
@@ -88,11 +90,69 @@ static void reframed(const uint8_t *p, size_t len)
 	vt_rec_buf_free(&b);
 }
 
+/* Figures with a counter, a gauge and a histogram with labels: what a
+ * figures record of only the changed values applies to. */
+static struct vt_figures *some_figures(void)
+{
+	struct vt_figures *f = calloc(1, sizeof(*f));
+	struct vt_metric *m = calloc(3, sizeof(*m));
+
+	if (!f || !m) {
+		free(f);
+		free(m);
+		return NULL;
+	}
+	f->have = VT_FIG_REGISTRY | VT_FIG_GC;
+	f->metrics = m;
+	f->nmetrics = 3;
+	m[0].type = VT_METRIC_COUNTER;
+	strcpy(m[0].name, "requests_total");
+	m[1].type = VT_METRIC_GAUGE;
+	strcpy(m[1].name, "connections");
+	m[2].type = VT_METRIC_HISTOGRAM;
+	strcpy(m[2].name, "latency_us");
+	m[2].nlabels = 1;
+	strcpy(m[2].labels[0].key, "route");
+	strcpy(m[2].labels[0].value, "/");
+	m[2].nbounds = 4;
+	for (int i = 0; i < 4; i++)
+		m[2].bounds[i] = 10.0 * (i + 1);
+	return f;
+}
+
+/* The input as a figures record's payload, twice: into the figures
+ * above, then into whatever the first made of them. */
+static void figures(const uint8_t *p, size_t len)
+{
+	struct vt_rec_buf b = { 0 };
+	struct vt_state *s = vt_state_new(0);
+	struct vt_rec_reader r;
+	struct vt_rec rec;
+	char err[256];
+	size_t start;
+
+	if (!s)
+		return;
+	vt_state_figures_set(s, some_figures());
+	vt_rec_preamble(&b);
+	for (int i = 0; i < 2; i++) {
+		start = vt_rec_begin(&b, VT_REC_FIGURES);
+		vt_rec_buf_put(&b, p, len);
+		vt_rec_end(&b, start);
+	}
+	if (!b.oom && vt_rec_open(&r, b.p, b.len) == 0)
+		while (vt_rec_next(&r, &rec) == 1)
+			vt_rec_apply(s, &rec, NULL, err, sizeof(err));
+	vt_rec_buf_free(&b);
+	vt_state_free(s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	replay_all(data, size);
 	seek_all(data, size);
 	timeline(data, size);
 	reframed(data, size);
+	figures(data, size);
 	return 0;
 }

@@ -1,8 +1,10 @@
 /* The recording format: events and state encode and decode exactly; a
- * recording replays to the live model's state tick by tick; cut, flipped,
- * foreign and future-version files give a clear error or their intact
- * prefix; stack records read back by id, malformed ones refused. `test_rec FILE` also writes the sample recording (the fuzzer's
- * seed). */
+ * recording replays to the live model's state tick by tick, the runtime's
+ * own figures included; cut, flipped, foreign and future-version files
+ * give a clear error or their intact prefix, version 2 keyframes (no
+ * figures) still read; stack records read back by id, malformed stack
+ * and figures records refused. `test_rec FILE` also writes the sample
+ * recording (the fuzzer's seed). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "wire/vt_timeline.h"
 
 #include <jansson.h>
+#include <zlib.h>
 
 #define TCP 0x10000
 #define HND 0x20000
@@ -55,6 +58,37 @@ static bool slab_eq(const struct vt_slab *a, const struct vt_slab *b)
 			      !memcmp(a->pending, b->pending, n));
 }
 
+static bool metric_eq(const struct vt_metric *a, const struct vt_metric *b)
+{
+	return vt_metric_same(a, b) && a->counter == b->counter &&
+	       a->gauge == b->gauge && a->count == b->count &&
+	       a->sum_us == b->sum_us && a->nbounds == b->nbounds &&
+	       !memcmp(a->bounds, b->bounds, a->nbounds * sizeof(double)) &&
+	       !memcmp(a->buckets, b->buckets, (a->nbounds + 1) * 8);
+}
+
+/* Field by field: the struct has padding. */
+static bool figures_eq(const struct vt_figures *a, const struct vt_figures *b)
+{
+	if (!a || !b)
+		return a == b;
+	if (a->have != b->have || a->start_us != b->start_us ||
+	    a->nmetrics != b->nmetrics ||
+	    memcmp(a->fam, b->fam, sizeof(a->fam)) ||
+	    a->pool_used != b->pool_used ||
+	    a->pool_capacity != b->pool_capacity ||
+	    memcmp(a->evictions, b->evictions, sizeof(a->evictions)) ||
+	    memcmp(&a->gc, &b->gc, sizeof(a->gc)) ||
+	    memcmp(&a->eval, &b->eval, sizeof(a->eval)) ||
+	    a->ssl_bytes != b->ssl_bytes || a->nghttp2_bytes != b->nghttp2_bytes ||
+	    a->libuv_bytes != b->libuv_bytes)
+		return false;
+	for (size_t i = 0; i < a->nmetrics; i++)
+		if (!metric_eq(&a->metrics[i], &b->metrics[i]))
+			return false;
+	return true;
+}
+
 static bool state_eq(const struct vt_state *a, const struct vt_state *b)
 {
 	size_t na, nb;
@@ -67,6 +101,8 @@ static bool state_eq(const struct vt_state *a, const struct vt_state *b)
 	    memcmp(vt_state_gc(a), vt_state_gc(b), sizeof(struct vt_gc)) ||
 	    memcmp(vt_state_counters(a), vt_state_counters(b),
 		   sizeof(struct vt_state_counters)))
+		return false;
+	if (!figures_eq(vt_state_figures(a), vt_state_figures(b)))
 		return false;
 	for (size_t i = 0; i < vt_state_nslabs(a); i++)
 		if (!slab_eq(vt_state_slab(a, i), vt_state_slab(b, i)))
@@ -184,14 +220,122 @@ static void test_events_roundtrip(void)
 	vt_rec_buf_free(&b);
 }
 
+/* ---- the runtime's figures ------------------------------------------------ */
+
+static struct vt_metric metric(enum vt_metric_type type, const char *name,
+			       const char *route)
+{
+	struct vt_metric m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = type;
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	if (route) {
+		m.nlabels = 2;
+		snprintf(m.labels[0].key, sizeof(m.labels[0].key), "route");
+		snprintf(m.labels[0].value, sizeof(m.labels[0].value), "%s",
+			 route);
+		snprintf(m.labels[1].key, sizeof(m.labels[1].key), "method");
+		snprintf(m.labels[1].value, sizeof(m.labels[1].value), "GET");
+	}
+	return m;
+}
+
+/* A registry of two counters, a gauge below zero and a histogram, with
+ * `extra` counters registered after them; GC, interpreter, libuv. */
+static struct vt_figures *figures_new(size_t extra)
+{
+	struct vt_figures *f = calloc(1, sizeof(*f));
+	struct vt_metric *m = calloc(4 + extra, sizeof(*m));
+
+	f->metrics = m;
+	f->nmetrics = 4 + extra;
+	f->have = VT_FIG_REGISTRY | VT_FIG_GC | VT_FIG_EVAL | VT_FIG_LIBUV;
+	f->start_us = 400000;
+	m[0] = metric(VT_METRIC_COUNTER, "http_requests_total", "/");
+	m[0].counter = 10;
+	m[1] = metric(VT_METRIC_COUNTER, "http_requests_total", "/api");
+	m[1].counter = 1ull << 40;
+	m[2] = metric(VT_METRIC_GAUGE, "connections_delta", NULL);
+	m[2].gauge = -3;
+	m[3] = metric(VT_METRIC_HISTOGRAM, "http_latency_us", "/");
+	m[3].nbounds = 3;
+	m[3].bounds[0] = 0.5;
+	m[3].bounds[1] = 1;
+	m[3].bounds[2] = 5e3;
+	m[3].buckets[1] = 4;
+	m[3].buckets[3] = 1;
+	m[3].count = 5;
+	m[3].sum_us = 7000;
+	for (size_t i = 0; i < extra; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "late_%zu_total", i);
+		m[4 + i] = metric(VT_METRIC_COUNTER, name, NULL);
+	}
+	f->fam[VT_FAM_COUNTERS] = (struct vt_metric_family){ 2, 2, 1024, 1022 };
+	f->pool_used = 300;
+	f->pool_capacity = 4096;
+	f->evictions[0] = 1;
+	f->gc.cycles = 7;
+	f->gc.pause[1] = 7;
+	f->eval.evals = 100;
+	f->libuv_bytes = 65536;
+	return f;
+}
+
+/* f with n metrics, the first of those it has kept. */
+static struct vt_figures *figures_copy(const struct vt_figures *f, size_t n)
+{
+	struct vt_figures *c = malloc(sizeof(*c));
+
+	*c = *f;
+	c->metrics = calloc(n ? n : 1, sizeof(*c->metrics));
+	memcpy(c->metrics, f->metrics,
+	       (n < f->nmetrics ? n : f->nmetrics) * sizeof(*c->metrics));
+	for (size_t i = f->nmetrics; i < n; i++)
+		c->metrics[i] = metric(VT_METRIC_COUNTER, "registered_later",
+				       "/late");
+	c->nmetrics = n;
+	return c;
+}
+
 /* ---- a session, recorded and replayed ------------------------------------ */
 
 struct session {
 	struct vt_state *live;
 	struct vt_rec_buf rec;
+	struct vt_rec_figbase figures;	/* as the recording carries them */
 	size_t nticks;
 	struct vt_state *at[64];	/* the live state after each tick */
 };
+
+/* The figures of a tick: values move; none at all every fourth tick,
+ * only the GC's every sixth; a metric registered at 1013 and 1027, two
+ * gone at 1033 (whole records). */
+static void figures_tick(struct session *x, uint64_t ms)
+{
+	const struct vt_figures *was = vt_state_figures(x->live);
+	size_t n = was->nmetrics;
+	struct vt_figures *f;
+
+	if (ms % 4 == 0)
+		return;
+	n += (ms == 1013 || ms == 1027) - 2 * (ms == 1033);
+	f = figures_copy(was, n);
+	f->gc.cycles++;
+	if (ms % 6) {
+		f->metrics[0].counter += 1 + ms % 3;
+		f->metrics[2].gauge = (int64_t)(ms % 7) - 3;
+		if (f->nmetrics > 3) {
+			f->metrics[3].count++;
+			f->metrics[3].sum_us += ms;
+			f->metrics[3].buckets[ms % 4]++;
+		}
+		f->eval.evals += 5;
+	}
+	vt_state_figures_set(x->live, f);
+}
 
 static struct vt_state *copy_of(const struct vt_state *s)
 {
@@ -200,6 +344,7 @@ static struct vt_state *copy_of(const struct vt_state *s)
 	struct vt_rec_reader r;
 	struct vt_rec rec;
 	struct vt_state *c = vt_state_new(vt_state_attach_ms(s));
+	const struct vt_figures *f = vt_state_figures(s);
 
 	vt_rec_preamble(&b);
 	vt_rec_keyframe(&b, s, &t);
@@ -207,6 +352,8 @@ static struct vt_state *copy_of(const struct vt_state *s)
 	    vt_rec_apply(c, &rec, NULL, r.err, sizeof(r.err)) != 1)
 		CHECK(!"keyframe of a state reads back");
 	vt_rec_buf_free(&b);
+	/* the figures as they were, not as the codec makes them */
+	vt_state_figures_set(c, f ? figures_copy(f, f->nmetrics) : NULL);
 	return c;
 }
 
@@ -219,7 +366,8 @@ static void bootstrap(struct session *x)
 	};
 	struct vt_gc gc = { .heap_used_bytes = 1000, .heap_total_bytes = 4000,
 			    .nclasses = 2,
-			    .classes = { { 16, 10, 64 }, { 32, 3, 32 } } };
+			    .classes = { { 16, 10, 64 }, { 32, 3, 32 } },
+			    .large_object_bytes = 300000 };
 
 	x->live = vt_state_new(500);
 	img_init_sys(&tcp, TCP, VT_SLAB_TCP_BUFFERS, 37, 0);
@@ -238,6 +386,7 @@ static void bootstrap(struct session *x)
 	CHECK(vt_state_slab_load(x->live, &hnd.v, 1000) == 0);
 	vt_state_arenas_set(x->live, ar, 2);
 	vt_state_gc_set(x->live, &gc);
+	vt_state_figures_set(x->live, figures_new(0));
 	img_fini(&tcp);
 	img_fini(&hnd);
 	vt_rec_preamble(&x->rec);
@@ -282,11 +431,23 @@ static void tick(struct session *x, uint64_t ms)
 	vt_rec_typed(&x->rec, typed, n);
 	if (ms % 3 == 0)	/* a memory read changed a slab */
 		vt_rec_slab(&x->rec, vt_state_slab_find(x->live, TCP));
+	if (ms % 7 == 0) {	/* the GC heap read changed */
+		struct vt_gc gc = *vt_state_gc(x->live);
+
+		gc.heap_used_bytes += 64;
+		gc.large_object_bytes += ms;
+		vt_state_gc_set(x->live, &gc);
+		vt_rec_gc(&x->rec, &gc);
+	}
+	figures_tick(x, ms);
 	t.counters = *vt_state_counters(x->live);
-	if (ms % 5 == 0)
+	if (ms % 5 == 0) {
 		vt_rec_keyframe(&x->rec, x->live, &t);
-	else
+		vt_rec_figbase_set(&x->figures, vt_state_figures(x->live));
+	} else {
+		vt_rec_figures(&x->rec, &x->figures, vt_state_figures(x->live));
 		vt_rec_tick(&x->rec, &t);
+	}
 	x->at[x->nticks++] = copy_of(x->live);
 }
 
@@ -315,6 +476,7 @@ static void session_make(struct session *x)
 	bootstrap(x);
 	t.counters = *vt_state_counters(x->live);
 	vt_rec_keyframe(&x->rec, x->live, &t);
+	vt_rec_figbase_set(&x->figures, vt_state_figures(x->live));
 	st3.nframes = 1;
 	st3.truncated = false;
 	for (uint64_t ms = 1001; ms < 1041; ms++) {
@@ -330,6 +492,7 @@ static void session_make(struct session *x)
 
 static void session_free(struct session *x)
 {
+	vt_rec_figbase_free(&x->figures);
 	vt_state_free(x->live);
 	for (size_t i = 0; i < x->nticks; i++)
 		vt_state_free(x->at[i]);
@@ -568,8 +731,8 @@ static void test_foreign_files(const struct session *x)
 	memcpy(p, x->rec.p, x->rec.len);
 	p[8] = VT_REC_VERSION + 1;
 	CHECK(replay(x, p, x->rec.len, err, sizeof(err)) == -2);
-	CHECK(strstr(err, "format version 3; this valk-trace reads versions "
-			  "1 to 2") && strstr(err, "newer"));
+	CHECK(strstr(err, "format version 4; this valk-trace reads versions "
+			  "1 to 3") && strstr(err, "newer"));
 	p[8] = 1;	/* version 1 is read */
 	CHECK_EQ_U64(replay(x, p, x->rec.len, err, sizeof(err)),
 		     x->nticks + 1);
@@ -648,6 +811,270 @@ static void test_stacks(const struct session *x)
 	big.nframes = 40;
 	CHECK(stack_decoded(&big, SIZE_MAX, 0, &st) == 0);
 	CHECK_EQ_U64(st.nframes, VT_REP_MAX_FRAMES);
+}
+
+/* ---- figures records --------------------------------------------------- */
+
+/* The session's figures records: rebased where metrics came or went,
+ * otherwise only what changed, and none for a tick that changed none;
+ * never whole (keyframes are). */
+static void test_figures_records(const struct session *x)
+{
+	struct vt_rec_reader r;
+	struct vt_rec rec;
+	size_t whole = 0, changed = 0, rebased = 0, ticks = 0;
+	struct vt_rec_index ix;
+	char err[256];
+
+	vt_rec_open(&r, x->rec.p, x->rec.len);
+	while (vt_rec_next(&r, &rec) == 1) {
+		ticks += rec.type == VT_REC_TICK;
+		if (rec.type != VT_REC_FIGURES)
+			continue;
+		whole += rec.payload[0] == 1;
+		changed += rec.payload[0] == 2;
+		rebased += rec.payload[0] == 3;
+	}
+	CHECK_EQ_U64(whole, 0);
+	CHECK_EQ_U64(rebased, 3);		/* 1013, 1027, 1033 */
+	CHECK(changed >= 20 && rebased + changed < ticks);
+	CHECK(vt_rec_index_build(x->rec.p, x->rec.len, &ix, err,
+				 sizeof(err)) == 0);
+	CHECK_EQ_U64(ix.figures, rebased + changed);
+	vt_rec_index_free(&ix);
+}
+
+/* payload as a figures record applied to s: vt_rec_apply's result. */
+static int figures_apply(struct vt_state *s, const uint8_t *p, size_t n)
+{
+	struct vt_rec_buf b = { 0 };
+	struct vt_rec_reader r;
+	struct vt_rec rec;
+	size_t start;
+	char err[256] = "";
+	int rc = -2;
+
+	vt_rec_preamble(&b);
+	start = vt_rec_begin(&b, VT_REC_FIGURES);
+	vt_rec_buf_put(&b, p, n);
+	vt_rec_end(&b, start);
+	if (vt_rec_open(&r, b.p, b.len) == 0 && vt_rec_next(&r, &rec) == 1)
+		rc = vt_rec_apply(s, &rec, NULL, err, sizeof(err));
+	if (rc < 0)
+		CHECK(strstr(err, "malformed figures record at byte 16") != NULL);
+	vt_rec_buf_free(&b);
+	return rc;
+}
+
+/* A whole figures payload of f (its record's framing stripped). */
+static void figures_payload(struct vt_rec_buf *b, const struct vt_figures *f)
+{
+	struct vt_rec_figbase none = { 0 };
+	struct vt_rec_buf rec = { 0 };
+
+	vt_rec_figures(&rec, &none, f);
+	vt_rec_buf_put(b, rec.p + 5, rec.len - VT_REC_FRAME);
+	vt_rec_buf_free(&rec);
+	vt_rec_figbase_free(&none);
+}
+
+/* A record only of the changed values is what it says, smaller than the
+ * whole, and nothing is written when nothing changed. Malformed ones
+ * (every count and length past its bound, a base that is not there or
+ * not the same metrics) are refused, the model's figures as they were. */
+static void test_figures_malformed(void)
+{
+	struct vt_figures *f0 = figures_new(0), *f1 = figures_copy(f0, 4);
+	struct vt_figures *one = figures_copy(f0, 1), *five = figures_new(1);
+	struct vt_rec_figbase base = { 0 };
+	struct vt_rec_buf b = { 0 }, w = { 0 }, t = { 0 };
+	struct vt_state *s = vt_state_new(0);
+	size_t n;
+
+	/* whole, every kind of metric: as they were */
+	figures_payload(&w, f0);
+	CHECK(figures_apply(s, w.p, w.len) == 0);
+	CHECK(figures_eq(vt_state_figures(s), f0));
+	vt_state_figures_set(s, NULL);
+	vt_rec_buf_free(&w);
+	f1->metrics[1].counter++;
+	f1->gc.cycles++;
+	vt_rec_figbase_set(&base, f0);
+	vt_rec_figures(&b, &base, f0);
+	CHECK_EQ_U64(b.len, 0);			/* the same: nothing */
+	vt_rec_figures(&b, &base, f1);
+	CHECK(b.len > 5 && b.p[5] == 2);	/* changed */
+	figures_payload(&w, f1);
+	CHECK(b.len - VT_REC_FRAME < w.len / 2);
+	/* applied to nothing, then to other metrics: refused */
+	CHECK(figures_apply(s, b.p + 5, b.len - VT_REC_FRAME) == -1);
+	CHECK(vt_state_figures(s) == NULL);
+	vt_state_figures_set(s, figures_new(1));
+	CHECK(figures_apply(s, b.p + 5, b.len - VT_REC_FRAME) == -1);
+	CHECK(figures_eq(vt_state_figures(s), five));
+	vt_state_figures_set(s, figures_copy(f0, 4));
+	CHECK(figures_apply(s, b.p + 5, b.len - VT_REC_FRAME) == 0);
+	CHECK(figures_eq(vt_state_figures(s), f1));
+	/* a changed metric past the last one: the gap before the one
+	 * value (2^40 + 1, six bytes) made 4, metrics being 0 to 3 */
+	vt_rec_buf_put(&t, b.p + 5, b.len - VT_REC_FRAME);
+	CHECK(t.p[t.len - 7] == 1);
+	t.p[t.len - 7] = 4;
+	CHECK(figures_apply(s, t.p, t.len) == -1);
+	CHECK(figures_eq(vt_state_figures(s), f1));
+	/* metrics came: as those before them, the new one whole; smaller
+	 * than whole, and what it says */
+	{
+		struct vt_figures *f2 = figures_copy(f1, 5);
+		struct vt_rec_buf b2 = { 0 }, w2 = { 0 };
+
+		f2->metrics[0].counter += 2;
+		vt_rec_figbase_set(&base, f1);
+		vt_rec_figures(&b2, &base, f2);
+		figures_payload(&w2, f2);
+		CHECK(b2.len > 5 && b2.p[5] == 3 &&
+		      b2.len - VT_REC_FRAME < w2.len / 2);
+		CHECK(figures_apply(s, b2.p + 5, b2.len - VT_REC_FRAME) == 0);
+		CHECK(figures_eq(vt_state_figures(s), f2));
+		vt_state_figures_set(s, NULL);	/* rebased on nothing */
+		CHECK(figures_apply(s, b2.p + 5, b2.len - VT_REC_FRAME) == -1);
+		vt_state_figures_set(s, figures_copy(f1, 4));
+		vt_rec_buf_free(&b2);
+		vt_rec_buf_free(&w2);
+		vt_figures_free(f2);
+	}
+	/* whole, of one counter "http_requests_total": its last bytes are
+	 * count, type, name length, name, label count... value */
+	vt_rec_buf_free(&w);
+	one->metrics[0].nlabels = 0;
+	one->metrics[0].counter = 5;
+	snprintf(one->metrics[0].name, sizeof(one->metrics[0].name), "ab");
+	figures_payload(&w, one);
+	CHECK(figures_apply(s, w.p, w.len) == 0);
+	CHECK(figures_eq(vt_state_figures(s), one));
+	n = w.len;
+	{
+		static const struct {
+			size_t from_end;
+			uint8_t v;
+		} bad[] = {
+			{ 6, 3 },	/* type */
+			{ 5, 96 },	/* name length */
+			{ 4, 0 },	/* a NUL in the name */
+			{ 2, 9 },	/* labels */
+			{ 7, 2 },	/* count: a metric past the end */
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+			uint8_t keep = w.p[n - bad[i].from_end];
+
+			w.p[n - bad[i].from_end] = bad[i].v;
+			CHECK(figures_apply(s, w.p, n) == -1);
+			w.p[n - bad[i].from_end] = keep;
+		}
+	}
+	CHECK(figures_eq(vt_state_figures(s), one));
+	/* rebased on it: its one metric as it is, then one past it */
+	vt_rec_buf_free(&t);
+	vt_rec_buf_put(&t, w.p, n - 7);
+	t.p[0] = 3;
+	vt_rec_put_u(&t, 1);
+	vt_rec_put_u(&t, 1);		/* metric 0, values the same */
+	CHECK(figures_apply(s, t.p, t.len) == 0);
+	CHECK(figures_eq(vt_state_figures(s), one));
+	t.p[t.len - 1] = 3;		/* metric 1 of 1 */
+	CHECK(figures_apply(s, t.p, t.len) == -1);
+	CHECK(figures_eq(vt_state_figures(s), one));
+	vt_rec_buf_free(&t);
+	vt_rec_put_byte(&w, 0);		/* a byte past the end */
+	CHECK(figures_apply(s, w.p, w.len) == -1);
+	/* counts beyond the bound, or beyond what the payload holds */
+	vt_rec_buf_free(&t);
+	vt_rec_buf_put(&t, w.p, n - 7);
+	vt_rec_put_u(&t, VT_REC_MAX_METRICS + 1);
+	CHECK(figures_apply(s, t.p, t.len) == -1);
+	t.len = n - 7;
+	vt_rec_put_u(&t, VT_REC_MAX_METRICS);
+	CHECK(figures_apply(s, t.p, t.len) == -1);
+	t.p[0] = 3;			/* no such form */
+	CHECK(figures_apply(s, t.p, t.len) == -1);
+	CHECK(figures_eq(vt_state_figures(s), one));
+	CHECK(figures_apply(s, (const uint8_t *)"\0", 1) == 0);	/* none */
+	CHECK(vt_state_figures(s) == NULL);
+	vt_rec_buf_free(&b);
+	vt_rec_buf_free(&w);
+	vt_rec_buf_free(&t);
+	vt_rec_figbase_free(&base);
+	vt_figures_free(f0);
+	vt_figures_free(f1);
+	vt_figures_free(one);
+	vt_figures_free(five);
+	vt_state_free(s);
+}
+
+/* A version 2 keyframe, which ends after the tick's facts, reads as a
+ * state without figures nor large-object bytes; a version 3 keyframe may
+ * not carry only the changed values. */
+static void test_keyframe_versions(const struct session *x)
+{
+	struct vt_rec_buf b = { 0 }, k = { 0 };
+	struct vt_rec_tick t = { .now_ms = 77 };
+	struct vt_state *s = vt_state_new(500);
+	struct vt_rec_reader r;
+	struct vt_rec rec;
+	struct vt_rec_cur c;
+	uint8_t *raw, *out;
+	uLongf got, outlen;
+	uint64_t rawlen;
+	size_t start;
+	char err[256];
+	struct vt_gc gc = *vt_state_gc(x->live);
+
+	gc.large_object_bytes = 0;		/* a keyframe without */
+	vt_state_gc_set(x->live, &gc);
+	vt_state_figures_set(x->live, NULL);
+	t.counters = *vt_state_counters(x->live);
+	vt_rec_keyframe(&k, x->live, &t);
+	c = (struct vt_rec_cur){ k.p + 5, k.p + k.len - 4, false };
+	CHECK_EQ_U64(vt_rec_get_u(&c), 77);
+	rawlen = vt_rec_get_u(&c);
+	got = (uLongf)rawlen;
+	raw = malloc(rawlen);
+	CHECK(uncompress(raw, &got, c.p, (uLong)(c.end - c.p)) == Z_OK);
+	/* its end: large-object bytes 0, figures none */
+	CHECK(got == rawlen && raw[rawlen - 2] == 0 && raw[rawlen - 1] == 0);
+	outlen = compressBound(rawlen);
+	out = malloc(outlen);
+	CHECK(compress(out, &outlen, raw, rawlen - 2) == Z_OK);	/* cut */
+	vt_rec_preamble(&b);
+	b.p[8] = 2;
+	start = vt_rec_begin(&b, VT_REC_KEYFRAME);
+	vt_rec_put_u(&b, 77);
+	vt_rec_put_u(&b, rawlen - 2);
+	vt_rec_buf_put(&b, out, outlen);
+	vt_rec_end(&b, start);
+	vt_state_figures_set(s, figures_new(0));
+	CHECK(vt_rec_open(&r, b.p, b.len) == 0 && r.version == 2);
+	CHECK(vt_rec_next(&r, &rec) == 1);
+	CHECK(vt_rec_apply(s, &rec, &t, err, sizeof(err)) == 1);
+	CHECK(vt_state_figures(s) == NULL && state_eq(s, x->live));
+	/* a changed-values section in a keyframe is refused */
+	raw[rawlen - 1] = 2;
+	outlen = compressBound(rawlen);
+	CHECK(compress(out, &outlen, raw, rawlen) == Z_OK);
+	b.len = VT_REC_PREAMBLE;
+	start = vt_rec_begin(&b, VT_REC_KEYFRAME);
+	vt_rec_put_u(&b, 77);
+	vt_rec_put_u(&b, rawlen);
+	vt_rec_buf_put(&b, out, outlen);
+	vt_rec_end(&b, start);
+	CHECK(vt_rec_open(&r, b.p, b.len) == 0 && vt_rec_next(&r, &rec) == 1);
+	CHECK(vt_rec_apply(s, &rec, &t, err, sizeof(err)) == -1);
+	free(raw);
+	free(out);
+	vt_rec_buf_free(&b);
+	vt_rec_buf_free(&k);
+	vt_state_free(s);
 }
 
 /* Records whose checksum is right but whose payload is noise: refused
@@ -870,6 +1297,8 @@ int main(int argc, char **argv)
 	test_bit_flips(&x);
 	test_foreign_files(&x);
 	test_stacks(&x);
+	test_figures_records(&x);
+	test_figures_malformed();
 	test_noise_payloads();
 	if (argc > 1) {
 		FILE *f = fopen(argv[1], "wb");
@@ -877,6 +1306,7 @@ int main(int argc, char **argv)
 		CHECK(f && fwrite(x.rec.p, 1, x.rec.len, f) == x.rec.len &&
 		      !fclose(f));
 	}
+	test_keyframe_versions(&x);	/* takes the live figures away */
 	session_free(&x);
 	return vt_test_done("test_rec");
 }

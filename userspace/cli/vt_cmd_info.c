@@ -1,5 +1,6 @@
 /* valk-trace info FILE: what a recording holds — its header, duration,
- * ticks, events, keyframes and gaps, and whether it is complete. */
+ * ticks, events, keyframes, stacks, figures and gaps, and whether it is
+ * complete. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,6 +57,9 @@ static void print_index(const struct vt_rec_index *ix, size_t len)
 	if (ix->version >= 2)	/* version 1 kept stack ids only */
 		printf("stacks:    %zu (acquire call stacks, symbolized)\n",
 		       ix->nstacks);
+	if (ix->version >= 3)	/* before, the runtime's were not kept */
+		printf("figures:   %llu records (the runtime's own, when they "
+		       "changed)\n", (unsigned long long)ix->figures);
 	printf("gaps:      %zu\n", ix->ngaps);
 	for (size_t i = 0; i < ix->ngaps; i++)
 		printf("  at +%.1f s for %.1f s: %llu ticks, %llu bytes "

@@ -16,6 +16,7 @@ struct vt_record {
 	struct vt_rec_buf stacks;	/* stack records not in the file yet */
 	struct vt_rec_events ev;
 	bool in_events;
+	struct vt_rec_figbase figures;	/* as the last record carried them */
 	uint64_t last_keyframe_ms;
 	bool gap;			/* the file dropped a tick */
 	struct vt_rec_gap pending_gap;
@@ -175,13 +176,17 @@ const char *vt_record_tick(struct vt_record *r, const struct vt_state *s,
 	if (r->gap || t->now_ms - r->last_keyframe_ms >= r->o.keyframe_ms) {
 		keyframe_off = r->tick.len;
 		vt_rec_keyframe(&r->tick, s, t);
+		vt_rec_figbase_set(&r->figures, vt_state_figures(s));
 		r->last_keyframe_ms = t->now_ms;
-	} else
+	} else {	/* the runtime's figures, when they changed */
+		vt_rec_figures(&r->tick, &r->figures, vt_state_figures(s));
 		vt_rec_tick(&r->tick, t);
+	}
 	r->msg[0] = 0;
 	if (r->tick.oom) {	/* out of memory: this tick is a gap */
 		if (r->file)
 			gap_count(r, t->now_ms, 0);
+		vt_rec_figbase_set(&r->figures, NULL);	/* next: whole */
 	} else {
 		history_tick(r, keyframe_off, s, t);
 		if (r->file)
@@ -256,6 +261,7 @@ int vt_record_close(struct vt_record *r, const struct vt_state *s,
 	vt_timeline_free(r->history);
 	vt_rec_buf_free(&r->tick);
 	vt_rec_buf_free(&r->stacks);
+	vt_rec_figbase_free(&r->figures);
 	free(r);
 	return rc;
 }

@@ -659,6 +659,18 @@ void vt_state_arenas_set(struct vt_state *s, const struct vt_arena *a,
 	s->generation++;
 }
 
+bool vt_metric_same(const struct vt_metric *a, const struct vt_metric *b)
+{
+	if (a->type != b->type || a->nlabels != b->nlabels ||
+	    strcmp(a->name, b->name))
+		return false;
+	for (unsigned i = 0; i < a->nlabels && i < VT_METRIC_MAX_LABELS; i++)
+		if (strcmp(a->labels[i].key, b->labels[i].key) ||
+		    strcmp(a->labels[i].value, b->labels[i].value))
+			return false;
+	return true;
+}
+
 void vt_figures_free(struct vt_figures *f)
 {
 	if (f)
@@ -674,6 +686,11 @@ void vt_state_figures_set(struct vt_state *s, struct vt_figures *f)
 }
 
 const struct vt_figures *vt_state_figures(const struct vt_state *s)
+{
+	return s->figures;
+}
+
+struct vt_figures *vt_state_figures_edit(struct vt_state *s)
 {
 	return s->figures;
 }

@@ -125,6 +125,9 @@ struct vt_metric_family {
 enum { VT_FAM_COUNTERS, VT_FAM_GAUGES, VT_FAM_HISTOGRAMS, VT_FAM_SUMMARIES,
        VT_FAMS };
 
+/* The same metric: type, name and labels, field by field. */
+bool vt_metric_same(const struct vt_metric *a, const struct vt_metric *b);
+
 /* What of struct vt_figures was read (the runtime may lack some). */
 enum {
 	VT_FIG_REGISTRY = 1 << 0,
@@ -282,6 +285,9 @@ void vt_state_gc_set(struct vt_state *s, const struct vt_gc *gc);
 void vt_state_figures_set(struct vt_state *s, struct vt_figures *f);
 /* NULL until figures were set. */
 const struct vt_figures *vt_state_figures(const struct vt_state *s);
+/* The same, to change in place (a recording's figures record that carries
+ * only the values that changed). */
+struct vt_figures *vt_state_figures_edit(struct vt_state *s);
 void vt_figures_free(struct vt_figures *f);
 
 /* Apply one event of any type; a freed slab is forgotten. Returns 0;

@@ -4,6 +4,43 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
+
+#define SCAN_GAP_NS 100000000ull	/* scans start 100 ms apart at least */
+#define SCAN_SHARE 4		/* a scan of X ms: the next one 4X after */
+#define KEPT 16			/* answers kept */
+
+struct kept {
+	char *doc;		/* NULL: free */
+	int system;
+	char slab[32];
+	uint64_t slot, version;	/* the history's, when it was made */
+};
+
+struct vt_history_slots {
+	struct kept kept[KEPT];
+	size_t next;		/* the entry replaced next */
+	uint64_t next_ns;	/* when the next scan may start (uv_hrtime) */
+};
+
+struct vt_history_slots *vt_history_slots_new(void)
+{
+	return calloc(1, sizeof(struct vt_history_slots));
+}
+
+void vt_history_slots_forget(struct vt_history_slots *sl)
+{
+	for (size_t i = 0; sl && i < KEPT; i++) {
+		free(sl->kept[i].doc);
+		sl->kept[i].doc = NULL;
+	}
+}
+
+void vt_history_slots_free(struct vt_history_slots *sl)
+{
+	vt_history_slots_forget(sl);
+	free(sl);
+}
 
 /* The value of key in a query string ("a=1&b=2"), into buf; 0 or -1. */
 static int query_get(const char *query, const char *key, char *buf,
@@ -87,11 +124,59 @@ static void memory_at(struct vt_timeline *tl, uint64_t at,
 	json_reply(out, vt_wire_memory(s, &m, 0));
 }
 
-static void slot(struct vt_timeline *tl, const char *query,
-		 struct vt_http_response *out)
+/* The answer kept for this slot of this history, or NULL. */
+static struct kept *kept_find(struct vt_history_slots *sl, int system,
+			      const char *slab, uint64_t slot,
+			      uint64_t version)
 {
-	uint64_t system, n;
+	for (size_t i = 0; i < KEPT; i++) {
+		struct kept *k = &sl->kept[i];
+
+		if (k->doc && k->system == system && k->slot == slot &&
+		    k->version == version && !strcmp(k->slab, slab))
+			return k;
+	}
+	return NULL;
+}
+
+static void kept_add(struct vt_history_slots *sl, int system,
+		     const char *slab, uint64_t slot, uint64_t version,
+		     const char *doc)
+{
+	struct kept *k = &sl->kept[sl->next++ % KEPT];
+
+	free(k->doc);
+	k->doc = strdup(doc);
+	k->system = system;
+	snprintf(k->slab, sizeof(k->slab), "%s", slab);
+	k->slot = slot;
+	k->version = version;
+}
+
+/* 429 until the next scan may start, with the seconds to wait. */
+static bool too_soon(const struct vt_history_slots *sl, uint64_t now,
+		     struct vt_http_response *out)
+{
+	char msg[128];
+	uint64_t wait;
+
+	if (now >= sl->next_ns)
+		return false;
+	wait = (sl->next_ns - now + 999999999) / 1000000000;
+	snprintf(msg, sizeof(msg), "slot histories are being scanned at "
+		 "their limit (10 a second); retry in %llu s",
+		 (unsigned long long)wait);
+	text_reply(out, 429, msg);
+	out->retry_after = (unsigned)wait;
+	return true;
+}
+
+static void slot(struct vt_timeline *tl, struct vt_history_slots *sl,
+		 const char *query, struct vt_http_response *out)
+{
+	uint64_t system, n, version = vt_timeline_version(tl), start, cost;
 	char slab[32], err[256];
+	struct kept *k;
 	char *doc;
 
 	if (query_num(query, "system", &system) || system > 15 ||
@@ -100,15 +185,27 @@ static void slot(struct vt_timeline *tl, const char *query,
 		text_reply(out, 400, "want ?system=S&slab=NAME&slot=N");
 		return;
 	}
+	if ((k = kept_find(sl, (int)system, slab, n, version))) {
+		json_reply(out, strdup(k->doc));
+		return;
+	}
+	if (too_soon(sl, start = uv_hrtime(), out))
+		return;
 	doc = vt_timeline_slot_json(tl, (int)system, slab, n, err, sizeof(err));
-	if (doc)
-		json_reply(out, doc);
-	else
+	cost = uv_hrtime() - start;
+	sl->next_ns = start + (SCAN_SHARE * cost > SCAN_GAP_NS
+				       ? SCAN_SHARE * cost : SCAN_GAP_NS);
+	if (!doc) {
 		text_reply(out, 404, err);
+		return;
+	}
+	kept_add(sl, (int)system, slab, n, version, doc);
+	json_reply(out, doc);
 }
 
-int vt_history_route(struct vt_timeline *tl, bool live, const char *path,
-		     const char *query, const struct vt_wire_meta *m,
+int vt_history_route(struct vt_timeline *tl, struct vt_history_slots *sl,
+		     bool live, const char *path, const char *query,
+		     const struct vt_wire_meta *m,
 		     struct vt_http_response *out)
 {
 	uint64_t at;
@@ -119,7 +216,7 @@ int vt_history_route(struct vt_timeline *tl, bool live, const char *path,
 	else if (!strcmp(path, "/api/history"))
 		json_reply(out, vt_timeline_json(tl, live, m->leak_age_ms));
 	else if (!strcmp(path, "/api/history/slot"))
-		slot(tl, query, out);
+		slot(tl, sl, query, out);
 	else
 		return 0;
 	return 1;

@@ -26,6 +26,7 @@ const char *vt_http_reason(int status)
 	case 414: return "URI Too Long";
 	case 401: return "Unauthorized";
 	case 421: return "Misdirected Request";
+	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";

@@ -71,7 +71,8 @@ static void send_response(struct vt_http1 *h, struct vt_http_response *r,
 	struct hbuf hd = {
 		.cap = 256 + strlen(r->content_type) +
 		       (r->cache_control ? strlen(r->cache_control) : 0) +
-		       (r->set_cookie ? strlen(r->set_cookie) : 0),
+		       (r->set_cookie ? strlen(r->set_cookie) : 0) +
+		       (r->retry_after ? 32 : 0),
 	};
 	uv_buf_t b;
 
@@ -89,6 +90,8 @@ static void send_response(struct vt_http1 *h, struct vt_http_response *r,
 		add(&hd, "Set-Cookie: %s\r\n", r->set_cookie);
 	if (r->status == 401)
 		add(&hd, "WWW-Authenticate: Bearer\r\n");
+	if (r->retry_after)
+		add(&hd, "Retry-After: %u\r\n", r->retry_after);
 	if (sse)
 		add(&hd, "X-Accel-Buffering: no\r\n%s",
 		    http11(&h->p) ? "Transfer-Encoding: chunked\r\n" : "");

@@ -108,9 +108,9 @@ static void respond(struct h2_stream *st)
 	struct vt_http2 *h2 = st->h2;
 	struct vt_http_response *r = &st->resp;
 	enum vt_reply k = VT_REPLY_PLAIN;
-	char status[8], length[24];
+	char status[8], length[24], retry[16];
 	nghttp2_data_provider prd = { .source.ptr = st };
-	nghttp2_nv nv[7];
+	nghttp2_nv nv[8];
 	size_t n = 0;
 
 	if (!st->reject && (!st->has_method || !st->target))
@@ -131,6 +131,10 @@ static void respond(struct h2_stream *st)
 		nv[n++] = (nghttp2_nv)NV("set-cookie", r->set_cookie);
 	if (r->status == 401)
 		nv[n++] = (nghttp2_nv)NV("www-authenticate", "Bearer");
+	if (r->retry_after) {
+		snprintf(retry, sizeof(retry), "%u", r->retry_after);
+		nv[n++] = (nghttp2_nv)NV("retry-after", retry);
+	}
 	if (k == VT_REPLY_SSE)
 		nv[n++] = (nghttp2_nv)NV("x-accel-buffering", "no");
 	else

@@ -18,6 +18,7 @@ struct vt_routes {
 	struct vt_wire_mdelta *mdelta;	/* what the memory stream has sent */
 	uint64_t mem_id;
 	struct vt_timeline *history;	/* time travel, or NULL */
+	struct vt_history_slots *slots;	/* its slot answers and limit */
 	bool history_live;
 	bool pushed;			/* the streams have a state */
 	char unhealthy[256];
@@ -109,8 +110,9 @@ static void route(void *ctx, const char *path, const char *query,
 		return;
 	}
 	meta(r, &m);
-	if (r->history && vt_history_route(r->history, r->history_live, path,
-					   query, &m, out))
+	if (r->history && vt_history_route(r->history, r->slots,
+					   r->history_live, path, query, &m,
+					   out))
 		return;
 	if (!strcmp(path, "/api/diagnostics/memory"))
 		reply(out, 200, "application/json",
@@ -163,9 +165,12 @@ int vt_routes_start(uv_loop_t *loop, const char *listen,
 	struct vt_routes *r = calloc(1, sizeof(*r));
 
 	if (!r || !(r->delta = vt_wire_delta_new()) ||
-	    !(r->mdelta = vt_wire_mdelta_new())) {
-		if (r)
+	    !(r->mdelta = vt_wire_mdelta_new()) ||
+	    !(r->slots = vt_history_slots_new())) {
+		if (r) {
 			vt_wire_delta_free(r->delta);
+			vt_wire_mdelta_free(r->mdelta);
+		}
 		free(r);
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -177,6 +182,7 @@ int vt_routes_start(uv_loop_t *loop, const char *listen,
 			    errlen) < 0) {
 		vt_wire_delta_free(r->delta);
 		vt_wire_mdelta_free(r->mdelta);
+		vt_history_slots_free(r->slots);
 		free(r);
 		return -1;
 	}
@@ -239,6 +245,7 @@ void vt_routes_set_history(struct vt_routes *r, struct vt_timeline *tl,
 {
 	r->history = tl;
 	r->history_live = live;
+	vt_history_slots_forget(r->slots);
 }
 
 void vt_routes_set_unhealthy(struct vt_routes *r, const char *reason)
@@ -255,6 +262,7 @@ static void on_server_closed(void *arg)
 
 	vt_wire_delta_free(r->delta);
 	vt_wire_mdelta_free(r->mdelta);
+	vt_history_slots_free(r->slots);
 	if (r->done)
 		r->done(r->done_arg);
 	free(r);

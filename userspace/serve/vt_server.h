@@ -34,6 +34,7 @@ struct vt_http_response {
 	size_t len;
 	const char *cache_control;	/* NULL: no Cache-Control header */
 	const char *set_cookie;		/* NULL: no Set-Cookie header */
+	unsigned retry_after;		/* s: a Retry-After header; 0: none */
 };
 
 /* Answers a GET or HEAD (the server rejects other methods itself). `out`

@@ -18,7 +18,7 @@
 #include "model/vt_state.h"
 
 #define VT_REC_MAGIC "VALKREC\n"	/* 8 bytes */
-#define VT_REC_VERSION 2		/* 2: stack records */
+#define VT_REC_VERSION 3		/* 2: stack records, 3: figures */
 #define VT_REC_PREAMBLE 16		/* magic, u32 version, u32 zero */
 #define VT_REC_FRAME 9			/* u32 length, u8 type, ..., u32 crc */
 #define VT_REC_MAX_PAYLOAD (64u << 20)
@@ -37,6 +37,7 @@ enum vt_rec_type {
 	VT_REC_GAP = 11,	/* records dropped: the writer fell behind */
 	VT_REC_END = 12,	/* the recording was closed cleanly */
 	VT_REC_STACK = 13,	/* an acquire call stack, symbolized */
+	VT_REC_FIGURES = 14,	/* the runtime's own figures, when they changed */
 	VT_REC_TYPES
 };
 
@@ -118,9 +119,31 @@ struct vt_rec_stack {
 	struct vt_rep_frame frames[VT_REP_MAX_FRAMES];
 };
 void vt_rec_stack(struct vt_rec_buf *b, const struct vt_rec_stack *st);
-/* The whole state and the tick it ends: replay can start here. */
+/* The whole state and the tick it ends: replay can start here. The
+ * state's figures go with it (a writer keeping a vt_rec_figbase then sets
+ * it to them). */
 void vt_rec_keyframe(struct vt_rec_buf *b, const struct vt_state *s,
 		     const struct vt_rec_tick *t);
+
+/* The runtime's figures (struct vt_figures) as a recording last carried
+ * them, in a figures record or a keyframe: what the next figures record
+ * is written against. Zeroed: none yet. */
+#define VT_REC_MAX_METRICS 4096	/* metrics a record carries, the first */
+struct vt_rec_figbase {
+	struct vt_figures f;
+	size_t cap;		/* of f.metrics */
+	bool have;		/* f holds figures */
+};
+/* A figures record of f when it differs from base: whole, or only the
+ * values that changed when the metrics are the same ones as base's.
+ * Nothing when they are equal (or both absent). base then holds f. */
+void vt_rec_figures(struct vt_rec_buf *b, struct vt_rec_figbase *base,
+		    const struct vt_figures *f);
+/* base holds f (NULL: none), as a keyframe just carried them. Out of
+ * memory base holds none: the next record is whole. */
+void vt_rec_figbase_set(struct vt_rec_figbase *base,
+			const struct vt_figures *f);
+void vt_rec_figbase_free(struct vt_rec_figbase *base);
 
 /* ---- decoding ------------------------------------------------------------ */
 
@@ -196,6 +219,7 @@ struct vt_rec_index {
 	struct vt_rec_tickref *ticks;
 	size_t nticks;
 	uint64_t events, event_bytes, keyframes, records;
+	uint64_t figures;	/* figures records (version 3) */
 	size_t ngaps;
 	struct vt_rec_gap *gaps;
 	size_t nstacks;		/* distinct stack records, by id */

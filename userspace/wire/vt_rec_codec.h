@@ -117,6 +117,13 @@ static inline struct vt_rec_cur vt_rec_cursor(const struct vt_rec *rec)
 /* A tick's fields: a tick record's payload, and a keyframe's end. */
 int vt_rec_tick_read(struct vt_rec_cur *c, struct vt_rec_tick *t);
 void vt_rec_tick_put(struct vt_rec_buf *b, const struct vt_rec_tick *t);
+/* A keyframe's figures section: f whole, or none. */
+void vt_rec_figures_put(struct vt_rec_buf *b, const struct vt_figures *f);
+/* A figures section or record into the model: a record may carry only
+ * the values that changed (changed_ok), a keyframe never. Sets c->bad
+ * when malformed, the model's figures then unchanged. */
+void vt_rec_figures_get(struct vt_rec_cur *c, struct vt_state *s,
+			bool changed_ok);
 /* The next event of an events record: 0, or -1 when malformed. */
 int vt_rec_event_read(struct vt_rec_cur *c, struct vt_rec_events *e,
 		      struct vt_event *ev);

@@ -132,6 +132,9 @@ static int index_record(struct vt_rec_index *ix, const struct vt_rec *rec,
 		return 0;
 	case VT_REC_STACK:
 		return stack_add(ix, rec);
+	case VT_REC_FIGURES:
+		ix->figures++;
+		return 0;
 	case VT_REC_KEYFRAME:
 		if (vt_rec_keyframe_ms(rec, &t.now_ms))
 			return 0;

@@ -1,5 +1,6 @@
 /* vt_rec: records that carry model state — slabs, typing reads, systems,
- * owners, arenas, GC, keyframes — and applying any record to a model.
+ * owners, arenas, GC, keyframes — and applying any record to a model
+ * (figures: vt_rec_figures.c).
  *
  * A slab is written sparsely: its geometry and counters, its bitmap, then
  * only the used slots' acquire time, flags and letter/owner, and the
@@ -336,6 +337,8 @@ void vt_rec_arenas(struct vt_rec_buf *b, const struct vt_arena *a, size_t n)
 	vt_rec_end(b, start);
 }
 
+/* The heap's sizes and classes; a GC record then has (version 3) the
+ * large-object bytes, which a keyframe has at its end. */
 static void gc_put(struct vt_rec_buf *b, const struct vt_gc *gc)
 {
 	vt_rec_put_u(b, gc->heap_used_bytes);
@@ -348,7 +351,9 @@ static void gc_put(struct vt_rec_buf *b, const struct vt_gc *gc)
 	}
 }
 
-static void gc_get(struct vt_rec_cur *c, struct vt_state *s)
+/* record: a GC record's payload, whose end may hold the large-object
+ * bytes (none in version 2). */
+static void gc_get(struct vt_rec_cur *c, struct vt_state *s, bool record)
 {
 	struct vt_gc gc = { 0 };
 
@@ -360,6 +365,8 @@ static void gc_get(struct vt_rec_cur *c, struct vt_state *s)
 		gc.classes[i].used = vt_rec_get_u(c);
 		gc.classes[i].total = vt_rec_get_u(c);
 	}
+	if (record && !c->bad && c->p < c->end)
+		gc.large_object_bytes = vt_rec_get_u(c);
 	if (!c->bad)
 		vt_state_gc_set(s, &gc);
 }
@@ -369,7 +376,25 @@ void vt_rec_gc(struct vt_rec_buf *b, const struct vt_gc *gc)
 	size_t start = vt_rec_begin(b, VT_REC_GC);
 
 	gc_put(b, gc);
+	vt_rec_put_u(b, gc->large_object_bytes);	/* version 3 */
 	vt_rec_end(b, start);
+}
+
+/* A version 3 keyframe's end: the large-object bytes, then the figures;
+ * a version 2 one has neither (the state then has none of them). */
+static void keyframe_tail_get(struct vt_rec_cur *c, struct vt_state *s)
+{
+	struct vt_gc gc = *vt_state_gc(s);
+
+	if (c->p == c->end) {
+		vt_state_figures_set(s, NULL);
+		return;
+	}
+	gc.large_object_bytes = vt_rec_get_u(c);
+	if (c->bad)
+		return;
+	vt_state_gc_set(s, &gc);
+	vt_rec_figures_get(c, s, false);
 }
 
 void vt_rec_typed(struct vt_rec_buf *b, const struct vt_rec_typed *t,
@@ -431,6 +456,8 @@ static void keyframe_put(struct vt_rec_buf *b, const struct vt_state *s,
 	arenas_put(b, a, na);
 	gc_put(b, vt_state_gc(s));
 	vt_rec_tick_put(b, t);
+	vt_rec_put_u(b, vt_state_gc(s)->large_object_bytes);	/* version 3 */
+	vt_rec_figures_put(b, vt_state_figures(s));
 }
 
 void vt_rec_keyframe(struct vt_rec_buf *b, const struct vt_state *s,
@@ -465,9 +492,11 @@ static void keyframe_get(struct vt_rec_cur *c, struct vt_state *s,
 		if (slab_get(c, s))
 			c->bad = true;
 	arenas_get(c, s);
-	gc_get(c, s);
+	gc_get(c, s, false);
 	if (!c->bad && vt_rec_tick_read(c, t) == 0)
 		vt_state_counters_set(s, &t->counters);
+	if (!c->bad)
+		keyframe_tail_get(c, s);
 }
 
 /* ---- applying ------------------------------------------------------------- */
@@ -563,7 +592,10 @@ static int apply_plain(struct vt_state *s, const struct vt_rec *rec,
 		arenas_get(&c, s);
 		break;
 	case VT_REC_GC:
-		gc_get(&c, s);
+		gc_get(&c, s, true);
+		break;
+	case VT_REC_FIGURES:
+		vt_rec_figures_get(&c, s, true);
 		break;
 	default:	/* header, gap, end, and types of a newer minor */
 		return 0;
@@ -578,6 +610,7 @@ static const char *const type_names[VT_REC_TYPES] = {
 	[VT_REC_ARENAS] = "arenas", [VT_REC_GC] = "gc", [VT_REC_TICK] = "tick",
 	[VT_REC_KEYFRAME] = "keyframe", [VT_REC_GAP] = "gap",
 	[VT_REC_END] = "end", [VT_REC_STACK] = "stack",
+	[VT_REC_FIGURES] = "figures",
 };
 
 int vt_rec_apply(struct vt_state *s, const struct vt_rec *rec,

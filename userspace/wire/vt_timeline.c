@@ -43,6 +43,7 @@ struct vt_timeline {
 	struct tick *ticks;
 	size_t nticks;
 	size_t bytes;		/* in the segments */
+	uint64_t appended;	/* ticks ever appended: the version */
 	struct column cols[MAX_COLS];
 	size_t ncols;
 	struct vt_rec_gap *gaps;
@@ -87,6 +88,11 @@ void vt_timeline_free(struct vt_timeline *tl)
 size_t vt_timeline_nticks(const struct vt_timeline *tl)
 {
 	return tl->nticks;
+}
+
+uint64_t vt_timeline_version(const struct vt_timeline *tl)
+{
+	return tl->appended;
 }
 
 /* ---- appending ------------------------------------------------------------ */
@@ -197,6 +203,7 @@ int vt_timeline_tick(struct vt_timeline *tl, const uint8_t *p, size_t len,
 {
 	struct tick *v, *k;
 
+	tl->appended++;		/* whatever is kept of it */
 	if (keyframe_off != SIZE_MAX) {
 		if (tl->nsegs && keyframe_off)	/* the slot history's events */
 			segment_tail(tl, p, keyframe_off);
@@ -669,9 +676,14 @@ static int segment_scan(struct vt_timeline *tl, const struct segment *g,
 	int rc;
 
 	while ((rc = vt_rec_next(&r, &rec)) == 1) {
-		int a = vt_rec_apply_hooked(tl->scratch, &rec, &t, &h, err,
-					    sizeof(err));
+		int a;
 
+		/* the runtime's figures are no slot's: the next seek starts
+		 * over at a keyframe, which carries them */
+		if (rec.type == VT_REC_FIGURES)
+			continue;
+		a = vt_rec_apply_hooked(tl->scratch, &rec, &t, &h, err,
+					sizeof(err));
 		if (a < 0)
 			return -1;
 		if (a == 1) {

@@ -36,6 +36,9 @@ struct vt_timeline *vt_timeline_of(const uint8_t *p, size_t len,
 				   char *err, size_t errlen);
 
 size_t vt_timeline_nticks(const struct vt_timeline *tl);
+/* Changes whenever the ticks kept do (each tick appended): answers made
+ * of the history hold while it stays. */
+uint64_t vt_timeline_version(const struct vt_timeline *tl);
 
 /* The state at wall time wall_ms: the last tick at or before it (the
  * first when it is earlier). *s stays the timeline's until the next call;

@@ -239,27 +239,15 @@ int vt_wire_figures_base_set(struct vt_wire_figures_base *b,
 	return 0;
 }
 
-static bool same_metric(const struct vt_metric *a, const struct vt_metric *b)
-{
-	if (a->type != b->type || a->nlabels != b->nlabels ||
-	    strcmp(a->name, b->name))
-		return false;
-	for (unsigned i = 0; i < a->nlabels; i++)
-		if (strcmp(a->labels[i].key, b->labels[i].key) ||
-		    strcmp(a->labels[i].value, b->labels[i].value))
-			return false;
-	return true;
-}
-
 /* The same metric as sent before: at the same index while the registry
  * keeps its order, else found by name and labels; NULL if new. */
 static const struct vt_metric *base_find(const struct vt_wire_figures_base *b,
 					 size_t i, const struct vt_metric *m)
 {
-	if (i < b->n && same_metric(&b->m[i], m))
+	if (i < b->n && vt_metric_same(&b->m[i], m))
 		return &b->m[i];
 	for (size_t j = 0; j < b->n; j++)
-		if (same_metric(&b->m[j], m))
+		if (vt_metric_same(&b->m[j], m))
 			return &b->m[j];
 	return NULL;
 }
