@@ -1139,12 +1139,13 @@ static void test_memory_delta_busy_size(void)
 		CHECK(text && full == (round < 0));
 		if (!text)
 			break;
-		doc = parse(text);
+		if (round >= 0 && strlen(text) > largest)
+			largest = strlen(text);
+		doc = parse(text);	/* frees text */
 		if (round < 0) {
 			json_decref(doc);
 			continue;
 		}
-		largest = strlen(text) > largest ? strlen(text) : largest;
 		a = json_object_get(doc, "arenas");
 		CHECK_EQ_U64(json_array_size(a), 25);
 		json_array_foreach(a, i, e) {	/* the new ones whole */
