@@ -861,6 +861,25 @@ report() {
 	    -f tests/bench/stats.awk -f /dev/stdin "$RESULTS" <<'AWK'
 # events against bpftrace on the same probe set, per build: the ratio of
 # the medians of their ratios to untraced
+# 1b: each build's programs and their ns per run, sorted by name
+function prog_table(    k, kk, names, n, i, j, m, t, any) {
+	for (i = 1; i <= nb; i++) {
+		n = 0
+		for (k in seen) {
+			split(k, kk, SUBSEP)
+			if (kk[1] == "progcost" && kk[2] == B[i]) names[++n] = kk[3]
+		}
+		for (j = 2; j <= n; j++) for (m = j; m > 1 && names[m - 1] > names[m]; m--) { t = names[m]; names[m] = names[m - 1]; names[m - 1] = t }
+		if (n && !any++) {
+			printf "\n1b. Each BPF program's own run time in the kernel (bpf_stats), one run per build of valk-sim\n"
+			printf "    churn --rate 200000 for %d s, events mode and bench_floor's empty program (floor)\n", prog_s
+			printf "%-7s %-34s %10s %8s\n", "build", "variant:program", "runs/s", "ns/run"
+		}
+		for (j = 1; j <= n; j++)
+			printf "%-7s %-34s %10s %8s\n", B[i], names[j], thousands(F["progcost", B[i], names[j], 1, "runs_s"]),
+				F["progcost", B[i], names[j], 1, "ns_run"]
+	}
+}
 function over(e, d) { return d > 0 ? sprintf("%.2f", e / d) : "-" }
 function vs_bt(sec, key,    i, b, e, c, z, f, any) {
 	for (i = 1; i <= nb; i++) {
@@ -988,22 +1007,7 @@ END {
 	}
 	vs_bt("churn", "ratio")
 
-	npc = 0
-	for (k in seen) { split(k, kk, SUBSEP); if (kk[1] == "progcost") { pc[kk[2], kk[3]] = 1; npc++ } }
-	if (npc) {
-		printf "\n1b. Each BPF program's own run time in the kernel (bpf_stats), one run per build of valk-sim\n"
-		printf "    churn --rate 200000 for %d s, events mode and bench_floor's empty program (floor)\n", prog_s
-		printf "%-7s %-34s %10s %8s\n", "build", "variant:program", "runs/s", "ns/run"
-		for (i = 1; i <= nb; i++) {
-			n = 0
-			for (k in pc) { split(k, kk, SUBSEP); if (kk[1] == B[i]) L[++n] = kk[2] }
-			for (j = 2; j <= n; j++) for (m = j; m > 1 && L[m - 1] > L[m]; m--) { t = L[m]; L[m] = L[m - 1]; L[m - 1] = t }
-			for (j = 1; j <= n; j++)
-				printf "%-7s %-34s %10s %8s\n", B[i], L[j], thousands(F["progcost", B[i], L[j], 1, "runs_s"]),
-					F["progcost", B[i], L[j], 1, "ns_run"]
-			delete L
-		}
-	}
+	prog_table()
 
 	if (("http", "shared", "untraced") in seen) {
 		printf "\n2. HTTP: h2load -n %d -c %d GET %s on 127.0.0.1 (valk-sim --workload http)\n", http_n, http_c, http_path
